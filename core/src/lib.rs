@@ -1,0 +1,21 @@
+//! stow-core: everything cargo-stow decides, with no I/O.
+//!
+//! The native CLI and the WebAssembly package both call this crate, so a cache key or a
+//! sanitization plan is computed by exactly one piece of code on every platform. Inputs
+//! are plain data (file contents, listings, environment maps); outputs are plain data.
+
+pub mod error;
+pub mod key;
+pub mod layout;
+pub mod manifest;
+pub mod output;
+pub mod path;
+pub mod plan;
+
+mod digest;
+
+pub use error::{KeyError, ManifestError, PathError};
+pub use key::{Key, KeyInputs, KeySet, RustcInfo};
+pub use layout::{Category, Class, Entry, EntryKind};
+pub use manifest::{LinkRef, Manifest, PackRef};
+pub use plan::{Group, Plan, PlanOptions};

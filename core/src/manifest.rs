@@ -1,0 +1,183 @@
+//! The snapshot manifest: which packs make up one saved layer and where they go.
+//! The wire format is documented in `docs/format.md`; readers reject what they cannot
+//! understand instead of guessing.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ManifestError;
+use crate::key::ExplainLine;
+use crate::path::check_relative;
+
+/// Newest manifest schema this version writes and reads.
+pub const MANIFEST_SCHEMA: u32 = 1;
+
+/// Root names a pack may be restored into.
+pub const ROOTS: [&str; 3] = ["target", "build", "cargo-home"];
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema: u32,
+    /// `target` or `registry`.
+    pub layer: String,
+    pub key: String,
+    /// Seconds since the Unix epoch when the save finished.
+    pub created: u64,
+    /// `cargo-stow <version>` that wrote it.
+    pub tool: String,
+    /// Root name -> absolute path at save time (informational: restores use their own).
+    pub roots: BTreeMap<String, String>,
+    pub packs: Vec<PackRef>,
+    #[serde(default)]
+    pub links: Vec<LinkRef>,
+    /// The key's inputs, as `cargo stow key --explain` shows them.
+    #[serde(default)]
+    pub inputs: Vec<ExplainLine>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackRef {
+    /// sha256 of the uncompressed tar, lowercase hex; the object is `v1/packs/<id>`.
+    pub id: String,
+    pub root: String,
+    /// Unit id (`<profile>/<hash>`) or `batch-<n>`.
+    pub group: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    pub files: u64,
+    /// Bytes of file content in the pack.
+    pub bytes: u64,
+    /// Bytes of the compressed object.
+    pub stored: u64,
+}
+
+/// A hard link recreated after all packs are unpacked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkRef {
+    pub root: String,
+    pub path: String,
+    pub target: String,
+}
+
+impl Manifest {
+    /// Parses and validates a manifest read from a store.
+    pub fn from_json(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?;
+        let schema = value
+            .get("schema")
+            .and_then(|s| s.as_u64())
+            .ok_or_else(|| ManifestError::Field {
+                field: "schema".into(),
+                reason: "missing or not a number".into(),
+            })?;
+        if schema > MANIFEST_SCHEMA as u64 || schema == 0 {
+            return Err(ManifestError::Schema {
+                found: schema,
+                supported: MANIFEST_SCHEMA,
+            });
+        }
+        let m: Manifest =
+            serde_json::from_value(value).map_err(|e| ManifestError::Json(e.to_string()))?;
+        m.validate()?;
+        Ok(m)
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("manifest serializes")
+    }
+
+    fn validate(&self) -> Result<(), ManifestError> {
+        for (i, p) in self.packs.iter().enumerate() {
+            if !is_pack_id(&p.id) {
+                return Err(field(format!("packs[{i}].id"), "not a sha256 hex digest"));
+            }
+            if !ROOTS.contains(&p.root.as_str()) {
+                return Err(field(format!("packs[{i}].root"), "unknown root"));
+            }
+        }
+        for (i, l) in self.links.iter().enumerate() {
+            if !ROOTS.contains(&l.root.as_str()) {
+                return Err(field(format!("links[{i}].root"), "unknown root"));
+            }
+            check_relative(&l.path)?;
+            check_relative(&l.target)?;
+        }
+        Ok(())
+    }
+
+    pub fn stored_bytes(&self) -> u64 {
+        self.packs.iter().map(|p| p.stored).sum()
+    }
+}
+
+fn field(field: String, reason: &str) -> ManifestError {
+    ManifestError::Field {
+        field,
+        reason: reason.into(),
+    }
+}
+
+pub fn is_pack_id(id: &str) -> bool {
+    id.len() == 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Manifest {
+        Manifest {
+            schema: MANIFEST_SCHEMA,
+            layer: "target".into(),
+            key: "stow1-x".into(),
+            created: 1,
+            tool: "cargo-stow 0.1.0".into(),
+            roots: BTreeMap::new(),
+            packs: vec![PackRef {
+                id: "a".repeat(64),
+                root: "target".into(),
+                group: "batch-0".into(),
+                unit: None,
+                files: 1,
+                bytes: 1,
+                stored: 1,
+            }],
+            links: vec![],
+            inputs: vec![],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let m = sample();
+        assert_eq!(Manifest::from_json(&m.to_json()).unwrap(), m);
+    }
+
+    #[test]
+    fn rejects_unknown_schema_and_escaping_links() {
+        let mut m = sample();
+        m.schema = 7;
+        assert!(matches!(
+            Manifest::from_json(&m.to_json()),
+            Err(ManifestError::Schema { found: 7, .. })
+        ));
+        let mut m = sample();
+        m.links.push(LinkRef {
+            root: "target".into(),
+            path: "../../etc/x".into(),
+            target: "debug/app".into(),
+        });
+        assert!(matches!(
+            Manifest::from_json(&m.to_json()),
+            Err(ManifestError::Path(_))
+        ));
+        let mut m = sample();
+        m.packs[0].id = "../x".into();
+        assert!(Manifest::from_json(&m.to_json()).is_err());
+    }
+}

@@ -1,0 +1,124 @@
+//! Command line: clap structs only. Flags beat environment variables, which beat the
+//! built-in defaults; every `CARGO_STOW_*` variable is listed in `docs/cli.md`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo-stow",
+    bin_name = "cargo stow",
+    version,
+    about = "A Cargo build cache for CI: precise keys, sanitized target dirs, content-addressed packs"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print one JSON document on stdout instead of human output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Store URL: file:///path. Default: a folder under the user's cache dir.
+    #[arg(long, global = true, env = "CARGO_STOW_STORE", value_name = "URL")]
+    pub store: Option<String>,
+    /// Path to Cargo.toml of the workspace (default: found from the current dir, as Cargo does).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Treat a cache problem (miss, store down, corrupt pack) as an error (exit 3).
+    #[arg(long, global = true, env = "CARGO_STOW_STRICT")]
+    pub strict: bool,
+    /// Packs transferred at once (default: 4 per core).
+    #[arg(long, global = true, env = "CARGO_STOW_JOBS", value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Only print warnings and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More diagnostics on stderr (-vv for debug). RUST_LOG also works.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// What goes into the key besides files and the environment.
+#[derive(Debug, Args, Clone, Default)]
+pub struct KeyArgs {
+    /// Prefix of every key, e.g. a job name; jobs with different prefixes never share.
+    #[arg(long, env = "CARGO_STOW_PREFIX")]
+    pub prefix: Option<String>,
+    /// Suffix of the key, e.g. a commit: each value saves its own snapshot and restore
+    /// falls back to the newest one.
+    #[arg(long, env = "CARGO_STOW_SUFFIX")]
+    pub suffix: Option<String>,
+    /// Target triple the job builds for (repeatable; default: CARGO_BUILD_TARGET or the host).
+    #[arg(long = "target", value_name = "TRIPLE")]
+    pub targets: Vec<String>,
+    /// Cargo profile the job builds.
+    #[arg(long, default_value = "dev", env = "CARGO_STOW_PROFILE")]
+    pub profile: String,
+    /// Extra environment variable that changes artifacts (repeatable, or comma-separated in
+    /// CARGO_STOW_ENV_VARS).
+    #[arg(
+        long = "env-var",
+        value_name = "NAME",
+        env = "CARGO_STOW_ENV_VARS",
+        value_delimiter = ','
+    )]
+    pub env_vars: Vec<String>,
+}
+
+/// What the sanitization plan keeps.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PlanArgs {
+    /// Keep `incremental/` (dropped by default: CI never reuses it).
+    #[arg(long)]
+    pub keep_incremental: bool,
+    /// Keep `*.d` dep files (dropped by default: Cargo does not read them for freshness).
+    #[arg(long)]
+    pub keep_dep_files: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the cache key and restore ladder.
+    Key {
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Show every input and what it contributed.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Restore the newest matching snapshot into the target dir.
+    Restore {
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Only an exact key match; no fallback.
+        #[arg(long)]
+        exact: bool,
+    },
+    /// Sanitize and save the target dir as a snapshot.
+    Save {
+        #[command(flatten)]
+        key: KeyArgs,
+        #[command(flatten)]
+        plan: PlanArgs,
+    },
+    /// Apply the sanitization plan to the local target dir.
+    Clean {
+        #[command(flatten)]
+        plan: PlanArgs,
+        /// Only report what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List snapshots in the store.
+    Ls {
+        /// Only keys starting with this.
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+}

@@ -1,0 +1,41 @@
+//! `cargo stow key`: the key, its ladder and, with `--explain`, every input.
+
+use anyhow::Result;
+use stow_core::key;
+use stow_core::output::{KeyOutput, OUTPUT_VERSION};
+
+use super::Ctx;
+use crate::cli::KeyArgs;
+use crate::inputs;
+use crate::workspace::Workspace;
+
+pub fn run(ctx: &Ctx, args: &KeyArgs, explain: bool) -> Result<u8> {
+    let ws = Workspace::discover(ctx.global.manifest_path.as_deref())?;
+    let keys = key::compute(&inputs::gather(&ws, args)?)?;
+    let mut human = format!(
+        "target   {}\nregistry {}\nladder   {}",
+        keys.target.key,
+        keys.registry.key,
+        keys.target.ladder.join("\n         ")
+    );
+    if explain {
+        human.push_str("\n\ninputs (segment, digest, value):");
+        for line in &keys.explain {
+            human.push_str(&format!(
+                "\n  {:<28} {:<9} {} {}",
+                line.input,
+                format!("{:?}", line.segment).to_lowercase(),
+                line.digest,
+                line.value
+            ));
+        }
+    }
+    let out = KeyOutput {
+        version: OUTPUT_VERSION,
+        target: keys.target,
+        registry: keys.registry,
+        explain: if explain { keys.explain } else { Vec::new() },
+    };
+    ctx.report.result(&out, &human);
+    Ok(0)
+}

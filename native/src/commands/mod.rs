@@ -1,0 +1,48 @@
+//! One module per command; `run` routes to them with the resolved context.
+
+mod clean;
+mod key;
+mod ls;
+mod restore;
+mod save;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::report::Reporter;
+use crate::store::Store;
+
+/// What every command receives.
+pub struct Ctx {
+    pub global: GlobalArgs,
+    pub report: Reporter,
+    pub jobs: usize,
+}
+
+impl Ctx {
+    pub fn store(&self) -> Result<Store> {
+        Store::open(self.global.store.as_deref())
+    }
+}
+
+pub fn run(cli: Cli) -> Result<u8> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let ctx = Ctx {
+        report: Reporter::new(cli.global.json, cli.global.quiet),
+        jobs: cli.global.jobs.unwrap_or(cores * 4).max(1),
+        global: cli.global,
+    };
+    match cli.command {
+        Command::Key { key, explain } => key::run(&ctx, &key, explain),
+        Command::Clean { plan, dry_run } => clean::run(&ctx, &plan, dry_run),
+        Command::Save { key, plan } => runtime()?.block_on(save::run(&ctx, &key, &plan)),
+        Command::Restore { key, exact } => runtime()?.block_on(restore::run(&ctx, &key, exact)),
+        Command::Ls { prefix } => runtime()?.block_on(ls::run(&ctx, prefix.as_deref())),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

@@ -1,0 +1,258 @@
+//! `cargo stow restore`: find the best snapshot on the ladder and unpack it. Packs are
+//! downloaded, verified and staged in parallel; a pack that fails verification is
+//! skipped whole, so the target dir only ever holds complete units.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectStoreExt;
+use stow_core::output::{HitKind, OUTPUT_VERSION, RestoreOutput};
+use stow_core::{Key, Manifest, PackRef, key};
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use super::Ctx;
+use crate::cli::KeyArgs;
+use crate::error::UserError;
+use crate::inputs;
+use crate::pack;
+use crate::report::human_bytes;
+use crate::state::{State, unix_now};
+use crate::store::Store;
+use crate::workspace::Workspace;
+
+pub async fn run(ctx: &Ctx, args: &KeyArgs, exact: bool) -> Result<u8> {
+    let start = Instant::now();
+    let ws = Workspace::discover(ctx.global.manifest_path.as_deref())?;
+    let keys = key::compute(&inputs::gather(&ws, args)?)?;
+    let store = ctx.store()?;
+    let mut out = RestoreOutput {
+        version: OUTPUT_VERSION,
+        layer: "target".into(),
+        key: keys.target.key.clone(),
+        hit: HitKind::Miss,
+        restored_key: None,
+        packs: 0,
+        packs_failed: 0,
+        files: 0,
+        bytes_downloaded: 0,
+        bytes_written: 0,
+        seconds: 0.0,
+        warnings: Vec::new(),
+    };
+    let result = restore(ctx, &ws, &store, &keys.target, exact, &mut out).await;
+    out.seconds = start.elapsed().as_secs_f64();
+    State {
+        key: keys.target.key.clone(),
+        hit: out.hit,
+        restored_key: out.restored_key.clone(),
+        restored_at: unix_now(),
+    }
+    .store(&ws.state_dir())?;
+    if let Err(err) = result {
+        out.warnings.push(format!("{err:#}"));
+        return finish(ctx, &out, Some(err));
+    }
+    finish(ctx, &out, None)
+}
+
+fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<u8> {
+    for w in &out.warnings {
+        ctx.report.warn(w);
+    }
+    let human = match out.hit {
+        HitKind::Miss => format!("cache miss for {}: the build starts cold", out.key),
+        hit => format!(
+            "{} hit: restored {} ({} files, {} packs, {} downloaded) in {:.1}s{}",
+            if hit == HitKind::Exact {
+                "exact"
+            } else {
+                "fallback"
+            },
+            out.restored_key.as_deref().unwrap_or("?"),
+            out.files,
+            out.packs,
+            human_bytes(out.bytes_downloaded),
+            out.seconds,
+            if out.packs_failed > 0 {
+                format!("; {} packs skipped", out.packs_failed)
+            } else {
+                String::new()
+            }
+        ),
+    };
+    let problem = err.is_some() || out.hit == HitKind::Miss || out.packs_failed > 0;
+    if ctx.global.strict && problem {
+        let err = err.unwrap_or_else(|| anyhow::anyhow!("{human}"));
+        return Err(err.context(UserError::cache(
+            "restore did not complete (--strict)",
+            "check the store, or drop --strict to let builds start cold",
+        )));
+    }
+    ctx.report.result(out, &human);
+    Ok(0)
+}
+
+/// Walks the ladder: the exact key, then the newest snapshot under each prefix.
+pub async fn find(
+    store: &Store,
+    layer: &str,
+    key: &Key,
+    exact: bool,
+) -> Result<Option<(HitKind, Manifest)>> {
+    if let Some(m) = store.manifest(layer, &key.key).await? {
+        return Ok(Some((HitKind::Exact, m)));
+    }
+    if exact {
+        return Ok(None);
+    }
+    for rung in key.ladder.iter().filter(|r| **r != key.key) {
+        let mut found = store.list_manifests(layer, rung).await?;
+        found.sort_by_key(|(_, meta)| std::cmp::Reverse(meta.last_modified));
+        if let Some((k, _)) = found.first()
+            && let Some(m) = store.manifest(layer, k).await?
+        {
+            return Ok(Some((HitKind::Fallback, m)));
+        }
+    }
+    Ok(None)
+}
+
+async fn restore(
+    ctx: &Ctx,
+    ws: &Workspace,
+    store: &Store,
+    key: &Key,
+    exact: bool,
+    out: &mut RestoreOutput,
+) -> Result<()> {
+    let Some((hit, manifest)) = find(store, "target", key, exact).await? else {
+        return Ok(());
+    };
+    out.hit = hit;
+    out.restored_key = Some(manifest.key.clone());
+    let root_of = |name: &str| -> PathBuf {
+        match name {
+            "build" => ws
+                .build_dir
+                .clone()
+                .unwrap_or_else(|| ws.target_dir.clone()),
+            _ => ws.target_dir.clone(),
+        }
+    };
+    let staging = ws.state_dir().join("staging");
+    pack::remove_any(&staging)?;
+    let bar = ctx.report.bar(manifest.stored_bytes(), "restoring");
+    let downloaded = Arc::new(AtomicU64::new(0));
+    let results: Vec<(PackRef, Result<Vec<pack::Staged>>)> =
+        futures::stream::iter(manifest.packs.iter().cloned())
+            .map(|p| {
+                let (store, root, staging, downloaded, bar) = (
+                    store.clone(),
+                    root_of(&p.root),
+                    staging.clone(),
+                    downloaded.clone(),
+                    bar.clone(),
+                );
+                async move {
+                    let r = restore_pack(&store, &p, root, &staging, downloaded).await;
+                    bar.inc(p.stored);
+                    (p, r)
+                }
+            })
+            .buffer_unordered(ctx.jobs)
+            .collect()
+            .await;
+    bar.finish_and_clear();
+    let _ = pack::remove_any(&staging);
+    let mut restored = std::collections::BTreeSet::new();
+    for (p, r) in results {
+        match r {
+            Ok(staged) => {
+                out.packs += 1;
+                for s in staged.iter().filter(|s| s.kind == pack::Kind::File) {
+                    out.files += 1;
+                    out.bytes_written += s.size;
+                    restored.insert((p.root.clone(), s.path.clone()));
+                }
+            }
+            Err(e) => {
+                out.packs_failed += 1;
+                out.warnings
+                    .push(format!("skipped pack {} ({}): {e:#}", &p.id[..12], p.group));
+            }
+        }
+    }
+    out.bytes_downloaded = downloaded.load(Ordering::Relaxed);
+    for link in &manifest.links {
+        if !restored.contains(&(link.root.clone(), link.target.clone())) {
+            continue; // Its pack was skipped: leave the artifact out rather than dangle.
+        }
+        let root = root_of(&link.root);
+        relink(&root, &link.path, &link.target)
+            .with_context(|| format!("linking {}", link.path))
+            .unwrap_or_else(|e| out.warnings.push(format!("{e:#}")));
+    }
+    Ok(())
+}
+
+async fn restore_pack(
+    store: &Store,
+    p: &PackRef,
+    root: PathBuf,
+    staging_base: &Path,
+    downloaded: Arc<AtomicU64>,
+) -> Result<Vec<pack::Staged>> {
+    let got = store
+        .inner
+        .get(&Store::pack_path(&p.id))
+        .await
+        .with_context(|| format!("downloading pack {}", p.id))?;
+    let reader = StreamReader::new(got.into_stream().map_err(io::Error::other));
+    let staging = staging_base.join(&p.id);
+    let id = p.id.clone();
+    tokio::task::spawn_blocking(move || {
+        let counted = CountReader {
+            inner: SyncIoBridge::new(reader),
+            count: downloaded,
+        };
+        let res = pack::unpack(counted, &staging, &id).and_then(|staged| {
+            pack::commit(&staging, &root, &staged)?;
+            Ok(staged)
+        });
+        let _ = pack::remove_any(&staging);
+        res
+    })
+    .await?
+}
+
+struct CountReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Recreates `path` as a hard link of `target`, both inside `root`.
+fn relink(root: &Path, path: &str, target: &str) -> Result<()> {
+    let target_path = root.join(target);
+    let meta = std::fs::symlink_metadata(&target_path)?;
+    if !meta.is_file() {
+        anyhow::bail!("link target {target} is not a regular file");
+    }
+    pack::ensure_real_dirs(root, path)?;
+    let dest = root.join(path);
+    pack::remove_any(&dest)?;
+    std::fs::hard_link(&target_path, &dest)?;
+    Ok(())
+}

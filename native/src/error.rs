@@ -1,0 +1,70 @@
+//! Expected failures and their exit codes. A `UserError` carries what went wrong and the
+//! fix; everything else is an internal error. The code is decided once, in `main`.
+
+use std::fmt;
+
+/// Exit codes: a documented contract (see docs/cli.md).
+#[allow(dead_code)] // The whole table is the documented contract; clap exits with USAGE itself.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// Internal or I/O error.
+    pub const FAILURE: u8 = 1;
+    /// Bad command line (clap).
+    pub const USAGE: u8 = 2;
+    /// Cache problem (miss, store unreachable, corrupt pack) with `--strict`.
+    pub const CACHE: u8 = 3;
+    /// Bad input: no workspace, bad store URL, unreadable manifest schema.
+    pub const INPUT: u8 = 4;
+}
+
+#[derive(Debug)]
+pub struct UserError {
+    pub message: String,
+    pub hint: String,
+    pub code: u8,
+}
+
+impl UserError {
+    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        UserError {
+            message: message.into(),
+            hint: hint.into(),
+            code: exit::INPUT,
+        }
+    }
+
+    /// A cache problem that only fails the command under `--strict`.
+    pub fn cache(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        UserError {
+            code: exit::CACHE,
+            ..UserError::new(message, hint)
+        }
+    }
+}
+
+impl fmt::Display for UserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+/// The exit code and hint for an error chain.
+pub fn classify(err: &anyhow::Error) -> (u8, Option<&str>) {
+    for cause in err.chain() {
+        if let Some(u) = cause.downcast_ref::<UserError>() {
+            return (u.code, Some(u.hint.as_str()));
+        }
+        if cause.downcast_ref::<stow_core::KeyError>().is_some() {
+            return (exit::INPUT, Some("fix the file or setting named above"));
+        }
+        if cause.downcast_ref::<stow_core::ManifestError>().is_some() {
+            return (
+                exit::INPUT,
+                Some("upgrade cargo-stow, or save the cache again"),
+            );
+        }
+    }
+    (exit::FAILURE, None)
+}

@@ -1,0 +1,56 @@
+//! `cargo stow`: restore and save Cargo build caches. The work happens in `commands`;
+//! this file parses the command line, sets up logging and maps errors to exit codes.
+
+mod cli;
+mod commands;
+mod error;
+mod inputs;
+mod listing;
+mod pack;
+mod report;
+mod state;
+mod store;
+mod workspace;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // `cargo stow ...` runs us as `cargo-stow stow ...`.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "stow") {
+        args.remove(1);
+    }
+    let cli = cli::Cli::parse_from(args);
+    init_logging(cli.global.verbose);
+    match commands::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            let (code, hint) = error::classify(&err);
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            if let Some(hint) = hint {
+                eprintln!("  hint: {hint}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "cargo_stow=info",
+        _ => "cargo_stow=debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+}

@@ -1,0 +1,155 @@
+use super::*;
+
+fn tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir_all(root.join("debug/deps")).unwrap();
+    fs::write(
+        root.join("debug/deps/libfoo-0123456789abcdef.rlib"),
+        b"rlib bytes",
+    )
+    .unwrap();
+    let long = format!("debug/build/{}/out/file.rs", "x".repeat(120));
+    fs::create_dir_all(root.join(&long).parent().unwrap()).unwrap();
+    fs::write(root.join(&long), b"generated").unwrap();
+    std::os::unix::fs::symlink("deps/libfoo-0123456789abcdef.rlib", root.join("debug/link"))
+        .unwrap();
+    filetime::set_file_mtime(
+        root.join("debug/deps/libfoo-0123456789abcdef.rlib"),
+        FileTime::from_unix_time(1_700_000_000, 123_456_789),
+    )
+    .unwrap();
+    dir
+}
+
+fn paths() -> Vec<String> {
+    vec![
+        "debug/deps/libfoo-0123456789abcdef.rlib".into(),
+        format!("debug/build/{}/out/file.rs", "x".repeat(120)),
+        "debug/link".into(),
+    ]
+}
+
+#[test]
+fn round_trip_keeps_content_nanosecond_mtimes_and_links() {
+    let src = tree();
+    let mut packed = Vec::new();
+    let info = encode(src.path(), &paths(), 3, &mut packed).unwrap();
+    assert_eq!(info.files, 2);
+
+    let dst = tempfile::tempdir().unwrap();
+    let staging = dst.path().join(".staging");
+    let staged = unpack(&packed[..], &staging, &info.id).unwrap();
+    commit(&staging, dst.path(), &staged).unwrap();
+
+    let rlib = dst.path().join("debug/deps/libfoo-0123456789abcdef.rlib");
+    assert_eq!(fs::read(&rlib).unwrap(), b"rlib bytes");
+    let mtime = FileTime::from_last_modification_time(&fs::metadata(&rlib).unwrap());
+    assert_eq!(
+        (mtime.unix_seconds(), mtime.nanoseconds()),
+        (1_700_000_000, 123_456_789)
+    );
+    assert_eq!(
+        fs::read(dst.path().join(&paths()[1])).unwrap(),
+        b"generated"
+    );
+    assert_eq!(
+        fs::read_link(dst.path().join("debug/link")).unwrap(),
+        Path::new("deps/libfoo-0123456789abcdef.rlib")
+    );
+}
+
+#[test]
+fn same_files_give_the_same_id() {
+    let src = tree();
+    let a = write_tar(src.path(), &paths(), io::sink()).unwrap();
+    let b = write_tar(src.path(), &paths(), io::sink()).unwrap();
+    assert_eq!(a.id, b.id);
+    fs::write(src.path().join(&paths()[1]), b"changed").unwrap();
+    let c = write_tar(src.path(), &paths(), io::sink()).unwrap();
+    assert_ne!(a.id, c.id);
+}
+
+#[test]
+fn corrupt_pack_is_refused_before_anything_is_committed() {
+    let src = tree();
+    let mut packed = Vec::new();
+    let info = encode(src.path(), &paths(), 3, &mut packed).unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    // Claiming another id is the same as flipped content: the hash must not match.
+    let err = unpack(&packed[..], &dst.path().join("s"), &"0".repeat(64)).unwrap_err();
+    assert!(format!("{err:#}").contains("corrupt"), "{err:#}");
+    let mid = packed.len() / 2;
+    packed[mid] ^= 0xff;
+    assert!(unpack(&packed[..], &dst.path().join("s2"), &info.id).is_err());
+    assert!(!dst.path().join("debug").exists());
+}
+
+fn raw_tar(path: &str, kind: tar::EntryType, link: Option<&str>) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(kind);
+    h.set_size(if kind == tar::EntryType::Regular {
+        3
+    } else {
+        0
+    });
+    h.set_mode(0o644);
+    set_name(&mut h, path).unwrap();
+    if let Some(l) = link {
+        h.set_link_name_literal(l).unwrap();
+    }
+    h.set_cksum();
+    let data: &[u8] = if kind == tar::EntryType::Regular {
+        b"bad"
+    } else {
+        b""
+    };
+    b.append(&h, data).unwrap();
+    let tar = b.into_inner().unwrap();
+    zstd::encode_all(&tar[..], 3).unwrap()
+}
+
+#[test]
+fn escaping_entries_are_refused() {
+    let outer = tempfile::tempdir().unwrap();
+    let staging = outer.path().join("root/.staging");
+    let cases = [
+        raw_tar("../../escape", tar::EntryType::Regular, None),
+        raw_tar("/tmp/escape", tar::EntryType::Regular, None),
+        raw_tar("debug/evil", tar::EntryType::Symlink, Some("../../../etc")),
+        raw_tar("debug/evil", tar::EntryType::Symlink, Some("/etc")),
+        raw_tar("debug/hard", tar::EntryType::Link, Some("debug/x")),
+    ];
+    for packed in cases {
+        let id = hex(&Sha256::digest(zstd::decode_all(&packed[..]).unwrap()));
+        assert!(unpack(&packed[..], &staging, &id).is_err());
+    }
+    assert!(!outer.path().join("escape").exists());
+    assert!(!outer.path().join("root/.staging/debug/evil").exists());
+}
+
+#[test]
+fn commit_replaces_a_symlinked_parent_instead_of_following_it() {
+    let outer = tempfile::tempdir().unwrap();
+    let root = outer.path().join("root");
+    let elsewhere = outer.path().join("elsewhere");
+    fs::create_dir_all(&root).unwrap();
+    fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, root.join("debug")).unwrap();
+
+    let src = tree();
+    let mut packed = Vec::new();
+    let info = encode(src.path(), &paths()[..1], 3, &mut packed).unwrap();
+    let staging = root.join(".staging");
+    let staged = unpack(&packed[..], &staging, &info.id).unwrap();
+    commit(&staging, &root, &staged).unwrap();
+    assert!(
+        fs::read_dir(&elsewhere).unwrap().next().is_none(),
+        "wrote through a symlink"
+    );
+    assert!(
+        root.join("debug/deps/libfoo-0123456789abcdef.rlib")
+            .is_file()
+    );
+}

@@ -1,0 +1,42 @@
+//! State handed from `restore` to `save` in the same job, kept inside the target dir
+//! (never packed): the key computed at restore and what was hit, so save neither
+//! recomputes the key nor re-saves an exact hit.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use stow_core::output::HitKind;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct State {
+    pub key: String,
+    pub hit: HitKind,
+    pub restored_key: Option<String>,
+    /// Unix seconds when the restore finished.
+    pub restored_at: u64,
+}
+
+const FILE: &str = "state.json";
+
+impl State {
+    pub fn load(dir: &Path) -> Option<State> {
+        let text = std::fs::read(dir.join(FILE)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    pub fn store(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let tmp = dir.join(format!("{FILE}.tmp"));
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, dir.join(FILE)).context("saving restore state")
+    }
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

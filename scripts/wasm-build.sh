@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds the npm package of stow-core's WebAssembly bindings into wasm/pkg/:
+#   cargo (wasm32, size-tuned release) -> wasm-bindgen --target nodejs -> wasm-opt -Oz
+# plus the committed JS sources of wasm/npm/. Prints the size of the final .wasm.
+#
+# Env: STOW_WASM_MAX_BYTES  fail when the optimised wasm is larger (default: warn only)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+npm_dir="$root/wasm/npm"
+pkg="$root/wasm/pkg"
+budget=$((150 * 1024))
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# wasm-opt comes from npm `binaryen`, installed in wasm/npm/node_modules, never globally.
+if [[ ! -x "$npm_dir/node_modules/.bin/wasm-opt" ]]; then
+  log "npm ci in wasm/npm (binaryen for wasm-opt)"
+  (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# Size over speed for the wasm only: the workspace's release profile is tuned for the
+# native binary, so override it here rather than in Cargo.toml.
+log "cargo build --release --target wasm32-unknown-unknown -p stow-wasm"
+CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
+CARGO_PROFILE_RELEASE_LTO=fat \
+CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+CARGO_PROFILE_RELEASE_PANIC=abort \
+CARGO_PROFILE_RELEASE_DEBUG=false \
+  cargo build --release --target wasm32-unknown-unknown -p stow-wasm
+
+want="0.2.130"
+have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" || true
+if [[ "$have" != "$want" ]]; then
+  echo "error: wasm-bindgen CLI $want is required (found '${have:-none}'); run scripts/wasm-test.sh or" >&2
+  echo "       cargo install wasm-bindgen-cli --version $want --locked" >&2
+  exit 1
+fi
+
+log "wasm-bindgen --target nodejs"
+rm -rf "$pkg"
+mkdir -p "$pkg"
+wasm-bindgen --target nodejs --out-dir "$pkg" --out-name stow_wasm \
+  "$root/target/wasm32-unknown-unknown/release/stow_wasm.wasm"
+# The raw module's own .d.ts is replaced by the hand-written one of the wrapper.
+rm -f "$pkg/stow_wasm.d.ts" "$pkg/stow_wasm_bg.wasm.d.ts"
+
+log "wasm-opt -Oz"
+"$npm_dir/node_modules/.bin/wasm-opt" -Oz --converge --all-features \
+  --strip-debug --strip-producers \
+  -o "$pkg/stow_wasm_bg.wasm.opt" "$pkg/stow_wasm_bg.wasm"
+mv "$pkg/stow_wasm_bg.wasm.opt" "$pkg/stow_wasm_bg.wasm"
+
+for f in package.json README.md index.js index.mjs index.d.ts gather.js; do
+  cp "$npm_dir/$f" "$pkg/$f"
+done
+
+size=$(wc -c <"$pkg/stow_wasm_bg.wasm")
+gz=$(gzip -9 -c "$pkg/stow_wasm_bg.wasm" | wc -c)
+echo "wasm size after wasm-opt: $size bytes ($((size / 1024)) KiB; gzip -9: $((gz / 1024)) KiB; budget $((budget / 1024)) KiB)"
+if (( size > budget )); then
+  echo "warning: wasm is over the ${budget}-byte budget" >&2
+  if [[ -n "${STOW_WASM_MAX_BYTES:-}" ]] && (( size > STOW_WASM_MAX_BYTES )); then
+    echo "error: wasm is larger than STOW_WASM_MAX_BYTES=$STOW_WASM_MAX_BYTES" >&2
+    exit 1
+  fi
+fi
+echo "npm package: $pkg"

@@ -1,0 +1,19 @@
+// ESM entry: the same module as index.js (Node 20 imports CommonJS natively).
+import stow from './index.js';
+
+export const {
+  computeKey,
+  explain,
+  reduceLockfile,
+  normalizeManifest,
+  parseRustcVersion,
+  artifactEnv,
+  classify,
+  plan,
+  gatherKeyInputs,
+  osLabel,
+  archLabel,
+  KEY_SCHEMA,
+  VERSION,
+} = stow;
+export default stow;
