@@ -1,1 +1,5 @@
+//! End-to-end tests: real fixture workspaces, real `cargo build`s, the real binary and a
+//! real local store. Grouped by topic; each test gets its own temp dirs.
 
+mod safety;
+mod save_restore;

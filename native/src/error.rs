@@ -52,6 +52,10 @@ impl std::error::Error for UserError {}
 
 /// The exit code and hint for an error chain.
 pub fn classify(err: &anyhow::Error) -> (u8, Option<&str>) {
+    // The outermost context decides: `--strict` wraps any cause as a cache problem.
+    if let Some(u) = err.downcast_ref::<UserError>() {
+        return (u.code, Some(u.hint.as_str()));
+    }
     for cause in err.chain() {
         if let Some(u) = cause.downcast_ref::<UserError>() {
             return (u.code, Some(u.hint.as_str()));

@@ -1,1 +1,10 @@
-//! Test harness
+//! Test harness: real fixture workspaces copied to temp dirs, the real `cargo-stow`
+//! binary, real `cargo build`s. Nothing here fakes Cargo or the store.
+
+pub mod cargo;
+pub mod fixture;
+pub mod stow;
+
+pub use cargo::{Artifact, build_json, run_app};
+pub use fixture::{Project, clone_to, copy_built_fixture, copy_fixture};
+pub use stow::{Run, Stow, stow_bin};

@@ -1,0 +1,136 @@
+//! Save, clone elsewhere, restore, build: what a CI job does.
+
+use std::os::unix::fs::MetadataExt;
+
+use stow_tests::{Project, Stow, build_json, clone_to, copy_built_fixture, copy_fixture, run_app};
+
+const EXPECTED: &str = r#"hello from App util-v1 42 {"generated":42} bzip2=1.0.8"#;
+
+/// A built fixture saved to a fresh store.
+fn built_and_saved(suffix: &str) -> (Project, tempfile::TempDir, Stow, serde_json::Value) {
+    let project = copy_built_fixture("workspace", "checkout");
+    build_json(&project.root, &[]);
+    let store_dir = tempfile::tempdir().unwrap();
+    let stow = Stow::local(store_dir.path());
+    let saved = stow.json(&project.root, &["save", "--suffix", suffix]);
+    assert_eq!(saved["outcome"], "saved", "{saved}");
+    (project, store_dir, stow, saved)
+}
+
+#[test]
+fn clone_elsewhere_restores_every_registry_unit_fresh() {
+    let (project, _store, stow, saved) = built_and_saved("a");
+    assert!(saved["bytes_uploaded"].as_u64().unwrap() > 0);
+
+    let clone = clone_to(&project, "elsewhere");
+    let restored = stow.json(&clone.root, &["restore", "--suffix", "a"]);
+    assert_eq!(restored["hit"], "exact", "{restored}");
+    assert_eq!(restored["packs_failed"], 0);
+
+    let units = build_json(&clone.root, &[]);
+    let registry: Vec<_> = units.iter().filter(|u| u.is_registry()).collect();
+    assert!(registry.len() >= 8, "too few registry units: {units:?}");
+    let stale: Vec<_> = registry.iter().filter(|u| !u.fresh).map(|u| u.label()).collect();
+    assert!(stale.is_empty(), "registry units rebuilt after restore: {stale:?}");
+    assert_eq!(run_app(&clone.root), EXPECTED);
+}
+
+#[test]
+fn restore_keeps_uplifted_binaries_as_hard_links() {
+    let (project, _store, stow, _) = built_and_saved("a");
+    let clone = clone_to(&project, "checkout2");
+    stow.json(&clone.root, &["restore", "--suffix", "a"]);
+    let deps = clone.path("target/debug/deps");
+    let app = std::fs::metadata(clone.path("target/debug/app")).unwrap();
+    let twin = std::fs::read_dir(&deps)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with("app-") && !n.ends_with(".d")
+        })
+        .expect("app binary in deps/");
+    assert_eq!(app.ino(), twin.metadata().unwrap().ino(), "uplifted app is not a hard link");
+    assert!(app.nlink() >= 2);
+}
+
+#[test]
+fn second_save_after_changing_a_member_uploads_under_a_tenth() {
+    let (project, _store, stow, first) = built_and_saved("a");
+    let first_bytes = first["bytes_uploaded"].as_u64().unwrap();
+    project.write("util/src/lib.rs", &std::fs::read_to_string(project.path("util/src/lib.rs")).unwrap().replace("util-v1", "util-v2"));
+    build_json(&project.root, &[]);
+    let second = stow.json(&project.root, &["save", "--suffix", "b"]);
+    assert_eq!(second["outcome"], "saved", "{second}");
+    let second_bytes = second["bytes_uploaded"].as_u64().unwrap();
+    assert!(
+        second_bytes * 10 < first_bytes,
+        "second save uploaded {second_bytes} of {first_bytes} bytes"
+    );
+    assert!(second["bytes_skipped"].as_u64().unwrap() > first_bytes / 2);
+
+    // The newest snapshot wins a fallback restore, and its output is the changed one.
+    let clone = clone_to(&project, "checkout");
+    let restored = stow.json(&clone.root, &["restore", "--suffix", "c"]);
+    assert_eq!(restored["hit"], "fallback");
+    assert!(restored["restored_key"].as_str().unwrap().ends_with("-b"), "{restored}");
+}
+
+#[test]
+fn saving_an_existing_key_is_already_saved() {
+    let (project, _store, stow, _) = built_and_saved("a");
+    let again = stow.json(&project.root, &["save", "--suffix", "a"]);
+    assert_eq!(again["outcome"], "already-saved");
+    assert_eq!(again["bytes_uploaded"], 0);
+}
+
+#[test]
+fn an_exact_hit_is_not_saved_again() {
+    let (project, _store, stow, _) = built_and_saved("a");
+    let clone = clone_to(&project, "other");
+    stow.json(&clone.root, &["restore", "--suffix", "a"]);
+    build_json(&clone.root, &[]);
+    let save = stow.json(&clone.root, &["save", "--suffix", "a"]);
+    assert_eq!(save["outcome"], "skipped-exact-hit");
+}
+
+#[test]
+fn a_miss_exits_zero_unless_strict() {
+    let project = copy_fixture("workspace", "checkout");
+    let store = tempfile::tempdir().unwrap();
+    let stow = Stow::local(store.path());
+    let miss = stow.json(&project.root, &["restore"]);
+    assert_eq!(miss["hit"], "miss");
+    let strict = stow.run(&project.root, &["restore", "--strict"]);
+    assert_eq!(strict.code, 3, "{}", strict.stderr);
+}
+
+#[test]
+fn clean_drops_incremental_and_dep_files_only() {
+    let project = copy_built_fixture("workspace", "checkout");
+    build_json(&project.root, &[]);
+    let store = tempfile::tempdir().unwrap();
+    let stow = Stow::local(store.path());
+    let dry = stow.json(&project.root, &["clean", "--dry-run"]);
+    assert!(dry["categories"]["incremental"]["bytes"].as_u64().unwrap() > 0, "{dry}");
+    assert!(project.path("target/debug/incremental").exists());
+    let done = stow.json(&project.root, &["clean"]);
+    assert_eq!(done["bytes_removed"], dry["bytes_removed"]);
+    assert!(!project.path("target/debug/incremental").exists());
+    assert!(project.path("target/debug/app.d").exists() == false);
+    // Nothing Cargo needs was removed: a no-op build stays a no-op.
+    let units = build_json(&project.root, &[]);
+    assert!(units.iter().all(|u| u.fresh), "clean made units dirty: {units:?}");
+}
+
+#[test]
+fn key_ignores_noise_env_and_follows_rustflags() {
+    let project = copy_fixture("workspace", "checkout");
+    let store = tempfile::tempdir().unwrap();
+    let mut stow = Stow::local(store.path());
+    let base = stow.json(&project.root, &["key"])["target"]["key"].clone();
+    stow.env = vec![("CARGO_TERM_COLOR".into(), "always".into()), ("RUST_BACKTRACE".into(), "1".into())];
+    assert_eq!(stow.json(&project.root, &["key"])["target"]["key"], base);
+    stow.env = vec![("RUSTFLAGS".into(), "-Copt-level=1".into())];
+    assert_ne!(stow.json(&project.root, &["key"])["target"]["key"], base);
+}
