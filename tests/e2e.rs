@@ -1,5 +1,6 @@
 //! End-to-end tests: real fixture workspaces, real `cargo build`s, the real binary and a
 //! real local store. Grouped by topic; each test gets its own temp dirs.
 
+mod freshness;
 mod safety;
 mod save_restore;

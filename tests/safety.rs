@@ -14,7 +14,10 @@ fn packs_of(store: &Path) -> Vec<std::path::PathBuf> {
 }
 
 fn manifest_path(store: &Path, stow: &Stow, dir: &Path) -> std::path::PathBuf {
-    let key = stow.json(dir, &["key"])["target"]["key"].as_str().unwrap().to_string();
+    let key = stow.json(dir, &["key"])["target"]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
     store.join("v1/manifests/target").join(key)
 }
 
@@ -43,15 +46,31 @@ fn a_corrupt_pack_is_skipped_and_the_build_is_still_correct() {
     let out = run.json();
     assert_eq!(out["packs_failed"], 1, "{out}");
     assert!(run.stderr.contains("skipped pack"), "{}", run.stderr);
-    assert!(!clone.path("target/.cargo-stow/staging").exists(), "staging left behind");
+    assert!(
+        !clone.path("target/.cargo-stow/staging").exists(),
+        "staging left behind"
+    );
 
     let units = build_json(&clone.root, &[]);
-    assert!(units.iter().any(|u| !u.fresh), "the corrupt unit should rebuild");
-    assert!(units.iter().filter(|u| u.is_registry()).any(|u| u.fresh), "other units should restore");
-    assert_eq!(run_app(&clone.root), r#"hello from App util-v1 42 {"generated":42} bzip2=1.0.8"#);
+    assert!(
+        units.iter().any(|u| !u.fresh),
+        "the corrupt unit should rebuild"
+    );
+    assert!(
+        units.iter().filter(|u| u.is_registry()).any(|u| u.fresh),
+        "other units should restore"
+    );
+    assert_eq!(
+        run_app(&clone.root),
+        r#"hello from App util-v1 42 {"generated":42} bzip2=1.0.8"#
+    );
 
     let strict = stow.run(&clone.root, &["restore", "--strict"]);
-    assert_eq!(strict.code, 3, "--strict must fail on a corrupt pack: {}", strict.stderr);
+    assert_eq!(
+        strict.code, 3,
+        "--strict must fail on a corrupt pack: {}",
+        strict.stderr
+    );
 }
 
 #[test]
@@ -91,9 +110,16 @@ fn evil_pack(store: &Path, entries: &[(&str, Option<&str>)]) -> String {
         }
     }
     let tar = b.into_inner().unwrap();
-    let id: String = Sha256::digest(&tar).iter().map(|x| format!("{x:02x}")).collect();
+    let id: String = Sha256::digest(&tar)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect();
     std::fs::create_dir_all(store.join("v1/packs")).unwrap();
-    std::fs::write(store.join("v1/packs").join(&id), zstd::encode_all(&tar[..], 3).unwrap()).unwrap();
+    std::fs::write(
+        store.join("v1/packs").join(&id),
+        zstd::encode_all(&tar[..], 3).unwrap(),
+    )
+    .unwrap();
     id
 }
 
@@ -120,17 +146,30 @@ fn crafted_packs_with_escaping_paths_write_nothing_outside() {
     let ids = vec![
         evil_pack(store.path(), &[("../../escaped-dotdot", None)]),
         evil_pack(store.path(), &[("/tmp/escaped-absolute", None)]),
-        evil_pack(store.path(), &[("debug/out", Some("../../..")), ("debug/out/escaped-link", None)]),
+        evil_pack(
+            store.path(),
+            &[
+                ("debug/out", Some("../../..")),
+                ("debug/out/escaped-link", None),
+            ],
+        ),
         evil_pack(store.path(), &[("good/file", None)]),
     ];
-    manifest_json(&manifest_path(store.path(), &stow, &project.root), &ids, serde_json::json!([]));
+    manifest_json(
+        &manifest_path(store.path(), &stow, &project.root),
+        &ids,
+        serde_json::json!([]),
+    );
     let out = stow.json(&project.root, &["restore"]);
     assert_eq!(out["packs_failed"], 3, "{out}");
     assert_eq!(out["packs"], 1);
     assert!(project.path("target/good/file").exists());
     for name in ["escaped-dotdot", "escaped-link"] {
         assert!(!outside.join(name).exists(), "{name} written outside");
-        assert!(!outside.parent().unwrap().join(name).exists(), "{name} written outside");
+        assert!(
+            !outside.parent().unwrap().join(name).exists(),
+            "{name} written outside"
+        );
     }
     assert!(!Path::new("/tmp/escaped-absolute").exists());
     assert!(!project.path("target/debug/out").is_symlink());
@@ -143,12 +182,34 @@ fn a_crafted_manifest_with_dotdot_links_is_refused() {
     let stow = Stow::local(store.path());
     let id = evil_pack(store.path(), &[("debug/app", None)]);
     let links = serde_json::json!([{"root": "target", "path": "../../linked-outside", "target": "debug/app"}]);
-    manifest_json(&manifest_path(store.path(), &stow, &project.root), &[id], links);
+    manifest_json(
+        &manifest_path(store.path(), &stow, &project.root),
+        &[id],
+        links,
+    );
     let run = stow.run(&project.root, &["restore"]);
-    assert_eq!(run.code, 0, "a bad snapshot must not fail the build: {}", run.stderr);
-    assert!(run.stderr.contains("unsafe") || run.stderr.contains("escape"), "{}", run.stderr);
-    assert!(!project.root.parent().unwrap().join("linked-outside").exists());
-    assert!(!project.path("target/debug/app").exists(), "a refused manifest restores nothing");
+    assert_eq!(
+        run.code, 0,
+        "a bad snapshot must not fail the build: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("unsafe") || run.stderr.contains("escape"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !project
+            .root
+            .parent()
+            .unwrap()
+            .join("linked-outside")
+            .exists()
+    );
+    assert!(
+        !project.path("target/debug/app").exists(),
+        "a refused manifest restores nothing"
+    );
     let strict = stow.run(&project.root, &["restore", "--strict"]);
     assert_eq!(strict.code, 3);
 }
@@ -163,7 +224,11 @@ fn an_unknown_manifest_schema_is_a_clear_error() {
     std::fs::write(&path, br#"{"schema": 99, "packs": "from the future"}"#).unwrap();
     let run = stow.run(&project.root, &["restore"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("schema 99") && run.stderr.contains("upgrade cargo-stow"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("schema 99") && run.stderr.contains("upgrade cargo-stow"),
+        "{}",
+        run.stderr
+    );
     let strict = stow.run(&project.root, &["restore", "--strict"]);
     assert_eq!(strict.code, 3);
 }
@@ -178,5 +243,9 @@ fn a_bad_store_url_names_the_problem() {
     let run = stow.run(&project.root, &["restore"]);
     assert_eq!(run.code, 4, "{}", run.stderr);
     assert!(run.stderr.contains("store URL"), "{}", run.stderr);
-    assert!(!run.stderr.contains("hunter2"), "credential printed: {}", run.stderr);
+    assert!(
+        !run.stderr.contains("hunter2"),
+        "credential printed: {}",
+        run.stderr
+    );
 }

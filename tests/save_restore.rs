@@ -30,8 +30,15 @@ fn clone_elsewhere_restores_every_registry_unit_fresh() {
     let units = build_json(&clone.root, &[]);
     let registry: Vec<_> = units.iter().filter(|u| u.is_registry()).collect();
     assert!(registry.len() >= 8, "too few registry units: {units:?}");
-    let stale: Vec<_> = registry.iter().filter(|u| !u.fresh).map(|u| u.label()).collect();
-    assert!(stale.is_empty(), "registry units rebuilt after restore: {stale:?}");
+    let stale: Vec<_> = registry
+        .iter()
+        .filter(|u| !u.fresh)
+        .map(|u| u.label())
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "registry units rebuilt after restore: {stale:?}"
+    );
     assert_eq!(run_app(&clone.root), EXPECTED);
 }
 
@@ -50,7 +57,11 @@ fn restore_keeps_uplifted_binaries_as_hard_links() {
             n.starts_with("app-") && !n.ends_with(".d")
         })
         .expect("app binary in deps/");
-    assert_eq!(app.ino(), twin.metadata().unwrap().ino(), "uplifted app is not a hard link");
+    assert_eq!(
+        app.ino(),
+        twin.metadata().unwrap().ino(),
+        "uplifted app is not a hard link"
+    );
     assert!(app.nlink() >= 2);
 }
 
@@ -58,7 +69,12 @@ fn restore_keeps_uplifted_binaries_as_hard_links() {
 fn second_save_after_changing_a_member_uploads_under_a_tenth() {
     let (project, _store, stow, first) = built_and_saved("a");
     let first_bytes = first["bytes_uploaded"].as_u64().unwrap();
-    project.write("util/src/lib.rs", &std::fs::read_to_string(project.path("util/src/lib.rs")).unwrap().replace("util-v1", "util-v2"));
+    project.write(
+        "util/src/lib.rs",
+        &std::fs::read_to_string(project.path("util/src/lib.rs"))
+            .unwrap()
+            .replace("util-v1", "util-v2"),
+    );
     build_json(&project.root, &[]);
     let second = stow.json(&project.root, &["save", "--suffix", "b"]);
     assert_eq!(second["outcome"], "saved", "{second}");
@@ -73,7 +89,10 @@ fn second_save_after_changing_a_member_uploads_under_a_tenth() {
     let clone = clone_to(&project, "checkout");
     let restored = stow.json(&clone.root, &["restore", "--suffix", "c"]);
     assert_eq!(restored["hit"], "fallback");
-    assert!(restored["restored_key"].as_str().unwrap().ends_with("-b"), "{restored}");
+    assert!(
+        restored["restored_key"].as_str().unwrap().ends_with("-b"),
+        "{restored}"
+    );
 }
 
 #[test]
@@ -112,15 +131,21 @@ fn clean_drops_incremental_and_dep_files_only() {
     let store = tempfile::tempdir().unwrap();
     let stow = Stow::local(store.path());
     let dry = stow.json(&project.root, &["clean", "--dry-run"]);
-    assert!(dry["categories"]["incremental"]["bytes"].as_u64().unwrap() > 0, "{dry}");
+    assert!(
+        dry["categories"]["incremental"]["bytes"].as_u64().unwrap() > 0,
+        "{dry}"
+    );
     assert!(project.path("target/debug/incremental").exists());
     let done = stow.json(&project.root, &["clean"]);
     assert_eq!(done["bytes_removed"], dry["bytes_removed"]);
     assert!(!project.path("target/debug/incremental").exists());
-    assert!(project.path("target/debug/app.d").exists() == false);
+    assert!(!project.path("target/debug/app.d").exists());
     // Nothing Cargo needs was removed: a no-op build stays a no-op.
     let units = build_json(&project.root, &[]);
-    assert!(units.iter().all(|u| u.fresh), "clean made units dirty: {units:?}");
+    assert!(
+        units.iter().all(|u| u.fresh),
+        "clean made units dirty: {units:?}"
+    );
 }
 
 #[test]
@@ -129,7 +154,10 @@ fn key_ignores_noise_env_and_follows_rustflags() {
     let store = tempfile::tempdir().unwrap();
     let mut stow = Stow::local(store.path());
     let base = stow.json(&project.root, &["key"])["target"]["key"].clone();
-    stow.env = vec![("CARGO_TERM_COLOR".into(), "always".into()), ("RUST_BACKTRACE".into(), "1".into())];
+    stow.env = vec![
+        ("CARGO_TERM_COLOR".into(), "always".into()),
+        ("RUST_BACKTRACE".into(), "1".into()),
+    ];
     assert_eq!(stow.json(&project.root, &["key"])["target"]["key"], base);
     stow.env = vec![("RUSTFLAGS".into(), "-Copt-level=1".into())];
     assert_ne!(stow.json(&project.root, &["key"])["target"]["key"], base);

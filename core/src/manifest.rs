@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ManifestError;
 use crate::key::ExplainLine;
 use crate::path::check_relative;
+use crate::sources::SourceManifest;
 
 /// Newest manifest schema this version writes and reads.
 pub const MANIFEST_SCHEMA: u32 = 1;
@@ -34,6 +35,9 @@ pub struct Manifest {
     /// The key's inputs, as `cargo stow key --explain` shows them.
     #[serde(default)]
     pub inputs: Vec<ExplainLine>,
+    /// The checkout's tracked files at save time, for content-gated mtime restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<SourceManifest>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +108,11 @@ impl Manifest {
             check_relative(&l.path)?;
             check_relative(&l.target)?;
         }
+        if let Some(src) = &self.sources {
+            for e in src.entries.iter().filter(|e| !e.path.is_empty()) {
+                check_relative(&e.path)?;
+            }
+        }
         Ok(())
     }
 
@@ -149,6 +158,7 @@ mod tests {
             }],
             links: vec![],
             inputs: vec![],
+            sources: None,
         }
     }
 

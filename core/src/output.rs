@@ -45,6 +45,20 @@ pub struct RestoreOutput {
     pub bytes_written: u64,
     pub seconds: f64,
     pub warnings: Vec<String>,
+    /// Content-gated mtime restore of the checkout; absent when not attempted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime: Option<MtimeOutput>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct MtimeOutput {
+    /// Tracked entries whose saved mtime was given back (content proven equal).
+    pub restored: u64,
+    /// Changed or new entries stamped with the restore time.
+    pub touched: u64,
+    /// Why nothing was touched, when nothing was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -64,6 +78,12 @@ pub struct SaveOutput {
     pub bytes_total: u64,
     pub seconds: f64,
     pub warnings: Vec<String>,
+    /// Units left out because this job's builds did not use them.
+    #[serde(default)]
+    pub units_unused: u64,
+    /// Why unused units were kept, when usage could not be told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_note: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -80,6 +80,20 @@ pub struct PlanArgs {
     /// Keep `*.d` dep files (dropped by default: Cargo does not read them for freshness).
     #[arg(long)]
     pub keep_dep_files: bool,
+    /// Keep units this job's builds did not use (default: leave them out of the snapshot).
+    #[arg(long, env = "CARGO_STOW_KEEP_UNUSED")]
+    pub keep_unused: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct RestoreArgs {
+    /// Only an exact key match; no fallback.
+    #[arg(long)]
+    pub exact: bool,
+    /// Leave source mtimes alone (default: give unchanged tracked files their saved
+    /// mtimes so unchanged workspace crates stay fresh).
+    #[arg(long, env = "CARGO_STOW_NO_MTIME")]
+    pub no_mtime: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,9 +110,8 @@ pub enum Command {
     Restore {
         #[command(flatten)]
         key: KeyArgs,
-        /// Only an exact key match; no fallback.
-        #[arg(long)]
-        exact: bool,
+        #[command(flatten)]
+        opts: RestoreArgs,
     },
     /// Sanitize and save the target dir as a snapshot.
     Save {
@@ -120,5 +133,24 @@ pub enum Command {
         /// Only keys starting with this.
         #[arg(long)]
         prefix: Option<String>,
+    },
+    /// Delete snapshots past retention, then packs no snapshot references.
+    Gc {
+        /// Delete snapshots older than this (90m, 12h, 7d, 2w).
+        #[arg(long, value_name = "AGE")]
+        max_age: Option<String>,
+        /// Keep only the newest N snapshots per restore prefix (toolchain + config).
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+        /// Delete an unreferenced pack only once it is older than this, so a save in
+        /// flight keeps the packs it has just uploaded.
+        #[arg(long, value_name = "AGE", default_value = "2d")]
+        grace: String,
+        /// Only snapshots whose key starts with this (packs are judged against all).
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Only report what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
     },
 }

@@ -8,8 +8,10 @@ mod inputs;
 mod listing;
 mod pack;
 mod report;
+mod sources;
 mod state;
 mod store;
+mod usage;
 mod workspace;
 
 use std::process::ExitCode;

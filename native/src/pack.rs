@@ -313,7 +313,14 @@ fn unpack_entry<R: Read>(mut entry: tar::Entry<'_, R>, staging: &Path) -> Result
             io::copy(&mut entry, &mut f).with_context(|| format!("writing {}", dest.display()))?;
             drop(f);
             set_mode(&dest, mode)?;
-            filetime::set_file_times(&dest, FileTime::now(), mtime)?;
+            // A fingerprint's atime starts at a sentinel: a build that reads it moves it,
+            // which is how save tells used units from unused ones (see `usage`).
+            let atime = if is_fingerprint(&path) {
+                crate::usage::SENTINEL_ATIME
+            } else {
+                FileTime::now()
+            };
+            filetime::set_file_times(&dest, atime, mtime)?;
             Kind::File
         }
         tar::EntryType::Directory => {
@@ -425,7 +432,7 @@ pub fn commit(staging: &Path, root: &Path, staged: &[Staged]) -> Result<()> {
     Ok(())
 }
 
-fn is_fingerprint(path: &str) -> bool {
+pub fn is_fingerprint(path: &str) -> bool {
     path.split('/')
         .any(|c| c == ".fingerprint" || c == "fingerprint")
 }

@@ -34,12 +34,6 @@ impl Reporter {
         eprintln!("warning: {msg}");
     }
 
-    pub fn info(&self, msg: &str) {
-        if !self.quiet && !self.json {
-            eprintln!("{msg}");
-        }
-    }
-
     /// The command's result: JSON document or human lines.
     pub fn result<T: Serialize>(&self, value: &T, human: &str) {
         if self.json {

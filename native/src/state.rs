@@ -15,6 +15,9 @@ pub struct State {
     pub restored_key: Option<String>,
     /// Unix seconds when the restore finished.
     pub restored_at: u64,
+    /// Whether fingerprint atimes can tell used units from unused ones here.
+    #[serde(default)]
+    pub atime_works: bool,
 }
 
 const FILE: &str = "state.json";

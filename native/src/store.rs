@@ -1,14 +1,26 @@
-//! A store is a URL: where packs and manifests live. This module turns the URL into an
-//! `object_store` and knows the object layout (`v1/packs/<id>`,
-//! `v1/manifests/<layer>/<key>`), nothing more.
+//! A store is a URL plus the environment: where packs and manifests live. This module
+//! turns `file://`, `s3://`, `gs://` and `az://` URLs into one `object_store` (built from
+//! each cloud's standard env vars, with our retry and timeout settings), scrubs secrets
+//! from every error it returns, and knows the object layout (`v1/packs/<id>`,
+//! `v1/manifests/<layer>/<key>`). See docs/stores.md.
 
+use std::fmt;
+use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use futures::TryStreamExt;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjPath;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{
+    BackoffConfig, CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult,
+    MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutMultipartOptions,
+    PutOptions, PutPayload, PutResult, RenameOptions, RetryConfig, UploadPart,
+};
 use stow_core::Manifest;
 
 use crate::error::UserError;
@@ -20,6 +32,11 @@ pub struct Store {
     pub display: String,
 }
 
+/// A save re-uploads a pack it would reuse when the stored copy is older than this, so
+/// `gc` (which only deletes unreferenced packs older than its grace period) never deletes
+/// a pack that a save in flight is about to reference. `gc --grace` must exceed it.
+pub const PACK_REFRESH_AFTER: Duration = Duration::from_secs(24 * 3600);
+
 /// The embedded default: a folder under the user's cache dir.
 pub fn default_dir() -> Result<PathBuf> {
     let base =
@@ -27,22 +44,240 @@ pub fn default_dir() -> Result<PathBuf> {
     Ok(base.join("cargo-stow").join("store"))
 }
 
+/// Where a store URL points, before anything is opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    Local(PathBuf),
+    Cloud {
+        cloud: Cloud,
+        bucket: String,
+        /// Object prefix inside the bucket, without leading or trailing `/`.
+        prefix: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cloud {
+    S3,
+    Gcs,
+    Azure,
+}
+
+impl Cloud {
+    fn scheme(self) -> &'static str {
+        match self {
+            Cloud::S3 => "s3",
+            Cloud::Gcs => "gs",
+            Cloud::Azure => "az",
+        }
+    }
+
+    fn bucket_word(self) -> &'static str {
+        match self {
+            Cloud::Azure => "container",
+            _ => "bucket",
+        }
+    }
+
+    fn credentials_hint(self) -> &'static str {
+        match self {
+            Cloud::S3 => {
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (plus AWS_SESSION_TOKEN for temporary \
+                 credentials), or run with a role (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, ECS or \
+                 instance metadata); for S3-compatible servers also AWS_ENDPOINT"
+            }
+            Cloud::Gcs => {
+                "set GOOGLE_SERVICE_ACCOUNT (path to a key file) or GOOGLE_SERVICE_ACCOUNT_KEY (its JSON), \
+                 or GOOGLE_APPLICATION_CREDENTIALS, or run on GCP with a service account"
+            }
+            Cloud::Azure => {
+                "set AZURE_STORAGE_ACCOUNT_NAME plus AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_KEY \
+                 (or AZURE_CLIENT_ID/AZURE_CLIENT_SECRET/AZURE_TENANT_ID); for Azurite set \
+                 AZURE_STORAGE_USE_EMULATOR=true"
+            }
+        }
+    }
+}
+
+/// Parses a store URL: `file:///path`, a plain path, `s3://bucket/prefix`,
+/// `gs://bucket/prefix`, `az://container/prefix`.
+pub fn parse_location(url: &str) -> Result<Location> {
+    let u = url.trim();
+    if !u.contains("://") {
+        return Ok(Location::Local(
+            std::path::absolute(u).with_context(|| format!("resolving store path {u}"))?,
+        ));
+    }
+    let parsed = url::Url::parse(u).map_err(|e| bad_url(u, &e.to_string()))?;
+    let cloud = match parsed.scheme() {
+        "file" => {
+            let path = parsed
+                .to_file_path()
+                .map_err(|_| bad_url(u, "a file:// URL needs an absolute path"))?;
+            return Ok(Location::Local(path));
+        }
+        "s3" | "s3a" => Cloud::S3,
+        "gs" => Cloud::Gcs,
+        "az" | "azure" => Cloud::Azure,
+        other => {
+            return Err(bad_url(u, &format!("unsupported scheme `{other}://`")));
+        }
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad_url(
+            u,
+            "credentials do not belong in the store URL; use the environment variables in docs/stores.md",
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad_url(
+            u,
+            "store URLs take no `?query` or `#fragment`; options come from environment variables",
+        ));
+    }
+    let bucket = parsed.host_str().unwrap_or_default().to_string();
+    if bucket.is_empty() {
+        return Err(bad_url(
+            u,
+            &format!(
+                "no {} name: write {}://{}/prefix",
+                cloud.bucket_word(),
+                cloud.scheme(),
+                cloud.bucket_word().to_uppercase()
+            ),
+        ));
+    }
+    let prefix = ObjPath::from_url_path(parsed.path())
+        .map_err(|e| bad_url(u, &format!("bad prefix: {e}")))?
+        .to_string();
+    Ok(Location::Cloud {
+        cloud,
+        bucket,
+        prefix,
+    })
+}
+
+/// How hard to try: retries with exponential backoff and timeouts for every request.
+/// Read from `CARGO_STOW_RETRIES`, `CARGO_STOW_RETRY_TIMEOUT`, `CARGO_STOW_TIMEOUT`,
+/// `CARGO_STOW_CONNECT_TIMEOUT`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transfer {
+    /// Retries of one request after a transient error (5xx, 429, connection reset).
+    pub retries: usize,
+    /// Give up retrying one request after this long.
+    pub retry_timeout: Duration,
+    /// One request, body included.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Default for Transfer {
+    fn default() -> Self {
+        // A cache must not stall a build: fail over to a cold build within about a minute
+        // when the store is down, but ride out short blips.
+        Transfer {
+            retries: 3,
+            retry_timeout: Duration::from_secs(60),
+            timeout: Duration::from_secs(300),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Transfer {
+    pub fn from_env() -> Result<Transfer> {
+        let mut t = Transfer::default();
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if let Some(v) = var("CARGO_STOW_RETRIES") {
+            t.retries = v.trim().parse().map_err(|_| {
+                UserError::new(
+                    format!("CARGO_STOW_RETRIES=`{v}` is not a number"),
+                    "set it to a count such as 3",
+                )
+            })?;
+        }
+        for (name, slot) in [
+            ("CARGO_STOW_RETRY_TIMEOUT", &mut t.retry_timeout),
+            ("CARGO_STOW_TIMEOUT", &mut t.timeout),
+            ("CARGO_STOW_CONNECT_TIMEOUT", &mut t.connect_timeout),
+        ] {
+            if let Some(v) = var(name) {
+                *slot = parse_duration(&v).map_err(|e| {
+                    UserError::new(
+                        format!("{name}=`{v}` is not a duration: {e}"),
+                        "use a number with a unit: 30s, 5m, 1h",
+                    )
+                })?;
+            }
+        }
+        Ok(t)
+    }
+
+    fn retry_config(&self) -> RetryConfig {
+        RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(10),
+                base: 2.0,
+            },
+            max_retries: self.retries,
+            retry_timeout: self.retry_timeout,
+        }
+    }
+}
+
+/// `90`, `90s`, `15m`, `6h`, `7d`, `2w`, `500ms`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{t}` does not start with a number"))?;
+    let secs = match unit.trim() {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "" | "s" | "sec" | "secs" => 1,
+        "m" | "min" | "mins" => 60,
+        "h" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        "w" | "week" | "weeks" => 7 * 86_400,
+        other => return Err(format!("unknown unit `{other}` (use ms, s, m, h, d or w)")),
+    };
+    Ok(Duration::from_secs(n.saturating_mul(secs)))
+}
+
 impl Store {
     pub fn open(url: Option<&str>) -> Result<Store> {
+        Store::open_with(url, &Transfer::from_env()?)
+    }
+
+    pub fn open_with(url: Option<&str>, transfer: &Transfer) -> Result<Store> {
         match url.map(str::trim).filter(|u| !u.is_empty()) {
             None => Store::local(default_dir()?),
-            Some(u) if u.starts_with("file://") => {
-                let parsed = url::Url::parse(u).map_err(|e| bad_url(u, &e.to_string()))?;
-                let path = parsed
-                    .to_file_path()
-                    .map_err(|_| bad_url(u, "a file:// URL needs an absolute path"))?;
-                Store::local(path)
-            }
-            Some(u) if !u.contains("://") => Store::local(std::path::absolute(u)?),
-            Some(u) => Err(bad_url(
-                u,
-                "unsupported scheme; use file:///path (s3://, gs:// and az:// need a build with cloud stores)",
-            )),
+            Some(u) => match parse_location(u)? {
+                Location::Local(dir) => Store::local(dir),
+                Location::Cloud {
+                    cloud,
+                    bucket,
+                    prefix,
+                } => {
+                    let raw = cloud_store(cloud, &bucket, transfer)?;
+                    let inner: Arc<dyn ObjectStore> = if prefix.is_empty() {
+                        Arc::new(Scrubbed(raw))
+                    } else {
+                        Arc::new(Scrubbed(object_store::prefix::PrefixStore::new(
+                            raw,
+                            prefix.as_str(),
+                        )))
+                    };
+                    let display = if prefix.is_empty() {
+                        format!("{}://{bucket}", cloud.scheme())
+                    } else {
+                        format!("{}://{bucket}/{prefix}", cloud.scheme())
+                    };
+                    Ok(Store { inner, display })
+                }
+            },
         }
     }
 
@@ -68,20 +303,33 @@ impl Store {
     pub async fn head(&self, path: &ObjPath) -> Result<Option<ObjectMeta>> {
         match self.inner.head(path).await {
             Ok(m) => Ok(Some(m)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("checking {path} in {}", self.display)),
+            Err(e) if is_missing_object(&e) => Ok(None),
+            Err(e) => Err(self.explain(e, &format!("checking {path}"))),
         }
+    }
+
+    /// The stored pack if a save may reference it without uploading it again: it exists
+    /// and is younger than [`PACK_REFRESH_AFTER`]. An older pack is re-uploaded, which
+    /// renews its age so a concurrent `gc` keeps it.
+    pub async fn reusable_pack(&self, id: &str) -> Result<Option<ObjectMeta>> {
+        let Some(meta) = self.head(&Store::pack_path(id)).await? else {
+            return Ok(None);
+        };
+        let age = crate::state::unix_now() as i64 - meta.last_modified.timestamp();
+        let fresh = age < PACK_REFRESH_AFTER.as_secs() as i64;
+        Ok(fresh.then_some(meta))
     }
 
     /// Reads and validates a manifest; `None` when there is none.
     pub async fn manifest(&self, layer: &str, key: &str) -> Result<Option<Manifest>> {
         let path = Store::manifest_path(layer, key);
         let bytes = match self.inner.get(&path).await {
-            Ok(r) => r.bytes().await.with_context(|| format!("reading {path}"))?,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => {
-                return Err(e).with_context(|| format!("reading {path} from {}", self.display));
-            }
+            Ok(r) => r
+                .bytes()
+                .await
+                .map_err(|e| self.explain(e, &format!("reading {path}")))?,
+            Err(e) if is_missing_object(&e) => return Ok(None),
+            Err(e) => return Err(self.explain(e, &format!("reading {path}"))),
         };
         let m =
             Manifest::from_json(&bytes).with_context(|| format!("manifest {path} is unusable"))?;
@@ -95,12 +343,7 @@ impl Store {
         prefix: &str,
     ) -> Result<Vec<(String, ObjectMeta)>> {
         let dir = ObjPath::from(format!("v1/manifests/{layer}"));
-        let all: Vec<ObjectMeta> = self
-            .inner
-            .list(Some(&dir))
-            .try_collect()
-            .await
-            .with_context(|| format!("listing snapshots in {}", self.display))?;
+        let all = self.list(&dir).await?;
         Ok(all
             .into_iter()
             .filter_map(|m| {
@@ -108,6 +351,24 @@ impl Store {
                 key.starts_with(prefix).then_some((key, m))
             })
             .collect())
+    }
+
+    /// Every object under `dir`.
+    pub async fn list(&self, dir: &ObjPath) -> Result<Vec<ObjectMeta>> {
+        self.inner
+            .list(Some(dir))
+            .try_collect()
+            .await
+            .map_err(|e| self.explain(e, &format!("listing {dir}")))
+    }
+
+    /// Deletes one object; an object already gone is fine.
+    pub async fn delete(&self, path: &ObjPath) -> Result<()> {
+        match self.inner.delete(path).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_missing_object(&e) => Ok(()),
+            Err(e) => Err(self.explain(e, &format!("deleting {path}"))),
+        }
     }
 
     /// Publishes a manifest unless one exists for the key; `false` when it existed.
@@ -123,16 +384,241 @@ impl Store {
             .await
         {
             Ok(_) => Ok(true),
-            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
-            Err(e) => Err(e).with_context(|| format!("writing {path} to {}", self.display)),
+            // S3-style stores answer a lost create race with 412 Precondition Failed.
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => Ok(false),
+            Err(e) => Err(self.explain(e, &format!("writing {path}"))),
         }
     }
+
+    /// Turns a store error into what failed, why, and the fix.
+    pub fn explain(&self, err: object_store::Error, what: &str) -> anyhow::Error {
+        let text = scrub(&error_text(&err));
+        let (message, hint) = match diagnose(&err, &text) {
+            Problem::Credentials => (
+                format!(
+                    "{} rejected or could not find the credentials",
+                    self.display
+                ),
+                self.cloud()
+                    .map_or("check the store's credentials", Cloud::credentials_hint)
+                    .to_string(),
+            ),
+            Problem::MissingBucket => (
+                format!(
+                    "the {} of {} does not exist",
+                    self.cloud().map_or("bucket", Cloud::bucket_word),
+                    self.display
+                ),
+                format!(
+                    "create it, or point --store / CARGO_STOW_STORE at an existing one{}",
+                    if self.cloud() == Some(Cloud::S3) {
+                        " (for an S3-compatible server check AWS_ENDPOINT too)"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+            Problem::Unreachable => (
+                format!("{} is unreachable", self.display),
+                "check the endpoint and network; CARGO_STOW_TIMEOUT, CARGO_STOW_RETRIES and \
+                 CARGO_STOW_RETRY_TIMEOUT tune how long to wait"
+                    .to_string(),
+            ),
+            Problem::Other => {
+                return anyhow::anyhow!("{text}").context(format!("{what} in {}", self.display));
+            }
+        };
+        anyhow::anyhow!("{text}").context(UserError::cache(format!("{what}: {message}"), hint))
+    }
+
+    fn cloud(&self) -> Option<Cloud> {
+        [Cloud::S3, Cloud::Gcs, Cloud::Azure]
+            .into_iter()
+            .find(|c| self.display.starts_with(&format!("{}://", c.scheme())))
+    }
+}
+
+enum Problem {
+    Credentials,
+    MissingBucket,
+    Unreachable,
+    Other,
+}
+
+fn diagnose(err: &object_store::Error, text: &str) -> Problem {
+    let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+    if has(&[
+        "NoSuchBucket",
+        "ContainerNotFound",
+        "bucket does not exist",
+        "container does not exist",
+    ]) {
+        return Problem::MissingBucket;
+    }
+    if matches!(
+        err,
+        object_store::Error::Unauthenticated { .. } | object_store::Error::PermissionDenied { .. }
+    ) || has(&[
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AccessDenied",
+        "AuthenticationFailed",
+        "AuthorizationFailure",
+        "credential",
+        "Credential",
+        "MissingAccount",
+        "Error getting token",
+        "Error fetching token",
+    ]) {
+        return Problem::Credentials;
+    }
+    if has(&[
+        "error sending request",
+        "Connection refused",
+        "connection refused",
+        "timed out",
+        "dns error",
+        "Connection reset",
+        "connection closed",
+        "operation timed out",
+    ]) {
+        return Problem::Unreachable;
+    }
+    Problem::Other
+}
+
+/// A missing object (not a missing bucket, which S3 also answers with 404).
+fn is_missing_object(err: &object_store::Error) -> bool {
+    matches!(err, object_store::Error::NotFound { .. })
+        && !matches!(
+            diagnose(err, &error_text(err)),
+            Problem::MissingBucket | Problem::Credentials
+        )
+}
+
+/// An error and its causes on one line, without repeating text a parent already shows.
+fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// Builds the store of one cloud: the builder's `from_env` (AWS_*, GOOGLE_*, AZURE_*),
+/// the bucket from the URL, then our timeouts and retries. One path for every cloud.
+fn cloud_store(cloud: Cloud, bucket: &str, transfer: &Transfer) -> Result<Arc<dyn ObjectStore>> {
+    use object_store::aws::AmazonS3Builder;
+    use object_store::azure::MicrosoftAzureBuilder;
+    use object_store::gcp::GoogleCloudStorageBuilder;
+    let url = format!("{}://{bucket}", cloud.scheme());
+    let built = match cloud {
+        Cloud::S3 => configure(AmazonS3Builder::from_env(), &url, transfer),
+        Cloud::Gcs => configure(GoogleCloudStorageBuilder::from_env(), &url, transfer),
+        Cloud::Azure => configure(MicrosoftAzureBuilder::from_env(), &url, transfer),
+    };
+    built.map_err(|e| {
+        let text = scrub(&error_text(&e));
+        anyhow::anyhow!("{text}").context(UserError::new(
+            format!("cannot configure store {url}"),
+            cloud.credentials_hint(),
+        ))
+    })
+}
+
+/// What the three object_store builders have in common.
+trait CloudBuilder: Sized {
+    type Key: FromStr;
+    fn with_url(self, url: &str) -> Self;
+    fn with_config(self, key: Self::Key, value: &str) -> Self;
+    fn config(&self, key: &Self::Key) -> Option<String>;
+    fn with_retry(self, retry: RetryConfig) -> Self;
+    fn build_store(self) -> object_store::Result<Arc<dyn ObjectStore>>;
+}
+
+macro_rules! cloud_builder {
+    ($builder:ty, $key:ty) => {
+        impl CloudBuilder for $builder {
+            type Key = $key;
+            fn with_url(self, url: &str) -> Self {
+                <$builder>::with_url(self, url)
+            }
+            fn with_config(self, key: $key, value: &str) -> Self {
+                <$builder>::with_config(self, key, value)
+            }
+            fn config(&self, key: &$key) -> Option<String> {
+                self.get_config_value(key)
+            }
+            fn with_retry(self, retry: RetryConfig) -> Self {
+                <$builder>::with_retry(self, retry)
+            }
+            fn build_store(self) -> object_store::Result<Arc<dyn ObjectStore>> {
+                Ok(Arc::new(self.build()?))
+            }
+        }
+    };
+}
+
+cloud_builder!(
+    object_store::aws::AmazonS3Builder,
+    object_store::aws::AmazonS3ConfigKey
+);
+cloud_builder!(
+    object_store::gcp::GoogleCloudStorageBuilder,
+    object_store::gcp::GoogleConfigKey
+);
+cloud_builder!(
+    object_store::azure::MicrosoftAzureBuilder,
+    object_store::azure::AzureConfigKey
+);
+
+fn configure<B: CloudBuilder>(
+    builder: B,
+    url: &str,
+    transfer: &Transfer,
+) -> object_store::Result<Arc<dyn ObjectStore>> {
+    let builder = apply_transfer(builder.with_url(url), transfer);
+    builder.build_store()
+}
+
+/// Timeouts go through the builders' typed client config keys, so they add to (rather
+/// than replace) client settings read from the environment such as `AWS_ALLOW_HTTP`.
+fn apply_transfer<B: CloudBuilder>(mut b: B, transfer: &Transfer) -> B {
+    let secs = |d: Duration| format!("{}ms", d.as_millis());
+    for (key, value) in [
+        ("timeout", secs(transfer.timeout)),
+        ("connect_timeout", secs(transfer.connect_timeout)),
+    ] {
+        if let Ok(k) = key.parse() {
+            b = b.with_config(k, &value);
+        }
+    }
+    // An explicit http:// endpoint (SeaweedFS, MinIO on a laptop) is consent to plain HTTP.
+    let http_endpoint = ["aws_endpoint", "azure_storage_endpoint", "google_base_url"]
+        .iter()
+        .filter_map(|k| k.parse().ok())
+        .filter_map(|k| b.config(&k))
+        .any(|v| v.starts_with("http://"));
+    if http_endpoint && let Ok(k) = "allow_http".parse() {
+        b = b.with_config(k, "true");
+    }
+    b.with_retry(transfer.retry_config())
 }
 
 fn bad_url(url: &str, why: &str) -> anyhow::Error {
     UserError::new(
         format!("store URL `{}` is invalid: {why}", redact(url)),
-        "pass --store file:///absolute/path (or set CARGO_STOW_STORE)",
+        "pass --store (or CARGO_STOW_STORE) as file:///absolute/path, s3://bucket/prefix, \
+         gs://bucket/prefix or az://container/prefix",
     )
     .into()
 }
@@ -146,5 +632,419 @@ pub fn redact(url: &str) -> String {
             u.to_string()
         }
         _ => url.to_string(),
+    }
+}
+
+/// Values of credential-like environment variables; never printed.
+fn secrets() -> &'static [String] {
+    static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
+    SECRETS.get_or_init(|| secrets_in(std::env::vars()))
+}
+
+fn secrets_in(vars: impl Iterator<Item = (String, String)>) -> Vec<String> {
+    const CLOUDS: [&str; 5] = ["AWS_", "AZURE_", "AZURITE_", "GOOGLE_", "CARGO_STOW_"];
+    const SECRET_WORDS: [&str; 8] = [
+        "SECRET",
+        "KEY",
+        "TOKEN",
+        "PASSWORD",
+        "SAS",
+        "SIGNATURE",
+        "CREDENTIAL",
+        "CONNECTION_STRING",
+    ];
+    let mut out: Vec<String> = vars
+        .filter(|(k, v)| {
+            CLOUDS.iter().any(|c| k.starts_with(c))
+                && SECRET_WORDS.iter().any(|w| k.contains(w))
+                && v.trim().len() >= 4
+        })
+        .flat_map(|(_, v)| {
+            // A JSON key file also leaks if only its private key shows up.
+            let mut parts = vec![v.trim().to_string()];
+            parts.extend(
+                v.split(['"', '\n', '\\'])
+                    .filter(|p| p.len() >= 16 && !p.contains(' '))
+                    .map(str::to_string),
+            );
+            parts
+        })
+        .collect();
+    // Longest first, so a secret containing another is replaced whole.
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
+}
+
+/// Removes secrets from text meant for output: credential env values, and signature or
+/// token query parameters of request URLs (Azure SAS, presigned S3).
+pub fn scrub(text: &str) -> String {
+    scrub_with(text, secrets())
+}
+
+fn scrub_with(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "***");
+        }
+    }
+    for param in [
+        "sig=",
+        "X-Amz-Signature=",
+        "X-Amz-Credential=",
+        "X-Amz-Security-Token=",
+        "token=",
+    ] {
+        let mut from = 0;
+        while let Some(i) = out[from..].find(param) {
+            let start = from + i + param.len();
+            let end = out[start..]
+                .find(['&', ' ', ')', '"', '\''])
+                .map_or(out.len(), |e| start + e);
+            out.replace_range(start..end, "***");
+            from = start + 3;
+        }
+    }
+    out
+}
+
+/// Wraps a cloud store so that every error it returns, including those of streamed
+/// downloads and multipart uploads, has its secrets scrubbed. Error kinds are kept.
+#[derive(Debug)]
+struct Scrubbed<T>(T);
+
+impl<T: fmt::Display> fmt::Display for Scrubbed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+#[derive(Debug)]
+struct ScrubbedError(String);
+
+impl fmt::Display for ScrubbedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ScrubbedError {}
+
+fn clean(err: object_store::Error) -> object_store::Error {
+    use object_store::Error as E;
+    // The variant's own Display adds its prefix and path (no secrets) around this text.
+    let source = |e: &E| -> Box<dyn std::error::Error + Send + Sync> {
+        let chain = std::error::Error::source(e)
+            .map(error_text)
+            .unwrap_or_default();
+        Box::new(ScrubbedError(scrub(&chain)))
+    };
+    match &err {
+        E::Generic { store, .. } => E::Generic {
+            store,
+            source: source(&err),
+        },
+        E::NotFound { path, .. } => E::NotFound {
+            path: path.clone(),
+            source: source(&err),
+        },
+        E::AlreadyExists { path, .. } => E::AlreadyExists {
+            path: path.clone(),
+            source: source(&err),
+        },
+        E::Precondition { path, .. } => E::Precondition {
+            path: path.clone(),
+            source: source(&err),
+        },
+        E::NotModified { path, .. } => E::NotModified {
+            path: path.clone(),
+            source: source(&err),
+        },
+        E::PermissionDenied { path, .. } => E::PermissionDenied {
+            path: path.clone(),
+            source: source(&err),
+        },
+        E::Unauthenticated { path, .. } => E::Unauthenticated {
+            path: path.clone(),
+            source: source(&err),
+        },
+        E::NotSupported { .. } => E::NotSupported {
+            source: source(&err),
+        },
+        _ => err,
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: ObjectStore> ObjectStore for Scrubbed<T> {
+    async fn put_opts(
+        &self,
+        location: &ObjPath,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.0
+            .put_opts(location, payload, opts)
+            .await
+            .map_err(clean)
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &ObjPath,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        let upload = self
+            .0
+            .put_multipart_opts(location, opts)
+            .await
+            .map_err(clean)?;
+        Ok(Box::new(ScrubbedUpload(upload)))
+    }
+
+    async fn get_opts(
+        &self,
+        location: &ObjPath,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        let mut got = self.0.get_opts(location, options).await.map_err(clean)?;
+        got.payload = match got.payload {
+            GetResultPayload::Stream(s) => GetResultPayload::Stream(s.map_err(clean).boxed()),
+            other => other,
+        };
+        Ok(got)
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &ObjPath,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        self.0.get_ranges(location, ranges).await.map_err(clean)
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<ObjPath>>,
+    ) -> BoxStream<'static, object_store::Result<ObjPath>> {
+        self.0.delete_stream(locations).map_err(clean).boxed()
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&ObjPath>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.0.list(prefix).map_err(clean).boxed()
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&ObjPath>,
+        offset: &ObjPath,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.0
+            .list_with_offset(prefix, offset)
+            .map_err(clean)
+            .boxed()
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&ObjPath>,
+    ) -> object_store::Result<ListResult> {
+        self.0.list_with_delimiter(prefix).await.map_err(clean)
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &ObjPath,
+        to: &ObjPath,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.0.copy_opts(from, to, options).await.map_err(clean)
+    }
+
+    async fn rename_opts(
+        &self,
+        from: &ObjPath,
+        to: &ObjPath,
+        options: RenameOptions,
+    ) -> object_store::Result<()> {
+        self.0.rename_opts(from, to, options).await.map_err(clean)
+    }
+}
+
+#[derive(Debug)]
+struct ScrubbedUpload(Box<dyn MultipartUpload>);
+
+#[async_trait::async_trait]
+impl MultipartUpload for ScrubbedUpload {
+    fn put_part(&mut self, data: PutPayload) -> UploadPart {
+        let part = self.0.put_part(data);
+        Box::pin(async move { part.await.map_err(clean) })
+    }
+
+    async fn complete(&mut self) -> object_store::Result<PutResult> {
+        self.0.complete().await.map_err(clean)
+    }
+
+    async fn abort(&mut self) -> object_store::Result<()> {
+        self.0.abort().await.map_err(clean)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cloud(url: &str) -> (Cloud, String, String) {
+        match parse_location(url).unwrap() {
+            Location::Cloud {
+                cloud,
+                bucket,
+                prefix,
+            } => (cloud, bucket, prefix),
+            other => panic!("{url} parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_cloud_urls() {
+        assert_eq!(
+            cloud("s3://my-bucket/ci/cache"),
+            (Cloud::S3, "my-bucket".into(), "ci/cache".into())
+        );
+        assert_eq!(cloud("s3://b"), (Cloud::S3, "b".into(), String::new()));
+        assert_eq!(
+            cloud("gs://bkt/a/b/"),
+            (Cloud::Gcs, "bkt".into(), "a/b".into())
+        );
+        assert_eq!(
+            cloud("az://container/p"),
+            (Cloud::Azure, "container".into(), "p".into())
+        );
+        assert_eq!(
+            cloud("azure://container"),
+            (Cloud::Azure, "container".into(), String::new())
+        );
+    }
+
+    #[test]
+    fn parses_local_paths() {
+        assert_eq!(
+            parse_location("file:///tmp/store").unwrap(),
+            Location::Local("/tmp/store".into())
+        );
+        assert!(matches!(
+            parse_location("rel/dir").unwrap(),
+            Location::Local(p) if p.is_absolute()
+        ));
+    }
+
+    #[test]
+    fn bad_urls_say_why_and_hide_credentials() {
+        for (url, why) in [
+            ("ftp://host/x", "unsupported scheme"),
+            ("s3:///prefix", "no bucket name"),
+            ("az:///prefix", "no container name"),
+            ("s3://bucket/p?region=x", "no `?query`"),
+            ("file://relative", "absolute path"),
+        ] {
+            let err = format!("{:#}", parse_location(url).unwrap_err());
+            assert!(err.contains(why), "{url}: {err}");
+        }
+        let err = format!(
+            "{:#}",
+            parse_location("s3://AKIA:supersecret@bucket/x").unwrap_err()
+        );
+        assert!(err.contains("credentials do not belong"), "{err}");
+        assert!(!err.contains("supersecret"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("7d").unwrap(),
+            Duration::from_secs(7 * 86400)
+        );
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("6h").unwrap(), Duration::from_secs(6 * 3600));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("5y").is_err());
+    }
+
+    #[test]
+    fn scrubs_env_secrets_and_signatures() {
+        let secrets = secrets_in(
+            [
+                ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG"),
+                ("AWS_REGION", "us-east-1"),
+                ("AZURE_STORAGE_SAS_KEY", "sv=2021&sig=abcdefSIG"),
+                ("HOME", "/root"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let text = "GET https://a.blob.core.windows.net/c/x?sv=1&sig=OTHERSIG&se=2 failed; \
+                    key wJalrXUtnFEMI/K7MDENG in us-east-1";
+        let out = scrub_with(text, &secrets);
+        assert!(!out.contains("wJalrXUtnFEMI"), "{out}");
+        assert!(!out.contains("OTHERSIG"), "{out}");
+        assert!(out.contains("us-east-1"), "{out}");
+        assert!(out.contains("se=2"), "{out}");
+    }
+
+    /// GCS has no emulator here: check the configuration a gs:// URL and GOOGLE_* settings
+    /// produce, and that a store builds from them without touching the network.
+    #[test]
+    fn gcs_config_from_url_and_keys() {
+        use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+        let key = r#"{"private_key": "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n", "client_email": "ci@p.iam.gserviceaccount.com", "private_key_id": "k1"}"#;
+        let b = GoogleCloudStorageBuilder::new()
+            .with_config(GoogleConfigKey::ServiceAccountKey, key)
+            .with_config(
+                "google_base_url".parse::<GoogleConfigKey>().unwrap(),
+                "http://127.0.0.1:4443",
+            );
+        let b = apply_transfer(
+            CloudBuilder::with_url(b, "gs://ci-cache"),
+            &Transfer::default(),
+        );
+        assert_eq!(
+            b.get_config_value(&GoogleConfigKey::BaseUrl).as_deref(),
+            Some("http://127.0.0.1:4443")
+        );
+        // The bucket comes from the URL at build time; the key is parsed then too.
+        let built = b.build();
+        let err = built.map(|_| ()).unwrap_err().to_string();
+        assert!(
+            err.contains("private key") || err.contains("PEM") || err.contains("key"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn cloud_builders_take_transfer_settings() {
+        use object_store::ClientConfigKey;
+        use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+        let b = AmazonS3Builder::new()
+            .with_config(AmazonS3ConfigKey::Endpoint, "http://127.0.0.1:8333");
+        let t = Transfer {
+            timeout: Duration::from_secs(7),
+            ..Transfer::default()
+        };
+        let b = apply_transfer(b, &t);
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::Timeout))
+                .as_deref(),
+            Some("7000ms")
+        );
+        assert_eq!(
+            b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp))
+                .as_deref(),
+            Some("true")
+        );
     }
 }

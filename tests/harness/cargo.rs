@@ -56,6 +56,10 @@ pub fn build_json(dir: &Path, extra: &[&str]) -> Vec<Artifact> {
 /// Runs the fixture's binary and returns its stdout.
 pub fn run_app(dir: &Path) -> String {
     let out = Command::new(dir.join("target/debug/app")).output().unwrap();
-    assert!(out.status.success(), "app failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "app failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

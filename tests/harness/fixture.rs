@@ -82,6 +82,29 @@ pub fn clone_to(src: &Project, dir_name: &str) -> Project {
     Project { _tmp: tmp, root }
 }
 
+/// Replaces the checkout with a fresh `git clone` of its own commits at the same path,
+/// as a CI job on a runner with a stable build dir sees it. Uncommitted files and the
+/// target dir are gone; every file has a new mtime.
+pub fn reclone_in_place(project: &Project) {
+    let origin = tempfile::tempdir().unwrap();
+    let bare = origin.path().join("origin.git");
+    let status = Command::new("git")
+        .args(["clone", "-q", "--bare"])
+        .arg(&project.root)
+        .arg(&bare)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::remove_dir_all(&project.root).unwrap();
+    let status = Command::new("git")
+        .args(["clone", "-q"])
+        .arg(&bare)
+        .arg(&project.root)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -101,10 +124,21 @@ fn copy_dir(from: &Path, to: &Path) {
 
 pub fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

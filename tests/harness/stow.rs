@@ -62,7 +62,11 @@ impl Stow {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let Output { status, stdout, stderr } = cmd.output().unwrap();
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = cmd.output().unwrap();
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),

@@ -38,7 +38,7 @@ pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<u8> {
             });
         }
     }
-    snapshots.sort_by(|a, b| a.age_seconds.cmp(&b.age_seconds));
+    snapshots.sort_by_key(|s| s.age_seconds);
     let human = snapshots
         .iter()
         .map(|s| {

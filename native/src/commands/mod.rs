@@ -1,6 +1,7 @@
 //! One module per command; `run` routes to them with the resolved context.
 
 mod clean;
+mod gc;
 mod key;
 mod ls;
 mod restore;
@@ -36,8 +37,19 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Key { key, explain } => key::run(&ctx, &key, explain),
         Command::Clean { plan, dry_run } => clean::run(&ctx, &plan, dry_run),
         Command::Save { key, plan } => runtime()?.block_on(save::run(&ctx, &key, &plan)),
-        Command::Restore { key, exact } => runtime()?.block_on(restore::run(&ctx, &key, exact)),
+        Command::Restore { key, opts } => runtime()?.block_on(restore::run(&ctx, &key, &opts)),
         Command::Ls { prefix } => runtime()?.block_on(ls::run(&ctx, prefix.as_deref())),
+        Command::Gc {
+            max_age,
+            keep,
+            grace,
+            prefix,
+            dry_run,
+        } => {
+            let opts =
+                gc::GcOptions::parse(max_age.as_deref(), keep, &grace, prefix.as_deref(), dry_run)?;
+            runtime()?.block_on(gc::run(&ctx, &opts))
+        }
     }
 }
 

@@ -11,21 +11,22 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt;
-use stow_core::output::{HitKind, OUTPUT_VERSION, RestoreOutput};
+use stow_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, RestoreOutput};
+use stow_core::sources::{SourceManifest, mtime_plan};
 use stow_core::{Key, Manifest, PackRef, key};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::Ctx;
-use crate::cli::KeyArgs;
+use crate::cli::{KeyArgs, RestoreArgs};
 use crate::error::UserError;
-use crate::inputs;
 use crate::pack;
 use crate::report::human_bytes;
 use crate::state::{State, unix_now};
 use crate::store::Store;
 use crate::workspace::Workspace;
+use crate::{inputs, sources};
 
-pub async fn run(ctx: &Ctx, args: &KeyArgs, exact: bool) -> Result<u8> {
+pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
     let start = Instant::now();
     let ws = Workspace::discover(ctx.global.manifest_path.as_deref())?;
     let keys = key::compute(&inputs::gather(&ws, args)?)?;
@@ -43,14 +44,16 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, exact: bool) -> Result<u8> {
         bytes_written: 0,
         seconds: 0.0,
         warnings: Vec::new(),
+        mtime: None,
     };
-    let result = restore(ctx, &ws, &store, &keys.target, exact, &mut out).await;
+    let result = restore(ctx, &ws, &store, &keys.target, opts, &mut out).await;
     out.seconds = start.elapsed().as_secs_f64();
     State {
         key: keys.target.key.clone(),
         hit: out.hit,
         restored_key: out.restored_key.clone(),
         restored_at: unix_now(),
+        atime_works: out.hit != HitKind::Miss && crate::usage::atime_works(&ws.state_dir()),
     }
     .store(&ws.state_dir())?;
     if let Err(err) = result {
@@ -84,6 +87,16 @@ fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<
                 String::new()
             }
         ),
+    };
+    let human = match &out.mtime {
+        Some(m) => match &m.skipped {
+            Some(why) => format!("{human}\nsource mtimes untouched: {why}"),
+            None => format!(
+                "{human}\nsource mtimes: {} unchanged entries restored, {} changed or new stamped now",
+                m.restored, m.touched
+            ),
+        },
+        None => human,
     };
     let problem = err.is_some() || out.hit == HitKind::Miss || out.packs_failed > 0;
     if ctx.global.strict && problem {
@@ -127,10 +140,10 @@ async fn restore(
     ws: &Workspace,
     store: &Store,
     key: &Key,
-    exact: bool,
+    opts: &RestoreArgs,
     out: &mut RestoreOutput,
 ) -> Result<()> {
-    let Some((hit, manifest)) = find(store, "target", key, exact).await? else {
+    let Some((hit, manifest)) = find(store, "target", key, opts.exact).await? else {
         return Ok(());
     };
     out.hit = hit;
@@ -197,7 +210,42 @@ async fn restore(
             .with_context(|| format!("linking {}", link.path))
             .unwrap_or_else(|e| out.warnings.push(format!("{e:#}")));
     }
+    if !opts.no_mtime
+        && let Some(saved) = &manifest.sources
+    {
+        match restore_mtimes(ws, saved) {
+            Ok(m) => out.mtime = Some(m),
+            Err(e) => out
+                .warnings
+                .push(format!("source mtimes not restored: {e:#}")),
+        }
+    }
     Ok(())
+}
+
+/// Content-gated mtime restore of the checkout (DESIGN §5): only at the saved path.
+fn restore_mtimes(ws: &Workspace, saved: &SourceManifest) -> Result<MtimeOutput> {
+    let root = sources::checkout_root(&ws.root);
+    if root.display().to_string() != saved.root {
+        return Ok(MtimeOutput {
+            skipped: Some(format!(
+                "the checkout is at {} but was saved at {}: workspace crates will rebuild \
+                 (their artifacts embed the old path); keep the checkout path stable to reuse them",
+                root.display(),
+                saved.root
+            )),
+            ..Default::default()
+        });
+    }
+    let skip: Vec<PathBuf> = ws.roots().into_iter().map(|(_, d)| d).collect();
+    let current = sources::scan(&root, &skip)?;
+    let plan = mtime_plan(saved, &current.entries);
+    sources::apply(&root, &plan)?;
+    Ok(MtimeOutput {
+        restored: plan.restored,
+        touched: plan.touched,
+        skipped: None,
+    })
 }
 
 async fn restore_pack(

@@ -13,7 +13,7 @@ use object_store::ObjectStoreExt;
 use object_store::buffered::BufWriter;
 use stow_core::manifest::MANIFEST_SCHEMA;
 use stow_core::output::{HitKind, OUTPUT_VERSION, SaveOutput};
-use stow_core::{Group, Manifest, PackRef, key, plan};
+use stow_core::{Group, Manifest, PackRef, PlanOptions, key, plan};
 use tokio_util::io::SyncIoBridge;
 
 use super::Ctx;
@@ -25,7 +25,7 @@ use crate::report::human_bytes;
 use crate::state::{State, unix_now};
 use crate::store::Store;
 use crate::workspace::Workspace;
-use crate::{inputs, listing};
+use crate::{inputs, listing, sources, usage};
 
 const ZSTD_LEVEL: i32 = 3;
 /// Upload buffer per pack in flight; larger packs go up as multipart uploads.
@@ -36,10 +36,13 @@ pub async fn run(ctx: &Ctx, key_args: &KeyArgs, plan_args: &PlanArgs) -> Result<
     let ws = Workspace::discover(ctx.global.manifest_path.as_deref())?;
     let keys = key::compute(&inputs::gather(&ws, key_args)?)?;
     let state = State::load(&ws.state_dir());
-    // The key computed at restore wins: the build may have touched Cargo.lock since.
-    let key = state
-        .as_ref()
-        .map_or(keys.target.key.clone(), |s| s.key.clone());
+    let key = keys.target.key.clone();
+    if let Some(s) = state.as_ref().filter(|s| s.key != key) {
+        ctx.report.warn(&format!(
+            "the key changed since restore ({} -> {key}): Cargo.lock or settings changed during the job",
+            s.key
+        ));
+    }
     let store = ctx.store()?;
     let mut out = SaveOutput {
         version: OUTPUT_VERSION,
@@ -53,6 +56,8 @@ pub async fn run(ctx: &Ctx, key_args: &KeyArgs, plan_args: &PlanArgs) -> Result<
         bytes_total: 0,
         seconds: 0.0,
         warnings: Vec::new(),
+        units_unused: 0,
+        usage_note: None,
     };
     let exact_hit = state.as_ref().is_some_and(|s| {
         s.hit == HitKind::Exact && s.restored_key.as_deref() == Some(key.as_str())
@@ -61,7 +66,11 @@ pub async fn run(ctx: &Ctx, key_args: &KeyArgs, plan_args: &PlanArgs) -> Result<
         out.outcome = "skipped-exact-hit".into();
         Ok(())
     } else {
-        save(ctx, &ws, &store, &keys, plan_args, &mut out).await
+        let usage = usage_policy(state.as_ref(), plan_args);
+        if let Err(note) = &usage {
+            out.usage_note = Some(note.clone());
+        }
+        save(ctx, &ws, &store, &keys, plan_args, usage.is_ok(), &mut out).await
     };
     out.seconds = start.elapsed().as_secs_f64();
     if let Err(err) = result {
@@ -70,8 +79,9 @@ pub async fn run(ctx: &Ctx, key_args: &KeyArgs, plan_args: &PlanArgs) -> Result<
     let _ = std::fs::remove_file(ws.state_dir().join("state.json"));
     let human = match out.outcome.as_str() {
         "saved" => format!(
-            "saved {key}: {} packs, uploaded {} ({} new), skipped {} already stored, {:.1}s",
+            "saved {key}: {} packs ({} unused units left out), uploaded {} ({} new), skipped {} already stored, {:.1}s",
             out.packs,
+            out.units_unused,
             human_bytes(out.bytes_uploaded),
             out.packs_uploaded,
             human_bytes(out.bytes_skipped),
@@ -85,6 +95,22 @@ pub async fn run(ctx: &Ctx, key_args: &KeyArgs, plan_args: &PlanArgs) -> Result<
     }
     ctx.report.result(&out, &human);
     Ok(0)
+}
+
+/// Whether unused units can be left out, or why not. Usage is only known after a
+/// restore in this job on a filesystem that updates atime.
+fn usage_policy(state: Option<&State>, plan_args: &PlanArgs) -> Result<(), String> {
+    if plan_args.keep_unused {
+        return Err("--keep-unused: every unit kept".into());
+    }
+    match state {
+        None => Err("no restore in this job: every unit kept".into()),
+        Some(s) if s.hit == HitKind::Miss => Err("the restore was a miss: every unit was built by this job".into()),
+        Some(s) if !s.atime_works => {
+            Err("this filesystem does not update atime (noatime?): unused units cannot be told, every unit kept".into())
+        }
+        Some(_) => Ok(()),
+    }
 }
 
 /// Warns and goes on (exit 0), or fails with exit 3 under `--strict`.
@@ -109,6 +135,7 @@ async fn save(
     store: &Store,
     keys: &stow_core::KeySet,
     plan_args: &PlanArgs,
+    prune_unused: bool,
     out: &mut SaveOutput,
 ) -> Result<()> {
     let key = out.key.clone();
@@ -126,7 +153,17 @@ async fn save(
     let mut roots = std::collections::BTreeMap::new();
     for (name, dir) in ws.roots() {
         roots.insert(name.to_string(), dir.display().to_string());
-        let plan = plan::plan(&listing::list(&dir)?, &opts);
+        let entries = listing::list(&dir)?;
+        let mut plan = plan::plan(&entries, &opts);
+        if prune_unused {
+            let used = usage::used_units(&dir, &plan.groups);
+            let pruned = PlanOptions {
+                used_units: Some(used),
+                ..opts.clone()
+            };
+            plan = plan::plan(&entries, &pruned);
+            out.units_unused += plan.unused_units.len() as u64;
+        }
         let dir = Arc::new(dir);
         for (path, target) in plan.links {
             links.push(stow_core::LinkRef {
@@ -179,6 +216,16 @@ async fn save(
     // A link whose target was left out would dangle at restore.
     links.retain(|l| stored_paths.contains(&(l.root.clone(), l.target.clone())));
     out.packs = packs.len() as u64;
+    let skip: Vec<PathBuf> = ws.roots().into_iter().map(|(_, d)| d).collect();
+    let checkout = sources::checkout_root(&ws.root);
+    let source_manifest = match sources::scan(&checkout, &skip) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            out.warnings
+                .push(format!("source mtimes not recorded: {e:#}"));
+            None
+        }
+    };
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA,
         layer: "target".into(),
@@ -189,6 +236,7 @@ async fn save(
         packs,
         links,
         inputs: keys.explain.clone(),
+        sources: source_manifest,
     };
     let created = store
         .create_manifest("target", &key, manifest.to_json())
@@ -233,7 +281,12 @@ async fn save_group(
         bytes: info.bytes,
         stored,
     };
-    if let Some(meta) = store.head(&location).await.map_err(GroupError::Store)? {
+    // An old pack is uploaded again so a concurrent `gc` sees it as young (docs/stores.md).
+    if let Some(meta) = store
+        .reusable_pack(&info.id)
+        .await
+        .map_err(GroupError::Store)?
+    {
         return Ok(Saved {
             pack: pack(meta.size),
             paths,

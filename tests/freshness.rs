@@ -1,0 +1,167 @@
+//! Content-gated mtime restore: after a fresh clone at the same path Cargo rebuilds
+//! exactly what changed, and never trusts a changed file because of its mtime.
+
+use std::time::{Duration, SystemTime};
+
+use std::process::Command;
+
+use stow_tests::{
+    Project, Stow, build_json, clone_to, copy_built_fixture, copy_fixture, reclone_in_place,
+    run_app,
+};
+
+fn saved_project() -> (stow_tests::Project, tempfile::TempDir, Stow) {
+    let project = copy_built_fixture("workspace", "checkout");
+    build_json(&project.root, &[]);
+    let store = tempfile::tempdir().unwrap();
+    let stow = Stow::local(store.path());
+    assert_eq!(stow.json(&project.root, &["save"])["outcome"], "saved");
+    (project, store, stow)
+}
+
+#[test]
+fn a_fresh_clone_at_the_same_path_finds_every_unit_fresh() {
+    let (project, _store, stow) = saved_project();
+    reclone_in_place(&project);
+    let out = stow.json(&project.root, &["restore"]);
+    assert_eq!(out["hit"], "exact");
+    assert!(out["mtime"]["restored"].as_u64().unwrap() > 10, "{out}");
+    assert_eq!(out["mtime"]["touched"], 0, "{out}");
+
+    let units = build_json(&project.root, &[]);
+    let stale: Vec<_> = units
+        .iter()
+        .filter(|u| !u.fresh)
+        .map(|u| u.label())
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "units rebuilt after an unchanged clone: {stale:?}"
+    );
+    assert!(units.len() > 20);
+    assert!(run_app(&project.root).contains("util-v1"));
+}
+
+#[test]
+fn a_changed_member_rebuilds_with_its_dependents_even_when_its_mtime_is_old() {
+    let (project, _store, stow) = saved_project();
+    let lib = project.path("util/src/lib.rs");
+    project.write(
+        "util/src/lib.rs",
+        &std::fs::read_to_string(&lib)
+            .unwrap()
+            .replace("util-v1", "util-v2"),
+    );
+    project.commit("change util");
+    reclone_in_place(&project);
+    // A checkout tool that sets old mtimes must not make the change look older than the
+    // restored artifacts.
+    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(946_684_800);
+    std::fs::File::options()
+        .write(true)
+        .open(&lib)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+
+    let out = stow.json(&project.root, &["restore"]);
+    assert!(out["mtime"]["touched"].as_u64().unwrap() >= 1, "{out}");
+
+    let units = build_json(&project.root, &[]);
+    let rebuilt: Vec<_> = units
+        .iter()
+        .filter(|u| !u.fresh)
+        .map(|u| u.target.name.clone())
+        .collect();
+    let mut rebuilt_names = rebuilt.clone();
+    rebuilt_names.sort();
+    rebuilt_names.dedup();
+    assert_eq!(
+        rebuilt_names,
+        ["app", "util"],
+        "expected util and its dependent app only: {rebuilt:?}\nrestore: {out}\n{}",
+        std::fs::read_to_string(&lib).unwrap()
+    );
+    assert!(units.iter().filter(|u| u.is_registry()).all(|u| u.fresh));
+    assert!(run_app(&project.root).contains("util-v2"), "stale binary");
+}
+
+#[test]
+fn a_clone_at_another_path_leaves_mtimes_alone_and_says_why() {
+    let (project, _store, stow) = saved_project();
+    let clone = clone_to(&project, "moved");
+    let out = stow.json(&clone.root, &["restore"]);
+    let why = out["mtime"]["skipped"].as_str().unwrap_or_default();
+    assert!(why.contains("will rebuild"), "{out}");
+    let units = build_json(&clone.root, &[]);
+    assert!(units.iter().filter(|u| u.is_registry()).all(|u| u.fresh));
+    assert!(units.iter().filter(|u| !u.is_registry()).all(|u| !u.fresh));
+    assert!(run_app(&clone.root).contains("util-v1"));
+}
+
+#[test]
+fn no_mtime_leaves_the_checkout_alone() {
+    let (project, _store, stow) = saved_project();
+    reclone_in_place(&project);
+    let out = stow.json(&project.root, &["restore", "--no-mtime"]);
+    assert!(out.get("mtime").is_none(), "{out}");
+    let units = build_json(&project.root, &[]);
+    assert!(units.iter().filter(|u| !u.is_registry()).any(|u| !u.fresh));
+}
+
+fn pin_serde_json(project: &Project, version: &str) {
+    let status = Command::new(env!("CARGO"))
+        .args(["update", "-q", "-p", "serde_json", "--precise", version])
+        .current_dir(&project.root)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo update serde_json {version}");
+    project.commit(&format!("serde_json {version}"));
+}
+
+fn stored_bytes(save: &serde_json::Value) -> u64 {
+    save["bytes_uploaded"].as_u64().unwrap() + save["bytes_skipped"].as_u64().unwrap()
+}
+
+#[test]
+fn successive_dependency_bumps_do_not_grow_the_cache() {
+    let project = copy_built_fixture("workspace", "checkout");
+    let store = tempfile::tempdir().unwrap();
+    let stow = Stow::local(store.path());
+    pin_serde_json(&project, "1.0.149");
+    build_json(&project.root, &[]);
+    stow.json(&project.root, &["save"]);
+
+    let mut last = serde_json::Value::Null;
+    for v in ["1.0.150", "1.0.151", "1.0.152", "1.0.153", "1.0.154"] {
+        pin_serde_json(&project, v);
+        reclone_in_place(&project);
+        let restored = stow.json(&project.root, &["restore"]);
+        assert_eq!(restored["hit"], "fallback", "{restored}");
+        build_json(&project.root, &[]);
+        last = stow.json(&project.root, &["save"]);
+        assert_eq!(last["outcome"], "saved", "{last}");
+        assert!(
+            last["units_unused"].as_u64().unwrap() >= 2,
+            "old serde_json and app units: {last}"
+        );
+    }
+
+    // The same sources built from scratch and saved alone.
+    let clean = copy_fixture("workspace", "clean");
+    let status = Command::new("cp")
+        .arg(project.path("Cargo.lock"))
+        .arg(clean.path("Cargo.lock"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    build_json(&clean.root, &[]);
+    let clean_store = tempfile::tempdir().unwrap();
+    let baseline = Stow::local(clean_store.path()).json(&clean.root, &["save"]);
+
+    let (after, fresh) = (stored_bytes(&last), stored_bytes(&baseline));
+    assert!(
+        after * 10 <= fresh * 13,
+        "after five bumps the snapshot holds {after} bytes, a clean build {fresh}"
+    );
+}

@@ -1,0 +1,493 @@
+//! One backend-agnostic suite, run against every store: a temp folder (file://),
+//! SeaweedFS (s3://), Azurite (az://), and GCS when `CARGO_STOW_TEST_GCS` is set.
+//!
+//! Needs `scripts/servers.sh start` first for S3 and Azure (they fail with that hint
+//! otherwise; `CARGO_STOW_SKIP_SERVERS=1` skips them). The binary is
+//! `<workspace>/target/debug/cargo-stow`, built on first use, or `CARGO_STOW_BIN`.
+
+#[path = "harness/servers.rs"]
+mod servers;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::thread;
+
+use servers::{Backend, Proxy};
+use stow_tests::{Project, Run, Stow, build_json, clone_to, copy_built_fixture};
+
+/// A store name unique to this run, so reruns against a long-lived server never see
+/// each other's snapshots.
+fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+/// Runs a command and checks no secret of the backend appears in its output.
+fn run(b: &Backend, stow: &Stow, dir: &Path, args: &[&str]) -> Run {
+    let r = stow.run(dir, args);
+    for s in b.secrets() {
+        assert!(
+            !r.stdout.contains(&s) && !r.stderr.contains(&s),
+            "{}: a credential was printed by {args:?}:\n{}\n{}",
+            b.name,
+            r.stdout,
+            r.stderr
+        );
+    }
+    r
+}
+
+fn json(b: &Backend, stow: &Stow, dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let r = run(b, stow, dir, &all);
+    assert_eq!(
+        r.code, 0,
+        "{}: cargo-stow {args:?} failed:\n{}",
+        b.name, r.stderr
+    );
+    r.json()
+}
+
+/// The whole suite for one backend.
+fn suite(b: &Backend) {
+    eprintln!("store suite: {} at {}", b.name, b.stow.store);
+    let project = copy_built_fixture("workspace", "checkout");
+    build_json(&project.root, &[]);
+    round_trip(b, &project);
+    concurrent_saves(b, &project);
+    gc_racing_a_save(b, &project);
+    if b.addr.is_some() {
+        server_stops_mid_restore(b, &project);
+    }
+}
+
+/// save → clone elsewhere → restore → every registry unit fresh.
+fn round_trip(b: &Backend, project: &Project) {
+    let saved = json(b, &b.stow, &project.root, &["save", "--suffix", "rt"]);
+    assert_eq!(saved["outcome"], "saved", "{}: {saved}", b.name);
+    assert!(saved["packs_uploaded"].as_u64().unwrap() > 0);
+
+    let clone = clone_to(project, "elsewhere");
+    let restored = json(b, &b.stow, &clone.root, &["restore", "--suffix", "rt"]);
+    assert_eq!(restored["hit"], "exact", "{}: {restored}", b.name);
+    assert_eq!(restored["packs_failed"], 0, "{}: {restored}", b.name);
+    let units = build_json(&clone.root, &[]);
+    let registry: Vec<_> = units.iter().filter(|u| u.is_registry()).collect();
+    assert!(registry.len() >= 8, "{}: too few registry units", b.name);
+    let stale: Vec<_> = registry
+        .iter()
+        .filter(|u| !u.fresh)
+        .map(|u| u.label())
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "{}: registry units rebuilt: {stale:?}",
+        b.name
+    );
+
+    let ls = json(b, &b.stow, &project.root, &["ls"]);
+    assert_eq!(
+        ls["snapshots"].as_array().unwrap().len(),
+        1,
+        "{}: {ls}",
+        b.name
+    );
+}
+
+/// 8 saves at once: 4 of one key (same inputs), 4 of other keys (--prefix). One snapshot
+/// per key, the key's losers say "already saved", every snapshot restores whole.
+fn concurrent_saves(b: &Backend, project: &Project) {
+    let mut args: Vec<Vec<String>> = (0..4)
+        .map(|_| vec!["save".into(), "--suffix".into(), "same".into()])
+        .collect();
+    args.extend((0..4).map(|i| vec!["save".into(), "--prefix".into(), format!("job{i}")]));
+    let outcomes: Vec<serde_json::Value> = thread::scope(|s| {
+        let handles: Vec<_> = args
+            .iter()
+            .map(|a| {
+                s.spawn(move || {
+                    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+                    json(b, &b.stow, &project.root, &a)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let same: Vec<&str> = outcomes[..4]
+        .iter()
+        .map(|o| o["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        same.iter().filter(|o| **o == "saved").count(),
+        1,
+        "{}: exactly one save of a key publishes it: {same:?}",
+        b.name
+    );
+    assert!(same.iter().all(|o| *o == "saved" || *o == "already-saved"));
+    for o in &outcomes[4..] {
+        assert_eq!(o["outcome"], "saved", "{}: {o}", b.name);
+    }
+
+    let ls = json(b, &b.stow, &project.root, &["ls"]);
+    let keys: Vec<String> = ls["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap().to_string())
+        .collect();
+    let unique: BTreeSet<&String> = keys.iter().collect();
+    assert_eq!(
+        keys.len(),
+        unique.len(),
+        "{}: duplicate snapshots {keys:?}",
+        b.name
+    );
+    assert_eq!(
+        keys.len(),
+        6,
+        "{}: rt + same + 4 jobs, got {keys:?}",
+        b.name
+    );
+
+    let clone = clone_to(project, "restorer");
+    let mut restores: Vec<Vec<String>> = vec![vec!["--suffix".into(), "same".into()]];
+    restores.extend((0..4).map(|i| vec!["--prefix".into(), format!("job{i}")]));
+    for extra in restores {
+        let mut a = vec!["restore", "--exact"];
+        a.extend(extra.iter().map(String::as_str));
+        let r = json(b, &b.stow, &clone.root, &a);
+        assert_eq!(r["hit"], "exact", "{}: {extra:?}: {r}", b.name);
+        assert_eq!(r["packs_failed"], 0, "{}: a pack is missing: {r}", b.name);
+    }
+}
+
+/// gc deleting snapshots while a save publishes a new one: the new one restores whole.
+fn gc_racing_a_save(b: &Backend, project: &Project) {
+    thread::scope(|s| {
+        let saver = s.spawn(|| json(b, &b.stow, &project.root, &["save", "--suffix", "race"]));
+        let gcs: Vec<serde_json::Value> = (0..3)
+            .map(|_| {
+                json(
+                    b,
+                    &b.stow,
+                    &project.root,
+                    &["gc", "--keep", "1", "--max-age", "1d"],
+                )
+            })
+            .collect();
+        let saved = saver.join().unwrap();
+        assert_eq!(saved["outcome"], "saved", "{}: {saved}", b.name);
+        for g in gcs {
+            assert_eq!(
+                g["packs_deleted"], 0,
+                "{}: packs in grace were deleted: {g}",
+                b.name
+            );
+        }
+    });
+    // And once more after the save, as a scheduled gc would.
+    json(b, &b.stow, &project.root, &["gc", "--keep", "1"]);
+    let clone = clone_to(project, "after-gc");
+    let r = json(
+        b,
+        &b.stow,
+        &clone.root,
+        &["restore", "--exact", "--suffix", "race"],
+    );
+    assert_eq!(
+        r["hit"], "exact",
+        "{}: gc deleted the racing save: {r}",
+        b.name
+    );
+    assert_eq!(
+        r["packs_failed"], 0,
+        "{}: gc broke the racing save: {r}",
+        b.name
+    );
+
+    // Dry run reports, deletes nothing.
+    let dry = json(
+        b,
+        &b.stow,
+        &project.root,
+        &["gc", "--keep", "0", "--dry-run"],
+    );
+    assert!(
+        !dry["snapshots_deleted"].as_array().unwrap().is_empty(),
+        "{dry}"
+    );
+    let ls = json(b, &b.stow, &project.root, &["ls"]);
+    assert!(!ls["snapshots"].as_array().unwrap().is_empty());
+}
+
+/// The server goes away after part of the packs came back: restore warns, exits 0, and
+/// every file it left is whole (equal to the saved one); the build then succeeds.
+fn server_stops_mid_restore(b: &Backend, project: &Project) {
+    let saved = json(b, &b.stow, &project.root, &["save", "--suffix", "cut"]);
+    let stored =
+        saved["bytes_uploaded"].as_u64().unwrap() + saved["bytes_skipped"].as_u64().unwrap();
+    let proxy = Proxy::start(b.addr.as_deref().unwrap(), stored / 3);
+    let through = b.via(&proxy);
+    let clone = clone_to(project, "cut");
+    let r = run(
+        b,
+        &through,
+        &clone.root,
+        &["restore", "--suffix", "cut", "--json", "--jobs", "2"],
+    );
+    assert!(
+        proxy.stopped(),
+        "{}: the proxy never cut the restore",
+        b.name
+    );
+    assert_eq!(
+        r.code, 0,
+        "{}: restore must not fail the build:\n{}",
+        b.name, r.stderr
+    );
+    assert!(
+        r.stderr.contains("warning"),
+        "{}: no warning:\n{}",
+        b.name,
+        r.stderr
+    );
+    let out = r.json();
+    assert!(
+        out["packs_failed"].as_u64().unwrap() > 0
+            || !out["warnings"].as_array().unwrap().is_empty(),
+        "{}: {out}",
+        b.name
+    );
+    assert_whole(&project.root.join("target"), &clone.root.join("target"));
+    build_json(&clone.root, &[]);
+
+    // Under --strict the same failure is exit 3.
+    let clone2 = clone_to(project, "cut-strict");
+    let strict = run(
+        b,
+        &through,
+        &clone2.root,
+        &["restore", "--suffix", "cut", "--strict"],
+    );
+    assert_eq!(strict.code, 3, "{}: --strict: {}", b.name, strict.stderr);
+}
+
+/// Every regular file under `restored` equals the one under `original`, and a unit whose
+/// fingerprint dir was restored has all its fingerprint files.
+fn assert_whole(original: &Path, restored: &Path) {
+    for entry in walk(restored) {
+        let rel = entry.strip_prefix(restored).unwrap();
+        let orig = original.join(rel);
+        if !orig.is_file() {
+            continue; // Written by the build or by stow's state, not restored.
+        }
+        assert_eq!(
+            std::fs::read(&entry).unwrap(),
+            std::fs::read(&orig).unwrap(),
+            "half-written or wrong file {}",
+            rel.display()
+        );
+    }
+    let fp = restored.join("debug/.fingerprint");
+    if let Ok(dir) = std::fs::read_dir(&fp) {
+        for unit in dir {
+            let unit = unit.unwrap().path();
+            let name = unit.file_name().unwrap();
+            for f in walk(&original.join("debug/.fingerprint").join(name)) {
+                let rel = f.strip_prefix(original).unwrap();
+                assert!(
+                    restored.join(rel).exists(),
+                    "unit {name:?} restored without {rel:?}"
+                );
+            }
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd {
+        let e = e.unwrap();
+        let t = e.file_type().unwrap();
+        if t.is_dir() {
+            out.extend(walk(&e.path()));
+        } else if t.is_file() {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+#[test]
+fn file_store() {
+    suite(&Backend::file());
+}
+
+#[test]
+fn s3_store_seaweedfs() {
+    if let Some(b) = Backend::server("s3", &unique("s3")) {
+        suite(&b);
+    }
+}
+
+#[test]
+fn azure_store_azurite() {
+    if let Some(b) = Backend::server("azure", &unique("az")) {
+        suite(&b);
+    }
+}
+
+#[test]
+fn gcs_store_when_configured() {
+    if let Some(b) = Backend::gcs(&unique("gcs")) {
+        suite(&b);
+    }
+}
+
+/// Failing stores with secret credentials in the env: the secrets never reach the output,
+/// and the error says what is wrong and how to fix it.
+#[test]
+fn credentials_never_printed() {
+    let project = stow_tests::copy_fixture("workspace", "secrets");
+    let dir = project.root.as_path();
+    let secret = "SeCrEt0123456789abcdefNEVERPRINT";
+    let sig = "SiGnAtUrE0123456789NEVERPRINT";
+    let pem = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjNEVERPRINT";
+    let closed = closed_port();
+    let cases: Vec<Case> = vec![
+        (
+            "s3://bucket/p",
+            vec![
+                ("AWS_ACCESS_KEY_ID", "AKIATESTNEVERPRINT".into()),
+                ("AWS_SECRET_ACCESS_KEY", secret.into()),
+                ("AWS_SESSION_TOKEN", format!("token{secret}")),
+                ("AWS_ENDPOINT", format!("http://127.0.0.1:{closed}")),
+            ],
+            "unreachable",
+        ),
+        (
+            "az://container/p",
+            vec![
+                ("AZURE_STORAGE_ACCOUNT_NAME", "devstoreaccount1".into()),
+                (
+                    "AZURE_STORAGE_SAS_KEY",
+                    format!("sv=2021-08-06&ss=b&sig={sig}"),
+                ),
+                ("AZURE_STORAGE_USE_EMULATOR", "true".into()),
+                (
+                    "AZURITE_BLOB_STORAGE_URL",
+                    format!("http://127.0.0.1:{closed}"),
+                ),
+            ],
+            "unreachable",
+        ),
+        (
+            "gs://bucket/p",
+            vec![(
+                "GOOGLE_SERVICE_ACCOUNT_KEY",
+                format!(
+                    r#"{{"private_key":"-----BEGIN PRIVATE KEY-----\n{pem}\n-----END PRIVATE KEY-----\n","client_email":"ci@p.iam.gserviceaccount.com","private_key_id":"k","token_uri":"http://127.0.0.1:{closed}/token"}}"#
+                ),
+            )],
+            "GOOGLE_SERVICE_ACCOUNT",
+        ),
+    ];
+    // A malformed key fails when the store is configured, before any cache work: that
+    // is an input error (exit 4) for every command, restore included.
+    let restore_code = |url: &str| if url.starts_with("gs://") { 4 } else { 0 };
+    let mut with_server = Vec::new();
+    if let Some(env) = servers::server_env() {
+        // A live server that rejects a wrong secret.
+        with_server.push((
+            "s3://stow/secrets",
+            vec![
+                ("AWS_ACCESS_KEY_ID", env["AWS_ACCESS_KEY_ID"].clone()),
+                ("AWS_SECRET_ACCESS_KEY", secret.to_string()),
+                ("AWS_ENDPOINT", env["AWS_ENDPOINT"].clone()),
+            ],
+            "AWS_SECRET_ACCESS_KEY",
+        ));
+    }
+    for (url, env, expect) in cases.into_iter().chain(with_server) {
+        let stow = Stow {
+            store: url.into(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .chain(
+                    [
+                        ("CARGO_STOW_RETRIES", "1"),
+                        ("CARGO_STOW_RETRY_TIMEOUT", "2s"),
+                        ("CARGO_STOW_CONNECT_TIMEOUT", "1s"),
+                        ("AWS_REGION", "us-east-1"),
+                        // Never fall back to a cloud metadata service off this machine.
+                        ("AWS_METADATA_ENDPOINT", "http://127.0.0.1:9"),
+                        ("AZURE_MSI_ENDPOINT", "http://127.0.0.1:9"),
+                    ]
+                    .map(|(k, v)| (k.to_string(), v.to_string())),
+                )
+                .collect(),
+        };
+        let mut all = String::new();
+        for args in [
+            &["ls"][..],
+            &["restore"],
+            &["restore", "--strict"],
+            &["gc", "--dry-run"],
+            &["ls", "--json", "-vv"],
+        ] {
+            let r = stow.run(dir, args);
+            all.push_str(&r.stdout);
+            all.push_str(&r.stderr);
+            if args == ["restore"] {
+                assert_eq!(r.code, restore_code(url), "{url}: restore:\n{}", r.stderr);
+            } else {
+                assert_ne!(r.code, 0, "{url} {args:?} should fail:\n{}", r.stderr);
+            }
+        }
+        for s in [secret, sig, pem] {
+            assert!(!all.contains(s), "{url}: secret printed:\n{all}");
+        }
+        assert!(all.contains(expect), "{url}: no `{expect}` in:\n{all}");
+        assert!(all.contains("hint:"), "{url}: no hint in:\n{all}");
+    }
+}
+
+#[test]
+fn bad_store_urls_explain_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, expect) in [
+        ("ftp://host/x", "unsupported scheme"),
+        ("s3:///x", "no bucket name"),
+        (
+            "s3://user:hunter2hunter2@bucket/x",
+            "credentials do not belong",
+        ),
+    ] {
+        let r = Stow {
+            store: url.into(),
+            env: Vec::new(),
+        }
+        .run(dir.path(), &["ls"]);
+        assert_eq!(r.code, 4, "{url}: {}", r.stderr);
+        assert!(r.stderr.contains(expect), "{url}: {}", r.stderr);
+        assert!(r.stderr.contains("hint:"), "{url}: {}", r.stderr);
+        assert!(!r.stderr.contains("hunter2hunter2"), "{}", r.stderr);
+    }
+}
+
+/// Store URL, its env, and a word the output must contain.
+type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str);
+
+/// A port on 127.0.0.1 that nothing listens on.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
