@@ -47,7 +47,9 @@ wasm-bindgen --target nodejs --out-dir "$pkg" --out-name stow_wasm \
 rm -f "$pkg/stow_wasm.d.ts" "$pkg/stow_wasm_bg.wasm.d.ts"
 
 log "wasm-opt -Oz"
-"$npm_dir/node_modules/.bin/wasm-opt" -Oz --converge --all-features \
+"$npm_dir/node_modules/.bin/wasm-opt" -Oz --converge \
+  --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+  --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
   --strip-debug --strip-producers \
   -o "$pkg/stow_wasm_bg.wasm.opt" "$pkg/stow_wasm_bg.wasm"
 mv "$pkg/stow_wasm_bg.wasm.opt" "$pkg/stow_wasm_bg.wasm"

@@ -3,7 +3,7 @@
 // every rule (keys, classification, plans) lives in stow-core, none here.
 
 const wasm = require('./stow_wasm.js');
-const { gatherKeyInputs } = require('./gather.js');
+const { gatherKeyInputs, cargoMetadata } = require('./gather.js');
 
 function json(name, value, kind) {
   const ok = kind === 'array' ? Array.isArray(value)
@@ -79,6 +79,8 @@ module.exports = {
   classify,
   plan,
   gatherKeyInputs: (options) => gatherKeyInputs(options, { parseRustcVersion, artifactEnv }),
+  cargoMetadata: ({ cargo = process.env.CARGO || 'cargo', manifestPath, cwd = process.cwd(), env = process.env } = {}) =>
+    JSON.parse(cargoMetadata({ cargo, manifestPath, cwd, env })),
   osLabel: wasm.osLabel,
   archLabel: wasm.archLabel,
   KEY_SCHEMA: wasm.keySchema(),

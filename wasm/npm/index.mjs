@@ -11,6 +11,7 @@ export const {
   classify,
   plan,
   gatherKeyInputs,
+  cargoMetadata,
   osLabel,
   archLabel,
   KEY_SCHEMA,

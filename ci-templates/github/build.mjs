@@ -1,0 +1,51 @@
+// Bundles the action into dist/ so it runs without `npm install` at use time:
+// dist/restore.mjs (main), dist/save.mjs (post) and the wasm module they load.
+// Needs the wasm package built first (scripts/wasm-build.sh).
+
+import * as esbuild from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const wasm = path.resolve(here, '../../wasm/pkg/stow_wasm_bg.wasm');
+if (!fs.existsSync(wasm)) {
+  console.error(`error: ${wasm} is missing; run scripts/wasm-build.sh first`);
+  process.exit(1);
+}
+const dist = path.join(here, 'dist');
+fs.rmSync(dist, { recursive: true, force: true });
+fs.mkdirSync(dist);
+
+// The bundled CommonJS parts (the wasm glue, @azure/*) use require and __dirname.
+const banner = [
+  "import { createRequire as __stowCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __stowFileURLToPath } from 'node:url';",
+  "import { dirname as __stowDirname } from 'node:path';",
+  'const require = __stowCreateRequire(import.meta.url);',
+  'const __stow_filename = __stowFileURLToPath(import.meta.url);',
+  'const __stow_dirname = __stowDirname(__stow_filename);',
+].join('\n');
+
+await esbuild.build({
+  entryPoints: { restore: path.join(here, 'src/restore.mjs'), save: path.join(here, 'src/save.mjs') },
+  outdir: dist,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  // restore and save share one chunk; kept next to them so the wasm glue's __dirname
+  // (the chunk's directory) is dist/, where the .wasm is copied.
+  splitting: true,
+  chunkNames: '[name]-[hash]',
+  banner: { js: banner },
+  // Free uses only: modules that declare their own keep them.
+  define: { __dirname: '__stow_dirname', __filename: '__stow_filename' },
+  legalComments: 'linked',
+  logLevel: 'warning',
+});
+fs.copyFileSync(wasm, path.join(dist, 'stow_wasm_bg.wasm'));
+for (const f of fs.readdirSync(dist)) {
+  console.log(`dist/${f.padEnd(28)} ${fs.statSync(path.join(dist, f)).size} bytes`);
+}
