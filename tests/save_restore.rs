@@ -96,6 +96,21 @@ fn second_save_after_changing_a_member_uploads_under_a_tenth() {
 }
 
 #[test]
+fn a_save_after_an_unchanged_restore_uploads_nothing() {
+    let (project, _store, stow, _) = built_and_saved("a");
+    stow_tests::reclone_in_place(&project);
+    stow.json(&project.root, &["restore", "--suffix", "a"]);
+    build_json(&project.root, &[]);
+    let again = stow.json(&project.root, &["save", "--suffix", "b"]);
+    assert_eq!(again["outcome"], "saved", "{again}");
+    assert_eq!(
+        again["bytes_uploaded"], 0,
+        "an unchanged restore must re-save nothing: {again}"
+    );
+    assert_eq!(again["units_unused"], 0, "{again}");
+}
+
+#[test]
 fn saving_an_existing_key_is_already_saved() {
     let (project, _store, stow, _) = built_and_saved("a");
     let again = stow.json(&project.root, &["save", "--suffix", "a"]);
@@ -161,4 +176,36 @@ fn key_ignores_noise_env_and_follows_rustflags() {
     assert_eq!(stow.json(&project.root, &["key"])["target"]["key"], base);
     stow.env = vec![("RUSTFLAGS".into(), "-Copt-level=1".into())];
     assert_ne!(stow.json(&project.root, &["key"])["target"]["key"], base);
+}
+
+#[test]
+fn the_registry_layer_lets_an_empty_cargo_home_build_offline() {
+    let (project, _store, mut stow, saved) = built_and_saved("a");
+    let registry = &saved["registry"];
+    assert_eq!(registry["outcome"], "saved", "{saved}");
+    assert!(registry["packs"].as_u64().unwrap() >= 10, "{registry}");
+
+    let home = tempfile::tempdir().unwrap();
+    let clone = clone_to(&project, "offline");
+    stow.env = vec![("CARGO_HOME".into(), home.path().display().to_string())];
+    let restored = stow.json(&clone.root, &["restore", "--suffix", "a"]);
+    // A new CARGO_HOME is a new target key, but the registry layer falls back across it.
+    assert_eq!(restored["hit"], "miss", "{restored}");
+    assert_eq!(restored["registry"]["packs_failed"], 0, "{restored}");
+    assert!(home.path().join("registry/cache").is_dir());
+    assert!(!home.path().join("bin").exists() && !home.path().join("credentials.toml").exists());
+
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--offline", "--locked"])
+        .current_dir(&clone.root)
+        .env("CARGO_HOME", home.path())
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "offline build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(run_app(&clone.root), EXPECTED);
 }

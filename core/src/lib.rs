@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod output;
 pub mod path;
 pub mod plan;
+pub mod registry;
 pub mod sources;
 
 mod digest;

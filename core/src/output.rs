@@ -48,6 +48,9 @@ pub struct RestoreOutput {
     /// Content-gated mtime restore of the checkout; absent when not attempted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtime: Option<MtimeOutput>,
+    /// The registry layer, when restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<Box<RestoreOutput>>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -84,6 +87,9 @@ pub struct SaveOutput {
     /// Why unused units were kept, when usage could not be told.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_note: Option<String>,
+    /// The registry layer (CARGO_HOME's crates, index, git databases), when saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<Box<SaveOutput>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -183,7 +183,7 @@ fn hard_links(files: &[(&Entry, bool)]) -> Vec<(String, String)> {
     links
 }
 
-fn batches(files: &[&Entry], limit: u64) -> Vec<Group> {
+pub(crate) fn batches(files: &[&Entry], limit: u64) -> Vec<Group> {
     const MAX_FILES: usize = 2000;
     let mut out: Vec<Group> = Vec::new();
     for e in files {

@@ -83,6 +83,9 @@ pub struct PlanArgs {
     /// Keep units this job's builds did not use (default: leave them out of the snapshot).
     #[arg(long, env = "CARGO_STOW_KEEP_UNUSED")]
     pub keep_unused: bool,
+    /// Do not save the registry layer (CARGO_HOME's downloaded crates and index).
+    #[arg(long, env = "CARGO_STOW_NO_REGISTRY")]
+    pub no_registry: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -94,6 +97,9 @@ pub struct RestoreArgs {
     /// mtimes so unchanged workspace crates stay fresh).
     #[arg(long, env = "CARGO_STOW_NO_MTIME")]
     pub no_mtime: bool,
+    /// Do not restore the registry layer into CARGO_HOME.
+    #[arg(long, env = "CARGO_STOW_NO_REGISTRY")]
+    pub no_registry: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ mod commands;
 mod error;
 mod inputs;
 mod listing;
+mod memo;
 mod pack;
 mod report;
 mod sources;

@@ -247,8 +247,24 @@ fn mode_of(meta: &fs::Metadata) -> u32 {
 }
 
 /// Writes the compressed pack of `paths` to `out`; returns what it holds.
+#[cfg(test)]
 pub fn encode<W: Write>(root: &Path, paths: &[String], level: i32, out: W) -> Result<PackInfo> {
+    encode_with(root, paths, level, 0, out)
+}
+
+/// [`encode`] with `threads` zstd workers (0: on the calling thread). The id hashes the
+/// uncompressed tar, so it does not depend on how the pack was compressed.
+pub fn encode_with<W: Write>(
+    root: &Path,
+    paths: &[String],
+    level: i32,
+    threads: u32,
+    out: W,
+) -> Result<PackInfo> {
     let mut enc = zstd::Encoder::new(out, level).context("starting zstd")?;
+    if threads > 0 {
+        enc.multithread(threads).context("starting zstd workers")?;
+    }
     let info = write_tar(root, paths, &mut enc)?;
     enc.finish().context("finishing zstd stream")?;
     Ok(info)
@@ -272,7 +288,12 @@ pub struct Staged {
 
 /// Unpacks a compressed pack into `staging`, checking every path and, at the end, the
 /// pack's hash. On error the caller removes `staging`; nothing has touched the root.
-pub fn unpack<R: Read>(src: R, staging: &Path, expected_id: &str) -> Result<Vec<Staged>> {
+pub fn unpack<R: Read>(
+    src: R,
+    staging: &Path,
+    expected_id: &str,
+    allow: fn(&str) -> bool,
+) -> Result<Vec<Staged>> {
     let dec = zstd::Decoder::new(src).context("starting zstd")?;
     let mut hashing = HashReader {
         inner: dec,
@@ -283,7 +304,7 @@ pub fn unpack<R: Read>(src: R, staging: &Path, expected_id: &str) -> Result<Vec<
         let mut archive = tar::Archive::new(&mut hashing);
         for entry in archive.entries().context("reading pack")? {
             let entry = entry.context("reading pack entry")?;
-            staged.push(unpack_entry(entry, staging)?);
+            staged.push(unpack_entry(entry, staging, allow)?);
         }
     }
     io::copy(&mut hashing, &mut io::sink()).context("reading pack")?;
@@ -294,11 +315,18 @@ pub fn unpack<R: Read>(src: R, staging: &Path, expected_id: &str) -> Result<Vec<
     Ok(staged)
 }
 
-fn unpack_entry<R: Read>(mut entry: tar::Entry<'_, R>, staging: &Path) -> Result<Staged> {
+fn unpack_entry<R: Read>(
+    mut entry: tar::Entry<'_, R>,
+    staging: &Path,
+    allow: fn(&str) -> bool,
+) -> Result<Staged> {
     let raw = entry.path_bytes().into_owned();
     let path = String::from_utf8(raw).context("pack has a non-UTF-8 path")?;
     let path = path.trim_end_matches('/').to_string();
     check_relative(&path)?;
+    if !allow(&path) {
+        bail!("pack entry `{path}` is outside what this layer may write");
+    }
     let mtime = pax_mtime(&mut entry)?
         .unwrap_or_else(|| FileTime::from_unix_time(entry.header().mtime().unwrap_or(0) as i64, 0));
     let mode = entry.header().mode().unwrap_or(0o644);
@@ -308,10 +336,12 @@ fn unpack_entry<R: Read>(mut entry: tar::Entry<'_, R>, staging: &Path) -> Result
     }
     let kind = match entry.header().entry_type() {
         tar::EntryType::Regular => {
-            let mut f =
-                File::create(&dest).with_context(|| format!("creating {}", dest.display()))?;
-            io::copy(&mut entry, &mut f).with_context(|| format!("writing {}", dest.display()))?;
-            drop(f);
+            let f = File::create(&dest).with_context(|| format!("creating {}", dest.display()))?;
+            let mut w = io::BufWriter::with_capacity(256 << 10, f);
+            io::copy(&mut entry, &mut w).with_context(|| format!("writing {}", dest.display()))?;
+            w.flush()
+                .with_context(|| format!("writing {}", dest.display()))?;
+            drop(w);
             set_mode(&dest, mode)?;
             // A fingerprint's atime starts at a sentinel: a build that reads it moves it,
             // which is how save tells used units from unused ones (see `usage`).

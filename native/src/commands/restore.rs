@@ -10,20 +10,23 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use futures::{StreamExt, TryStreamExt};
-use object_store::ObjectStoreExt;
+use object_store::{GetResultPayload, ObjectStoreExt};
+use stow_core::layout::STATE_DIR;
 use stow_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, RestoreOutput};
 use stow_core::sources::{SourceManifest, mtime_plan};
-use stow_core::{Key, Manifest, PackRef, key};
+use stow_core::{Key, Manifest, PackRef, key, registry};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::Ctx;
 use crate::cli::{KeyArgs, RestoreArgs};
 use crate::error::UserError;
+use crate::memo::{self, Memo};
 use crate::pack;
 use crate::report::human_bytes;
 use crate::state::{State, unix_now};
 use crate::store::Store;
 use crate::workspace::Workspace;
+use crate::workspace::cargo_home;
 use crate::{inputs, sources};
 
 pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
@@ -45,8 +48,33 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         seconds: 0.0,
         warnings: Vec::new(),
         mtime: None,
+        registry: None,
     };
     let result = restore(ctx, &ws, &store, &keys.target, opts, &mut out).await;
+    if result.is_ok() && !opts.no_registry {
+        let mut reg = RestoreOutput {
+            layer: "registry".into(),
+            key: keys.registry.key.clone(),
+            ..out.clone()
+        };
+        reg.warnings.clear();
+        (reg.hit, reg.restored_key, reg.packs, reg.packs_failed) = (HitKind::Miss, None, 0, 0);
+        (
+            reg.files,
+            reg.bytes_downloaded,
+            reg.bytes_written,
+            reg.mtime,
+        ) = (0, 0, 0, None);
+        match restore_registry(ctx, &store, &keys.registry, &mut reg).await {
+            Ok(()) => {
+                out.warnings.append(&mut reg.warnings.clone());
+                out.registry = Some(Box::new(reg));
+            }
+            Err(e) => out
+                .warnings
+                .push(format!("registry layer not restored: {e:#}")),
+        }
+    }
     out.seconds = start.elapsed().as_secs_f64();
     State {
         key: keys.target.key.clone(),
@@ -157,59 +185,8 @@ async fn restore(
             _ => ws.target_dir.clone(),
         }
     };
-    let staging = ws.state_dir().join("staging");
-    pack::remove_any(&staging)?;
-    let bar = ctx.report.bar(manifest.stored_bytes(), "restoring");
-    let downloaded = Arc::new(AtomicU64::new(0));
-    let results: Vec<(PackRef, Result<Vec<pack::Staged>>)> =
-        futures::stream::iter(manifest.packs.iter().cloned())
-            .map(|p| {
-                let (store, root, staging, downloaded, bar) = (
-                    store.clone(),
-                    root_of(&p.root),
-                    staging.clone(),
-                    downloaded.clone(),
-                    bar.clone(),
-                );
-                async move {
-                    let r = restore_pack(&store, &p, root, &staging, downloaded).await;
-                    bar.inc(p.stored);
-                    (p, r)
-                }
-            })
-            .buffer_unordered(ctx.jobs)
-            .collect()
-            .await;
-    bar.finish_and_clear();
-    let _ = pack::remove_any(&staging);
-    let mut restored = std::collections::BTreeSet::new();
-    for (p, r) in results {
-        match r {
-            Ok(staged) => {
-                out.packs += 1;
-                for s in staged.iter().filter(|s| s.kind == pack::Kind::File) {
-                    out.files += 1;
-                    out.bytes_written += s.size;
-                    restored.insert((p.root.clone(), s.path.clone()));
-                }
-            }
-            Err(e) => {
-                out.packs_failed += 1;
-                out.warnings
-                    .push(format!("skipped pack {} ({}): {e:#}", &p.id[..12], p.group));
-            }
-        }
-    }
-    out.bytes_downloaded = downloaded.load(Ordering::Relaxed);
-    for link in &manifest.links {
-        if !restored.contains(&(link.root.clone(), link.target.clone())) {
-            continue; // Its pack was skipped: leave the artifact out rather than dangle.
-        }
-        let root = root_of(&link.root);
-        relink(&root, &link.path, &link.target)
-            .with_context(|| format!("linking {}", link.path))
-            .unwrap_or_else(|e| out.warnings.push(format!("{e:#}")));
-    }
+    let results = unpack_snapshot(ctx, store, &manifest, &root_of, out).await;
+    remember_packs(ws, &results, &root_of);
     if !opts.no_mtime
         && let Some(saved) = &manifest.sources
     {
@@ -221,6 +198,145 @@ async fn restore(
         }
     }
     Ok(())
+}
+
+/// Restores the registry layer into CARGO_HOME: exact key, else the newest snapshot.
+async fn restore_registry(
+    ctx: &Ctx,
+    store: &Store,
+    key: &Key,
+    out: &mut RestoreOutput,
+) -> Result<()> {
+    let Some((hit, manifest)) = find(store, "registry", key, false).await? else {
+        return Ok(());
+    };
+    out.hit = hit;
+    out.restored_key = Some(manifest.key.clone());
+    let home = cargo_home()?;
+    unpack_snapshot(ctx, store, &manifest, &|_: &str| home.clone(), out).await;
+    Ok(())
+}
+
+type Unpacked = Vec<(PackRef, Result<Vec<pack::Staged>>)>;
+
+/// Downloads, verifies and moves every pack of a snapshot into place, then recreates its
+/// hard links. A pack that fails is counted and warned about; the others restore.
+async fn unpack_snapshot(
+    ctx: &Ctx,
+    store: &Store,
+    manifest: &Manifest,
+    root_of: &(dyn Fn(&str) -> PathBuf + Sync),
+    out: &mut RestoreOutput,
+) -> Unpacked {
+    for root in manifest
+        .packs
+        .iter()
+        .map(|p| root_of(&p.root))
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let _ = pack::remove_any(&staging_of(&root));
+    }
+    let bar = ctx.report.bar(manifest.stored_bytes(), "restoring");
+    let downloaded = Arc::new(AtomicU64::new(0));
+    let results: Unpacked = futures::stream::iter(manifest.packs.iter().cloned())
+        .map(|p| {
+            let (store, root, downloaded, bar) = (
+                store.clone(),
+                root_of(&p.root),
+                downloaded.clone(),
+                bar.clone(),
+            );
+            async move {
+                let r = restore_pack(&store, &p, root, downloaded).await;
+                bar.inc(p.stored);
+                (p, r)
+            }
+        })
+        .buffer_unordered(ctx.jobs)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    for root in manifest
+        .packs
+        .iter()
+        .map(|p| root_of(&p.root))
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let _ = pack::remove_any(&staging_of(&root));
+    }
+    let mut restored = std::collections::BTreeSet::new();
+    let mut dir_mtimes = std::collections::HashMap::new();
+    for (p, r) in &results {
+        match r {
+            Ok(staged) => {
+                out.packs += 1;
+                for s in staged {
+                    match s.kind {
+                        pack::Kind::File => {
+                            out.files += 1;
+                            out.bytes_written += s.size;
+                            restored.insert((p.root.clone(), s.path.clone()));
+                        }
+                        pack::Kind::Dir => {
+                            dir_mtimes.insert((p.root.clone(), s.path.clone()), s.mtime);
+                        }
+                        pack::Kind::Symlink => {}
+                    }
+                }
+            }
+            Err(e) => {
+                out.packs_failed += 1;
+                out.warnings
+                    .push(format!("skipped pack {} ({}): {e:#}", &p.id[..12], p.group));
+            }
+        }
+    }
+    out.bytes_downloaded += downloaded.load(Ordering::Relaxed);
+    for link in &manifest.links {
+        if !restored.contains(&(link.root.clone(), link.target.clone())) {
+            continue; // Its pack was skipped: leave the artifact out rather than dangle.
+        }
+        let root = root_of(&link.root);
+        relink(&root, &link.path, &link.target)
+            .with_context(|| format!("linking {}", link.path))
+            .unwrap_or_else(|e| out.warnings.push(format!("{e:#}")));
+        // Linking touched the parent; give it back its packed mtime so the pack's
+        // content (and id) is unchanged for the next save.
+        if let Some((parent, _)) = link.path.rsplit_once('/')
+            && let Some(t) = dir_mtimes.get(&(link.root.clone(), parent.to_string()))
+        {
+            let _ = filetime::set_file_mtime(root.join(parent), *t);
+        }
+    }
+    results
+}
+
+/// Packs are staged inside the root they go to, so moving them in is a rename.
+fn staging_of(root: &Path) -> PathBuf {
+    root.join(STATE_DIR).join("staging")
+}
+
+/// Records each restored pack's id by the stat of its files, so the next save knows
+/// every unchanged pack without reading it.
+fn remember_packs(
+    ws: &Workspace,
+    results: &[(PackRef, Result<Vec<pack::Staged>>)],
+    root_of: &dyn Fn(&str) -> PathBuf,
+) {
+    let mut memo = Memo::load(&ws.state_dir());
+    for (p, staged) in results
+        .iter()
+        .filter_map(|(p, r)| Some((p, r.as_ref().ok()?)))
+    {
+        let paths: Vec<String> = staged.iter().map(|s| s.path.clone()).collect();
+        let root = if p.root == "build" { "build" } else { "target" };
+        if let Some(stat) = memo::stat(root, &root_of(&p.root), &paths) {
+            memo.insert(stat, p.id.clone());
+        }
+    }
+    if let Err(e) = memo.store(&ws.state_dir()) {
+        tracing::debug!("memo not written: {e:#}");
+    }
 }
 
 /// Content-gated mtime restore of the checkout (DESIGN §5): only at the saved path.
@@ -252,7 +368,6 @@ async fn restore_pack(
     store: &Store,
     p: &PackRef,
     root: PathBuf,
-    staging_base: &Path,
     downloaded: Arc<AtomicU64>,
 ) -> Result<Vec<pack::Staged>> {
     let got = store
@@ -260,15 +375,28 @@ async fn restore_pack(
         .get(&Store::pack_path(&p.id))
         .await
         .with_context(|| format!("downloading pack {}", p.id))?;
-    let reader = StreamReader::new(got.into_stream().map_err(io::Error::other));
-    let staging = staging_base.join(&p.id);
+    let staging = staging_of(&root).join(&p.id);
     let id = p.id.clone();
+    // A registry snapshot may only write where Cargo keeps downloads, never bin/ or config.
+    let allow: fn(&str) -> bool = if p.root == "cargo-home" {
+        registry::is_allowed
+    } else {
+        |_| true
+    };
+    // A local store hands out the file itself: read it directly, in large blocks, rather
+    // than through the stream object_store builds for other stores.
+    let source: Box<dyn Read + Send> = match got.payload {
+        GetResultPayload::File(file, _) => Box::new(io::BufReader::with_capacity(1 << 20, file)),
+        GetResultPayload::Stream(stream) => Box::new(SyncIoBridge::new(StreamReader::new(
+            stream.map_err(io::Error::other),
+        ))),
+    };
     tokio::task::spawn_blocking(move || {
         let counted = CountReader {
-            inner: SyncIoBridge::new(reader),
+            inner: source,
             count: downloaded,
         };
-        let res = pack::unpack(counted, &staging, &id).and_then(|staged| {
+        let res = pack::unpack(counted, &staging, &id, allow).and_then(|staged| {
             pack::commit(&staging, &root, &staged)?;
             Ok(staged)
         });

@@ -2,29 +2,30 @@
 //! first (only those the store lacks), the manifest last with create-if-absent, so no
 //! reader ever sees a manifest whose packs are missing.
 
-use std::io;
-use std::path::PathBuf;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
-use object_store::ObjectStoreExt;
 use object_store::buffered::BufWriter;
 use stow_core::manifest::MANIFEST_SCHEMA;
 use stow_core::output::{HitKind, OUTPUT_VERSION, SaveOutput};
-use stow_core::{Group, Manifest, PackRef, PlanOptions, key, plan};
-use tokio_util::io::SyncIoBridge;
+use stow_core::{Group, Manifest, PackRef, PlanOptions, key, plan, registry};
+use tokio::io::AsyncWriteExt;
 
 use super::Ctx;
 use crate::cli::{KeyArgs, PlanArgs};
 use crate::commands::clean::plan_options;
 use crate::error::UserError;
+use crate::memo::{self, Memo};
 use crate::pack::{self, CountWriter};
 use crate::report::human_bytes;
 use crate::state::{State, unix_now};
 use crate::store::Store;
-use crate::workspace::Workspace;
+use crate::workspace::{Workspace, cargo_home};
 use crate::{inputs, listing, sources, usage};
 
 const ZSTD_LEVEL: i32 = 3;
@@ -38,27 +39,10 @@ pub async fn run(ctx: &Ctx, key_args: &KeyArgs, plan_args: &PlanArgs) -> Result<
     let state = State::load(&ws.state_dir());
     let key = keys.target.key.clone();
     if let Some(s) = state.as_ref().filter(|s| s.key != key) {
-        ctx.report.warn(&format!(
-            "the key changed since restore ({} -> {key}): Cargo.lock or settings changed during the job",
-            s.key
-        ));
+        tracing::info!("the key changed since restore ({} -> {key})", s.key);
     }
     let store = ctx.store()?;
-    let mut out = SaveOutput {
-        version: OUTPUT_VERSION,
-        layer: "target".into(),
-        key: key.clone(),
-        outcome: String::new(),
-        packs: 0,
-        packs_uploaded: 0,
-        bytes_uploaded: 0,
-        bytes_skipped: 0,
-        bytes_total: 0,
-        seconds: 0.0,
-        warnings: Vec::new(),
-        units_unused: 0,
-        usage_note: None,
-    };
+    let mut out = blank(&key);
     let exact_hit = state.as_ref().is_some_and(|s| {
         s.hit == HitKind::Exact && s.restored_key.as_deref() == Some(key.as_str())
     });
@@ -72,6 +56,19 @@ pub async fn run(ctx: &Ctx, key_args: &KeyArgs, plan_args: &PlanArgs) -> Result<
         }
         save(ctx, &ws, &store, &keys, plan_args, usage.is_ok(), &mut out).await
     };
+    if result.is_ok() && !plan_args.no_registry {
+        let mut reg = SaveOutput {
+            layer: "registry".into(),
+            key: keys.registry.key.clone(),
+            ..blank(&keys.registry.key)
+        };
+        match save_registry(ctx, &ws, &store, &keys.registry.key, &mut reg).await {
+            Ok(()) => out.registry = Some(Box::new(reg)),
+            Err(e) => out
+                .warnings
+                .push(format!("registry layer not saved: {e:#}")),
+        }
+    }
     out.seconds = start.elapsed().as_secs_f64();
     if let Err(err) = result {
         return cache_problem(ctx, err, &mut out);
@@ -95,6 +92,25 @@ pub async fn run(ctx: &Ctx, key_args: &KeyArgs, plan_args: &PlanArgs) -> Result<
     }
     ctx.report.result(&out, &human);
     Ok(0)
+}
+
+fn blank(key: &str) -> SaveOutput {
+    SaveOutput {
+        version: OUTPUT_VERSION,
+        layer: "target".into(),
+        key: key.to_string(),
+        outcome: String::new(),
+        packs: 0,
+        packs_uploaded: 0,
+        bytes_uploaded: 0,
+        bytes_skipped: 0,
+        bytes_total: 0,
+        seconds: 0.0,
+        warnings: Vec::new(),
+        units_unused: 0,
+        usage_note: None,
+        registry: None,
+    }
 }
 
 /// Whether unused units can be left out, or why not. Usage is only known after a
@@ -148,7 +164,7 @@ async fn save(
         return Ok(());
     }
     let opts = plan_options(plan_args);
-    let mut work = Vec::new();
+    let mut work: Vec<Job> = Vec::new();
     let mut links = Vec::new();
     let mut roots = std::collections::BTreeMap::new();
     for (name, dir) in ws.roots() {
@@ -172,47 +188,13 @@ async fn save(
                 target,
             });
         }
-        work.extend(plan.groups.into_iter().map(|g| (name, dir.clone(), g)));
+        work.extend(plan.groups.into_iter().map(|group| Job {
+            root: name,
+            dir: dir.clone(),
+            group,
+        }));
     }
-    let total: u64 = work.iter().map(|(_, _, g)| g.bytes).sum();
-    let bar = ctx.report.bar(total, "saving");
-    let results: Vec<Result<Saved, GroupError>> = futures::stream::iter(work)
-        .map(|(root, dir, group)| {
-            let store = store.clone();
-            let bar = bar.clone();
-            async move {
-                let bytes = group.bytes;
-                let r = save_group(store, root, dir, group).await;
-                bar.inc(bytes);
-                r
-            }
-        })
-        .buffer_unordered(ctx.jobs)
-        .collect()
-        .await;
-    bar.finish_and_clear();
-    let mut packs = Vec::new();
-    let mut stored_paths = std::collections::BTreeSet::new();
-    for r in results {
-        match r {
-            Ok(s) => {
-                stored_paths.extend(s.paths.iter().map(|p| (s.pack.root.clone(), p.clone())));
-                if s.uploaded {
-                    out.packs_uploaded += 1;
-                    out.bytes_uploaded += s.pack.stored;
-                } else {
-                    out.bytes_skipped += s.pack.stored;
-                }
-                out.bytes_total += s.pack.bytes;
-                packs.push(s.pack);
-            }
-            Err(GroupError::Local(e)) => out
-                .warnings
-                .push(format!("left out of the snapshot: {e:#}")),
-            Err(GroupError::Store(e)) => return Err(e),
-        }
-    }
-    packs.sort_by(|a, b| (&a.root, &a.group).cmp(&(&b.root, &b.group)));
+    let (packs, stored_paths) = upload_all(ctx, store, ws, work, out).await?;
     // A link whose target was left out would dangle at restore.
     links.retain(|l| stored_paths.contains(&(l.root.clone(), l.target.clone())));
     out.packs = packs.len() as u64;
@@ -245,6 +227,131 @@ async fn save(
     Ok(())
 }
 
+/// Uploads every group's pack (in parallel, largest first) and tallies the bytes.
+/// Returns the packs and the `(root, path)` of every file they hold.
+async fn upload_all(
+    ctx: &Ctx,
+    store: &Store,
+    ws: &Workspace,
+    mut work: Vec<Job>,
+    out: &mut SaveOutput,
+) -> Result<(Vec<PackRef>, std::collections::BTreeSet<(String, String)>)> {
+    let mut packs = Vec::new();
+    let mut stored_paths = std::collections::BTreeSet::new();
+    let total: u64 = work.iter().map(|j| j.group.bytes).sum();
+    // Largest first, so one big pack does not finish alone at the end.
+    work.sort_by_key(|j| std::cmp::Reverse(j.group.bytes));
+    let shared = Arc::new(Shared {
+        memo: std::sync::Mutex::new(Memo::load(&ws.state_dir())),
+        tmp_dir: ws.state_dir().join("upload"),
+        next: AtomicU64::new(0),
+        cores: std::thread::available_parallelism().map_or(2, |n| n.get() as u32),
+    });
+    std::fs::create_dir_all(&shared.tmp_dir)
+        .with_context(|| format!("creating {}", shared.tmp_dir.display()))?;
+    let bar = ctx.report.bar(total, "saving");
+    let results: Vec<Result<Saved, GroupError>> = futures::stream::iter(work)
+        .map(|job| {
+            let (store, bar, shared) = (store.clone(), bar.clone(), shared.clone());
+            async move {
+                let bytes = job.group.bytes;
+                let r = save_group(store, job, shared).await;
+                bar.inc(bytes);
+                r
+            }
+        })
+        .buffer_unordered(ctx.jobs)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    let _ = std::fs::remove_dir_all(&shared.tmp_dir);
+    if let Err(e) = shared.memo.lock().unwrap().store(&ws.state_dir()) {
+        tracing::debug!("memo not written: {e:#}");
+    }
+    for r in results {
+        match r {
+            Ok(s) => {
+                stored_paths.extend(s.paths.iter().map(|p| (s.pack.root.clone(), p.clone())));
+                if s.uploaded {
+                    out.packs_uploaded += 1;
+                    out.bytes_uploaded += s.pack.stored;
+                } else {
+                    out.bytes_skipped += s.pack.stored;
+                }
+                out.bytes_total += s.pack.bytes;
+                packs.push(s.pack);
+            }
+            Err(GroupError::Local(e)) => out
+                .warnings
+                .push(format!("left out of the snapshot: {e:#}")),
+            Err(GroupError::Store(e)) => return Err(e),
+        }
+    }
+    packs.sort_by(|a, b| (&a.root, &a.group).cmp(&(&b.root, &b.group)));
+    Ok((packs, stored_paths))
+}
+
+/// Saves the registry layer (downloaded crates, index, git databases) under its own key,
+/// unless the store has it already.
+async fn save_registry(
+    ctx: &Ctx,
+    ws: &Workspace,
+    store: &Store,
+    key: &str,
+    out: &mut SaveOutput,
+) -> Result<()> {
+    if store
+        .head(&Store::manifest_path("registry", key))
+        .await?
+        .is_some()
+    {
+        out.outcome = "already-saved".into();
+        return Ok(());
+    }
+    let home = cargo_home()?;
+    let mut entries = Vec::new();
+    for sub in ["registry/index", "registry/cache", "git/db"] {
+        for mut e in listing::list(&home.join(sub))? {
+            e.path = format!("{sub}/{}", e.path);
+            entries.push(e);
+        }
+    }
+    let lock = match std::fs::read_to_string(ws.root.join("Cargo.lock")) {
+        Ok(text) => Some(registry::lock_packages(&text)?),
+        Err(_) => None,
+    };
+    let plan = registry::plan(&entries, lock.as_ref(), 32 << 20);
+    let home = Arc::new(home);
+    let work = plan
+        .groups
+        .into_iter()
+        .map(|group| Job {
+            root: "cargo-home",
+            dir: home.clone(),
+            group,
+        })
+        .collect();
+    let (packs, _) = upload_all(ctx, store, ws, work, out).await?;
+    out.packs = packs.len() as u64;
+    let manifest = Manifest {
+        schema: MANIFEST_SCHEMA,
+        layer: "registry".into(),
+        key: key.to_string(),
+        created: unix_now(),
+        tool: format!("cargo-stow {}", env!("CARGO_PKG_VERSION")),
+        roots: [("cargo-home".to_string(), home.display().to_string())].into(),
+        packs,
+        links: Vec::new(),
+        inputs: Vec::new(),
+        sources: None,
+    };
+    let created = store
+        .create_manifest("registry", key, manifest.to_json())
+        .await?;
+    out.outcome = if created { "saved" } else { "already-saved" }.into();
+    Ok(())
+}
+
 struct Saved {
     pack: PackRef,
     paths: Arc<Vec<String>>,
@@ -257,84 +364,143 @@ enum GroupError {
     Store(anyhow::Error),
 }
 
-async fn save_group(
-    store: Store,
-    root: &'static str,
-    dir: Arc<PathBuf>,
-    group: Group,
-) -> Result<Saved, GroupError> {
+/// Where a group's pack comes from: the memo (no read at all) or one pass of
+/// tar -> zstd into a temp file, hashing the tar on the way; only then is the store asked.
+async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved, GroupError> {
+    let Job { root, dir, group } = job;
     let paths = Arc::new(group.paths);
-    let info = {
+    let name = group.name.clone();
+    let local = |e: anyhow::Error| GroupError::Local(e.context(format!("packing {name}")));
+    let stat = {
         let (dir, paths) = (dir.clone(), paths.clone());
-        tokio::task::spawn_blocking(move || pack::write_tar(&dir, &paths, io::sink()))
+        tokio::task::spawn_blocking(move || memo::stat(root, &dir, &paths))
             .await
-            .map_err(|e| GroupError::Local(e.into()))?
-            .map_err(GroupError::Local)?
+            .map_err(|e| local(e.into()))?
     };
-    let location = Store::pack_path(&info.id);
-    let pack = |stored| PackRef {
-        id: info.id.clone(),
+    let pack = |id: &str, files, bytes, stored| PackRef {
+        id: id.to_string(),
         root: root.into(),
         group: group.name.clone(),
         unit: group.unit.clone(),
-        files: info.files,
-        bytes: info.bytes,
+        files,
+        bytes,
         stored,
     };
-    // An old pack is uploaded again so a concurrent `gc` sees it as young (docs/stores.md).
-    if let Some(meta) = store
-        .reusable_pack(&info.id)
-        .await
-        .map_err(GroupError::Store)?
+    let known = stat
+        .as_ref()
+        .and_then(|s| shared.memo.lock().unwrap().get(s).map(str::to_string));
+    if let (Some(id), Some(s)) = (known, &stat)
+        // An old pack is uploaded again so a concurrent `gc` sees it as young (docs/stores.md).
+        && let Some(meta) = store.reusable_pack(&id).await.map_err(GroupError::Store)?
     {
+        let pack = pack(&id, s.files, s.bytes, meta.size);
         return Ok(Saved {
-            pack: pack(meta.size),
+            pack,
             paths,
             uploaded: false,
         });
     }
-    let writer = BufWriter::with_capacity(store.inner.clone(), location.clone(), UPLOAD_BUFFER);
-    let sent_paths = paths.clone();
-    let upload = tokio::task::spawn_blocking(move || upload(writer, &dir, &sent_paths))
-        .await
-        .map_err(|e| GroupError::Local(e.into()))?;
-    let (sent, stored) = upload.map_err(GroupError::Store)?;
-    if sent.id != info.id {
-        let _ = store.inner.delete(&location).await;
-        return Err(GroupError::Local(anyhow::anyhow!(
-            "files of {} changed while saving",
-            group.name
-        )));
+
+    let n = shared.next.fetch_add(1, Ordering::Relaxed);
+    let tmp = shared.tmp_dir.join(format!("{n}.zst"));
+    let packed = {
+        let (dir, paths, tmp) = (dir.clone(), paths.clone(), tmp.clone());
+        let threads = if group.bytes > MT_THRESHOLD {
+            shared.cores
+        } else {
+            0
+        };
+        tokio::task::spawn_blocking(move || pack_to_file(&dir, &paths, &tmp, threads))
+            .await
+            .map_err(|e| local(e.into()))?
+    };
+    let (info, stored) = match packed {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(local(e));
+        }
+    };
+    // Remember the id only if nothing changed while packing.
+    if let Some(s) = stat
+        && memo::stat(root, &dir, &paths).is_some_and(|after| after.digest == s.digest)
+    {
+        shared.memo.lock().unwrap().insert(s, info.id.clone());
     }
-    Ok(Saved {
-        pack: pack(stored),
-        paths,
-        uploaded: true,
-    })
+    let result = match store.reusable_pack(&info.id).await {
+        Ok(Some(meta)) => {
+            let pack = pack(&info.id, info.files, info.bytes, meta.size);
+            Ok(Saved {
+                pack,
+                paths,
+                uploaded: false,
+            })
+        }
+        Ok(None) => match upload_file(&store, &info.id, &tmp).await {
+            Ok(()) => {
+                let pack = pack(&info.id, info.files, info.bytes, stored);
+                Ok(Saved {
+                    pack,
+                    paths,
+                    uploaded: true,
+                })
+            }
+            Err(e) => Err(GroupError::Store(e)),
+        },
+        Err(e) => Err(GroupError::Store(e)),
+    };
+    let _ = tokio::fs::remove_file(&tmp).await;
+    result
 }
 
-/// Streams tar -> zstd -> store with bounded memory; aborts the upload on any error.
-fn upload(
-    writer: BufWriter,
-    dir: &std::path::Path,
+/// Packs larger than this are compressed by all cores at once.
+const MT_THRESHOLD: u64 = 32 << 20;
+
+/// What every group's task shares.
+struct Shared {
+    memo: std::sync::Mutex<Memo>,
+    tmp_dir: PathBuf,
+    next: AtomicU64,
+    cores: u32,
+}
+
+struct Job {
+    root: &'static str,
+    dir: Arc<PathBuf>,
+    group: Group,
+}
+
+fn pack_to_file(
+    dir: &Path,
     paths: &[String],
+    tmp: &Path,
+    threads: u32,
 ) -> Result<(pack::PackInfo, u64)> {
-    let mut bridge = SyncIoBridge::new(writer);
-    let mut counter = CountWriter {
-        inner: &mut bridge,
+    let file = std::fs::File::create(tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut out = CountWriter {
+        inner: io::BufWriter::with_capacity(1 << 20, file),
         count: 0,
     };
-    let res = pack::encode(dir, paths, ZSTD_LEVEL, &mut counter);
-    let stored = counter.count;
-    match res {
-        Ok(info) => {
-            bridge.shutdown().context("finishing upload")?;
-            Ok((info, stored))
-        }
-        Err(e) => {
-            let mut writer = bridge.into_inner();
-            let _ = tokio::runtime::Handle::current().block_on(writer.abort());
-            bail!("uploading pack: {e:#}")
-        }
+    let info = pack::encode_with(dir, paths, ZSTD_LEVEL, threads, &mut out)?;
+    out.inner.flush().context("writing pack")?;
+    Ok((info, out.count))
+}
+
+/// Streams a packed file to the store with bounded memory; aborts the upload on error.
+async fn upload_file(store: &Store, id: &str, tmp: &Path) -> Result<()> {
+    let mut file = tokio::fs::File::open(tmp)
+        .await
+        .with_context(|| format!("opening {}", tmp.display()))?;
+    let mut writer =
+        BufWriter::with_capacity(store.inner.clone(), Store::pack_path(id), UPLOAD_BUFFER);
+    let sent = async {
+        tokio::io::copy(&mut file, &mut writer).await?;
+        writer.shutdown().await
     }
+    .await;
+    if let Err(e) = sent {
+        let _ = writer.abort().await;
+        bail!("uploading pack {id}: {e}");
+    }
+    Ok(())
 }

@@ -1,5 +1,7 @@
 use super::*;
 
+const ANY: fn(&str) -> bool = |_| true;
+
 fn tree() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
@@ -39,7 +41,7 @@ fn round_trip_keeps_content_nanosecond_mtimes_and_links() {
 
     let dst = tempfile::tempdir().unwrap();
     let staging = dst.path().join(".staging");
-    let staged = unpack(&packed[..], &staging, &info.id).unwrap();
+    let staged = unpack(&packed[..], &staging, &info.id, ANY).unwrap();
     commit(&staging, dst.path(), &staged).unwrap();
 
     let rlib = dst.path().join("debug/deps/libfoo-0123456789abcdef.rlib");
@@ -77,11 +79,11 @@ fn corrupt_pack_is_refused_before_anything_is_committed() {
     let info = encode(src.path(), &paths(), 3, &mut packed).unwrap();
     let dst = tempfile::tempdir().unwrap();
     // Claiming another id is the same as flipped content: the hash must not match.
-    let err = unpack(&packed[..], &dst.path().join("s"), &"0".repeat(64)).unwrap_err();
+    let err = unpack(&packed[..], &dst.path().join("s"), &"0".repeat(64), ANY).unwrap_err();
     assert!(format!("{err:#}").contains("corrupt"), "{err:#}");
     let mid = packed.len() / 2;
     packed[mid] ^= 0xff;
-    assert!(unpack(&packed[..], &dst.path().join("s2"), &info.id).is_err());
+    assert!(unpack(&packed[..], &dst.path().join("s2"), &info.id, ANY).is_err());
     assert!(!dst.path().join("debug").exists());
 }
 
@@ -123,7 +125,7 @@ fn escaping_entries_are_refused() {
     ];
     for packed in cases {
         let id = hex(&Sha256::digest(zstd::decode_all(&packed[..]).unwrap()));
-        assert!(unpack(&packed[..], &staging, &id).is_err());
+        assert!(unpack(&packed[..], &staging, &id, ANY).is_err());
     }
     assert!(!outer.path().join("escape").exists());
     assert!(!outer.path().join("root/.staging/debug/evil").exists());
@@ -142,7 +144,7 @@ fn commit_replaces_a_symlinked_parent_instead_of_following_it() {
     let mut packed = Vec::new();
     let info = encode(src.path(), &paths()[..1], 3, &mut packed).unwrap();
     let staging = root.join(".staging");
-    let staged = unpack(&packed[..], &staging, &info.id).unwrap();
+    let staged = unpack(&packed[..], &staging, &info.id, ANY).unwrap();
     commit(&staging, &root, &staged).unwrap();
     assert!(
         fs::read_dir(&elsewhere).unwrap().next().is_none(),
@@ -151,5 +153,23 @@ fn commit_replaces_a_symlinked_parent_instead_of_following_it() {
     assert!(
         root.join("debug/deps/libfoo-0123456789abcdef.rlib")
             .is_file()
+    );
+}
+
+#[test]
+fn a_registry_pack_may_not_write_outside_the_download_dirs() {
+    let outer = tempfile::tempdir().unwrap();
+    let packed = raw_tar("bin/cargo", tar::EntryType::Regular, None);
+    let id = hex(&Sha256::digest(zstd::decode_all(&packed[..]).unwrap()));
+    let err = unpack(
+        &packed[..],
+        &outer.path().join("s"),
+        &id,
+        stow_core::registry::is_allowed,
+    )
+    .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("outside what this layer may write"),
+        "{err:#}"
     );
 }

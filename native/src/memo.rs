@@ -1,0 +1,110 @@
+//! Pack ids remembered by the stat of their files, so a save after a restore (or a
+//! second save) learns the id of every unchanged pack without reading a byte.
+//!
+//! A pack's tar is a function of its files' paths, kinds, modes, sizes, nanosecond
+//! mtimes, link targets and contents; the memo trusts that content does not change
+//! without the size or the mtime changing, as Cargo's own freshness checks do.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::Result;
+use filetime::FileTime;
+
+use crate::pack::HashWriter;
+
+const FILE: &str = "memo.json";
+
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub struct Memo {
+    ids: HashMap<String, String>,
+}
+
+/// What the stat of a group of files says, without reading them.
+pub struct Stat {
+    pub digest: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+impl Memo {
+    pub fn load(state_dir: &Path) -> Memo {
+        std::fs::read(state_dir.join(FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn store(&self, state_dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(state_dir)?;
+        let tmp = state_dir.join(format!("{FILE}.tmp"));
+        std::fs::write(&tmp, serde_json::to_vec(self)?)?;
+        std::fs::rename(tmp, state_dir.join(FILE))?;
+        Ok(())
+    }
+
+    pub fn get(&self, stat: &Stat) -> Option<&str> {
+        self.ids.get(&stat.digest).map(String::as_str)
+    }
+
+    pub fn insert(&mut self, stat: Stat, id: String) {
+        self.ids.insert(stat.digest, id);
+    }
+}
+
+/// Digest of everything but the content of `paths` under `root`; `None` if one is gone.
+pub fn stat(root_name: &str, root: &Path, paths: &[String]) -> Option<Stat> {
+    use std::io::Write;
+    let mut h = HashWriter::new(std::io::sink());
+    let (mut files, mut bytes) = (0, 0);
+    writeln!(h, "{root_name}").ok()?;
+    for p in paths {
+        let full = root.join(p);
+        let m = std::fs::symlink_metadata(&full).ok()?;
+        let t = FileTime::from_last_modification_time(&m);
+        let link = if m.file_type().is_symlink() {
+            std::fs::read_link(&full)
+                .ok()?
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            String::new()
+        };
+        if m.is_file() {
+            files += 1;
+            bytes += m.len();
+        }
+        writeln!(
+            h,
+            "{p}\0{}\0{}\0{}\0{}\0{}\0{link}",
+            if m.is_dir() {
+                "d"
+            } else if link.is_empty() {
+                "f"
+            } else {
+                "l"
+            },
+            if m.is_dir() { 0 } else { m.len() },
+            t.unix_seconds(),
+            t.nanoseconds(),
+            mode(&m)
+        )
+        .ok()?;
+    }
+    Some(Stat {
+        digest: h.finish().0,
+        files,
+        bytes,
+    })
+}
+
+#[cfg(unix)]
+fn mode(m: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    m.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode(_: &std::fs::Metadata) -> u32 {
+    0
+}
