@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 use std::process::Command;
 
 use stow_tests::{
-    Project, Stow, build_json, clone_to, copy_built_fixture, copy_fixture, reclone_in_place,
-    run_app,
+    Project, Stow, build_json, build_json_env, clone_to, copy_built_fixture, copy_fixture,
+    reclone_in_place, run_app,
 };
 
 fn saved_project() -> (stow_tests::Project, tempfile::TempDir, Stow) {
@@ -164,4 +164,48 @@ fn successive_dependency_bumps_do_not_grow_the_cache() {
         after * 10 <= fresh * 13,
         "after five bumps the snapshot holds {after} bytes, a clean build {fresh}"
     );
+}
+
+/// Cargo 1.91's `build.build-dir` outside the target dir, in the build-dir layout Cargo
+/// 1.100 makes the default (`build/<pkg>/<hash>/`), which 1.95 builds on request.
+#[test]
+fn a_separate_build_dir_in_the_new_layout_round_trips_fresh() {
+    let project = copy_fixture("workspace", "checkout");
+    let build_dir = project.root.parent().unwrap().join("build-dir");
+    let env: Vec<(String, String)> = [
+        ("RUSTC_BOOTSTRAP", "1"),
+        ("CARGO_UNSTABLE_BUILD_DIR_NEW_LAYOUT", "true"),
+        ("CARGO_BUILD_BUILD_DIR", build_dir.to_str().unwrap()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    build_json_env(&project.root, &[], &env);
+    assert!(
+        build_dir.join("debug/build").is_dir(),
+        "no build dir at {}",
+        build_dir.display()
+    );
+    let store = tempfile::tempdir().unwrap();
+    let mut stow = Stow::local(store.path());
+    stow.env = env.clone();
+    let saved = stow.json(&project.root, &["save", "--no-registry"]);
+    assert_eq!(saved["outcome"], "saved", "{saved}");
+
+    reclone_in_place(&project);
+    std::fs::remove_dir_all(&build_dir).unwrap();
+    let restored = stow.json(&project.root, &["restore", "--no-registry"]);
+    assert_eq!(restored["hit"], "exact", "{restored}");
+    assert!(
+        build_dir.join("debug/build").is_dir(),
+        "build dir not restored"
+    );
+    let units = build_json_env(&project.root, &[], &env);
+    let stale: Vec<_> = units
+        .iter()
+        .filter(|u| !u.fresh)
+        .map(|u| u.label())
+        .collect();
+    assert!(stale.is_empty(), "rebuilt: {stale:?}");
+    assert!(run_app(&project.root).contains("util-v1"));
 }

@@ -32,9 +32,15 @@ impl Artifact {
 
 /// `cargo build --message-format=json` in `dir`; panics if the build fails.
 pub fn build_json(dir: &Path, extra: &[&str]) -> Vec<Artifact> {
+    build_json_env(dir, extra, &[])
+}
+
+/// [`build_json`] with extra environment variables.
+pub fn build_json_env(dir: &Path, extra: &[&str], env: &[(String, String)]) -> Vec<Artifact> {
     let out = Command::new(env!("CARGO"))
         .args(["build", "--message-format=json"])
         .args(extra)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
         .env_remove("CARGO_TARGET_DIR")
         .env("CARGO_TERM_COLOR", "never")
