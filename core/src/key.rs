@@ -5,7 +5,7 @@
 //! falling back across a dependency change keeps most units fresh, while falling back
 //! across a toolchain or config change would restore nothing Cargo can reuse.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -209,61 +209,49 @@ where
 
 /// Cargo.lock reduced to the packages that come from a registry or git, one sorted line
 /// each. Workspace members (no `source`) are left out so their version bumps are free.
+///
+/// A scanner of Cargo.lock's format rather than a TOML parser: see [`lockfile`].
 pub fn reduce_lockfile(text: &str) -> Result<String, KeyError> {
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| KeyError::Lockfile(e.message().to_string()))?;
-    let mut lines = BTreeSet::new();
-    if let Some(packages) = doc.get("package").and_then(|p| p.as_array()) {
-        for pkg in packages {
-            let get = |k: &str| pkg.get(k).and_then(|v| v.as_str()).unwrap_or("");
-            if pkg.get("source").is_some() {
-                lines.insert(format!(
-                    "{} {} {} {}",
-                    get("name"),
-                    get("version"),
-                    get("source"),
-                    get("checksum")
-                ));
-            }
-        }
-    }
-    Ok(lines.into_iter().collect::<Vec<_>>().join("\n"))
+    let mut lines = lockfile::packages(text)?;
+    lines.sort_unstable();
+    lines.dedup();
+    Ok(lines.join("\n"))
 }
 
 /// A member manifest with what does not change dependency artifacts removed: the
 /// package version and the `path`/`version` of path dependencies. Key order, comments
 /// and formatting are normalised away.
 pub fn normalize_manifest(path: &str, text: &str) -> Result<String, KeyError> {
-    let mut doc: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| KeyError::Manifest {
-            path: path.to_string(),
-            reason: e.message().to_string(),
-        })?;
+    let mut doc = canon::parse(text).map_err(|reason| KeyError::Manifest {
+        path: path.to_string(),
+        reason,
+    })?;
     for section in ["package", "workspace"] {
-        if let Some(t) = doc.get_mut(section).and_then(|v| v.as_table_mut()) {
+        if let Some(t) = doc.get_mut(section).and_then(canon::Value::as_table_mut) {
             t.remove("version");
-            if let Some(p) = t.get_mut("package").and_then(|v| v.as_table_mut()) {
+            if let Some(p) = t.get_mut("package").and_then(canon::Value::as_table_mut) {
                 p.remove("version");
             }
-            if let Some(deps) = t.get_mut("dependencies").and_then(|v| v.as_table_mut()) {
+            if let Some(deps) = t
+                .get_mut("dependencies")
+                .and_then(canon::Value::as_table_mut)
+            {
                 strip_path_deps(deps);
             }
         }
     }
     strip_dep_tables(&mut doc);
-    if let Some(targets) = doc.get_mut("target").and_then(|v| v.as_table_mut()) {
-        for (_, cfg) in targets.iter_mut() {
+    if let Some(targets) = doc.get_mut("target").and_then(canon::Value::as_table_mut) {
+        for cfg in targets.values_mut() {
             if let Some(cfg) = cfg.as_table_mut() {
                 strip_dep_tables(cfg);
             }
         }
     }
-    Ok(toml::to_string(&doc).unwrap_or_default())
+    Ok(canon::to_string(&doc))
 }
 
-fn strip_dep_tables(table: &mut toml::Table) {
+fn strip_dep_tables(table: &mut canon::Table) {
     for name in [
         "dependencies",
         "dev-dependencies",
@@ -271,14 +259,14 @@ fn strip_dep_tables(table: &mut toml::Table) {
         "dev_dependencies",
         "build_dependencies",
     ] {
-        if let Some(deps) = table.get_mut(name).and_then(|v| v.as_table_mut()) {
+        if let Some(deps) = table.get_mut(name).and_then(canon::Value::as_table_mut) {
             strip_path_deps(deps);
         }
     }
 }
 
-fn strip_path_deps(deps: &mut toml::Table) {
-    for (_, dep) in deps.iter_mut() {
+fn strip_path_deps(deps: &mut canon::Table) {
+    for dep in deps.values_mut() {
         if let Some(d) = dep.as_table_mut()
             && d.remove("path").is_some()
         {
@@ -480,6 +468,796 @@ fn summarize(value: &str) -> String {
         value.to_string()
     } else {
         format!("<{} lines, {} bytes>", value.lines().count(), value.len())
+    }
+}
+
+/// A scanner of Cargo.lock: the `[[package]]` tables' `name`, `version`, `source` and
+/// `checksum` strings, nothing else kept.
+///
+/// Cargo.lock is TOML that Cargo writes in one fixed shape, so a full TOML parser (most
+/// of the wasm module's size and time, see docs/benchmarks.md) is not needed to read it.
+/// The scanner still follows TOML's grammar for everything it skips (comments, CRLF,
+/// multi-line arrays, all string forms, inline tables, dotted keys), so any valid
+/// lockfile reads as a TOML parser would read it and anything malformed is an error.
+mod lockfile {
+    use std::borrow::Cow;
+
+    use crate::error::KeyError;
+
+    /// The keys of a package that go into its line, in line order.
+    const FIELDS: [&str; 4] = ["name", "version", "source", "checksum"];
+
+    /// One `name version source checksum` line per package that has a `source`, in file
+    /// order. A missing or non-string field reads as empty, as it always has.
+    ///
+    /// Lockfile v1's `[metadata]` checksums are read (validated) but not merged: they
+    /// are a function of name, version and source, which the line has already.
+    pub(super) fn packages(text: &str) -> Result<Vec<String>, KeyError> {
+        let mut s = Scanner {
+            b: text.as_bytes(),
+            text,
+            pos: 0,
+        };
+        if text.starts_with('\u{feff}') {
+            s.pos = '\u{feff}'.len_utf8();
+        }
+        let mut out = Vec::new();
+        // The fields of the `[[package]]` being read, if the current table is one.
+        let mut pkg: Option<[Option<Cow<str>>; 4]> = None;
+        loop {
+            s.skip_ws();
+            match s.peek() {
+                None => break,
+                Some(b'#') => s.comment()?,
+                Some(b'\n' | b'\r') => {}
+                Some(b'[') => {
+                    flush(&mut out, pkg.take());
+                    if s.header()? {
+                        pkg = Some(Default::default());
+                    }
+                }
+                Some(_) => {
+                    let (key, dotted) = s.key_path()?;
+                    s.skip_ws();
+                    s.expect(b'=', "expected `=` after a key")?;
+                    s.skip_ws();
+                    let value = s.value()?;
+                    if let Some(fields) = pkg.as_mut()
+                        && !dotted
+                        && let Some(i) = FIELDS.iter().position(|f| *f == key)
+                    {
+                        if fields[i].is_some() {
+                            return Err(s.error(&format!("duplicate key `{key}` in a [[package]]")));
+                        }
+                        fields[i] = Some(value.unwrap_or_default());
+                    }
+                }
+            }
+            s.end_of_line()?;
+        }
+        flush(&mut out, pkg);
+        Ok(out)
+    }
+
+    fn flush(out: &mut Vec<String>, pkg: Option<[Option<Cow<str>>; 4]>) {
+        if let Some([name, version, source @ Some(_), checksum]) = pkg {
+            let mut line = String::with_capacity(160);
+            for (i, field) in [name, version, source, checksum].iter().enumerate() {
+                if i > 0 {
+                    line.push(' ');
+                }
+                line.push_str(field.as_deref().unwrap_or(""));
+            }
+            out.push(line);
+        }
+    }
+
+    struct Scanner<'a> {
+        b: &'a [u8],
+        text: &'a str,
+        pos: usize,
+    }
+
+    impl<'a> Scanner<'a> {
+        fn error(&self, what: &str) -> KeyError {
+            let line = 1 + self.b[..self.pos.min(self.b.len())]
+                .iter()
+                .filter(|&&c| c == b'\n')
+                .count();
+            KeyError::Lockfile(format!("line {line}: {what}"))
+        }
+
+        #[inline(always)]
+        fn peek(&self) -> Option<u8> {
+            self.b.get(self.pos).copied()
+        }
+
+        #[inline(always)]
+        fn peek_at(&self, ahead: usize) -> Option<u8> {
+            self.b.get(self.pos + ahead).copied()
+        }
+
+        fn expect(&mut self, c: u8, what: &str) -> Result<(), KeyError> {
+            if self.peek() == Some(c) {
+                self.pos += 1;
+                Ok(())
+            } else {
+                Err(self.error(what))
+            }
+        }
+
+        #[inline(always)]
+        fn skip_ws(&mut self) {
+            self.pos += self.b[self.pos..]
+                .iter()
+                .take_while(|&&c| c == b' ' || c == b'\t')
+                .count();
+        }
+
+        /// Whitespace, comments and newlines, as allowed inside arrays and inline tables.
+        fn skip_trivia(&mut self) -> Result<(), KeyError> {
+            loop {
+                self.skip_ws();
+                match self.peek() {
+                    Some(b'#') => self.comment()?,
+                    Some(b'\n' | b'\r') => self.newline()?,
+                    _ => return Ok(()),
+                }
+            }
+        }
+
+        fn comment(&mut self) -> Result<(), KeyError> {
+            while let Some(c) = self.peek() {
+                match c {
+                    b'\n' | b'\r' => break,
+                    b'\t' => {}
+                    c if c < 0x20 || c == 0x7f => {
+                        return Err(self.error("control character in a comment"));
+                    }
+                    _ => {}
+                }
+                self.pos += 1;
+            }
+            Ok(())
+        }
+
+        /// `\n` or `\r\n`; a lone `\r` is not a TOML newline.
+        fn newline(&mut self) -> Result<(), KeyError> {
+            match (self.peek(), self.peek_at(1)) {
+                (Some(b'\n'), _) => self.pos += 1,
+                (Some(b'\r'), Some(b'\n')) => self.pos += 2,
+                _ => return Err(self.error("expected a newline")),
+            }
+            Ok(())
+        }
+
+        /// After a key/value pair or a header: an optional comment, then a newline or EOF.
+        fn end_of_line(&mut self) -> Result<(), KeyError> {
+            self.skip_ws();
+            if self.peek() == Some(b'#') {
+                self.comment()?;
+            }
+            match self.peek() {
+                None => Ok(()),
+                Some(b'\n' | b'\r') => self.newline(),
+                Some(_) => Err(self.error("expected a newline after a value or table header")),
+            }
+        }
+
+        /// A `[table]` or `[[array]]` header; whether it opens a `[[package]]`.
+        fn header(&mut self) -> Result<bool, KeyError> {
+            self.pos += 1;
+            let array = self.peek() == Some(b'[');
+            if array {
+                self.pos += 1;
+            }
+            self.skip_ws();
+            let (key, dotted) = self.key_path()?;
+            self.skip_ws();
+            let close: &[u8] = if array { b"]]" } else { b"]" };
+            if !self.b[self.pos..].starts_with(close) {
+                let close = if array { "`]]`" } else { "`]`" };
+                let open = if array { "[[" } else { "[" };
+                return Err(self.error(&format!(
+                    "unclosed table header `{open}{key}`, expected {close}"
+                )));
+            }
+            self.pos += close.len();
+            Ok(array && !dotted && key == "package")
+        }
+
+        /// A possibly dotted key: its first part, and whether there were more.
+        fn key_path(&mut self) -> Result<(Cow<'a, str>, bool), KeyError> {
+            let first = self.simple_key()?;
+            let mut dotted = false;
+            loop {
+                let save = self.pos;
+                self.skip_ws();
+                if self.peek() != Some(b'.') {
+                    self.pos = save;
+                    return Ok((first, dotted));
+                }
+                self.pos += 1;
+                self.skip_ws();
+                self.simple_key()?;
+                dotted = true;
+            }
+        }
+
+        fn simple_key(&mut self) -> Result<Cow<'a, str>, KeyError> {
+            match self.peek() {
+                Some(b'"') if self.peek_at(1) != Some(b'"') || self.peek_at(2) != Some(b'"') => {
+                    self.basic_string()
+                }
+                Some(b'\'') if self.peek_at(1) != Some(b'\'') || self.peek_at(2) != Some(b'\'') => {
+                    self.literal_string()
+                }
+                _ => {
+                    let start = self.pos;
+                    self.pos += self.b[start..]
+                        .iter()
+                        .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+                        .count();
+                    if start == self.pos {
+                        return Err(self.error("expected a key"));
+                    }
+                    Ok(Cow::Borrowed(&self.text[start..self.pos]))
+                }
+            }
+        }
+
+        /// Any value; its text if it is a string.
+        fn value(&mut self) -> Result<Option<Cow<'a, str>>, KeyError> {
+            let starts = |s: &Self, d: &[u8]| s.b[s.pos..].starts_with(d);
+            Ok(Some(match self.peek() {
+                Some(b'"') if starts(self, b"\"\"\"") => self.ml_string(b'"')?,
+                Some(b'\'') if starts(self, b"'''") => self.ml_string(b'\'')?,
+                Some(b'"') => self.basic_string()?,
+                Some(b'\'') => self.literal_string()?,
+                Some(b'[') => {
+                    self.array()?;
+                    return Ok(None);
+                }
+                Some(b'{') => {
+                    self.inline_table()?;
+                    return Ok(None);
+                }
+                _ => {
+                    self.scalar()?;
+                    return Ok(None);
+                }
+            }))
+        }
+
+        fn array(&mut self) -> Result<(), KeyError> {
+            self.pos += 1;
+            loop {
+                self.skip_trivia()?;
+                if self.peek() == Some(b']') {
+                    break;
+                }
+                self.value()?;
+                self.skip_trivia()?;
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b']') => break,
+                    _ => return Err(self.error("expected `,` or `]` in an array")),
+                }
+            }
+            self.pos += 1;
+            Ok(())
+        }
+
+        fn inline_table(&mut self) -> Result<(), KeyError> {
+            self.pos += 1;
+            loop {
+                self.skip_trivia()?;
+                if self.peek() == Some(b'}') {
+                    break;
+                }
+                self.key_path()?;
+                self.skip_ws();
+                self.expect(b'=', "expected `=` after a key")?;
+                self.skip_ws();
+                self.value()?;
+                self.skip_trivia()?;
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b'}') => break,
+                    _ => return Err(self.error("expected `,` or `}` in an inline table")),
+                }
+            }
+            self.pos += 1;
+            Ok(())
+        }
+
+        /// A number, boolean or date-time, skipped. A space is allowed inside because a
+        /// date-time may use one between date and time.
+        fn scalar(&mut self) -> Result<(), KeyError> {
+            let start = self.pos;
+            while let Some(c) = self.peek() {
+                if !(c.is_ascii_alphanumeric()
+                    || matches!(c, b'_' | b'+' | b'-' | b'.' | b':' | b' '))
+                {
+                    break;
+                }
+                self.pos += 1;
+            }
+            while self.pos > start && self.b[self.pos - 1] == b' ' {
+                self.pos -= 1;
+            }
+            if self.pos == start {
+                return Err(self.error("expected a value"));
+            }
+            Ok(())
+        }
+
+        /// A `"basic string"`, unescaped.
+        fn basic_string(&mut self) -> Result<Cow<'a, str>, KeyError> {
+            self.pos += 1;
+            let start = self.pos;
+            // Fast path: no escapes, the text is borrowed.
+            loop {
+                self.pos += self.b[self.pos..]
+                    .iter()
+                    .take_while(|&&c| c >= 0x20 && c != b'"' && c != b'\\' && c != 0x7f)
+                    .count();
+                match self.peek() {
+                    Some(b'"') => {
+                        self.pos += 1;
+                        return Ok(Cow::Borrowed(&self.text[start..self.pos - 1]));
+                    }
+                    Some(b'\\') => break,
+                    c => self.string_char(c)?,
+                }
+            }
+            let mut out = self.text[start..self.pos].to_string();
+            loop {
+                match self.peek() {
+                    Some(b'"') => {
+                        self.pos += 1;
+                        return Ok(Cow::Owned(out));
+                    }
+                    Some(b'\\') => self.escape(&mut out)?,
+                    c => {
+                        let from = self.pos;
+                        self.string_char(c)?;
+                        out.push_str(&self.text[from..self.pos]);
+                    }
+                }
+            }
+        }
+
+        /// A `'literal string'`.
+        fn literal_string(&mut self) -> Result<Cow<'a, str>, KeyError> {
+            self.pos += 1;
+            let start = self.pos;
+            loop {
+                match self.peek() {
+                    Some(b'\'') => {
+                        self.pos += 1;
+                        return Ok(Cow::Borrowed(&self.text[start..self.pos - 1]));
+                    }
+                    c => self.string_char(c)?,
+                }
+            }
+        }
+
+        /// Steps over one character of a single-line string, which must not end there.
+        fn string_char(&mut self, c: Option<u8>) -> Result<(), KeyError> {
+            match c {
+                None | Some(b'\n' | b'\r') => Err(self.error("unterminated string")),
+                Some(b'\t') => {
+                    self.pos += 1;
+                    Ok(())
+                }
+                Some(c) if c < 0x20 || c == 0x7f => {
+                    Err(self.error("control character in a string"))
+                }
+                Some(_) => {
+                    self.pos += 1;
+                    Ok(())
+                }
+            }
+        }
+
+        /// A `"""multi-line"""` or `'''multi-line'''` string: a newline right after the
+        /// opening delimiter is dropped, and in the basic form a `\` at the end of a line
+        /// drops the line break and the whitespace after it.
+        fn ml_string(&mut self, quote: u8) -> Result<Cow<'a, str>, KeyError> {
+            self.pos += 3;
+            if self.peek() == Some(b'\n') {
+                self.pos += 1;
+            } else if self.peek() == Some(b'\r') && self.peek_at(1) == Some(b'\n') {
+                self.pos += 2;
+            }
+            let mut out = String::new();
+            loop {
+                match self.peek() {
+                    None => return Err(self.error("unterminated multi-line string")),
+                    Some(c) if c == quote && self.b[self.pos..].starts_with(&[quote; 3]) => {
+                        // Up to two more quotes before the closing three are content.
+                        let mut run = 3;
+                        while run < 5 && self.peek_at(run) == Some(quote) {
+                            run += 1;
+                        }
+                        for _ in 3..run {
+                            out.push(quote as char);
+                        }
+                        self.pos += run;
+                        return Ok(Cow::Owned(out));
+                    }
+                    Some(b'\\') if quote == b'"' => {
+                        let save = self.pos;
+                        self.pos += 1;
+                        self.skip_ws();
+                        if matches!(self.peek(), Some(b'\n' | b'\r')) {
+                            self.skip_trivia_in_string()?;
+                        } else {
+                            self.pos = save;
+                            self.escape(&mut out)?;
+                        }
+                    }
+                    Some(b'\n' | b'\r') => {
+                        let from = self.pos;
+                        self.newline()?;
+                        out.push_str(&self.text[from..self.pos]);
+                    }
+                    c => {
+                        let from = self.pos;
+                        self.string_char(c)?;
+                        out.push_str(&self.text[from..self.pos]);
+                    }
+                }
+            }
+        }
+
+        /// After a line-ending backslash: every newline and whitespace up to the next
+        /// other character.
+        fn skip_trivia_in_string(&mut self) -> Result<(), KeyError> {
+            loop {
+                self.skip_ws();
+                match self.peek() {
+                    Some(b'\n' | b'\r') => self.newline()?,
+                    _ => return Ok(()),
+                }
+            }
+        }
+
+        /// One backslash escape, decoded into `out`.
+        fn escape(&mut self, out: &mut String) -> Result<(), KeyError> {
+            self.pos += 1;
+            let c = self.peek();
+            self.pos += 1;
+            let hex = |s: &mut Self, n: usize| -> Result<char, KeyError> {
+                let digits = s.text.get(s.pos..s.pos + n).unwrap_or("");
+                let code = (digits.len() == n && digits.bytes().all(|d| d.is_ascii_hexdigit()))
+                    .then(|| u32::from_str_radix(digits, 16).ok())
+                    .flatten()
+                    .and_then(char::from_u32)
+                    .ok_or_else(|| s.error("invalid unicode escape in a string"))?;
+                s.pos += n;
+                Ok(code)
+            };
+            out.push(match c {
+                Some(b'b') => '\u{8}',
+                Some(b't') => '\t',
+                Some(b'n') => '\n',
+                Some(b'f') => '\u{c}',
+                Some(b'r') => '\r',
+                Some(b'e') => '\u{1b}',
+                Some(b'"') => '"',
+                Some(b'\\') => '\\',
+                Some(b'x') => hex(self, 2)?,
+                Some(b'u') => hex(self, 4)?,
+                Some(b'U') => hex(self, 8)?,
+                _ => {
+                    self.pos -= 1;
+                    return Err(self.error("invalid escape in a string"));
+                }
+            });
+            Ok(())
+        }
+    }
+}
+
+/// Manifests as plain sorted trees, and the one canonical text of each.
+///
+/// Parsing uses `toml`'s parser alone (`DeTable`, no serde, no writer). The text is the
+/// one `toml::to_string` gave for a `toml::Table` before, so that keys did not change
+/// when the serializer went: sorted keys, each table's own pairs under its header,
+/// then its sub-tables, blank lines between sections, and `toml_writer`'s default
+/// string and key quoting. The unit tests compare the two on tricky documents.
+mod canon {
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+
+    use toml::de::{DeTable, DeValue};
+
+    pub(super) type Table = BTreeMap<String, Value>;
+
+    #[derive(Clone, Debug, PartialEq)]
+    pub(super) enum Value {
+        String(String),
+        Integer(i64),
+        Float(f64),
+        Boolean(bool),
+        /// Already in its canonical (`Display`) form.
+        Datetime(String),
+        Array(Vec<Value>),
+        Table(Table),
+    }
+
+    impl Value {
+        pub(super) fn as_table_mut(&mut self) -> Option<&mut Table> {
+            match self {
+                Value::Table(t) => Some(t),
+                _ => None,
+            }
+        }
+
+        /// An array of tables is written as `[[key]]` sections, like `toml` did.
+        fn is_array_of_tables(&self) -> bool {
+            matches!(self, Value::Array(a)
+                if !a.is_empty() && a.iter().all(|v| matches!(v, Value::Table(_))))
+        }
+
+        fn is_section(&self) -> bool {
+            matches!(self, Value::Table(_)) || self.is_array_of_tables()
+        }
+    }
+
+    /// A TOML document; the error is the parser's message.
+    pub(super) fn parse(text: &str) -> Result<Table, String> {
+        let doc = DeTable::parse(text).map_err(|e| e.message().to_string())?;
+        table(doc.get_ref())
+    }
+
+    fn table(t: &DeTable<'_>) -> Result<Table, String> {
+        t.iter()
+            .map(|(k, v)| Ok((k.get_ref().to_string(), value(v.get_ref())?)))
+            .collect()
+    }
+
+    /// The same numbers `toml::Value` accepted: integers must fit an `i64`.
+    fn value(v: &DeValue<'_>) -> Result<Value, String> {
+        Ok(match v {
+            DeValue::String(s) => Value::String(s.to_string()),
+            DeValue::Integer(i) => Value::Integer(
+                i64::from_str_radix(i.as_str(), i.radix())
+                    .map_err(|_| format!("integer `{i}` does not fit in 64 bits"))?,
+            ),
+            DeValue::Float(f) => {
+                let x: f64 = f
+                    .as_str()
+                    .parse()
+                    .map_err(|_| format!("invalid float `{}`", f.as_str()))?;
+                if x.is_infinite() && !f.as_str().contains("inf") {
+                    return Err(format!("float `{}` overflows", f.as_str()));
+                }
+                Value::Float(x)
+            }
+            DeValue::Boolean(b) => Value::Boolean(*b),
+            DeValue::Datetime(d) => Value::Datetime(d.to_string()),
+            DeValue::Array(a) => Value::Array(
+                a.iter()
+                    .map(|v| value(v.get_ref()))
+                    .collect::<Result<_, _>>()?,
+            ),
+            DeValue::Table(t) => Value::Table(table(t)?),
+        })
+    }
+
+    /// The canonical text of a document.
+    pub(super) fn to_string(doc: &Table) -> String {
+        let mut sections = Vec::new();
+        section(&mut sections, "", doc, false);
+        sections.join("\n")
+    }
+
+    /// Appends the section of `table` (header and own pairs), if it has one, then those
+    /// of its sub-tables, depth first in key order. `path` is the encoded header key.
+    fn section(out: &mut Vec<String>, path: &str, table: &Table, array: bool) {
+        let has_pairs = table.values().any(|v| !v.is_section());
+        let has_children = table.values().any(Value::is_section);
+        // An empty leaf table or an array element needs a header; a table holding only
+        // sub-tables is implied by theirs.
+        if has_pairs || array || (!has_children && !path.is_empty()) {
+            let mut s = String::new();
+            if array {
+                let _ = writeln!(s, "[[{path}]]");
+            } else if !path.is_empty() {
+                let _ = writeln!(s, "[{path}]");
+            }
+            for (k, v) in table.iter().filter(|(_, v)| !v.is_section()) {
+                key(&mut s, k);
+                s.push_str(" = ");
+                inline(&mut s, v);
+                s.push('\n');
+            }
+            out.push(s);
+        }
+        for (k, v) in table.iter().filter(|(_, v)| v.is_section()) {
+            let mut child = String::from(path);
+            if !child.is_empty() {
+                child.push('.');
+            }
+            key(&mut child, k);
+            match v {
+                Value::Table(t) => section(out, &child, t, false),
+                Value::Array(items) => {
+                    for item in items {
+                        if let Value::Table(t) = item {
+                            section(out, &child, t, true);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn inline(s: &mut String, v: &Value) {
+        match v {
+            Value::String(text) => string(s, text),
+            Value::Integer(i) => {
+                let _ = write!(s, "{i}");
+            }
+            Value::Float(f) => float(s, *f),
+            Value::Boolean(b) => {
+                let _ = write!(s, "{b}");
+            }
+            Value::Datetime(d) => s.push_str(d),
+            Value::Array(items) => {
+                s.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        s.push_str(", ");
+                    }
+                    inline(s, item);
+                }
+                s.push(']');
+            }
+            Value::Table(t) => {
+                s.push('{');
+                for (i, (k, v)) in t.iter().enumerate() {
+                    s.push_str(if i > 0 { ", " } else { " " });
+                    key(s, k);
+                    s.push_str(" = ");
+                    inline(s, v);
+                }
+                s.push_str(if t.is_empty() { "}" } else { " }" });
+            }
+        }
+    }
+
+    /// `toml_writer`'s float form; NaN loses its sign as in `toml`'s serializer.
+    fn float(s: &mut String, f: f64) {
+        if f.is_nan() {
+            s.push_str("nan");
+        } else if f == 0.0 {
+            s.push_str(if f.is_sign_negative() { "-0.0" } else { "0.0" });
+        } else if f % 1.0 == 0.0 {
+            let _ = write!(s, "{f}.0");
+        } else {
+            let _ = write!(s, "{f}");
+        }
+    }
+
+    fn is_bare(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+    }
+
+    fn is_control(b: u8) -> bool {
+        (b <= 0x1f && b != b'\t') || b == 0x7f
+    }
+
+    /// `toml_writer`'s default key: bare, else `"basic"` without escapes, else
+    /// `'literal'`, else `"basic"` with escapes.
+    fn key(s: &mut String, k: &str) {
+        let b = k.as_bytes();
+        if !b.is_empty() && b.iter().all(|&c| is_bare(c)) {
+            s.push_str(k);
+            return;
+        }
+        let control = b.iter().any(|&c| is_control(c));
+        let single = b.contains(&b'\'');
+        let double = b.contains(&b'"');
+        let backslash = b.contains(&b'\\');
+        if !control && !single && (double || backslash) {
+            s.push('\'');
+            s.push_str(k);
+            s.push('\'');
+        } else {
+            s.push('"');
+            escaped(s, k, false);
+            s.push('"');
+        }
+    }
+
+    /// `toml_writer`'s default string: the first of basic, literal, multi-line basic,
+    /// multi-line literal that needs no escapes, else escaped.
+    fn string(s: &mut String, v: &str) {
+        let b = v.as_bytes();
+        if b.iter()
+            .all(|&c| is_bare(c) || matches!(c, b'.' | b'/' | b' ' | b':'))
+        {
+            s.push('"');
+            s.push_str(v);
+            s.push('"');
+            return;
+        }
+        let run = |q: u8| b.split(|&c| c != q).map(<[u8]>::len).max().unwrap_or(0);
+        let (max_single, max_double) = (run(b'\''), run(b'"'));
+        let control = b.iter().any(|&c| is_control(c) && c != b'\n');
+        let backslash = b.contains(&b'\\');
+        let newline = b.contains(&b'\n');
+        let (delim, escape, ml) = if !control && !backslash && max_double == 0 && !newline {
+            ("\"", true, false)
+        } else if !control && max_single == 0 && !newline {
+            ("'", false, false)
+        } else if !control && !backslash && max_double <= 2 {
+            ("\"\"\"", true, true)
+        } else if !control && max_single <= 2 {
+            ("'''", false, true)
+        } else if newline {
+            ("\"\"\"", true, true)
+        } else {
+            ("\"", true, false)
+        };
+        s.push_str(delim);
+        if ml && newline {
+            s.push('\n');
+        }
+        if escape {
+            escaped(s, v, ml);
+        } else {
+            s.push_str(v);
+        }
+        s.push_str(delim);
+    }
+
+    /// The body of a basic string: `toml_writer`'s escapes; in a multi-line string
+    /// newlines and up to two quotes in a row stay as they are.
+    fn escaped(s: &mut String, v: &str, ml: bool) {
+        let max_quotes = if ml { 2 } else { 0 };
+        let mut quotes = 0;
+        let mut start = 0;
+        for (i, &c) in v.as_bytes().iter().enumerate() {
+            let esc = match c {
+                b'"' => {
+                    quotes += 1;
+                    if quotes <= max_quotes {
+                        continue;
+                    }
+                    "\\\""
+                }
+                0x8 => "\\b",
+                b'\t' => "\\t",
+                b'\n' if ml => {
+                    quotes = 0;
+                    continue;
+                }
+                b'\n' => "\\n",
+                0xc => "\\f",
+                b'\r' => "\\r",
+                b'\\' => "\\\\",
+                c if c <= 0x1f || c == 0x7f => "",
+                _ => {
+                    quotes = 0;
+                    continue;
+                }
+            };
+            quotes = 0;
+            s.push_str(&v[start..i]);
+            if esc.is_empty() {
+                let _ = write!(s, "\\u{:04X}", c);
+            } else {
+                s.push_str(esc);
+            }
+            start = i + 1;
+        }
+        s.push_str(&v[start..]);
     }
 }
 
