@@ -84,6 +84,12 @@ fn a_changed_member_rebuilds_with_its_dependents_even_when_its_mtime_is_old() {
     );
     assert!(units.iter().filter(|u| u.is_registry()).all(|u| u.fresh));
     assert!(run_app(&project.root).contains("util-v2"), "stale binary");
+
+    let stats = stow.json(&project.root, &["stats"]);
+    assert_eq!(stats["units"]["rebuilt"], 2, "{stats}");
+    assert_eq!(stats["units"]["new"], 0, "{stats}");
+    assert!(stats["units"]["fresh"].as_u64().unwrap() > 20, "{stats}");
+    assert_eq!(stats["reasons"]["source-changed"], 2, "{stats}");
 }
 
 #[test]
@@ -208,4 +214,26 @@ fn a_separate_build_dir_in_the_new_layout_round_trips_fresh() {
         .collect();
     assert!(stale.is_empty(), "rebuilt: {stale:?}");
     assert!(run_app(&project.root).contains("util-v1"));
+}
+
+#[test]
+fn stats_names_changed_flags_as_the_reason_for_new_units() {
+    let (project, _store, stow) = saved_project();
+    reclone_in_place(&project);
+    stow.json(&project.root, &["restore"]);
+    let flags = [("RUSTFLAGS".to_string(), "-Cdebuginfo=1".to_string())];
+    build_json_env(&project.root, &["-p", "util"], &flags);
+    let stats = stow.json(&project.root, &["stats"]);
+    assert!(stats["units"]["new"].as_u64().unwrap() >= 1, "{stats}");
+    assert_eq!(stats["units"]["fresh"], 0, "{stats}");
+    let reasons = stats["reasons"].as_object().unwrap();
+    assert_eq!(
+        reasons.keys().collect::<Vec<_>>(),
+        ["flags-changed"],
+        "{stats}"
+    );
+    assert!(
+        stats["advice"][0].as_str().unwrap().contains("RUSTFLAGS"),
+        "{stats}"
+    );
 }

@@ -13,6 +13,7 @@ pub mod path;
 pub mod plan;
 pub mod registry;
 pub mod sources;
+pub mod stats;
 
 mod digest;
 

@@ -101,3 +101,43 @@ pub struct CleanOutput {
     pub removed_paths: u64,
     pub bytes_removed: u64,
 }
+
+/// `cargo stow stats`: what the build after a restore made of it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StatsOutput {
+    pub version: u32,
+    pub hit: HitKind,
+    pub restored_key: Option<String>,
+    pub units: UnitCounts,
+    /// Units the build compiled: rebuilt restored units and new ones, with the cause.
+    pub built: Vec<BuiltUnit>,
+    /// How many built units each cause accounts for.
+    pub reasons: BTreeMap<crate::stats::Reason, u64>,
+    /// Content bytes of the restored units Cargo reused.
+    pub bytes_fresh: u64,
+    /// One line per cause: what it means and what to change.
+    pub advice: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct UnitCounts {
+    pub restored: u64,
+    /// Restored and reused as they were.
+    pub fresh: u64,
+    /// Restored, then compiled again.
+    pub rebuilt: u64,
+    /// Not in the snapshot, compiled by this job.
+    pub new: u64,
+    /// Restored and not used by this job (left out of the next save).
+    pub unused: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BuiltUnit {
+    /// `<profile dir>/<hash>`.
+    pub unit: String,
+    pub name: String,
+    /// `rebuilt` or `new`.
+    pub status: String,
+    pub reason: crate::stats::Reason,
+}

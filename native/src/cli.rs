@@ -134,6 +134,8 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// After a build: restored units fresh, rebuilt (and why), unused, new.
+    Stats,
     /// List snapshots in the store.
     Ls {
         /// Only keys starting with this.

@@ -18,6 +18,10 @@ pub struct State {
     /// Whether fingerprint atimes can tell used units from unused ones here.
     #[serde(default)]
     pub atime_works: bool,
+    /// When the restore started, `[seconds, nanoseconds]`: fingerprints written later
+    /// belong to units this job rebuilt.
+    #[serde(default)]
+    pub started: (i64, u32),
 }
 
 const FILE: &str = "state.json";
@@ -42,4 +46,34 @@ pub fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// The fingerprint JSON of every restored unit, so `stats` can say why a unit rebuilt.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RestoredUnits {
+    /// `<root>:<unit id>` -> (package name, fingerprint file name -> its JSON).
+    pub units: std::collections::BTreeMap<
+        String,
+        (
+            String,
+            std::collections::BTreeMap<String, serde_json::Value>,
+        ),
+    >,
+}
+
+const UNITS_FILE: &str = "restored-units.json";
+
+impl RestoredUnits {
+    pub fn load(dir: &Path) -> RestoredUnits {
+        std::fs::read(dir.join(UNITS_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn store(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join(UNITS_FILE), serde_json::to_vec(self)?)
+            .context("saving restored units")
+    }
 }

@@ -6,6 +6,7 @@ mod key;
 mod ls;
 mod restore;
 mod save;
+mod stats;
 
 use anyhow::Result;
 
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     };
     match cli.command {
         Command::Key { key, explain } => key::run(&ctx, &key, explain),
+        Command::Stats => stats::run(&ctx),
         Command::Clean { plan, dry_run } => clean::run(&ctx, &plan, dry_run),
         Command::Save { key, plan } => runtime()?.block_on(save::run(&ctx, &key, &plan)),
         Command::Restore { key, opts } => runtime()?.block_on(restore::run(&ctx, &key, &opts)),

@@ -23,7 +23,7 @@ use crate::error::UserError;
 use crate::memo::{self, Memo};
 use crate::pack;
 use crate::report::human_bytes;
-use crate::state::{State, unix_now};
+use crate::state::{RestoredUnits, State, unix_now};
 use crate::store::Store;
 use crate::workspace::Workspace;
 use crate::workspace::cargo_home;
@@ -31,6 +31,7 @@ use crate::{inputs, sources};
 
 pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
     let start = Instant::now();
+    let started = filetime::FileTime::now();
     let ws = Workspace::discover(ctx.global.manifest_path.as_deref())?;
     let keys = key::compute(&inputs::gather(&ws, args)?)?;
     let store = ctx.store()?;
@@ -82,6 +83,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         restored_key: out.restored_key.clone(),
         restored_at: unix_now(),
         atime_works: out.hit != HitKind::Miss && crate::usage::atime_works(&ws.state_dir()),
+        started: (started.unix_seconds(), started.nanoseconds()),
     }
     .store(&ws.state_dir())?;
     if let Err(err) = result {
@@ -187,6 +189,7 @@ async fn restore(
     };
     let results = unpack_snapshot(ctx, store, &manifest, &root_of, out).await;
     remember_packs(ws, &results, &root_of);
+    remember_fingerprints(ws, &results, &root_of);
     if !opts.no_mtime
         && let Some(saved) = &manifest.sources
     {
@@ -336,6 +339,43 @@ fn remember_packs(
     }
     if let Err(e) = memo.store(&ws.state_dir()) {
         tracing::debug!("memo not written: {e:#}");
+    }
+}
+
+/// Keeps the fingerprint JSON of every restored unit for `cargo stow stats`. Reading a
+/// fingerprint moves its atime, so it is put back to the sentinel `usage` looks for.
+fn remember_fingerprints(ws: &Workspace, results: &Unpacked, root_of: &dyn Fn(&str) -> PathBuf) {
+    let mut units = RestoredUnits::default();
+    for (p, staged) in results
+        .iter()
+        .filter_map(|(p, r)| Some((p, r.as_ref().ok()?)))
+    {
+        let Some(name) = &p.unit else { continue };
+        let root = root_of(&p.root);
+        let mut jsons = std::collections::BTreeMap::new();
+        for s in staged
+            .iter()
+            .filter(|s| s.kind == pack::Kind::File && pack::is_fingerprint(&s.path))
+        {
+            if !s.path.ends_with(".json") {
+                continue;
+            }
+            let path = root.join(&s.path);
+            if let Some(v) = std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+            {
+                let file = s.path.rsplit('/').next().unwrap_or_default().to_string();
+                jsons.insert(file, v);
+            }
+            let _ = filetime::set_file_atime(&path, crate::usage::SENTINEL_ATIME);
+        }
+        units
+            .units
+            .insert(format!("{}:{}", p.root, p.group), (name.clone(), jsons));
+    }
+    if let Err(e) = units.store(&ws.state_dir()) {
+        tracing::debug!("restored units not recorded: {e:#}");
     }
 }
 
