@@ -1,20 +1,30 @@
-//! `cargo stow ls`: snapshots in the store, newest first.
+//! `cargo stow ls`: snapshots in the store, newest first, with their size.
 
 use anyhow::Result;
+use futures::StreamExt;
 use serde::Serialize;
 
 use super::Ctx;
 use crate::report::human_bytes;
+use crate::state::unix_now;
 
 #[derive(Serialize)]
 struct Snapshot {
     layer: String,
     key: String,
+    /// Compressed bytes of the snapshot's packs (shared packs counted in each snapshot).
+    stored_bytes: u64,
+    /// Content bytes the snapshot restores.
+    bytes: u64,
+    packs: u64,
     /// Size of the manifest object, bytes.
     manifest_bytes: u64,
     /// RFC 3339 time the snapshot was published.
     saved: String,
     age_seconds: i64,
+    /// Why the manifest could not be read, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -25,30 +35,63 @@ struct LsOutput {
 
 pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<u8> {
     let store = ctx.store()?;
-    let now = chrono_now();
-    let mut snapshots = Vec::new();
+    let now = unix_now() as i64;
+    let mut listed = Vec::new();
     for layer in ["target", "registry"] {
         for (key, meta) in store.list_manifests(layer, prefix.unwrap_or("")).await? {
-            snapshots.push(Snapshot {
-                layer: layer.into(),
-                key,
-                manifest_bytes: meta.size,
-                saved: meta.last_modified.to_rfc3339(),
-                age_seconds: now - meta.last_modified.timestamp(),
-            });
+            listed.push((layer, key, meta));
         }
     }
+    let mut snapshots: Vec<Snapshot> = futures::stream::iter(listed)
+        .map(|(layer, key, meta)| {
+            let store = store.clone();
+            async move {
+                let manifest = store.manifest(layer, &key).await;
+                let (stored_bytes, bytes, packs, error) = match manifest {
+                    Ok(Some(m)) => (
+                        m.stored_bytes(),
+                        m.packs.iter().map(|p| p.bytes).sum(),
+                        m.packs.len() as u64,
+                        None,
+                    ),
+                    Ok(None) => (0, 0, 0, Some("deleted while listing".to_string())),
+                    Err(e) => (0, 0, 0, Some(format!("{e:#}"))),
+                };
+                Snapshot {
+                    layer: layer.into(),
+                    key,
+                    stored_bytes,
+                    bytes,
+                    packs,
+                    manifest_bytes: meta.size,
+                    saved: meta.last_modified.to_rfc3339(),
+                    age_seconds: now - meta.last_modified.timestamp(),
+                    error,
+                }
+            }
+        })
+        .buffer_unordered(ctx.jobs)
+        .collect()
+        .await;
     snapshots.sort_by_key(|s| s.age_seconds);
     let human = snapshots
         .iter()
-        .map(|s| {
-            format!(
-                "{:<8} {}  {} ago  manifest {}",
+        .map(|s| match &s.error {
+            Some(e) => format!(
+                "{:<8} {}  {} ago  unreadable: {e}",
+                s.layer,
+                s.key,
+                age(s.age_seconds)
+            ),
+            None => format!(
+                "{:<8} {}  {} ago  {} in {} packs ({} stored)",
                 s.layer,
                 s.key,
                 age(s.age_seconds),
-                human_bytes(s.manifest_bytes)
-            )
+                human_bytes(s.bytes),
+                s.packs,
+                human_bytes(s.stored_bytes)
+            ),
         })
         .collect::<Vec<_>>()
         .join("\n");
@@ -64,10 +107,6 @@ pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<u8> {
         },
     );
     Ok(0)
-}
-
-fn chrono_now() -> i64 {
-    crate::state::unix_now() as i64
 }
 
 fn age(secs: i64) -> String {
