@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use std::process::Command;
 
 use stow_tests::{
-    Project, Stow, build_json, build_json_env, clone_to, copy_built_fixture, copy_fixture,
+    Project, Stow, build_json, build_json_env, clone_to, copy_built_fixture, copy_fixture, rebuilt,
     reclone_in_place, run_app,
 };
 
@@ -29,11 +29,7 @@ fn a_fresh_clone_at_the_same_path_finds_every_unit_fresh() {
     assert_eq!(out["mtime"]["touched"], 0, "{out}");
 
     let units = build_json(&project.root, &[]);
-    let stale: Vec<_> = units
-        .iter()
-        .filter(|u| !u.fresh)
-        .map(|u| u.label())
-        .collect();
+    let stale = rebuilt(&units);
     assert!(
         stale.is_empty(),
         "units rebuilt after an unchanged clone: {stale:?}"
@@ -207,11 +203,7 @@ fn a_separate_build_dir_in_the_new_layout_round_trips_fresh() {
         "build dir not restored"
     );
     let units = build_json_env(&project.root, &[], &env);
-    let stale: Vec<_> = units
-        .iter()
-        .filter(|u| !u.fresh)
-        .map(|u| u.label())
-        .collect();
+    let stale = rebuilt(&units);
     assert!(stale.is_empty(), "rebuilt: {stale:?}");
     assert!(run_app(&project.root).contains("util-v1"));
 }

@@ -2,7 +2,9 @@
 
 use std::os::unix::fs::MetadataExt;
 
-use stow_tests::{Project, Stow, build_json, clone_to, copy_built_fixture, copy_fixture, run_app};
+use stow_tests::{
+    Project, Stow, build_json, clone_to, copy_built_fixture, copy_fixture, rebuilt, run_app,
+};
 
 const EXPECTED: &str = r#"hello from App util-v1 42 {"generated":42} bzip2=1.0.8"#;
 
@@ -30,11 +32,7 @@ fn clone_elsewhere_restores_every_registry_unit_fresh() {
     let units = build_json(&clone.root, &[]);
     let registry: Vec<_> = units.iter().filter(|u| u.is_registry()).collect();
     assert!(registry.len() >= 8, "too few registry units: {units:?}");
-    let stale: Vec<_> = registry
-        .iter()
-        .filter(|u| !u.fresh)
-        .map(|u| u.label())
-        .collect();
+    let stale = rebuilt(registry);
     assert!(
         stale.is_empty(),
         "registry units rebuilt after restore: {stale:?}"

@@ -30,6 +30,15 @@ impl Artifact {
     }
 }
 
+/// Labels of the units among `units` that Cargo compiled instead of reusing.
+pub fn rebuilt<'a>(units: impl IntoIterator<Item = &'a Artifact>) -> Vec<String> {
+    units
+        .into_iter()
+        .filter(|u| !u.fresh)
+        .map(|u| u.label())
+        .collect()
+}
+
 /// `cargo build --message-format=json` in `dir`; panics if the build fails.
 pub fn build_json(dir: &Path, extra: &[&str]) -> Vec<Artifact> {
     build_json_env(dir, extra, &[])

@@ -5,6 +5,6 @@ pub mod cargo;
 pub mod fixture;
 pub mod stow;
 
-pub use cargo::{Artifact, build_json, build_json_env, run_app};
+pub use cargo::{Artifact, build_json, build_json_env, rebuilt, run_app};
 pub use fixture::{Project, clone_to, copy_built_fixture, copy_fixture, reclone_in_place};
 pub use stow::{Run, Stow, stow_bin};

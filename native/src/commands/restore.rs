@@ -231,14 +231,15 @@ async fn unpack_snapshot(
     root_of: &(dyn Fn(&str) -> PathBuf + Sync),
     out: &mut RestoreOutput,
 ) -> Unpacked {
-    for root in manifest
-        .packs
-        .iter()
-        .map(|p| root_of(&p.root))
-        .collect::<std::collections::BTreeSet<_>>()
-    {
-        let _ = pack::remove_any(&staging_of(&root));
-    }
+    // Leftovers of an interrupted restore go first; ours go at the end.
+    let clear_staging = || {
+        let roots: std::collections::BTreeSet<PathBuf> =
+            manifest.packs.iter().map(|p| root_of(&p.root)).collect();
+        for root in roots {
+            let _ = pack::remove_any(&staging_of(&root));
+        }
+    };
+    clear_staging();
     let bar = ctx.report.bar(manifest.stored_bytes(), "restoring");
     let downloaded = Arc::new(AtomicU64::new(0));
     let results: Unpacked = futures::stream::iter(manifest.packs.iter().cloned())
@@ -259,14 +260,7 @@ async fn unpack_snapshot(
         .collect()
         .await;
     bar.finish_and_clear();
-    for root in manifest
-        .packs
-        .iter()
-        .map(|p| root_of(&p.root))
-        .collect::<std::collections::BTreeSet<_>>()
-    {
-        let _ = pack::remove_any(&staging_of(&root));
-    }
+    clear_staging();
     let mut restored = std::collections::BTreeSet::new();
     let mut dir_mtimes = std::collections::HashMap::new();
     for (p, r) in &results {
