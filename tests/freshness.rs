@@ -229,3 +229,16 @@ fn stats_names_changed_flags_as_the_reason_for_new_units() {
         "{stats}"
     );
 }
+
+/// A job that restores and saves without building (it failed early, say) must not
+/// publish a snapshot emptied by pruning: nothing proves the units unused.
+#[test]
+fn a_save_without_a_build_keeps_every_unit() {
+    let (project, _store, stow) = saved_project();
+    reclone_in_place(&project);
+    let restored = stow.json(&project.root, &["restore"]);
+    let saved = stow.json(&project.root, &["save", "--suffix", "nobuild"]);
+    assert_eq!(saved["units_unused"], 0, "{saved}");
+    assert_eq!(saved["packs"], restored["packs"], "{saved}");
+    assert!(saved["usage_note"].as_str().unwrap().contains("no unit was built"), "{saved}");
+}

@@ -30,19 +30,26 @@ pub fn atime_works(dir: &Path) -> bool {
 }
 
 /// Units of `groups` that were used: any fingerprint file read or written since restore.
-/// A unit without fingerprint files counts as used (nothing proves otherwise).
-pub fn used_units(root: &Path, groups: &[Group]) -> BTreeSet<String> {
-    groups
+/// A unit without fingerprint files counts as used (nothing proves otherwise). `None`
+/// when no fingerprint was touched at all: no build ran, which proves nothing unused.
+pub fn used_units(root: &Path, groups: &[Group]) -> Option<BTreeSet<String>> {
+    let mut any_touched = false;
+    let used = groups
         .iter()
         .filter(|g| g.unit.is_some())
         .filter(|g| {
             let mut fingerprints = g.paths.iter().filter(|p| is_fingerprint(p)).peekable();
-            fingerprints.peek().is_none()
-                || fingerprints.any(|p| match std::fs::symlink_metadata(root.join(p)) {
-                    Ok(m) if m.is_file() => FileTime::from_last_access_time(&m) != SENTINEL_ATIME,
-                    _ => false,
-                })
+            if fingerprints.peek().is_none() {
+                return true;
+            }
+            let touched = fingerprints.any(|p| match std::fs::symlink_metadata(root.join(p)) {
+                Ok(m) if m.is_file() => FileTime::from_last_access_time(&m) != SENTINEL_ATIME,
+                _ => false,
+            });
+            any_touched |= touched;
+            touched
         })
         .map(|g| g.name.clone())
-        .collect()
+        .collect();
+    any_touched.then_some(used)
 }

@@ -128,6 +128,20 @@ fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<
         },
         None => human,
     };
+    let human = match &out.registry {
+        Some(r) if r.hit != HitKind::Miss => format!(
+            "{human}\nregistry: {} hit {} ({} files into CARGO_HOME)",
+            if r.hit == HitKind::Exact {
+                "exact"
+            } else {
+                "fallback"
+            },
+            r.restored_key.as_deref().unwrap_or("?"),
+            r.files
+        ),
+        Some(_) => format!("{human}\nregistry: miss (Cargo downloads what it needs)"),
+        None => human,
+    };
     let problem = err.is_some() || out.hit == HitKind::Miss || out.packs_failed > 0;
     if ctx.global.strict && problem {
         let err = err.unwrap_or_else(|| anyhow::anyhow!("{human}"));

@@ -87,6 +87,16 @@ pub async fn run(ctx: &Ctx, key_args: &KeyArgs, plan_args: &PlanArgs) -> Result<
         "already-saved" => format!("already saved: {key} exists in the store; nothing uploaded"),
         _ => format!("exact hit on {key} at restore: nothing to save"),
     };
+    let human = match &out.registry {
+        Some(r) if r.outcome == "saved" => format!(
+            "{human}\nregistry {}: {} packs, uploaded {}",
+            r.key,
+            r.packs,
+            human_bytes(r.bytes_uploaded)
+        ),
+        Some(r) => format!("{human}\nregistry {}: already saved", r.key),
+        None => human,
+    };
     for w in &out.warnings {
         ctx.report.warn(w);
     }
@@ -172,13 +182,21 @@ async fn save(
         let entries = listing::list(&dir)?;
         let mut plan = plan::plan(&entries, &opts);
         if prune_unused {
-            let used = usage::used_units(&dir, &plan.groups);
-            let pruned = PlanOptions {
-                used_units: Some(used),
-                ..opts.clone()
-            };
-            plan = plan::plan(&entries, &pruned);
-            out.units_unused += plan.unused_units.len() as u64;
+            match usage::used_units(&dir, &plan.groups) {
+                Some(used) => {
+                    let pruned = PlanOptions {
+                        used_units: Some(used),
+                        ..opts.clone()
+                    };
+                    plan = plan::plan(&entries, &pruned);
+                    out.units_unused += plan.unused_units.len() as u64;
+                }
+                // Saving right after a restore (a failed job, say) must not empty the cache.
+                None => {
+                    out.usage_note =
+                        Some("no unit was built or read since the restore: every unit kept".into());
+                }
+            }
         }
         let dir = Arc::new(dir);
         for (path, target) in plan.links {
