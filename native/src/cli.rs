@@ -24,7 +24,8 @@ pub struct GlobalArgs {
     /// Print one JSON document on stdout instead of human output.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Store URL: file:///path. Default: a folder under the user's cache dir.
+    /// Store URL: s3://bucket/prefix, gs://bucket/prefix, az://container/prefix or
+    /// file:///path. Default: a folder under the user's cache dir.
     #[arg(long, global = true, env = "CARGO_STOW_STORE", value_name = "URL")]
     pub store: Option<String>,
     /// Path to Cargo.toml of the workspace (default: found from the current dir, as Cargo does).
