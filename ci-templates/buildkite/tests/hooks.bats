@@ -1,0 +1,262 @@
+#!/usr/bin/env bats
+# Runs the plugin's real hooks, the way the Buildkite agent runs them, against the real
+# cargo-stow binary and SeaweedFS, on fresh clones of tests/fixtures/workspace.
+#
+# Needs (ci-templates/test.sh provides them): CARGO_STOW_TEST_S3 and the AWS_* variables
+# of target/servers.env, STOW_BIN (the binary), STOW_WORK (a scratch dir), STOW_CARGO_HOME
+# (a CARGO_HOME shared by the steps, as on one agent host), STOW_PYTHON (a python3 with
+# PyYAML and jsonschema).
+#
+# `buildkite-agent` itself cannot run here (it needs a Buildkite backend): a stand-in
+# script on PATH records every call, so the tests can check what the hooks asked of it.
+
+setup_file() {
+  BK_ROOT="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
+  REPO_ROOT="$(cd "$BK_ROOT/../.." && pwd)"
+  WORK="$STOW_WORK/buildkite"
+  rm -rf "$WORK"
+  mkdir -p "$WORK/bin"
+  ORIGIN="$WORK/origin"
+  cp -r "$REPO_ROOT/tests/fixtures/workspace" "$ORIGIN"
+  rm -rf "$ORIGIN/target"
+  printf '/target/\n/cargo-build.json\n' >"$ORIGIN/.gitignore"
+  git -C "$ORIGIN" init -q -b main
+  git -C "$ORIGIN" add -A
+  git -C "$ORIGIN" -c user.name=test -c user.email=test@example.invalid commit -q -m fixture
+  BK_STORE="$CARGO_STOW_TEST_S3/ci-buildkite-$(date +%s)-$$"
+  AGENT_LOG="$WORK/agent.log"
+  cat >"$WORK/bin/buildkite-agent" <<'AGENT'
+#!/usr/bin/env bash
+# Stand-in for buildkite-agent, which cannot run here: records its arguments, one call a line.
+printf '%s\n' "$*" >>"$AGENT_LOG"
+AGENT
+  chmod +x "$WORK/bin/buildkite-agent"
+  export BK_ROOT REPO_ROOT WORK ORIGIN BK_STORE AGENT_LOG
+}
+
+setup() {
+  bats_load_library bats-support
+  bats_load_library bats-assert
+  local v
+  while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(CARGO_STOW_|BUILDKITE_)' || true)
+  export BUILDKITE_PLUGIN_CARGO_STOW_STORE="$BK_STORE"
+  export BUILDKITE_PLUGIN_CARGO_STOW_BINARY="$STOW_BIN"
+  export BUILDKITE_PLUGIN_CARGO_STOW_PREFIX=fixture
+  export CARGO_HOME="$STOW_CARGO_HOME"
+  export BUILDKITE_PULL_REQUEST=false BUILDKITE_STEP_KEY="test$BATS_TEST_NUMBER" BUILDKITE_LABEL=":rust: test"
+  export CARGO_TERM_COLOR=never
+  PATH="$WORK/bin:$PATH"
+  : >"$AGENT_LOG"
+}
+
+clone() { # -> path of a fresh clone of the fixture
+  local dir="$WORK/clone$BATS_TEST_NUMBER"
+  rm -rf "$dir"
+  git clone -q "$ORIGIN" "$dir"
+  echo "$dir"
+}
+
+# step DIR COMMAND: environment hook, pre-command, the command, post-command, as the agent
+# runs them: the environment hook's exports reach the rest; BUILDKITE_COMMAND_EXIT_STATUS
+# carries the command's exit code to post-command. The status is the first failing hook's.
+step() {
+  local dir="$1" cmd="$2"
+  (
+    cd "$dir"
+    # shellcheck source=/dev/null
+    . "$BK_ROOT/hooks/environment"
+    "$BK_ROOT/hooks/pre-command" || exit $? # a failed pre-command ends the job
+    set +e
+    bash -c "$cmd"
+    BUILDKITE_COMMAND_EXIT_STATUS=$?
+    set -e
+    export BUILDKITE_COMMAND_EXIT_STATUS
+    echo "command exited with $BUILDKITE_COMMAND_EXIT_STATUS"
+    "$BK_ROOT/hooks/post-command"
+  )
+}
+
+restore_only() { # DIR: environment and pre-command hooks only
+  (
+    cd "$1"
+    # shellcheck source=/dev/null
+    . "$BK_ROOT/hooks/environment"
+    "$BK_ROOT/hooks/pre-command"
+  )
+}
+
+key_prefix() { # user prefix -> the sanitized prefix cargo-stow puts in keys
+  (cd "$ORIGIN" && "$STOW_BIN" key --json --prefix "$1") |
+    "$STOW_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["target"]["key"].split("-stow1-")[0])'
+}
+
+snapshots() { # key prefix -> number of target snapshots in the store under it
+  (cd "$ORIGIN" && "$STOW_BIN" ls --json --store "$BK_STORE" --prefix "$(key_prefix "$1")") |
+    "$STOW_PYTHON" -c 'import json,sys; print(sum(1 for s in json.load(sys.stdin)["snapshots"] if s["layer"]=="target"))'
+}
+
+@test "shellcheck passes on every hook and the shared library" {
+  run shellcheck -x "$BK_ROOT"/hooks/* "$BK_ROOT"/lib/*.bash
+  assert_success
+}
+
+@test "plugin.yml validates: a JSON schema that accepts good configs and rejects bad ones" {
+  run "$STOW_PYTHON" "$BATS_TEST_DIRNAME/validate-plugin.py" "$BK_ROOT/plugin.yml" "$BK_ROOT/lib/cargo-stow.bash" "$REPO_ROOT/docs/ci.md"
+  assert_success
+  assert_output --partial "plugin.yml: valid"
+}
+
+@test "bad config: an unknown policy fails the environment hook, naming the option" {
+  export BUILDKITE_PLUGIN_CARGO_STOW_POLICY=sometimes
+  run "$BK_ROOT/hooks/environment"
+  assert_failure 2
+  assert_output --partial "option 'policy' must be pull, push or pull-push, not 'sometimes'"
+}
+
+@test "bad config: a misspelt option is named" {
+  export BUILDKITE_PLUGIN_CARGO_STOW_SAVE_ON_FAILIURE=true
+  run "$BK_ROOT/hooks/environment"
+  assert_failure 2
+  assert_output --partial "unknown option 'save-on-failiure'"
+}
+
+@test "bad config: save-on-failure must be a boolean" {
+  export BUILDKITE_PLUGIN_CARGO_STOW_SAVE_ON_FAILURE=maybe
+  run "$BK_ROOT/hooks/post-command"
+  assert_failure 2
+  assert_output --partial "option 'save-on-failure' must be true or false, not 'maybe'"
+}
+
+@test "bad config: a store that is no store URL is named" {
+  export BUILDKITE_PLUGIN_CARGO_STOW_STORE=ftp://example.invalid/cache
+  run "$BK_ROOT/hooks/environment"
+  assert_failure 2
+  assert_output --partial "option 'store' must be a URL"
+}
+
+@test "bad config: a binary that does not exist fails pre-command, naming the option" {
+  export BUILDKITE_PLUGIN_CARGO_STOW_BINARY="$WORK/no/such/cargo-stow"
+  dir="$(clone)"
+  run restore_only "$dir"
+  assert_failure 2
+  assert_output --partial "option 'binary' names '$WORK/no/such/cargo-stow'"
+}
+
+@test "first build: restore misses, the command builds, post-command saves on success" {
+  dir="$(clone)"
+  run step "$dir" "cargo build --locked"
+  assert_success
+  assert_output --partial "cache miss for"
+  assert_output --partial "command exited with 0"
+  assert_output --partial "cargo-stow: saved protected_fixture-"
+  [ "$(snapshots protected-fixture)" = 1 ]
+  run cat "$AGENT_LOG"
+  assert_line "meta-data set cargo-stow:test$BATS_TEST_NUMBER:restore miss"
+  assert_line --partial "annotate --style warning --context cargo-stow-test$BATS_TEST_NUMBER"
+  assert_line "meta-data set cargo-stow:test$BATS_TEST_NUMBER:save saved"
+}
+
+@test "fresh clone: exact hit, every registry unit fresh, save skips the exact hit" {
+  dir="$(clone)"
+  run step "$dir" "cargo build --locked --message-format=json >cargo-build.json"
+  assert_success
+  assert_output --partial "exact hit: restored protected_fixture-"
+  assert_output --partial "nothing to save"
+  run "$STOW_PYTHON" - "$dir/cargo-build.json" <<'PY'
+import json, sys
+units = [m for m in map(json.loads, open(sys.argv[1])) if m.get("reason") == "compiler-artifact"]
+reg = [u for u in units if "registry+" in u["package_id"]]
+stale = [u["package_id"] for u in reg if not u["fresh"]]
+print(f"{len(reg) - len(stale)}/{len(reg)} registry units fresh; stale: {stale}")
+sys.exit(0 if reg and not stale else 1)
+PY
+  assert_success
+  [ "$(snapshots protected-fixture)" = 1 ]
+  run cat "$AGENT_LOG"
+  assert_line "meta-data set cargo-stow:test$BATS_TEST_NUMBER:restore exact"
+  assert_line "meta-data set cargo-stow:test$BATS_TEST_NUMBER:save skipped-exact-hit"
+}
+
+@test "failed command: post-command does not save" {
+  export BUILDKITE_PLUGIN_CARGO_STOW_SUFFIX=failing
+  dir="$(clone)"
+  run step "$dir" "cargo build --locked && exit 1"
+  assert_success
+  assert_output --partial "fallback hit"
+  assert_output --partial "the command exited with 1: not saving"
+  [ "$(snapshots protected-fixture)" = 1 ]
+  run grep -c ':save ' "$AGENT_LOG"
+  assert_output 0
+}
+
+@test "failed command with save-on-failure: true: post-command saves" {
+  export BUILDKITE_PLUGIN_CARGO_STOW_SUFFIX=failing BUILDKITE_PLUGIN_CARGO_STOW_SAVE_ON_FAILURE=true
+  dir="$(clone)"
+  run step "$dir" "cargo build --locked && exit 1"
+  assert_success
+  assert_output --partial "command exited with 1"
+  assert_output --partial "cargo-stow: saved protected_fixture-"
+  [ "$(snapshots protected-fixture)" = 2 ]
+}
+
+@test "policy pull: restores, never saves" {
+  export BUILDKITE_PLUGIN_CARGO_STOW_SUFFIX=lint BUILDKITE_PLUGIN_CARGO_STOW_POLICY=pull
+  dir="$(clone)"
+  run step "$dir" "cargo build --locked"
+  assert_success
+  assert_output --partial "fallback hit"
+  assert_output --partial "policy pull: not saving"
+  [ "$(snapshots protected-fixture)" = 2 ]
+}
+
+@test "policy push: pre-command does not restore" {
+  export BUILDKITE_PLUGIN_CARGO_STOW_POLICY=push
+  dir="$(clone)"
+  run restore_only "$dir"
+  assert_success
+  assert_output --partial "policy push: not restoring"
+  [ ! -e "$dir/target" ]
+}
+
+@test "strict: a miss fails pre-command with exit 3" {
+  export BUILDKITE_PLUGIN_CARGO_STOW_PREFIX=nothing-here BUILDKITE_PLUGIN_CARGO_STOW_STRICT=true
+  dir="$(clone)"
+  run restore_only "$dir"
+  assert_failure 3
+  assert_output --partial "strict option is true"
+  run cat "$AGENT_LOG"
+  assert_line --partial "annotate --style error"
+}
+
+@test "pull-request builds are kept apart: unprotected- keys miss the branch snapshots" {
+  export BUILDKITE_PULL_REQUEST=17 BUILDKITE_PLUGIN_CARGO_STOW_POLICY=pull
+  dir="$(clone)"
+  run restore_only "$dir"
+  assert_success
+  assert_output --partial "key prefix 'unprotected-fixture'"
+  assert_output --partial "cache miss for unprotected_fixture-"
+}
+
+@test "without buildkite-agent on PATH the hooks work and call nothing" {
+  export BUILDKITE_PLUGIN_CARGO_STOW_PREFIX=nothing-here
+  PATH="${PATH#"$WORK/bin:"}"
+  run command -v buildkite-agent
+  assert_failure
+  dir="$(clone)"
+  run restore_only "$dir"
+  assert_success
+  assert_output --partial "cache miss"
+  [ ! -s "$AGENT_LOG" ]
+}
+
+@test "CARGO_HOME under the agents' build path is replaced by a stable one" {
+  export BUILDKITE_BUILD_PATH="$WORK/builds" CARGO_HOME="$WORK/builds/agent-1/org/pipeline/.cargo"
+  run bash -c '. "$BK_ROOT/hooks/environment" && echo "CARGO_HOME is $CARGO_HOME"'
+  assert_success
+  assert_output --partial "is under $WORK/builds, whose path differs between agents"
+  assert_output --partial "CARGO_HOME is $HOME/.cargo"
+  export BUILDKITE_PLUGIN_CARGO_STOW_CARGO_HOME="$STOW_CARGO_HOME"
+  run bash -c '. "$BK_ROOT/hooks/environment" && echo "CARGO_HOME is $CARGO_HOME"'
+  assert_success
+  assert_output --partial "CARGO_HOME is $STOW_CARGO_HOME"
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Validates the Buildkite plugin's plugin.yml.
+
+usage: validate-plugin.py plugin.yml lib/cargo-stow.bash [docs/ci.md]
+
+- plugin.yml parses and has the fields Buildkite's plugin tooling reads (name,
+  description, author, requirements, configuration);
+- `configuration` is a valid JSON schema (draft 7, as the plugin linter uses) that
+  rejects unknown options, accepts good configs and rejects bad ones;
+- its options are exactly the ones the hooks read (STOW_OPTIONS in the library);
+- every cargo-stow plugin config in docs/ci.md's YAML examples validates.
+"""
+import re
+import sys
+
+import jsonschema
+import yaml
+
+
+def main():
+    plugin_path, lib_path = sys.argv[1], sys.argv[2]
+    docs_path = sys.argv[3] if len(sys.argv) > 3 else None
+    problems = []
+    plugin = yaml.safe_load(open(plugin_path))
+    for field in ("name", "description", "author", "requirements", "configuration"):
+        if field not in plugin:
+            problems.append(f"missing top-level field `{field}`")
+    schema = plugin["configuration"]
+    jsonschema.Draft7Validator.check_schema(schema)
+    validator = jsonschema.Draft7Validator(schema)
+    if schema.get("additionalProperties") is not False:
+        problems.append("configuration must set additionalProperties: false")
+
+    lib = open(lib_path).read()
+    m = re.search(r"STOW_OPTIONS=\(([^)]*)\)", lib)
+    hook_options = set(m.group(1).split()) if m else set()
+    schema_options = set(schema["properties"])
+    if hook_options != schema_options:
+        problems.append(
+            f"options differ: only in plugin.yml {sorted(schema_options - hook_options)}, "
+            f"only in the hooks {sorted(hook_options - schema_options)}"
+        )
+
+    good = [
+        {},
+        {"store": "s3://ci-cache/cargo", "prefix": "linux", "policy": "pull"},
+        {
+            "store": "file:///var/cache/stow",
+            "suffix": "nightly",
+            "policy": "pull-push",
+            "save-on-failure": True,
+            "strict": False,
+            "unprotect": False,
+            "binary": "/usr/local/bin/cargo-stow",
+            "install": False,
+            "version": "0.1.0",
+            "cargo-home": "/var/lib/buildkite-agent/.cargo",
+            "manifest-path": "crates/Cargo.toml",
+            "profile": "release",
+            "target": ["x86_64-unknown-linux-gnu", "wasm32-unknown-unknown"],
+            "env-vars": "MY_FLAG,OTHER",
+            "jobs": 8,
+            "exact": True,
+            "no-mtime": False,
+            "keep-unused": True,
+            "annotate": False,
+        },
+    ]
+    bad = [
+        ({"policy": "sometimes"}, "policy"),
+        ({"save-on-failure": "maybe"}, "save-on-failure"),
+        ({"stor": "s3://x/y"}, "stor"),
+        ({"jobs": 0}, "jobs"),
+        ({"target": 3}, "target"),
+    ]
+    for config in good:
+        errors = [e.message for e in validator.iter_errors(config)]
+        if errors:
+            problems.append(f"good config {config} rejected: {errors}")
+    for config, option in bad:
+        errors = list(validator.iter_errors(config))
+        if not errors:
+            problems.append(f"bad config {config} accepted")
+        elif not any(option in (e.message + "/".join(map(str, e.path))) for e in errors):
+            problems.append(f"bad config {config}: no error names `{option}`: {[e.message for e in errors]}")
+
+    checked = 0
+    if docs_path:
+        for block in re.findall(r"```ya?ml\n(.*?)```", open(docs_path).read(), re.S):
+            try:
+                doc = yaml.safe_load(block)
+            except yaml.YAMLError:
+                continue  # GitLab's !reference tags are not Buildkite YAML
+            for step in (doc or {}).get("steps", []) if isinstance(doc, dict) else []:
+                for plugin_ref in step.get("plugins", []) if isinstance(step, dict) else []:
+                    for name, config in (plugin_ref.items() if isinstance(plugin_ref, dict) else []):
+                        if "cargo-stow" in name:
+                            checked += 1
+                            for e in validator.iter_errors(config or {}):
+                                problems.append(f"docs example {name}: {e.message}")
+        if checked == 0:
+            problems.append(f"no cargo-stow plugin example found in {docs_path}")
+
+    for p in problems:
+        print(f"plugin.yml: {p}")
+    if problems:
+        sys.exit(1)
+    print(f"plugin.yml: valid ({len(schema_options)} options, {len(good)} good and "
+          f"{len(bad)} bad configs, {checked} docs examples)")
+
+
+if __name__ == "__main__":
+    main()
