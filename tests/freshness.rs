@@ -240,5 +240,11 @@ fn a_save_without_a_build_keeps_every_unit() {
     let saved = stow.json(&project.root, &["save", "--suffix", "nobuild"]);
     assert_eq!(saved["units_unused"], 0, "{saved}");
     assert_eq!(saved["packs"], restored["packs"], "{saved}");
-    assert!(saved["usage_note"].as_str().unwrap().contains("no unit was built"), "{saved}");
+    assert!(
+        saved["usage_note"]
+            .as_str()
+            .unwrap()
+            .contains("no unit was built"),
+        "{saved}"
+    );
 }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::{Hasher, short_of};
+pub use crate::digest::{HostSha256, use_host_sha256};
 use crate::error::KeyError;
 
 /// The version of [`KeyInputs`] and of the key algorithm. Bumping it changes every key.
@@ -201,10 +202,16 @@ where
     K: Into<String>,
     V: Into<String>,
 {
-    vars.into_iter()
-        .map(|(k, v)| (k.into(), v.into()))
-        .filter(|(k, _)| is_artifact_env(k, extra))
-        .collect()
+    // Inserts rather than `collect`: the same map (the last value of a name wins), without
+    // a second sort routine in the wasm module.
+    let mut out = BTreeMap::new();
+    for (k, v) in vars {
+        let k = k.into();
+        if is_artifact_env(&k, extra) {
+            out.insert(k, v.into());
+        }
+    }
+    out
 }
 
 /// Cargo.lock reduced to the packages that come from a registry or git, one sorted line
@@ -362,7 +369,7 @@ impl KeyInputs {
             ),
             ("targets".into(), Config, {
                 let mut t = self.targets.clone();
-                t.sort();
+                t.sort_unstable();
                 t.dedup();
                 t.join(",")
             }),
@@ -586,12 +593,13 @@ mod lockfile {
             }
         }
 
+        // Hot loops are plain index loops: the wasm module is built for size, where
+        // iterator adapters stay calls per byte.
         #[inline(always)]
         fn skip_ws(&mut self) {
-            self.pos += self.b[self.pos..]
-                .iter()
-                .take_while(|&&c| c == b' ' || c == b'\t')
-                .count();
+            while let Some(b' ' | b'\t') = self.b.get(self.pos) {
+                self.pos += 1;
+            }
         }
 
         /// Whitespace, comments and newlines, as allowed inside arrays and inline tables.
@@ -694,10 +702,11 @@ mod lockfile {
                 }
                 _ => {
                     let start = self.pos;
-                    self.pos += self.b[start..]
-                        .iter()
-                        .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-                        .count();
+                    while let Some(b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_') =
+                        self.b.get(self.pos)
+                    {
+                        self.pos += 1;
+                    }
                     if start == self.pos {
                         return Err(self.error("expected a key"));
                     }
@@ -798,10 +807,7 @@ mod lockfile {
             let start = self.pos;
             // Fast path: no escapes, the text is borrowed.
             loop {
-                self.pos += self.b[self.pos..]
-                    .iter()
-                    .take_while(|&&c| c >= 0x20 && c != b'"' && c != b'\\' && c != 0x7f)
-                    .count();
+                self.skip_plain_string_bytes();
                 match self.peek() {
                     Some(b'"') => {
                         self.pos += 1;
@@ -825,6 +831,35 @@ mod lockfile {
                         out.push_str(&self.text[from..self.pos]);
                     }
                 }
+            }
+        }
+
+        /// Steps over bytes that a basic string holds as they are (not `"`, `\\` or a
+        /// control character), eight at a time while it can.
+        #[inline(always)]
+        fn skip_plain_string_bytes(&mut self) {
+            const ONES: u64 = 0x0101_0101_0101_0101;
+            const HIGHS: u64 = 0x8080_8080_8080_8080;
+            // Bytes equal to `b`, or below 0x20, get their high bit set (ASCII bytes only;
+            // a non-ASCII byte also stops the fast loop, and the byte loop takes it).
+            let eq = |w: u64, b: u8| {
+                let x = w ^ (ONES * u64::from(b));
+                x.wrapping_sub(ONES) & !x
+            };
+            while let Some(chunk) = self.b.get(self.pos..self.pos + 8) {
+                let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+                let stop =
+                    w.wrapping_sub(ONES * 0x20) | eq(w, b'"') | eq(w, b'\\') | eq(w, 0x7f) | w;
+                if stop & HIGHS != 0 {
+                    break;
+                }
+                self.pos += 8;
+            }
+            while let Some(&c) = self.b.get(self.pos) {
+                if c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f {
+                    break;
+                }
+                self.pos += 1;
             }
         }
 
@@ -969,12 +1004,54 @@ mod lockfile {
 /// then its sub-tables, blank lines between sections, and `toml_writer`'s default
 /// string and key quoting. The unit tests compare the two on tricky documents.
 mod canon {
-    use std::collections::BTreeMap;
     use std::fmt::Write as _;
 
     use toml::de::{DeTable, DeValue};
 
-    pub(super) type Table = BTreeMap<String, Value>;
+    /// Pairs in key order, keys unique: what a `BTreeMap<String, Value>` held, as a sorted
+    /// `Vec`, which the wasm module does not need a B-tree's code for.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub(super) struct Table(Vec<(String, Value)>);
+
+    impl Table {
+        fn find(&self, key: &str) -> Result<usize, usize> {
+            self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        }
+
+        pub(super) fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+            let i = self.find(key).ok()?;
+            Some(&mut self.0[i].1)
+        }
+
+        pub(super) fn remove(&mut self, key: &str) -> Option<Value> {
+            let i = self.find(key).ok()?;
+            Some(self.0.remove(i).1)
+        }
+
+        /// Sets `key`; the last value of a key wins, as with a map.
+        fn insert(&mut self, key: String, value: Value) {
+            match self.find(&key) {
+                Ok(i) => self.0[i].1 = value,
+                Err(i) => self.0.insert(i, (key, value)),
+            }
+        }
+
+        pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
+            self.0.iter_mut().map(|(_, v)| v)
+        }
+
+        fn values(&self) -> impl Iterator<Item = &Value> {
+            self.0.iter().map(|(_, v)| v)
+        }
+
+        fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+            self.0.iter().map(|(k, v)| (k, v))
+        }
+
+        fn is_empty(&self) -> bool {
+            self.0.is_empty()
+        }
+    }
 
     #[derive(Clone, Debug, PartialEq)]
     pub(super) enum Value {
@@ -1014,9 +1091,11 @@ mod canon {
     }
 
     fn table(t: &DeTable<'_>) -> Result<Table, String> {
-        t.iter()
-            .map(|(k, v)| Ok((k.get_ref().to_string(), value(v.get_ref())?)))
-            .collect()
+        let mut out = Table::default();
+        for (k, v) in t.iter() {
+            out.insert(k.get_ref().to_string(), value(v.get_ref())?);
+        }
+        Ok(out)
     }
 
     /// The same numbers `toml::Value` accepted: integers must fit an `i64`.

@@ -25,14 +25,27 @@ function describe(v) {
   return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
 }
 
+const utf8 = new TextEncoder();
+
+/**
+ * The inputs as the wasm functions take them: JSON, and a string lockfile apart as UTF-8
+ * bytes (copied into wasm memory at once, neither escaped into the JSON nor unescaped).
+ */
+function keyArgs(inputs) {
+  if (inputs !== null && typeof inputs === 'object' && typeof inputs.lockfile === 'string') {
+    return [json('inputs', { ...inputs, lockfile: null }, 'object'), utf8.encode(inputs.lockfile)];
+  }
+  return [json('inputs', inputs, 'object'), undefined];
+}
+
 /** Key and restore ladder of both layers, plus the explanation of every input. */
 function computeKey(inputs) {
-  return JSON.parse(wasm.computeKey(json('inputs', inputs, 'object')));
+  return JSON.parse(wasm.computeKey(...keyArgs(inputs)));
 }
 
 /** Every input of a key, the segment it feeds and a digest of its value. */
 function explain(inputs) {
-  return JSON.parse(wasm.explain(json('inputs', inputs, 'object')));
+  return JSON.parse(wasm.explain(...keyArgs(inputs)));
 }
 
 /** Cargo.lock reduced to the registry/git packages the key depends on. */

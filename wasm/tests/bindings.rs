@@ -30,7 +30,8 @@ fn message<T: std::fmt::Debug>(r: Result<T, wasm_bindgen::JsError>) -> String {
 
 #[wasm_bindgen_test]
 fn computes_a_key_with_a_ladder() {
-    let out: Value = serde_json::from_str(&compute_key(&inputs().to_string()).unwrap()).unwrap();
+    let out: Value =
+        serde_json::from_str(&compute_key(&inputs().to_string(), None).unwrap()).unwrap();
     let key = out["target"]["key"].as_str().unwrap();
     assert!(key.starts_with("stow1-linux-x64-1.95.0_59807616-"), "{key}");
     assert_eq!(out["target"]["ladder"][0], key);
@@ -40,18 +41,36 @@ fn computes_a_key_with_a_ladder() {
             .unwrap()
             .starts_with("stow1-registry-")
     );
-    let lines: Value = serde_json::from_str(&explain(&inputs().to_string()).unwrap()).unwrap();
+    let lines: Value =
+        serde_json::from_str(&explain(&inputs().to_string(), None).unwrap()).unwrap();
     assert_eq!(lines, out["explain"]);
+}
+
+#[wasm_bindgen_test]
+fn a_lockfile_given_apart_is_the_same_input() {
+    let whole = inputs();
+    let lockfile = whole["lockfile"].as_str().unwrap().as_bytes().to_vec();
+    let mut rest = whole.clone();
+    rest["lockfile"] = Value::Null;
+    let a = compute_key(&whole.to_string(), None).unwrap();
+    assert_eq!(
+        compute_key(&rest.to_string(), Some(lockfile.clone())).unwrap(),
+        a
+    );
+    // Apart, it replaces the inputs' own.
+    assert_eq!(compute_key(&whole.to_string(), Some(lockfile)).unwrap(), a);
+    assert_ne!(compute_key(&rest.to_string(), None).unwrap(), a);
+    assert!(message(compute_key(&rest.to_string(), Some(vec![0xff]))).contains("`lockfile`"));
 }
 
 #[wasm_bindgen_test]
 fn errors_name_the_field() {
     let mut bad = inputs();
     bad["rustc"]["host"] = json!(7);
-    assert!(message(compute_key(&bad.to_string())).contains("`rustc.host`"));
+    assert!(message(compute_key(&bad.to_string(), None)).contains("`rustc.host`"));
     let mut empty = inputs();
     empty["os"] = json!("");
-    assert!(message(compute_key(&empty.to_string())).contains("`os`"));
+    assert!(message(compute_key(&empty.to_string(), None)).contains("`os`"));
     assert!(message(plan("[]", r#"{"keep_incremental": "yes"}"#)).contains("`keep_incremental`"));
     assert!(message(reduce_lockfile("[[package")).contains("Cargo.lock"));
     assert!(message(parse_rustc_version("nothing")).contains("rustc.release"));

@@ -19,7 +19,7 @@ import {
   setOutput,
   warning,
   workspaceKeys
-} from "./chunk-E74BYNLJ.mjs";
+} from "./chunk-JCWKOXZQ.mjs";
 
 // src/restore.mjs
 async function run() {

@@ -14,7 +14,7 @@ import {
   reportProblem,
   sanitize,
   warning
-} from "./chunk-E74BYNLJ.mjs";
+} from "./chunk-JCWKOXZQ.mjs";
 
 // src/save.mjs
 async function run() {

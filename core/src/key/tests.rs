@@ -446,3 +446,20 @@ fn manifest_normalisation_drops_what_does_not_change_artifacts() {
     ));
     assert!(normalize_manifest("Cargo.toml", "a = 99999999999999999999\n").is_err());
 }
+
+#[test]
+fn lockfile_strings_read_the_same_at_every_alignment() {
+    for pad in 0..20 {
+        for special in ["\\\"", "\\\\", "\t", "é", "\\u00e9", "~", " "] {
+            let name = format!("{}{special}{}", "a".repeat(pad), "b".repeat(pad % 11));
+            let text = format!("[[package]]\nname = \"{name}\"\nsource = \"s{name}\"\n");
+            assert_lock(&text, &reduce_with_toml(&text));
+            assert!(!reduce_lockfile(&text).unwrap().is_empty());
+        }
+        for bad in ["\u{1}", "\u{7f}", "\u{1f}"] {
+            let text = format!("[[package]]\nname = \"{}{bad}x\"\n", "a".repeat(pad));
+            assert!(text.parse::<toml::Table>().is_err());
+            assert!(reduce_lockfile(&text).is_err(), "{text:?}");
+        }
+    }
+}

@@ -19161,6 +19161,7 @@ var require_undici = __commonJS({
 // ../../wasm/pkg/stow_wasm.js
 var require_stow_wasm = __commonJS({
   "../../wasm/pkg/stow_wasm.js"(exports2) {
+    var { createHash: createHash2 } = __require("node:crypto");
     function archLabel(target_arch) {
       let deferred2_0;
       let deferred2_1;
@@ -19233,47 +19234,73 @@ var require_stow_wasm = __commonJS({
       }
     }
     exports2.classify = classify;
-    function computeKey(inputs) {
-      let deferred3_0;
-      let deferred3_1;
+    function computeKey(inputs, lockfile) {
+      let deferred4_0;
+      let deferred4_1;
       try {
-        const ptr0 = passStringToWasm0(inputs, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.computeKey(ptr0, len0);
-        var ptr2 = ret[0];
-        var len2 = ret[1];
+        let ptr0, len0, ptr1, len1;
+        try {
+          ptr0 = passStringToWasm0(inputs, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+          len0 = WASM_VECTOR_LEN;
+          ptr1 = isLikeNone(lockfile) ? 0 : passArray8ToWasm0(lockfile, wasm.__wbindgen_malloc);
+          len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+          if (ptr1) {
+            wasm.__wbindgen_free(ptr1, len1 * 1, 1);
+          }
+          if (ptr0) {
+            wasm.__wbindgen_free(ptr0, len0 * 1, 1);
+          }
+          throw e;
+        }
+        const ret = wasm.computeKey(ptr0, len0, ptr1, len1);
+        var ptr3 = ret[0];
+        var len3 = ret[1];
         if (ret[3]) {
-          ptr2 = 0;
-          len2 = 0;
+          ptr3 = 0;
+          len3 = 0;
           throw takeFromExternrefTable0(ret[2]);
         }
-        deferred3_0 = ptr2;
-        deferred3_1 = len2;
-        return getStringFromWasm0(ptr2, len2);
+        deferred4_0 = ptr3;
+        deferred4_1 = len3;
+        return getStringFromWasm0(ptr3, len3);
       } finally {
-        wasm.__wbindgen_free(deferred3_0, deferred3_1, 1);
+        wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
       }
     }
     exports2.computeKey = computeKey;
-    function explain(inputs) {
-      let deferred3_0;
-      let deferred3_1;
+    function explain(inputs, lockfile) {
+      let deferred4_0;
+      let deferred4_1;
       try {
-        const ptr0 = passStringToWasm0(inputs, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.explain(ptr0, len0);
-        var ptr2 = ret[0];
-        var len2 = ret[1];
+        let ptr0, len0, ptr1, len1;
+        try {
+          ptr0 = passStringToWasm0(inputs, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+          len0 = WASM_VECTOR_LEN;
+          ptr1 = isLikeNone(lockfile) ? 0 : passArray8ToWasm0(lockfile, wasm.__wbindgen_malloc);
+          len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+          if (ptr1) {
+            wasm.__wbindgen_free(ptr1, len1 * 1, 1);
+          }
+          if (ptr0) {
+            wasm.__wbindgen_free(ptr0, len0 * 1, 1);
+          }
+          throw e;
+        }
+        const ret = wasm.explain(ptr0, len0, ptr1, len1);
+        var ptr3 = ret[0];
+        var len3 = ret[1];
         if (ret[3]) {
-          ptr2 = 0;
-          len2 = 0;
+          ptr3 = 0;
+          len3 = 0;
           throw takeFromExternrefTable0(ret[2]);
         }
-        deferred3_0 = ptr2;
-        deferred3_1 = len2;
-        return getStringFromWasm0(ptr2, len2);
+        deferred4_0 = ptr3;
+        deferred4_1 = len3;
+        return getStringFromWasm0(ptr3, len3);
       } finally {
-        wasm.__wbindgen_free(deferred3_0, deferred3_1, 1);
+        wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
       }
     }
     exports2.explain = explain;
@@ -19411,6 +19438,10 @@ var require_stow_wasm = __commonJS({
       }
     }
     exports2.reduceLockfile = reduceLockfile;
+    function start() {
+      wasm.start();
+    }
+    exports2.start = start;
     function version3() {
       let deferred1_0;
       let deferred1_1;
@@ -19431,6 +19462,24 @@ var require_stow_wasm = __commonJS({
           const ret = Error(getStringFromWasm0(arg0, arg1));
           return ret;
         },
+        __wbg___wbindgen_throw_4c88d8bf264fd984: function(arg0, arg1) {
+          throw new Error(getStringFromWasm0(arg0, arg1));
+        },
+        __wbg_createHash_6a7c2b81d1dde087: function(arg0, arg1) {
+          const ret = createHash2(getStringFromWasm0(arg0, arg1));
+          return ret;
+        },
+        __wbg_digest_04d1e8a42e94936c: function(arg0, arg1) {
+          const ret = arg1.digest();
+          const ptr1 = passArray8ToWasm0(ret, wasm.__wbindgen_malloc);
+          const len1 = WASM_VECTOR_LEN;
+          getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
+          getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
+        },
+        __wbg_update_bd64aeecbbe99b19: function(arg0, arg1, arg2) {
+          const ret = arg0.update(getArrayU8FromWasm0(arg1, arg2));
+          return ret;
+        },
         __wbindgen_init_externref_table: function() {
           const table = wasm.__wbindgen_externrefs;
           table.set(0, void 0);
@@ -19445,6 +19494,17 @@ var require_stow_wasm = __commonJS({
         "./stow_wasm_bg.js": import0
       };
     }
+    function getArrayU8FromWasm0(ptr, len) {
+      ptr = ptr >>> 0;
+      return getUint8ArrayMemory0().subarray(ptr / 1, ptr / 1 + len);
+    }
+    var cachedDataViewMemory0 = null;
+    function getDataViewMemory0() {
+      if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer.detached === true || cachedDataViewMemory0.buffer.detached === void 0 && cachedDataViewMemory0.buffer !== wasm.memory.buffer) {
+        cachedDataViewMemory0 = new DataView(wasm.memory.buffer);
+      }
+      return cachedDataViewMemory0;
+    }
     function getStringFromWasm0(ptr, len) {
       ptr = ptr >>> 0;
       return decodeText(getUint8ArrayMemory0().subarray(ptr, ptr + len));
@@ -19455,6 +19515,15 @@ var require_stow_wasm = __commonJS({
         cachedUint8ArrayMemory0 = new Uint8Array(wasm.memory.buffer);
       }
       return cachedUint8ArrayMemory0;
+    }
+    function isLikeNone(x) {
+      return x === void 0 || x === null;
+    }
+    function passArray8ToWasm0(arg, malloc) {
+      const ptr = malloc(arg.length * 1, 1) >>> 0;
+      getUint8ArrayMemory0().set(arg, ptr / 1);
+      WASM_VECTOR_LEN = arg.length;
+      return ptr;
     }
     function passStringToWasm0(arg, malloc, realloc) {
       if (realloc === void 0) {
@@ -19664,11 +19733,18 @@ var require_pkg = __commonJS({
     function describe(v) {
       return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
     }
+    var utf8 = new TextEncoder();
+    function keyArgs(inputs) {
+      if (inputs !== null && typeof inputs === "object" && typeof inputs.lockfile === "string") {
+        return [json("inputs", { ...inputs, lockfile: null }, "object"), utf8.encode(inputs.lockfile)];
+      }
+      return [json("inputs", inputs, "object"), void 0];
+    }
     function computeKey(inputs) {
-      return JSON.parse(wasm.computeKey(json("inputs", inputs, "object")));
+      return JSON.parse(wasm.computeKey(...keyArgs(inputs)));
     }
     function explain(inputs) {
-      return JSON.parse(wasm.explain(json("inputs", inputs, "object")));
+      return JSON.parse(wasm.explain(...keyArgs(inputs)));
     }
     function reduceLockfile(lockfile) {
       return wasm.reduceLockfile(text("lockfile", lockfile));
@@ -69666,4 +69742,4 @@ export {
   actionsCache,
   nativeStore
 };
-/*! For license information please see chunk-E74BYNLJ.mjs.LEGAL.txt */
+/*! For license information please see chunk-JCWKOXZQ.mjs.LEGAL.txt */
