@@ -437,10 +437,9 @@ pub fn commit(staging: &Path, root: &Path, staged: &[Staged]) -> Result<()> {
                     Ok(m) if m.is_dir() => {}
                     Ok(_) => {
                         remove_any(&dest)?;
-                        fs::create_dir(&dest)?;
+                        create_dir_shared(&dest)?;
                     }
-                    Err(_) => fs::create_dir(&dest)
-                        .with_context(|| format!("creating {}", dest.display()))?,
+                    Err(_) => create_dir_shared(&dest)?,
                 }
                 dirs.push(s);
             }
@@ -480,9 +479,23 @@ pub fn ensure_real_dirs(root: &Path, rel: &str) -> Result<()> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
         }
-        fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        create_dir_shared(&dir)?;
     }
     Ok(())
+}
+
+/// Creates a directory another pack may be creating at the same moment: losing that
+/// race to a real directory is success.
+fn create_dir_shared(dir: &Path) -> Result<()> {
+    match fs::create_dir(dir) {
+        Err(e)
+            if e.kind() == io::ErrorKind::AlreadyExists
+                && fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) =>
+        {
+            Ok(())
+        }
+        res => res.with_context(|| format!("creating {}", dir.display())),
+    }
 }
 
 /// Removes a file, a symlink (not its target) or a directory tree.

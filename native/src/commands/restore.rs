@@ -256,7 +256,10 @@ async fn unpack_snapshot(
     clear_staging();
     let bar = ctx.report.bar(manifest.stored_bytes(), "restoring");
     let downloaded = Arc::new(AtomicU64::new(0));
-    let results: Unpacked = futures::stream::iter(manifest.packs.iter().cloned())
+    // Largest first, so one big pack does not finish alone at the end.
+    let mut packs = manifest.packs.clone();
+    packs.sort_by_key(|p| std::cmp::Reverse(p.stored));
+    let results: Unpacked = futures::stream::iter(packs)
         .map(|p| {
             let (store, root, downloaded, bar) = (
                 store.clone(),

@@ -264,6 +264,9 @@ async fn upload_all(
         tmp_dir: ws.state_dir().join("upload"),
         next: AtomicU64::new(0),
         cores: std::thread::available_parallelism().map_or(2, |n| n.get() as u32),
+        encoders: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ),
     });
     std::fs::create_dir_all(&shared.tmp_dir)
         .with_context(|| format!("creating {}", shared.tmp_dir.display()))?;
@@ -422,6 +425,12 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
     let n = shared.next.fetch_add(1, Ordering::Relaxed);
     let tmp = shared.tmp_dir.join(format!("{n}.zst"));
     let packed = {
+        // Compression is CPU-bound: one encoder per core, however many uploads are in flight.
+        let _permit = shared
+            .encoders
+            .acquire()
+            .await
+            .map_err(|e| local(e.into()))?;
         let (dir, paths, tmp) = (dir.clone(), paths.clone(), tmp.clone());
         let threads = if group.bytes > MT_THRESHOLD {
             shared.cores
@@ -480,6 +489,7 @@ struct Shared {
     tmp_dir: PathBuf,
     next: AtomicU64,
     cores: u32,
+    encoders: tokio::sync::Semaphore,
 }
 
 struct Job {

@@ -173,3 +173,40 @@ fn a_registry_pack_may_not_write_outside_the_download_dirs() {
         "{err:#}"
     );
 }
+
+/// Regression: two packs creating the same parent directory at once used to fail one of
+/// them with "File exists", leaving its unit out of the restore.
+#[test]
+fn packs_sharing_a_new_parent_commit_concurrently() {
+    let src = tempfile::tempdir().unwrap();
+    let deep = "debug/deps/a/b/c/d";
+    fs::create_dir_all(src.path().join(deep)).unwrap();
+    fs::write(src.path().join(format!("{deep}/one")), b"1").unwrap();
+    fs::write(src.path().join(format!("{deep}/two")), b"2").unwrap();
+    let packed: Vec<(Vec<u8>, String)> = ["one", "two"]
+        .iter()
+        .map(|f| {
+            let mut out = Vec::new();
+            let info = encode(src.path(), &[format!("{deep}/{f}")], 3, &mut out).unwrap();
+            (out, info.id)
+        })
+        .collect();
+    for round in 0..100 {
+        let dst = tempfile::tempdir().unwrap();
+        let barrier = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            for (i, (bytes, id)) in packed.iter().enumerate() {
+                let (dst, barrier) = (dst.path(), &barrier);
+                s.spawn(move || {
+                    let staging = dst.join(format!(".staging-{i}"));
+                    let staged = unpack(&bytes[..], &staging, id, ANY).unwrap();
+                    barrier.wait();
+                    commit(&staging, dst, &staged)
+                        .unwrap_or_else(|e| panic!("round {round}: {e:#}"));
+                });
+            }
+        });
+        assert!(dst.path().join(format!("{deep}/one")).is_file());
+        assert!(dst.path().join(format!("{deep}/two")).is_file());
+    }
+}
