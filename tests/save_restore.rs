@@ -207,3 +207,24 @@ fn the_registry_layer_lets_an_empty_cargo_home_build_offline() {
     );
     assert_eq!(run_app(&clone.root), EXPECTED);
 }
+
+/// The target dir is Cargo's, never a guessed `./target`: CARGO_TARGET_DIR is honoured.
+#[test]
+fn the_target_dir_comes_from_cargo() {
+    let project = copy_fixture("workspace", "checkout");
+    let elsewhere = project.root.parent().unwrap().join("shared-target");
+    let store = tempfile::tempdir().unwrap();
+    let mut stow = Stow::local(store.path());
+    stow.env = vec![("CARGO_TARGET_DIR".into(), elsewhere.display().to_string())];
+    std::fs::create_dir_all(elsewhere.join("debug/deps")).unwrap();
+    std::fs::create_dir_all(elsewhere.join("debug/incremental/x")).unwrap();
+    std::fs::write(elsewhere.join("debug/incremental/x/graph.bin"), b"12345").unwrap();
+    let dry = stow.json(&project.root, &["clean", "--dry-run"]);
+    assert_eq!(
+        dry["roots"]["target"],
+        elsewhere.display().to_string(),
+        "{dry}"
+    );
+    assert_eq!(dry["categories"]["incremental"]["bytes"], 5, "{dry}");
+    assert!(!project.path("target").exists());
+}
