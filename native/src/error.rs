@@ -72,3 +72,42 @@ pub fn classify(err: &anyhow::Error) -> (u8, Option<&str>) {
     }
     (exit::FAILURE, None)
 }
+
+/// An error and its causes on one line, like `{:#}`, without repeating a cause whose
+/// text the message before it already ends with (object_store errors print their source).
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_drops_causes_already_printed() {
+        let io = std::io::Error::other("No such file");
+        let err = anyhow::Error::msg(format!("object not found: {io}")).context("downloading pack");
+        assert_eq!(
+            describe(&err),
+            "downloading pack: object not found: No such file"
+        );
+        let nested = anyhow::Error::new(io)
+            .context("object not found")
+            .context("downloading");
+        assert_eq!(
+            describe(&nested),
+            "downloading: object not found: No such file"
+        );
+    }
+}

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::error::UserError;
+use crate::error::describe;
 use crate::report::human_bytes;
 use crate::store::{PACK_REFRESH_AFTER, Store, parse_duration};
 
@@ -222,7 +223,8 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
             Err(e) => {
                 // Never delete a pack we cannot prove unreferenced.
                 out.warnings.push(format!(
-                    "packs not collected: a snapshot could not be read: {e:#}"
+                    "packs not collected: a snapshot could not be read: {}",
+                    describe(&e)
                 ));
                 return finish(ctx, out, start);
             }

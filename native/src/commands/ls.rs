@@ -5,6 +5,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::Ctx;
+use crate::error::describe;
 use crate::report::human_bytes;
 use crate::state::unix_now;
 
@@ -55,7 +56,7 @@ pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<u8> {
                         None,
                     ),
                     Ok(None) => (0, 0, 0, Some("deleted while listing".to_string())),
-                    Err(e) => (0, 0, 0, Some(format!("{e:#}"))),
+                    Err(e) => (0, 0, 0, Some(describe(&e))),
                 };
                 Snapshot {
                     layer: layer.into(),

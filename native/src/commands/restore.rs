@@ -20,6 +20,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 use super::Ctx;
 use crate::cli::{KeyArgs, RestoreArgs};
 use crate::error::UserError;
+use crate::error::describe;
 use crate::memo::{self, Memo};
 use crate::pack;
 use crate::report::human_bytes;
@@ -73,7 +74,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
             }
             Err(e) => out
                 .warnings
-                .push(format!("registry layer not restored: {e:#}")),
+                .push(format!("registry layer not restored: {}", describe(&e))),
         }
     }
     out.seconds = start.elapsed().as_secs_f64();
@@ -87,7 +88,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
     }
     .store(&ws.state_dir())?;
     if let Err(err) = result {
-        out.warnings.push(format!("{err:#}"));
+        out.warnings.push(describe(&err));
         return finish(ctx, &out, Some(err));
     }
     finish(ctx, &out, None)
@@ -211,7 +212,7 @@ async fn restore(
             Ok(m) => out.mtime = Some(m),
             Err(e) => out
                 .warnings
-                .push(format!("source mtimes not restored: {e:#}")),
+                .push(format!("source mtimes not restored: {}", describe(&e))),
         }
     }
     Ok(())
@@ -300,8 +301,12 @@ async fn unpack_snapshot(
             }
             Err(e) => {
                 out.packs_failed += 1;
-                out.warnings
-                    .push(format!("skipped pack {} ({}): {e:#}", &p.id[..12], p.group));
+                out.warnings.push(format!(
+                    "skipped pack {} ({}): {}",
+                    &p.id[..12],
+                    p.group,
+                    describe(e)
+                ));
             }
         }
     }
@@ -313,7 +318,7 @@ async fn unpack_snapshot(
         let root = root_of(&link.root);
         relink(&root, &link.path, &link.target)
             .with_context(|| format!("linking {}", link.path))
-            .unwrap_or_else(|e| out.warnings.push(format!("{e:#}")));
+            .unwrap_or_else(|e| out.warnings.push(describe(&e)));
         // Linking touched the parent; give it back its packed mtime so the pack's
         // content (and id) is unchanged for the next save.
         if let Some((parent, _)) = link.path.rsplit_once('/')

@@ -20,6 +20,7 @@ use super::Ctx;
 use crate::cli::{KeyArgs, PlanArgs};
 use crate::commands::clean::plan_options;
 use crate::error::UserError;
+use crate::error::describe;
 use crate::memo::{self, Memo};
 use crate::pack::{self, CountWriter};
 use crate::report::human_bytes;
@@ -66,7 +67,7 @@ pub async fn run(ctx: &Ctx, key_args: &KeyArgs, plan_args: &PlanArgs) -> Result<
             Ok(()) => out.registry = Some(Box::new(reg)),
             Err(e) => out
                 .warnings
-                .push(format!("registry layer not saved: {e:#}")),
+                .push(format!("registry layer not saved: {}", describe(&e))),
         }
     }
     out.seconds = start.elapsed().as_secs_f64();
@@ -147,9 +148,10 @@ pub fn cache_problem(ctx: &Ctx, err: anyhow::Error, out: &mut SaveOutput) -> Res
             "check the store, or drop --strict to let builds go on",
         )));
     }
-    ctx.report.warn(&format!("cache not saved: {err:#}"));
+    ctx.report
+        .warn(&format!("cache not saved: {}", describe(&err)));
     out.outcome = "failed".into();
-    out.warnings.push(format!("{err:#}"));
+    out.warnings.push(describe(&err));
     ctx.report
         .result(out, "cache not saved (the build is unaffected)");
     Ok(0)
@@ -222,7 +224,7 @@ async fn save(
         Ok(s) => Some(s),
         Err(e) => {
             out.warnings
-                .push(format!("source mtimes not recorded: {e:#}"));
+                .push(format!("source mtimes not recorded: {}", describe(&e)));
             None
         }
     };
@@ -304,7 +306,7 @@ async fn upload_all(
             }
             Err(GroupError::Local(e)) => out
                 .warnings
-                .push(format!("left out of the snapshot: {e:#}")),
+                .push(format!("left out of the snapshot: {}", describe(&e))),
             Err(GroupError::Store(e)) => return Err(e),
         }
     }
