@@ -3,11 +3,10 @@
 
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
 use stow_tests::{Stow, build_json, clone_to, copy_built_fixture, copy_fixture, run_app};
 
 fn packs_of(store: &Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(store.join("v1/packs"))
+    std::fs::read_dir(store.join("v2/packs"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect()
@@ -18,7 +17,7 @@ fn manifest_path(store: &Path, stow: &Stow, dir: &Path) -> std::path::PathBuf {
         .as_str()
         .unwrap()
         .to_string();
-    store.join("v1/manifests/target").join(key)
+    store.join("v2/manifests/target").join(key)
 }
 
 #[test]
@@ -112,13 +111,10 @@ fn evil_pack(store: &Path, entries: &[(&str, Option<&str>)]) -> String {
         }
     }
     let tar = b.into_inner().unwrap();
-    let id: String = Sha256::digest(&tar)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect();
-    std::fs::create_dir_all(store.join("v1/packs")).unwrap();
+    let id = blake3::hash(&tar).to_hex().to_string();
+    std::fs::create_dir_all(store.join("v2/packs")).unwrap();
     std::fs::write(
-        store.join("v1/packs").join(&id),
+        store.join("v2/packs").join(&id),
         zstd::encode_all(&tar[..], 3).unwrap(),
     )
     .unwrap();
@@ -132,7 +128,7 @@ fn manifest_json(key_path: &Path, packs: &[String], links: serde_json::Value) {
         .map(|id| serde_json::json!({"id": id, "root": "target", "group": "batch-0", "files": 1, "bytes": 5, "stored": 10}))
         .collect();
     let m = serde_json::json!({
-        "schema": 1, "layer": "target", "key": key, "created": 1, "tool": "evil",
+        "schema": 2, "layer": "target", "key": key, "created": 1, "tool": "evil",
         "roots": {}, "packs": packs, "links": links
     });
     std::fs::create_dir_all(key_path.parent().unwrap()).unwrap();

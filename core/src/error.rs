@@ -36,7 +36,7 @@ pub enum ManifestError {
     #[error("manifest is not valid JSON: {0}")]
     Json(String),
     #[error(
-        "manifest has schema {found}, this cargo-stow reads up to {supported}; upgrade cargo-stow to restore it"
+        "manifest has schema {found}, this cargo-stow reads schema {supported}; use the cargo-stow version that saved it (upgrade cargo-stow for a newer schema)"
     )]
     Schema { found: u64, supported: u32 },
     #[error("manifest field `{field}` is invalid: {reason}")]

@@ -12,7 +12,7 @@ use crate::path::check_relative;
 use crate::sources::SourceManifest;
 
 /// Newest manifest schema this version writes and reads.
-pub const MANIFEST_SCHEMA: u32 = 1;
+pub const MANIFEST_SCHEMA: u32 = 2;
 
 /// Root names a pack may be restored into.
 pub const ROOTS: [&str; 3] = ["target", "build", "cargo-home"];
@@ -42,7 +42,7 @@ pub struct Manifest {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackRef {
-    /// sha256 of the uncompressed tar, lowercase hex; the object is `v1/packs/<id>`.
+    /// BLAKE3 of the uncompressed tar, lowercase hex; the object is `v2/packs/<id>`.
     pub id: String,
     pub root: String,
     /// Unit id (`<profile>/<hash>`) or `batch-<n>`.
@@ -76,7 +76,8 @@ impl Manifest {
                 field: "schema".into(),
                 reason: "missing or not a number".into(),
             })?;
-        if schema > MANIFEST_SCHEMA as u64 || schema == 0 {
+        // Schema 1 named packs by SHA-256: its ids would never verify, so it is refused.
+        if schema != MANIFEST_SCHEMA as u64 {
             return Err(ManifestError::Schema {
                 found: schema,
                 supported: MANIFEST_SCHEMA,
@@ -95,7 +96,10 @@ impl Manifest {
     fn validate(&self) -> Result<(), ManifestError> {
         for (i, p) in self.packs.iter().enumerate() {
             if !is_pack_id(&p.id) {
-                return Err(field(format!("packs[{i}].id"), "not a sha256 hex digest"));
+                return Err(field(
+                    format!("packs[{i}].id"),
+                    "not a 64-digit lowercase hex digest",
+                ));
             }
             if !ROOTS.contains(&p.root.as_str()) {
                 return Err(field(format!("packs[{i}].root"), "unknown root"));

@@ -13,7 +13,8 @@ use filetime::FileTime;
 
 use crate::pack::HashWriter;
 
-const FILE: &str = "memo.json";
+// Ids of store layout v2 (BLAKE3); a memo of another layout is simply not found.
+const FILE: &str = "memo-v2.json";
 
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct Memo {

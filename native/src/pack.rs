@@ -1,15 +1,14 @@
 //! Packs: deterministic pax tars of one group of files, zstd-compressed, named by the
-//! sha256 of the uncompressed tar. Unpacking verifies that hash and every path before a
-//! single file reaches its destination.
+//! BLAKE3 hash of the uncompressed tar. Unpacking ([`restore`]) checks every path and the
+//! hash, and replaces nothing until the hash is proven.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use filetime::FileTime;
 use sha2::{Digest, Sha256};
-use stow_core::path::{check_relative, check_symlink};
 
 /// Counts and hashes bytes passing through a writer.
 pub struct HashWriter<W> {
@@ -43,17 +42,39 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
-struct HashReader<R> {
-    inner: R,
-    hasher: Sha256,
+/// Hashes a pack's tar on its way to the compressor: the pack id.
+pub struct IdWriter<W> {
+    inner: W,
+    hasher: blake3::Hasher,
 }
 
-impl<R: Read> Read for HashReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+impl<W: Write> IdWriter<W> {
+    pub fn new(inner: W) -> Self {
+        IdWriter {
+            inner,
+            hasher: blake3::Hasher::new(),
+        }
+    }
+    pub fn finish(self) -> String {
+        self.hasher.finalize().to_hex().to_string()
+    }
+}
+
+impl<W: Write> Write for IdWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The id of a whole tar in memory.
+#[cfg(test)]
+pub fn id_of(tar: &[u8]) -> String {
+    blake3::hash(tar).to_hex().to_string()
 }
 
 /// Counts bytes written, e.g. compressed bytes on their way to the store.
@@ -90,7 +111,7 @@ pub struct PackInfo {
 /// Owner, group and names are zeroed and mtimes carried with nanoseconds in pax
 /// records, so the same files always give the same bytes and so the same id.
 pub fn write_tar<W: Write>(root: &Path, paths: &[String], out: W) -> Result<PackInfo> {
-    let mut hashed = HashWriter::new(out);
+    let mut hashed = IdWriter::new(out);
     let mut info = PackInfo::default();
     {
         let mut tar = tar::Builder::new(&mut hashed);
@@ -99,8 +120,7 @@ pub fn write_tar<W: Write>(root: &Path, paths: &[String], out: W) -> Result<Pack
         }
         tar.finish().context("finishing tar")?;
     }
-    let (id, _) = hashed.finish();
-    info.id = id;
+    info.id = hashed.finish();
     Ok(info)
 }
 
@@ -249,274 +269,28 @@ fn mode_of(meta: &fs::Metadata) -> u32 {
 /// Writes the compressed pack of `paths` to `out`; returns what it holds.
 #[cfg(test)]
 pub fn encode<W: Write>(root: &Path, paths: &[String], level: i32, out: W) -> Result<PackInfo> {
-    encode_with(root, paths, level, 0, out)
+    encode_with(root, paths, &mut Frames::new(level), 1, out)
 }
 
-/// [`encode`] with `threads` zstd workers (0: on the calling thread). The id hashes the
-/// uncompressed tar, so it does not depend on how the pack was compressed.
+/// [`encode`] with reused compressors, compressing `threads` chunks at once. The bytes
+/// do not depend on `threads`, and the id hashes the uncompressed tar anyway.
 pub fn encode_with<W: Write>(
     root: &Path,
     paths: &[String],
-    level: i32,
-    threads: u32,
+    frames: &mut Frames,
+    threads: usize,
     out: W,
 ) -> Result<PackInfo> {
-    let mut enc = zstd::Encoder::new(out, level).context("starting zstd")?;
-    if threads > 0 {
-        enc.multithread(threads).context("starting zstd workers")?;
-    }
+    let mut enc = frames.writer(out, threads).context("starting zstd")?;
     let info = write_tar(root, paths, &mut enc)?;
     enc.finish().context("finishing zstd stream")?;
     Ok(info)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    File,
-    Dir,
-    Symlink,
-}
-
-/// One entry written into a staging dir, waiting to be moved into place.
-#[derive(Clone, Debug)]
-pub struct Staged {
-    pub path: String,
-    pub kind: Kind,
-    pub mtime: FileTime,
-    pub size: u64,
-}
-
-/// Unpacks a compressed pack into `staging`, checking every path and, at the end, the
-/// pack's hash. On error the caller removes `staging`; nothing has touched the root.
-pub fn unpack<R: Read>(
-    src: R,
-    staging: &Path,
-    expected_id: &str,
-    allow: fn(&str) -> bool,
-) -> Result<Vec<Staged>> {
-    let dec = zstd::Decoder::new(src).context("starting zstd")?;
-    let mut hashing = HashReader {
-        inner: dec,
-        hasher: Sha256::new(),
-    };
-    let mut staged = Vec::new();
-    {
-        let mut archive = tar::Archive::new(&mut hashing);
-        for entry in archive.entries().context("reading pack")? {
-            let entry = entry.context("reading pack entry")?;
-            staged.push(unpack_entry(entry, staging, allow)?);
-        }
-    }
-    io::copy(&mut hashing, &mut io::sink()).context("reading pack")?;
-    let got = hex(&hashing.hasher.finalize());
-    if got != expected_id {
-        bail!("content hash is {got}, expected {expected_id}: the pack is corrupt");
-    }
-    Ok(staged)
-}
-
-fn unpack_entry<R: Read>(
-    mut entry: tar::Entry<'_, R>,
-    staging: &Path,
-    allow: fn(&str) -> bool,
-) -> Result<Staged> {
-    let raw = entry.path_bytes().into_owned();
-    let path = String::from_utf8(raw).context("pack has a non-UTF-8 path")?;
-    let path = path.trim_end_matches('/').to_string();
-    check_relative(&path)?;
-    if !allow(&path) {
-        bail!("pack entry `{path}` is outside what this layer may write");
-    }
-    let mtime = pax_mtime(&mut entry)?
-        .unwrap_or_else(|| FileTime::from_unix_time(entry.header().mtime().unwrap_or(0) as i64, 0));
-    let mode = entry.header().mode().unwrap_or(0o644);
-    let dest = staging.join(&path);
-    if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let kind = match entry.header().entry_type() {
-        tar::EntryType::Regular => {
-            let f = File::create(&dest).with_context(|| format!("creating {}", dest.display()))?;
-            let mut w = io::BufWriter::with_capacity(256 << 10, f);
-            io::copy(&mut entry, &mut w).with_context(|| format!("writing {}", dest.display()))?;
-            w.flush()
-                .with_context(|| format!("writing {}", dest.display()))?;
-            drop(w);
-            set_mode(&dest, mode)?;
-            // A fingerprint's atime starts at a sentinel: a build that reads it moves it,
-            // which is how save tells used units from unused ones (see `usage`).
-            let atime = if is_fingerprint(&path) {
-                crate::usage::SENTINEL_ATIME
-            } else {
-                FileTime::now()
-            };
-            filetime::set_file_times(&dest, atime, mtime)?;
-            Kind::File
-        }
-        tar::EntryType::Directory => {
-            fs::create_dir_all(&dest)?;
-            set_mode(&dest, mode | 0o700)?;
-            Kind::Dir
-        }
-        tar::EntryType::Symlink => {
-            let target = entry.link_name_bytes().context("symlink without target")?;
-            let target = std::str::from_utf8(&target).context("non-UTF-8 symlink target")?;
-            check_symlink(&path, target)?;
-            symlink(target, &dest)?;
-            Kind::Symlink
-        }
-        other => bail!("pack entry `{path}` has unsupported type {other:?}"),
-    };
-    Ok(Staged {
-        path,
-        kind,
-        mtime,
-        size: entry.size(),
-    })
-}
-
-fn pax_mtime<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Option<FileTime>> {
-    let Some(exts) = entry.pax_extensions()? else {
-        return Ok(None);
-    };
-    for ext in exts {
-        let ext = ext?;
-        if ext.key_bytes() == b"mtime" {
-            let v = std::str::from_utf8(ext.value_bytes()).context("bad pax mtime")?;
-            return Ok(Some(parse_mtime(v)?));
-        }
-    }
-    Ok(None)
-}
-
-fn parse_mtime(v: &str) -> Result<FileTime> {
-    let (secs, frac) = v.split_once('.').unwrap_or((v, "0"));
-    let secs: i64 = secs.parse().context("bad pax mtime")?;
-    let frac = format!("{:0<9}", &frac[..frac.len().min(9)]);
-    Ok(FileTime::from_unix_time(
-        secs,
-        frac.parse().context("bad pax mtime")?,
-    ))
-}
-
-#[cfg(unix)]
-fn set_mode(path: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
-        .with_context(|| format!("setting mode of {}", path.display()))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_: &Path, _: u32) -> Result<()> {
-    Ok(())
-}
-
-#[cfg(unix)]
-fn symlink(target: &str, dest: &Path) -> Result<()> {
-    std::os::unix::fs::symlink(target, dest)
-        .with_context(|| format!("creating link {}", dest.display()))
-}
-
-#[cfg(not(unix))]
-fn symlink(_: &str, dest: &Path) -> Result<()> {
-    bail!("symlinks are not supported here: {}", dest.display())
-}
-
-/// Moves staged entries into `root`. Fingerprints go last: if this is interrupted, a
-/// unit lacks its fingerprint and Cargo rebuilds it instead of trusting a partial unit.
-pub fn commit(staging: &Path, root: &Path, staged: &[Staged]) -> Result<()> {
-    let (fingerprints, rest): (Vec<&Staged>, Vec<&Staged>) =
-        staged.iter().partition(|s| is_fingerprint(&s.path));
-    let mut dirs = Vec::new();
-    for s in rest.into_iter().chain(fingerprints) {
-        let dest = root.join(&s.path);
-        ensure_real_dirs(root, &s.path)?;
-        match s.kind {
-            Kind::Dir => {
-                match fs::symlink_metadata(&dest) {
-                    Ok(m) if m.is_dir() => {}
-                    Ok(_) => {
-                        remove_any(&dest)?;
-                        create_dir_shared(&dest)?;
-                    }
-                    Err(_) => create_dir_shared(&dest)?,
-                }
-                dirs.push(s);
-            }
-            Kind::File | Kind::Symlink => {
-                if let Ok(m) = fs::symlink_metadata(&dest)
-                    && m.is_dir()
-                {
-                    remove_any(&dest)?;
-                }
-                fs::rename(staging.join(&s.path), &dest)
-                    .with_context(|| format!("moving {} into place", dest.display()))?;
-            }
-        }
-    }
-    // Directory mtimes last, deepest first, since adding children changed them.
-    for s in dirs.iter().rev() {
-        filetime::set_file_mtime(root.join(&s.path), s.mtime)?;
-    }
-    Ok(())
-}
-
-pub fn is_fingerprint(path: &str) -> bool {
-    path.split('/')
-        .any(|c| c == ".fingerprint" || c == "fingerprint")
-}
-
-/// Creates the parents of `rel` under `root` as real directories. Anything else in the
-/// way, a symlink above all, is removed rather than followed: writes never leave root.
-pub fn ensure_real_dirs(root: &Path, rel: &str) -> Result<()> {
-    let mut dir = PathBuf::from(root);
-    let comps: Vec<&str> = rel.split('/').collect();
-    for comp in &comps[..comps.len().saturating_sub(1)] {
-        dir.push(comp);
-        match fs::symlink_metadata(&dir) {
-            Ok(m) if m.is_dir() => continue,
-            Ok(_) => remove_any(&dir)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-        }
-        create_dir_shared(&dir)?;
-    }
-    Ok(())
-}
-
-/// Creates a directory another pack may be creating at the same moment: losing that
-/// race to a real directory is success.
-fn create_dir_shared(dir: &Path) -> Result<()> {
-    match fs::create_dir(dir) {
-        Err(e)
-            if e.kind() == io::ErrorKind::AlreadyExists
-                && fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) =>
-        {
-            Ok(())
-        }
-        res => res.with_context(|| format!("creating {}", dir.display())),
-    }
-}
-
-/// Removes a file, a symlink (not its target) or a directory tree.
-pub fn remove_any(path: &Path) -> Result<()> {
-    let meta = match fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    let res = if meta.is_dir() {
-        fs::remove_dir_all(path)
-    } else {
-        fs::remove_file(path)
-    };
-    match res {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("removing {}", path.display()))
-        }
-        _ => Ok(()),
-    }
-}
+mod frames;
+mod unpack;
+pub use frames::Frames;
+pub use unpack::{Kind, Staged, ensure_real_dirs, is_fingerprint, remove_any, restore};
 
 #[cfg(test)]
 mod tests;

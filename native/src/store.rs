@@ -1,8 +1,8 @@
 //! A store is a URL plus the environment: where packs and manifests live. This module
 //! turns `file://`, `s3://`, `gs://` and `az://` URLs into one `object_store` (built from
 //! each cloud's standard env vars, with our retry and timeout settings), scrubs secrets
-//! from every error it returns, and knows the object layout (`v1/packs/<id>`,
-//! `v1/manifests/<layer>/<key>`). See docs/stores.md.
+//! from every error it returns, and knows the object layout (`v2/packs/<id>`,
+//! `v2/manifests/<layer>/<key>`). See docs/stores.md.
 
 use std::fmt;
 use std::ops::Range;
@@ -30,12 +30,20 @@ pub struct Store {
     pub inner: Arc<dyn ObjectStore>,
     /// The URL without credentials, for messages.
     pub display: String,
+    /// The folder of a local store: a save writes its packs there directly and names
+    /// them by a rename, instead of writing them twice.
+    pub local: Option<PathBuf>,
 }
 
 /// A save re-uploads a pack it would reuse when the stored copy is older than this, so
 /// `gc` (which only deletes unreferenced packs older than its grace period) never deletes
 /// a pack that a save in flight is about to reference. `gc --grace` must exceed it.
 pub const PACK_REFRESH_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// The first part of every object's path. It changes when packs are named differently:
+/// v1 named them by SHA-256, v2 by BLAKE3. Objects of other layouts are neither read
+/// nor collected; `gc` of an older cargo-stow handles its own.
+pub const LAYOUT: &str = "v2";
 
 /// The embedded default: a folder under the user's cache dir.
 pub fn default_dir() -> Result<PathBuf> {
@@ -275,7 +283,11 @@ impl Store {
                     } else {
                         format!("{}://{bucket}/{prefix}", cloud.scheme())
                     };
-                    Ok(Store { inner, display })
+                    Ok(Store {
+                        inner,
+                        display,
+                        local: None,
+                    })
                 }
             },
         }
@@ -289,15 +301,16 @@ impl Store {
         Ok(Store {
             inner: Arc::new(fs),
             display: format!("file://{}", dir.display()),
+            local: Some(dir),
         })
     }
 
     pub fn pack_path(id: &str) -> ObjPath {
-        ObjPath::from(format!("v1/packs/{id}"))
+        ObjPath::from(format!("{LAYOUT}/packs/{id}"))
     }
 
     pub fn manifest_path(layer: &str, key: &str) -> ObjPath {
-        ObjPath::from(format!("v1/manifests/{layer}/{key}"))
+        ObjPath::from(format!("{LAYOUT}/manifests/{layer}/{key}"))
     }
 
     pub async fn head(&self, path: &ObjPath) -> Result<Option<ObjectMeta>> {
@@ -342,7 +355,7 @@ impl Store {
         layer: &str,
         prefix: &str,
     ) -> Result<Vec<(String, ObjectMeta)>> {
-        let dir = ObjPath::from(format!("v1/manifests/{layer}"));
+        let dir = ObjPath::from(format!("{LAYOUT}/manifests/{layer}"));
         let all = self.list(&dir).await?;
         Ok(all
             .into_iter()

@@ -15,6 +15,7 @@ use super::Ctx;
 use crate::error::UserError;
 use crate::error::describe;
 use crate::report::human_bytes;
+use crate::store::LAYOUT;
 use crate::store::{PACK_REFRESH_AFTER, Store, parse_duration};
 
 /// What `gc` was asked to do, resolved.
@@ -232,7 +233,10 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
     }
     let grace_cutoff = now - opts.grace.as_secs() as i64;
     let mut candidates = Vec::new();
-    for meta in store.list(&ObjPath::from("v1/packs")).await? {
+    for meta in store
+        .list(&ObjPath::from(format!("{LAYOUT}/packs")))
+        .await?
+    {
         let Some(id) = meta.location.filename().map(str::to_string) else {
             continue;
         };
@@ -287,7 +291,9 @@ async fn sweep(
 
 /// `(layer, key, meta)` of every snapshot in the store.
 async fn list_snapshots(store: &Store) -> Result<Vec<(String, String, ObjectMeta)>> {
-    let all = store.list(&ObjPath::from("v1/manifests")).await?;
+    let all = store
+        .list(&ObjPath::from(format!("{LAYOUT}/manifests")))
+        .await?;
     Ok(all
         .into_iter()
         .filter_map(|meta| {
@@ -297,7 +303,7 @@ async fn list_snapshots(store: &Store) -> Result<Vec<(String, String, ObjectMeta
                 .map(|p| p.as_ref().to_string())
                 .collect();
             match parts.as_slice() {
-                [v, m, layer, key] if v == "v1" && m == "manifests" => {
+                [v, m, layer, key] if v == LAYOUT && m == "manifests" => {
                     Some((layer.clone(), key.clone(), meta.clone()))
                 }
                 _ => None,

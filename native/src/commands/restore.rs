@@ -452,12 +452,7 @@ async fn restore_pack(
             inner: source,
             count: downloaded,
         };
-        let res = pack::unpack(counted, &staging, &id, allow).and_then(|staged| {
-            pack::commit(&staging, &root, &staged)?;
-            Ok(staged)
-        });
-        let _ = pack::remove_any(&staging);
-        res
+        pack::restore(counted, &root, &staging, &id, allow)
     })
     .await?
 }

@@ -25,7 +25,7 @@ use crate::memo::{self, Memo};
 use crate::pack::{self, CountWriter};
 use crate::report::human_bytes;
 use crate::state::{State, unix_now};
-use crate::store::Store;
+use crate::store::{LAYOUT, Store};
 use crate::workspace::{Workspace, cargo_home};
 use crate::{inputs, listing, sources, usage};
 
@@ -263,8 +263,14 @@ async fn upload_all(
     work.sort_by_key(|j| std::cmp::Reverse(j.group.bytes));
     let shared = Arc::new(Shared {
         memo: std::sync::Mutex::new(Memo::load(&ws.state_dir())),
-        tmp_dir: ws.state_dir().join("upload"),
+        // Packs are written next to where they end up, so publishing one is a rename.
+        tmp_dir: match &store.local {
+            Some(dir) => dir.join(LAYOUT).join("tmp"),
+            None => ws.state_dir().join("upload"),
+        },
         next: AtomicU64::new(0),
+        total,
+        frames: std::sync::Mutex::new(Vec::new()),
         cores: std::thread::available_parallelism().map_or(2, |n| n.get() as u32),
         encoders: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -287,7 +293,9 @@ async fn upload_all(
         .collect()
         .await;
     bar.finish_and_clear();
-    let _ = std::fs::remove_dir_all(&shared.tmp_dir);
+    if store.local.is_none() {
+        let _ = std::fs::remove_dir_all(&shared.tmp_dir);
+    }
     if let Err(e) = shared.memo.lock().unwrap().store(&ws.state_dir()) {
         tracing::debug!("memo not written: {e:#}");
     }
@@ -425,7 +433,10 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
     }
 
     let n = shared.next.fetch_add(1, Ordering::Relaxed);
-    let tmp = shared.tmp_dir.join(format!("{n}.zst"));
+    // Other saves may share a local store's tmp dir.
+    let tmp = shared
+        .tmp_dir
+        .join(format!("{}-{n}.zst", std::process::id()));
     let packed = {
         // Compression is CPU-bound: one encoder per core, however many uploads are in flight.
         let _permit = shared
@@ -433,15 +444,23 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
             .acquire()
             .await
             .map_err(|e| local(e.into()))?;
-        let (dir, paths, tmp) = (dir.clone(), paths.clone(), tmp.clone());
-        let threads = if group.bytes > MT_THRESHOLD {
-            shared.cores
+        let (dir, paths, tmp, kits) = (dir.clone(), paths.clone(), tmp.clone(), shared.clone());
+        // One thread per pack is cheapest; a pack larger than a core's share of the
+        // whole would finish alone at the end, so it gets every core.
+        let threads = if group.bytes * u64::from(shared.cores) > shared.total {
+            shared.cores as usize
         } else {
-            0
+            1
         };
-        tokio::task::spawn_blocking(move || pack_to_file(&dir, &paths, &tmp, threads))
-            .await
-            .map_err(|e| local(e.into()))?
+        tokio::task::spawn_blocking(move || {
+            let reused = kits.frames.lock().unwrap().pop();
+            let mut frames = reused.unwrap_or_else(|| pack::Frames::new(ZSTD_LEVEL));
+            let res = pack_to_file(&dir, &paths, &tmp, &mut frames, threads);
+            kits.frames.lock().unwrap().push(frames);
+            res
+        })
+        .await
+        .map_err(|e| local(e.into()))?
     };
     let (info, stored) = match packed {
         Ok(p) => p,
@@ -465,7 +484,7 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
                 uploaded: false,
             })
         }
-        Ok(None) => match upload_file(&store, &info.id, &tmp).await {
+        Ok(None) => match publish(&store, &info.id, &tmp).await {
             Ok(()) => {
                 let pack = pack(&info.id, info.files, info.bytes, stored);
                 Ok(Saved {
@@ -482,16 +501,17 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
     result
 }
 
-/// Packs larger than this are compressed by all cores at once.
-const MT_THRESHOLD: u64 = 32 << 20;
-
 /// What every group's task shares.
 struct Shared {
     memo: std::sync::Mutex<Memo>,
     tmp_dir: PathBuf,
     next: AtomicU64,
     cores: u32,
+    /// Bytes of all groups of this save.
+    total: u64,
     encoders: tokio::sync::Semaphore,
+    /// Compressors between packs: at most one per encoder permit.
+    frames: std::sync::Mutex<Vec<pack::Frames>>,
 }
 
 struct Job {
@@ -504,16 +524,35 @@ fn pack_to_file(
     dir: &Path,
     paths: &[String],
     tmp: &Path,
-    threads: u32,
+    frames: &mut pack::Frames,
+    threads: usize,
 ) -> Result<(pack::PackInfo, u64)> {
     let file = std::fs::File::create(tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let mut out = CountWriter {
         inner: io::BufWriter::with_capacity(1 << 20, file),
         count: 0,
     };
-    let info = pack::encode_with(dir, paths, ZSTD_LEVEL, threads, &mut out)?;
+    let info = pack::encode_with(dir, paths, frames, threads, &mut out)?;
     out.inner.flush().context("writing pack")?;
     Ok((info, out.count))
+}
+
+/// Puts a packed file in the store under its id: a rename in a local store, else an
+/// upload.
+async fn publish(store: &Store, id: &str, tmp: &Path) -> Result<()> {
+    let Some(dir) = &store.local else {
+        return upload_file(store, id, tmp).await;
+    };
+    let dest = dir.join(Store::pack_path(id).as_ref());
+    if let Some(parent) = dest.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    // Replacing a stored copy is harmless (same id, same content) and renews its age.
+    tokio::fs::rename(tmp, &dest)
+        .await
+        .with_context(|| format!("storing pack {id} as {}", dest.display()))
 }
 
 /// Streams a packed file to the store with bounded memory; aborts the upload on error.

@@ -1,3 +1,5 @@
+use std::path::PathBuf;
+
 use super::*;
 
 const ANY: fn(&str) -> bool = |_| true;
@@ -41,8 +43,8 @@ fn round_trip_keeps_content_nanosecond_mtimes_and_links() {
 
     let dst = tempfile::tempdir().unwrap();
     let staging = dst.path().join(".staging");
-    let staged = unpack(&packed[..], &staging, &info.id, ANY).unwrap();
-    commit(&staging, dst.path(), &staged).unwrap();
+    restore(&packed[..], dst.path(), &staging, &info.id, ANY).unwrap();
+    assert!(!staging.exists());
 
     let rlib = dst.path().join("debug/deps/libfoo-0123456789abcdef.rlib");
     assert_eq!(fs::read(&rlib).unwrap(), b"rlib bytes");
@@ -79,12 +81,45 @@ fn corrupt_pack_is_refused_before_anything_is_committed() {
     let info = encode(src.path(), &paths(), 3, &mut packed).unwrap();
     let dst = tempfile::tempdir().unwrap();
     // Claiming another id is the same as flipped content: the hash must not match.
-    let err = unpack(&packed[..], &dst.path().join("s"), &"0".repeat(64), ANY).unwrap_err();
+    let staging = dst.path().join("s");
+    let err = restore(&packed[..], dst.path(), &staging, &"0".repeat(64), ANY).unwrap_err();
     assert!(format!("{err:#}").contains("corrupt"), "{err:#}");
+    assert_eq!(files_under(dst.path()), Vec::<PathBuf>::new());
     let mid = packed.len() / 2;
     packed[mid] ^= 0xff;
-    assert!(unpack(&packed[..], &dst.path().join("s2"), &info.id, ANY).is_err());
-    assert!(!dst.path().join("debug").exists());
+    assert!(restore(&packed[..], dst.path(), &staging, &info.id, ANY).is_err());
+    assert_eq!(files_under(dst.path()), Vec::<PathBuf>::new());
+}
+
+/// Every file and symlink under `dir` (directories left empty do not count).
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| !e.file_type().is_dir())
+        .map(|e| e.into_path())
+        .collect()
+}
+
+#[test]
+fn a_corrupt_pack_replaces_nothing_that_was_there() {
+    let src = tree();
+    let mut packed = Vec::new();
+    encode(src.path(), &paths(), 3, &mut packed).unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let rlib = dst.path().join(&paths()[0]);
+    fs::create_dir_all(rlib.parent().unwrap()).unwrap();
+    fs::write(&rlib, b"the old rlib").unwrap();
+    let err = restore(
+        &packed[..],
+        dst.path(),
+        &dst.path().join("s"),
+        &"0".repeat(64),
+        ANY,
+    );
+    assert!(err.is_err());
+    assert_eq!(fs::read(&rlib).unwrap(), b"the old rlib");
+    assert_eq!(files_under(dst.path()), vec![rlib]);
 }
 
 fn raw_tar(path: &str, kind: tar::EntryType, link: Option<&str>) -> Vec<u8> {
@@ -124,10 +159,11 @@ fn escaping_entries_are_refused() {
         raw_tar("debug/hard", tar::EntryType::Link, Some("debug/x")),
     ];
     for packed in cases {
-        let id = hex(&Sha256::digest(zstd::decode_all(&packed[..]).unwrap()));
-        assert!(unpack(&packed[..], &staging, &id, ANY).is_err());
+        let id = id_of(&zstd::decode_all(&packed[..]).unwrap());
+        assert!(restore(&packed[..], &outer.path().join("root"), &staging, &id, ANY).is_err());
     }
     assert!(!outer.path().join("escape").exists());
+    assert!(!outer.path().join("root/debug/evil").exists());
     assert!(!outer.path().join("root/.staging/debug/evil").exists());
 }
 
@@ -144,8 +180,7 @@ fn commit_replaces_a_symlinked_parent_instead_of_following_it() {
     let mut packed = Vec::new();
     let info = encode(src.path(), &paths()[..1], 3, &mut packed).unwrap();
     let staging = root.join(".staging");
-    let staged = unpack(&packed[..], &staging, &info.id, ANY).unwrap();
-    commit(&staging, &root, &staged).unwrap();
+    restore(&packed[..], &root, &staging, &info.id, ANY).unwrap();
     assert!(
         fs::read_dir(&elsewhere).unwrap().next().is_none(),
         "wrote through a symlink"
@@ -160,9 +195,10 @@ fn commit_replaces_a_symlinked_parent_instead_of_following_it() {
 fn a_registry_pack_may_not_write_outside_the_download_dirs() {
     let outer = tempfile::tempdir().unwrap();
     let packed = raw_tar("bin/cargo", tar::EntryType::Regular, None);
-    let id = hex(&Sha256::digest(zstd::decode_all(&packed[..]).unwrap()));
-    let err = unpack(
+    let id = id_of(&zstd::decode_all(&packed[..]).unwrap());
+    let err = restore(
         &packed[..],
+        outer.path(),
         &outer.path().join("s"),
         &id,
         stow_core::registry::is_allowed,
@@ -177,7 +213,7 @@ fn a_registry_pack_may_not_write_outside_the_download_dirs() {
 /// Regression: two packs creating the same parent directory at once used to fail one of
 /// them with "File exists", leaving its unit out of the restore.
 #[test]
-fn packs_sharing_a_new_parent_commit_concurrently() {
+fn packs_sharing_a_new_parent_restore_concurrently() {
     let src = tempfile::tempdir().unwrap();
     let deep = "debug/deps/a/b/c/d";
     fs::create_dir_all(src.path().join(deep)).unwrap();
@@ -199,9 +235,8 @@ fn packs_sharing_a_new_parent_commit_concurrently() {
                 let (dst, barrier) = (dst.path(), &barrier);
                 s.spawn(move || {
                     let staging = dst.join(format!(".staging-{i}"));
-                    let staged = unpack(&bytes[..], &staging, id, ANY).unwrap();
                     barrier.wait();
-                    commit(&staging, dst, &staged)
+                    restore(&bytes[..], dst, &staging, id, ANY)
                         .unwrap_or_else(|e| panic!("round {round}: {e:#}"));
                 });
             }

@@ -1,0 +1,444 @@
+//! Unpacking a pack into its root without replacing anything before its hash is proven.
+//!
+//! The hash of a pack is only known at its end. Until then a file whose destination is
+//! free is written in place (into an empty target/ that is every file: one write, no
+//! rename), a file whose destination is taken goes to a staging dir, and fingerprints
+//! and symlinks wait in memory. Once the hash matches, staged files are moved in,
+//! symlinks made and fingerprints written last, so an interrupted restore leaves units
+//! without fingerprints, which Cargo rebuilds. A pack that fails removes the files it
+//! wrote in place; the empty directories it made stay, which Cargo does not mind.
+
+use std::collections::HashSet;
+use std::fs::{self, File, FileTimes};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use filetime::FileTime;
+use stow_core::path::{check_relative, check_symlink};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+}
+
+/// One entry of a restored pack.
+#[derive(Clone, Debug)]
+pub struct Staged {
+    pub path: String,
+    pub kind: Kind,
+    pub mtime: FileTime,
+    pub size: u64,
+}
+
+/// Fingerprints larger than this wait in the staging dir rather than in memory.
+const HOLD_LIMIT: u64 = 1 << 20;
+
+/// An entry that may only reach the root once the hash is proven.
+enum Deferred {
+    /// Written to the staging dir: its destination was taken.
+    Staged,
+    File {
+        data: Vec<u8>,
+        mode: u32,
+    },
+    Symlink(String),
+    Dir {
+        mode: u32,
+    },
+}
+
+/// Unpacks a compressed pack into `root`, checking every path and the pack's hash; see
+/// the module docs for what happens on the way. `staging` is created only if needed and
+/// removed at the end.
+pub fn restore<R: Read>(
+    src: R,
+    root: &Path,
+    staging: &Path,
+    expected_id: &str,
+    allow: fn(&str) -> bool,
+) -> Result<Vec<Staged>> {
+    let mut u = Unpacker {
+        root,
+        staging,
+        allow,
+        entries: Vec::new(),
+        deferred: Vec::new(),
+        written: Vec::new(),
+        real_dirs: HashSet::new(),
+        buf: vec![0; 256 << 10],
+    };
+    fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+    let res = u.read(src, expected_id).and_then(|()| u.commit());
+    if res.is_err() {
+        for path in &u.written {
+            let _ = fs::remove_file(path);
+        }
+    }
+    if u.deferred
+        .iter()
+        .any(|(_, d)| matches!(d, Deferred::Staged))
+    {
+        let _ = remove_any(staging);
+    }
+    res.map(|()| u.entries)
+}
+
+struct Unpacker<'a> {
+    root: &'a Path,
+    staging: &'a Path,
+    allow: fn(&str) -> bool,
+    entries: Vec<Staged>,
+    /// Index into `entries` and what is left to do for it.
+    deferred: Vec<(usize, Deferred)>,
+    /// Files written in place, to remove if the pack fails.
+    written: Vec<PathBuf>,
+    /// Directories under root already seen to be real ones (not symlinks).
+    real_dirs: HashSet<PathBuf>,
+    buf: Vec<u8>,
+}
+
+impl Unpacker<'_> {
+    fn read<R: Read>(&mut self, src: R, expected_id: &str) -> Result<()> {
+        let dec = zstd::Decoder::new(src).context("starting zstd")?;
+        let mut hashing = HashReader {
+            inner: dec,
+            hasher: blake3::Hasher::new(),
+        };
+        {
+            let mut archive = tar::Archive::new(&mut hashing);
+            for entry in archive.entries().context("reading pack")? {
+                self.entry(entry.context("reading pack entry")?)?;
+            }
+        }
+        io::copy(&mut hashing, &mut io::sink()).context("reading pack")?;
+        let got = hashing.hasher.finalize().to_hex();
+        if got.as_str() != expected_id {
+            bail!("content hash is {got}, expected {expected_id}: the pack is corrupt");
+        }
+        Ok(())
+    }
+
+    fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<()> {
+        let raw = entry.path_bytes().into_owned();
+        let path = String::from_utf8(raw).context("pack has a non-UTF-8 path")?;
+        let path = path.trim_end_matches('/').to_string();
+        check_relative(&path)?;
+        if !(self.allow)(&path) {
+            bail!("pack entry `{path}` is outside what this layer may write");
+        }
+        let mtime = pax_mtime(&mut entry)?.unwrap_or_else(|| {
+            FileTime::from_unix_time(entry.header().mtime().unwrap_or(0) as i64, 0)
+        });
+        let mode = entry.header().mode().unwrap_or(0o644);
+        let size = entry.size();
+        let index = self.entries.len();
+        let (kind, deferred) = match entry.header().entry_type() {
+            tar::EntryType::Regular => (Kind::File, self.file(&path, &mut entry, mode, mtime)?),
+            tar::EntryType::Directory => {
+                // Missing directories are made now; one in the way of a file waits.
+                self.real_dir(Path::new(&path))?;
+                (Kind::Dir, Some(Deferred::Dir { mode }))
+            }
+            tar::EntryType::Symlink => {
+                let target = entry.link_name_bytes().context("symlink without target")?;
+                let target = std::str::from_utf8(&target).context("non-UTF-8 symlink target")?;
+                check_symlink(&path, target)?;
+                (Kind::Symlink, Some(Deferred::Symlink(target.to_string())))
+            }
+            other => bail!("pack entry `{path}` has unsupported type {other:?}"),
+        };
+        if let Some(d) = deferred {
+            self.deferred.push((index, d));
+        }
+        self.entries.push(Staged {
+            path,
+            kind,
+            mtime,
+            size,
+        });
+        Ok(())
+    }
+
+    /// Writes a regular file in place, to staging, or into memory (small fingerprints).
+    fn file<R: Read>(
+        &mut self,
+        path: &str,
+        entry: &mut tar::Entry<'_, R>,
+        mode: u32,
+        mtime: FileTime,
+    ) -> Result<Option<Deferred>> {
+        if is_fingerprint(path) && entry.size() <= HOLD_LIMIT {
+            let mut data = Vec::with_capacity(entry.size() as usize);
+            entry
+                .read_to_end(&mut data)
+                .with_context(|| format!("reading {path}"))?;
+            return Ok(Some(Deferred::File { data, mode }));
+        }
+        let dest = self.root.join(path);
+        let parent = Path::new(path).parent().unwrap_or(Path::new(""));
+        let in_place = !is_fingerprint(path)
+            && self.real_dir(parent)?
+            && matches!(fs::symlink_metadata(&dest), Err(e) if e.kind() == io::ErrorKind::NotFound);
+        let file = if in_place {
+            let f = File::create_new(&dest);
+            // Recorded before writing: a half-written file must go too.
+            self.written.push(dest.clone());
+            f
+        } else {
+            let staged = self.staging.join(path);
+            if let Some(p) = staged.parent() {
+                fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
+            }
+            File::create(staged)
+        };
+        let mut file = file.with_context(|| format!("creating {}", dest.display()))?;
+        copy(entry, &mut file, &mut self.buf).with_context(|| format!("writing {path}"))?;
+        // A fingerprint's atime starts at a sentinel: a build that reads it moves it,
+        // which is how save tells used units from unused ones (see `usage`).
+        let atime = is_fingerprint(path).then_some(crate::usage::SENTINEL_ATIME);
+        finish_file(&file, mode, atime, mtime).with_context(|| format!("writing {path}"))?;
+        Ok((!in_place).then_some(Deferred::Staged))
+    }
+
+    /// Makes `rel` and its parents real directories under root, creating missing ones.
+    /// False when something else (a symlink above all) is in the way: the caller stages
+    /// instead, and commit replaces it once the pack is proven.
+    fn real_dir(&mut self, rel: &Path) -> Result<bool> {
+        let mut dir = self.root.to_path_buf();
+        for comp in rel.components() {
+            dir.push(comp);
+            if self.real_dirs.contains(&dir) {
+                continue;
+            }
+            match fs::symlink_metadata(&dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => create_dir_shared(&dir)?,
+                Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+            }
+            self.real_dirs.insert(dir.clone());
+        }
+        Ok(true)
+    }
+
+    /// Puts every deferred entry in place, fingerprints last, then directory mtimes.
+    fn commit(&mut self) -> Result<()> {
+        let deferred = std::mem::take(&mut self.deferred);
+        let (fingerprints, rest): (Vec<_>, Vec<_>) = deferred
+            .into_iter()
+            .partition(|(i, _)| is_fingerprint(&self.entries[*i].path));
+        for (i, d) in rest.iter().chain(&fingerprints) {
+            let s = &self.entries[*i];
+            ensure_real_dirs(self.root, &s.path)?;
+            let dest = self.root.join(&s.path);
+            match d {
+                Deferred::Staged => replace_with(&dest, |d| {
+                    fs::rename(self.staging.join(&s.path), d)
+                        .with_context(|| format!("moving {} into place", d.display()))
+                })?,
+                Deferred::File { data, mode } => replace_with(&dest, |d| {
+                    let mut f =
+                        File::create(d).with_context(|| format!("creating {}", d.display()))?;
+                    f.write_all(data)
+                        .with_context(|| format!("writing {}", d.display()))?;
+                    finish_file(&f, *mode, Some(crate::usage::SENTINEL_ATIME), s.mtime)
+                        .with_context(|| format!("writing {}", d.display()))
+                })?,
+                Deferred::Symlink(target) => {
+                    remove_any(&dest)?;
+                    symlink(target, &dest)?;
+                }
+                Deferred::Dir { mode } => {
+                    if !fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+                        remove_any(&dest)?;
+                        create_dir_shared(&dest)?;
+                    }
+                    set_mode(&dest, mode | 0o700)?;
+                }
+            }
+        }
+        // Adding children changed directory mtimes: set them last, deepest first.
+        for (i, _) in rest.iter().rev() {
+            let s = &self.entries[*i];
+            if s.kind == Kind::Dir {
+                filetime::set_file_mtime(self.root.join(&s.path), s.mtime)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Replaces whatever is at `dest` (a directory in the way is removed) by `put`.
+fn replace_with(dest: &Path, put: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    if fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
+        remove_any(dest)?;
+    }
+    put(dest)
+}
+
+/// Copies an entry through one reused buffer, straight into the file.
+fn copy(src: &mut impl Read, dst: &mut File, buf: &mut [u8]) -> io::Result<()> {
+    loop {
+        match src.read(buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => dst.write_all(&buf[..n])?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Mode and times through the open file: no second path lookup per file. Without an
+/// atime the file keeps the one it was created with (now).
+fn finish_file(file: &File, mode: u32, atime: Option<FileTime>, mtime: FileTime) -> Result<()> {
+    set_file_mode(file, mode)?;
+    let mut times = FileTimes::new().set_modified(system_time(mtime));
+    if let Some(a) = atime {
+        times = times.set_accessed(system_time(a));
+    }
+    file.set_times(times)?;
+    Ok(())
+}
+
+fn system_time(t: FileTime) -> SystemTime {
+    let secs = t.unix_seconds();
+    let whole = if secs >= 0 {
+        UNIX_EPOCH + Duration::from_secs(secs as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+    };
+    whole + Duration::from_nanos(u64::from(t.nanoseconds()))
+}
+
+struct HashReader<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+}
+
+impl<R: Read> Read for HashReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn pax_mtime<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Option<FileTime>> {
+    let Some(exts) = entry.pax_extensions()? else {
+        return Ok(None);
+    };
+    for ext in exts {
+        let ext = ext?;
+        if ext.key_bytes() == b"mtime" {
+            let v = std::str::from_utf8(ext.value_bytes()).context("bad pax mtime")?;
+            return Ok(Some(parse_mtime(v)?));
+        }
+    }
+    Ok(None)
+}
+
+fn parse_mtime(v: &str) -> Result<FileTime> {
+    let (secs, frac) = v.split_once('.').unwrap_or((v, "0"));
+    let secs: i64 = secs.parse().context("bad pax mtime")?;
+    let frac = format!("{:0<9}", &frac[..frac.len().min(9)]);
+    Ok(FileTime::from_unix_time(
+        secs,
+        frac.parse().context("bad pax mtime")?,
+    ))
+}
+
+#[cfg(unix)]
+fn set_file_mode(file: &File, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(mode & 0o7777))?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn set_file_mode(_: &File, _: u32) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
+        .with_context(|| format!("setting mode of {}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_: &Path, _: u32) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn symlink(target: &str, dest: &Path) -> Result<()> {
+    std::os::unix::fs::symlink(target, dest)
+        .with_context(|| format!("creating link {}", dest.display()))
+}
+
+#[cfg(not(unix))]
+fn symlink(_: &str, dest: &Path) -> Result<()> {
+    bail!("symlinks are not supported here: {}", dest.display())
+}
+
+pub fn is_fingerprint(path: &str) -> bool {
+    path.split('/')
+        .any(|c| c == ".fingerprint" || c == "fingerprint")
+}
+
+/// Creates the parents of `rel` under `root` as real directories. Anything else in the
+/// way, a symlink above all, is removed rather than followed: writes never leave root.
+pub fn ensure_real_dirs(root: &Path, rel: &str) -> Result<()> {
+    let mut dir = PathBuf::from(root);
+    let comps: Vec<&str> = rel.split('/').collect();
+    for comp in &comps[..comps.len().saturating_sub(1)] {
+        dir.push(comp);
+        match fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => continue,
+            Ok(_) => remove_any(&dir)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+        }
+        create_dir_shared(&dir)?;
+    }
+    Ok(())
+}
+
+/// Creates a directory another pack may be creating at the same moment: losing that
+/// race to a real directory is success.
+fn create_dir_shared(dir: &Path) -> Result<()> {
+    match fs::create_dir(dir) {
+        Err(e)
+            if e.kind() == io::ErrorKind::AlreadyExists
+                && fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) =>
+        {
+            Ok(())
+        }
+        res => res.with_context(|| format!("creating {}", dir.display())),
+    }
+}
+
+/// Removes a file, a symlink (not its target) or a directory tree.
+pub fn remove_any(path: &Path) -> Result<()> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let res = if meta.is_dir() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    };
+    match res {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
