@@ -235,6 +235,9 @@ pub fn git_meta(root: &Path, skip: &[PathBuf]) -> Option<GitMeta> {
         .split(|b| *b == 0)
         .filter(|p| !p.is_empty())
         .filter(|p| !skipped.iter().any(|s| s.as_bytes() == *p))
+        // An uncommitted lockfile: Cargo writes it before any build script runs, so it
+        // is there during every build even when a fresh clone lacks it at restore.
+        .filter(|p| *p != b"Cargo.lock" && !p.ends_with(b"/Cargo.lock"))
         .collect();
     untracked.sort_unstable();
 
@@ -351,7 +354,12 @@ pub fn restore_git(
     current: &SourceManifest,
     sources: &MtimePlan,
 ) -> Option<GitMtimeOutput> {
-    saved.git.as_ref()?;
+    if saved.git.is_none() {
+        // An older snapshot: leave git files alone, but keep this job's build from
+        // rewriting the index, so the snapshot it saves works.
+        settle_git_index(root);
+        return None;
+    }
     let plan = sources::git_plan(
         saved.git.as_ref(),
         current.git.as_ref(),
@@ -388,8 +396,11 @@ fn apply_git(root: &Path, plan: &GitPlan) -> Result<()> {
             MtimeAction::Touch if name == "index" && settled => continue,
             MtimeAction::Touch => now,
         };
-        filetime::set_file_times(path, now, t)
-            .with_context(|| format!("setting mtime of {}", path.display()))?;
+        match filetime::set_file_times(path, now, t) {
+            // Gone since the scan (a ref packed meanwhile): nothing left to date.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            r => r.with_context(|| format!("setting mtime of {}", path.display()))?,
+        }
     }
     Ok(())
 }
@@ -439,4 +450,112 @@ fn newest_tracked_second(root: &Path) -> Option<i64> {
         .filter_map(|p| std::fs::symlink_metadata(p).ok())
         .map(|m| FileTime::from_last_modification_time(&m).unix_seconds())
         .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(dir: &Path, args: &[&str]) {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+
+    /// A repo with one commit and a tag, and two fresh clones of it.
+    fn clones() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let origin = tmp.path().join("origin");
+        std::fs::create_dir(&origin).unwrap();
+        std::fs::write(origin.join("a.txt"), "a\n").unwrap();
+        run(&origin, &["init", "-q", "-b", "main"]);
+        run(&origin, &["add", "-A"]);
+        run(&origin, &["commit", "-qm", "one"]);
+        run(&origin, &["tag", "v1"]);
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        for c in [&a, &b] {
+            run(
+                tmp.path(),
+                &["clone", "-q", origin.to_str().unwrap(), c.to_str().unwrap()],
+            );
+        }
+        (tmp, origin, a, b)
+    }
+
+    fn meaning(m: &GitMeta) -> Vec<(String, String)> {
+        m.files
+            .iter()
+            .map(|f| (f.path.clone(), f.digest.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn two_clones_of_the_same_state_mean_the_same_even_when_their_bytes_differ() {
+        let (_tmp, _origin, a, b) = clones();
+        let (ma, mb) = (git_meta(&a, &[]).unwrap(), git_meta(&b, &[]).unwrap());
+        assert_eq!(ma.state, mb.state);
+        assert_eq!(meaning(&ma), meaning(&mb));
+        let names: Vec<String> = ma.files.iter().map(|f| f.path.clone()).collect();
+        for n in [
+            "HEAD",
+            "index",
+            "logs/HEAD",
+            "refs/heads/main",
+            "packed-refs",
+        ] {
+            assert!(names.iter().any(|p| p == n), "{n} missing: {names:?}");
+        }
+        assert_eq!(ma.state.branch.as_deref(), Some("refs/heads/main"));
+        assert_ne!(
+            std::fs::read(a.join(".git/index")).unwrap(),
+            std::fs::read(b.join(".git/index")).unwrap(),
+            "the indexes' stat caches name their own files"
+        );
+    }
+
+    #[test]
+    fn staging_untracked_files_tags_and_detaching_change_the_meaning() {
+        let (_tmp, origin, a, b) = clones();
+        let base = git_meta(&a, &[]).unwrap();
+        let digest = |m: &GitMeta, p: &str| {
+            m.files
+                .iter()
+                .find(|f| f.path == p)
+                .map(|f| f.digest.clone())
+        };
+
+        std::fs::write(a.join("a.txt"), "changed\n").unwrap();
+        run(&a, &["add", "a.txt"]);
+        let staged = git_meta(&a, &[]).unwrap();
+        assert_ne!(digest(&staged, "index"), digest(&base, "index"));
+        assert_eq!(staged.state, base.state);
+
+        std::fs::write(b.join("scratch.txt"), "x").unwrap();
+        std::fs::create_dir(b.join("target")).unwrap();
+        std::fs::write(b.join("target/out"), "x").unwrap();
+        let skip = [b.join("target")];
+        let untracked = git_meta(&b, &skip).unwrap();
+        assert_ne!(untracked.state.untracked, base.state.untracked);
+        std::fs::remove_file(b.join("scratch.txt")).unwrap();
+        assert_eq!(
+            git_meta(&b, &skip).unwrap().state,
+            base.state,
+            "target/ skipped"
+        );
+
+        run(&b, &["tag", "v2"]);
+        assert_ne!(git_meta(&b, &skip).unwrap().state.tags, base.state.tags);
+
+        run(&b, &["checkout", "-q", "--detach"]);
+        let detached = git_meta(&b, &skip).unwrap();
+        assert_eq!(detached.state.branch, None);
+        assert_eq!(detached.state.head, base.state.head);
+
+        assert!(git_meta(&origin.join("..").join("nowhere"), &[]).is_none());
+    }
 }
