@@ -2,5 +2,6 @@
 //! real local store. Grouped by topic; each test gets its own temp dirs.
 
 mod freshness;
+mod git_freshness;
 mod safety;
 mod save_restore;

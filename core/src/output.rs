@@ -62,6 +62,21 @@ pub struct MtimeOutput {
     /// Why nothing was touched, when nothing was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// The git metadata build scripts watch (`.git/index`, `HEAD`, refs); absent when the
+    /// snapshot recorded none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitMtimeOutput>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct GitMtimeOutput {
+    /// Git files whose saved mtime was given back (same repository state and meaning).
+    pub restored: u64,
+    /// Git files stamped with the restore time.
+    pub touched: u64,
+    /// Why no git file got its mtime back, when the repository state decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

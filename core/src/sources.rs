@@ -4,6 +4,18 @@
 //! fingerprint, and a fresh `git clone` gives every file a new mtime. Restoring the
 //! saved mtime of each file whose content is proven unchanged, and stamping every other
 //! file with "now", keeps unchanged crates fresh and never hides a change.
+//!
+//! Git metadata gets the same treatment under a stricter rule ([`git_plan`]). Crates that
+//! embed the git version list `.git` files as inputs: git-version's `git_version!` reads
+//! `index` and `logs/HEAD`, vergen and shadow-rs build scripts `HEAD`, the branch's ref
+//! file and often `refs/heads`, hand-written ones `packed-refs`. A fresh clone rewrites
+//! all of them (the index's stat cache differs byte for byte) so these crates always
+//! rebuilt. A git file gets its saved mtime back only when the repository is in the same
+//! state — same commit, branch, tags, shallow boundary, untracked files, and every tracked
+//! entry proven unchanged — and the file's *semantic* digest is equal (for the index the
+//! staged entries, not the stat cache; for a reflog its newest entry). Otherwise every git
+//! file is stamped "now", so a crate that embeds `git describe --dirty` never stays fresh
+//! with a stale string.
 
 use std::collections::BTreeMap;
 
@@ -37,6 +49,53 @@ pub struct SourceManifest {
     /// Absolute path of the checkout root.
     pub root: String,
     pub entries: Vec<SourceEntry>,
+    /// The git metadata build scripts watch; absent without git (and in manifests written
+    /// before it existed, which restore as before: git files untouched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitMeta>,
+}
+
+/// The repository's state and the metadata files crates list as build inputs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitMeta {
+    pub state: GitState,
+    /// Sorted by path.
+    pub files: Vec<GitFile>,
+}
+
+/// What a version string computed from git can depend on beyond the tracked files. Every
+/// field must be equal for any git file to get its saved mtime back.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitState {
+    /// The commit HEAD resolves to (`git rev-parse HEAD`); empty in a repo without commits.
+    pub head: String,
+    /// The branch HEAD points to (`refs/heads/main`); `None` when detached, as CI
+    /// checkouts of a commit often are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// sha256 of every tag and its target: `git describe` output follows tags.
+    pub tags: String,
+    /// sha256 of the shallow boundary (commit counts and describe follow it); `""` when
+    /// the clone is complete.
+    pub shallow: String,
+    /// sha256 of the untracked, not ignored paths (build output dirs excluded): some
+    /// crates count them as dirty.
+    pub untracked: String,
+}
+
+/// One file or directory under the git dir, named as `git rev-parse --git-path` takes it
+/// (`HEAD`, `index`, `logs/HEAD`, `refs/heads/main`), so worktrees and submodules, whose
+/// `.git` is a file, resolve it to their own git dir or the common dir.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitFile {
+    pub path: String,
+    pub kind: SourceKind,
+    /// What the file means, not its bytes: `index` the sha256 of `git ls-files -s -v -z`;
+    /// a reflog (`logs/...`) its newest entry's new commit; `packed-refs` its sorted ref
+    /// lines; a directory the sorted names of its children; any other file its content.
+    pub digest: String,
+    pub mtime_s: i64,
+    pub mtime_ns: u32,
 }
 
 /// What to do with one entry of the current checkout.
@@ -79,6 +138,121 @@ pub fn mtime_plan(saved: &SourceManifest, current: &[SourceEntry]) -> MtimePlan 
         plan.actions.push((cur.path.clone(), action));
     }
     plan
+}
+
+/// What to do with each git metadata file, and why when the state differs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitPlan {
+    /// Git paths (see [`GitFile::path`]) and their action.
+    pub actions: Vec<(String, MtimeAction)>,
+    pub restored: u64,
+    pub touched: u64,
+    /// Why no git file got its saved mtime back, when none did for a reason other than
+    /// its own content.
+    pub reason: Option<String>,
+}
+
+/// Decides the mtime of every current git metadata file.
+///
+/// `sources` is the plan of the tracked files and `saved_entries` how many the save
+/// recorded: only when every one of them is restored (nothing changed, nothing missing,
+/// nothing new) and the [`GitState`] is equal does a file with an equal digest get its
+/// saved mtime back. Otherwise every current git file is stamped "now": a clone made
+/// before the saved artifacts were built would otherwise look older than them.
+/// Without a saved record (an older manifest) or without git, nothing is touched.
+pub fn git_plan(
+    saved: Option<&GitMeta>,
+    current: Option<&GitMeta>,
+    sources: &MtimePlan,
+    saved_entries: usize,
+) -> GitPlan {
+    let mut plan = GitPlan::default();
+    let (saved, current) = match (saved, current) {
+        (Some(s), Some(c)) => (s, c),
+        (None, _) => {
+            plan.reason = Some("the snapshot holds no git metadata".into());
+            return plan;
+        }
+        (Some(_), None) => {
+            plan.reason = Some("no git repository here".into());
+            return plan;
+        }
+    };
+    let reason = if sources.touched > 0 || sources.restored as usize != saved_entries {
+        Some(format!(
+            "the work tree differs from the saved one ({} tracked entries changed, new or missing)",
+            sources.touched + (saved_entries as u64).abs_diff(sources.restored)
+        ))
+    } else {
+        state_difference(&saved.state, &current.state)
+    };
+    let by_path: BTreeMap<&str, &GitFile> =
+        saved.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    for cur in &current.files {
+        let action = match by_path.get(cur.path.as_str()) {
+            Some(old) if reason.is_none() && old.kind == cur.kind && old.digest == cur.digest => {
+                plan.restored += 1;
+                MtimeAction::Restore {
+                    mtime_s: old.mtime_s,
+                    mtime_ns: old.mtime_ns,
+                }
+            }
+            _ => {
+                plan.touched += 1;
+                MtimeAction::Touch
+            }
+        };
+        plan.actions.push((cur.path.clone(), action));
+    }
+    plan.reason = reason;
+    plan
+}
+
+/// The first difference between two repository states, said for a human.
+fn state_difference(saved: &GitState, current: &GitState) -> Option<String> {
+    let short = |s: &str| s.chars().take(12).collect::<String>();
+    let branch = |b: &Option<String>| b.clone().unwrap_or_else(|| "a detached HEAD".into());
+    if saved.head != current.head {
+        Some(format!(
+            "HEAD is at {} but was at {} when saved",
+            short(&current.head),
+            short(&saved.head)
+        ))
+    } else if saved.branch != current.branch {
+        Some(format!(
+            "HEAD is on {} but was on {} when saved",
+            branch(&current.branch),
+            branch(&saved.branch)
+        ))
+    } else if saved.tags != current.tags {
+        Some("the tags differ from the saved ones".into())
+    } else if saved.shallow != current.shallow {
+        Some("the clone's depth (shallow boundary) differs from the saved one".into())
+    } else if saved.untracked != current.untracked {
+        Some("the untracked files differ from the saved ones".into())
+    } else {
+        None
+    }
+}
+
+/// The newest entry's new commit of a reflog: what a reflog says about the build, where
+/// its bytes also hold clone times and user names.
+pub fn reflog_head(text: &str) -> &str {
+    text.lines()
+        .rev()
+        .find_map(|l| l.split_whitespace().nth(1))
+        .unwrap_or("")
+}
+
+/// The ref lines of a `packed-refs` file, sorted, without its `#` header (which varies
+/// with the git version).
+pub fn packed_refs_lines(text: &str) -> String {
+    let mut lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    lines.sort_unstable();
+    lines.join("\n")
 }
 
 /// Directory entries for a list of tracked file paths: every ancestor, with its hash
@@ -129,6 +303,7 @@ mod tests {
         let saved = SourceManifest {
             root: "/ci/checkout".into(),
             entries: vec![entry("a.rs", "h1", 100), entry("b.rs", "h2", 200)],
+            git: None,
         };
         let current = vec![
             entry("a.rs", "h1", 999),
@@ -158,6 +333,7 @@ mod tests {
         let saved = SourceManifest {
             root: "/r".into(),
             entries: vec![entry("a", "h", 1)],
+            git: None,
         };
         let mut bigger = entry("a", "h", 1);
         bigger.size = 11;
@@ -192,5 +368,164 @@ mod tests {
         ]);
         assert_ne!(dirs[2], added[2]);
         assert_eq!(dirs[1], added[1]);
+    }
+
+    fn git_file(path: &str, digest: &str, t: i64) -> GitFile {
+        GitFile {
+            path: path.into(),
+            kind: SourceKind::File,
+            digest: digest.into(),
+            mtime_s: t,
+            mtime_ns: 7,
+        }
+    }
+
+    fn git_meta(t: i64, index: &str) -> GitMeta {
+        GitMeta {
+            state: GitState {
+                head: "c0ffee".repeat(6),
+                branch: Some("refs/heads/main".into()),
+                tags: "t".into(),
+                shallow: String::new(),
+                untracked: "u".into(),
+            },
+            files: vec![
+                git_file("HEAD", "ref: refs/heads/main", t),
+                git_file("index", index, t + 1),
+                git_file("logs/HEAD", "c0ffee", t + 2),
+            ],
+        }
+    }
+
+    /// The plan of a work tree whose `n` tracked entries all proved unchanged.
+    fn unchanged(n: u64) -> MtimePlan {
+        MtimePlan {
+            actions: Vec::new(),
+            restored: n,
+            touched: 0,
+        }
+    }
+
+    fn restored_paths(plan: &GitPlan) -> Vec<&str> {
+        plan.actions
+            .iter()
+            .filter(|(_, a)| matches!(a, MtimeAction::Restore { .. }))
+            .map(|(p, _)| p.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn git_files_get_their_mtime_back_when_the_state_and_their_meaning_are_equal() {
+        let saved = git_meta(100, "entries");
+        // A fresh clone: same meaning, newer files.
+        let current = git_meta(900, "entries");
+        let plan = git_plan(Some(&saved), Some(&current), &unchanged(5), 5);
+        assert_eq!(plan.reason, None);
+        assert_eq!((plan.restored, plan.touched), (3, 0));
+        assert_eq!(
+            plan.actions[1],
+            (
+                "index".to_string(),
+                MtimeAction::Restore {
+                    mtime_s: 101,
+                    mtime_ns: 7
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn a_file_whose_meaning_differs_is_stamped_now_and_the_others_restored() {
+        let saved = git_meta(100, "entries");
+        let mut current = git_meta(900, "other staged entries");
+        current.files.push(git_file("packed-refs", "new", 900));
+        let plan = git_plan(Some(&saved), Some(&current), &unchanged(5), 5);
+        assert_eq!(restored_paths(&plan), ["HEAD", "logs/HEAD"]);
+        assert_eq!(plan.touched, 2);
+        assert_eq!(plan.reason, None);
+    }
+
+    #[test]
+    fn any_change_of_the_repository_state_stamps_every_git_file_now() {
+        let saved = git_meta(100, "entries");
+        type Change = fn(&mut GitState);
+        let changes: [(&str, Change); 6] = [
+            ("HEAD is at", |s| s.head = "beef".repeat(10)),
+            ("detached HEAD", |s| s.branch = None),
+            ("tags", |s| s.tags = "v2".into()),
+            ("shallow", |s| s.shallow = "depth 1".into()),
+            ("untracked", |s| s.untracked = "scratch.txt".into()),
+            ("on refs/heads/dev", |s| {
+                s.branch = Some("refs/heads/dev".into())
+            }),
+        ];
+        for (why, change) in changes {
+            let mut current = git_meta(900, "entries");
+            change(&mut current.state);
+            let plan = git_plan(Some(&saved), Some(&current), &unchanged(5), 5);
+            assert_eq!((plan.restored, plan.touched), (0, 3), "{why}");
+            let reason = plan.reason.unwrap();
+            assert!(reason.contains(why), "{why}: {reason}");
+        }
+    }
+
+    #[test]
+    fn a_changed_new_or_missing_tracked_entry_keeps_dirty_stamps_honest() {
+        let saved = git_meta(100, "entries");
+        let current = git_meta(900, "entries");
+        let changed = MtimePlan {
+            actions: Vec::new(),
+            restored: 4,
+            touched: 1,
+        };
+        for (sources, recorded) in [(changed, 5), (unchanged(4), 5), (unchanged(5), 4)] {
+            let plan = git_plan(Some(&saved), Some(&current), &sources, recorded);
+            assert_eq!((plan.restored, plan.touched), (0, 3));
+            assert!(plan.reason.unwrap().contains("work tree differs"));
+        }
+    }
+
+    #[test]
+    fn without_a_saved_record_or_without_git_nothing_is_touched() {
+        let meta = git_meta(1, "entries");
+        for (saved, current) in [(None, Some(&meta)), (Some(&meta), None), (None, None)] {
+            let plan = git_plan(saved, current, &unchanged(5), 5);
+            assert!(plan.actions.is_empty());
+            assert!(plan.reason.is_some());
+        }
+    }
+
+    #[test]
+    fn a_manifest_without_git_metadata_still_reads() {
+        let old = r#"{"root":"/r","entries":[{"path":"a","kind":"file","size":1,
+            "hash":"h","mtime_s":1,"mtime_ns":2}]}"#;
+        let m: SourceManifest = serde_json::from_str(old).unwrap();
+        assert_eq!(m.git, None);
+        assert!(
+            !String::from_utf8(serde_json::to_vec(&m).unwrap())
+                .unwrap()
+                .contains("git")
+        );
+    }
+
+    #[test]
+    fn reflogs_and_packed_refs_are_read_for_their_meaning() {
+        let clone_a = "0000000000000000000000000000000000000000 1111111111111111111111111111111111111111 A <a@x> 1700000000 +0000\tclone: from /tmp/a\n";
+        let clone_b = "0000000000000000000000000000000000000000 1111111111111111111111111111111111111111 B <b@y> 1800000000 +0100\tclone: from /srv/b\n";
+        assert_eq!(reflog_head(clone_a), reflog_head(clone_b));
+        assert_eq!(reflog_head(clone_a), "1".repeat(40));
+        let moved = format!(
+            "{clone_a}1111111111111111111111111111111111111111 2222222222222222222222222222222222222222 A <a@x> 1700000001 +0000\tcommit: x\n"
+        );
+        assert_eq!(reflog_head(&moved), "2".repeat(40));
+        assert_eq!(reflog_head(""), "");
+
+        let old_git = "# pack-refs with: peeled fully-peeled \nbbb refs/tags/v1\naaa refs/remotes/origin/main\n";
+        let new_git = "# pack-refs with: peeled fully-peeled sorted \naaa refs/remotes/origin/main\nbbb refs/tags/v1\n";
+        assert_eq!(packed_refs_lines(old_git), packed_refs_lines(new_git));
+        assert_ne!(
+            packed_refs_lines(new_git),
+            packed_refs_lines("aaa refs/remotes/origin/main\n")
+        );
     }
 }

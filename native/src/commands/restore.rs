@@ -189,6 +189,9 @@ async fn restore(
     out: &mut RestoreOutput,
 ) -> Result<()> {
     let Some((hit, manifest)) = find(store, "target", key, opts.exact).await? else {
+        if !opts.no_mtime {
+            sources::settle_git_index(&sources::checkout_root(&ws.root));
+        }
         return Ok(());
     };
     out.hit = hit;
@@ -399,6 +402,7 @@ fn remember_fingerprints(ws: &Workspace, results: &Unpacked, root_of: &dyn Fn(&s
 fn restore_mtimes(ws: &Workspace, saved: &SourceManifest) -> Result<MtimeOutput> {
     let root = sources::checkout_root(&ws.root);
     if root.display().to_string() != saved.root {
+        sources::settle_git_index(&root);
         return Ok(MtimeOutput {
             skipped: Some(format!(
                 "the checkout is at {} but was saved at {}: workspace crates will rebuild \
@@ -417,6 +421,7 @@ fn restore_mtimes(ws: &Workspace, saved: &SourceManifest) -> Result<MtimeOutput>
         restored: plan.restored,
         touched: plan.touched,
         skipped: None,
+        git: sources::restore_git(&root, saved, &current, &plan),
     })
 }
 
