@@ -80,9 +80,23 @@ swap_back_all() {
         if [[ -d "$p.orig" ]]; then rm -rf "$p"; mv "$p.orig" "$p"; fi
     done
 }
+# Trees are deleted outside the timed steps. On ext4 the inode allocator slows down for
+# seconds after a mass delete (the kernel skips recently freed inodes; about a third of
+# a restore's CPU when measured right after `rm -rf` of the previous clone), which would
+# fall on whichever side happened to run right after a delete.
+TRASH=$W/trash
+trash() {
+    local d
+    mkdir -p "$TRASH"
+    for d in "$@"; do
+        if [[ -e "$d" ]]; then mv "$d" "$TRASH/$(date +%s%N)-$RANDOM"; fi
+    done
+}
+empty_trash() { rm -rf "$TRASH"; }
 STARTED_SERVERS=
 cleanup() {
     swap_back_all
+    empty_trash
     if [[ -n "$STARTED_SERVERS" ]]; then bash "$REPO/scripts/servers.sh" stop >&2 || true; fi
 }
 trap cleanup EXIT
@@ -245,10 +259,10 @@ fresh_clone_at() { # replace checkout $1 by a fresh clone of its original (kept 
         mv "$proj" "$proj.orig"
         SWAPPED+=("$proj")
     fi
-    rm -rf "$proj"
+    trash "$proj"
     git clone -q "$proj.orig" "$proj"
 }
-swap_back() { rm -rf "$1"; mv "$1.orig" "$1"; }
+swap_back() { trash "$1"; mv "$1.orig" "$1"; }
 
 # --- one project ------------------------------------------------------------------------
 bench_project() {
@@ -284,10 +298,10 @@ bench_project() {
         timed "$p.tar_save_full" "$run" /dev/null "${TAR_CREATE[@]}" "$pw/full.tar.zst" -C "$proj" --exclude=target/.cargo-stow target
         record "$p.tar_san_bytes" "$run" "$(stat -c %s "$pw/san.tar.zst")"
         record "$p.tar_full_bytes" "$run" "$(stat -c %s "$pw/full.tar.zst")"
-        rm -rf "$pw/untar-san" "$pw/untar-full"; mkdir -p "$pw/untar-san" "$pw/untar-full"
+        trash "$pw/untar-san" "$pw/untar-full"; mkdir -p "$pw/untar-san" "$pw/untar-full"
         timed "$p.tar_restore_san" "$run" /dev/null "${TAR_EXTRACT[@]}" "$pw/san.tar.zst" "$pw/untar-san"
         timed "$p.tar_restore_full" "$run" /dev/null "${TAR_EXTRACT[@]}" "$pw/full.tar.zst" "$pw/untar-full"
-        rm -rf "$pw/untar-san" "$pw/untar-full"
+        trash "$pw/untar-san" "$pw/untar-full"
 
         # 4. the no-op build of the original checkout
         timed "$p.build_noop" "$run" "$pw/build-noop-$run.json" \
@@ -322,10 +336,10 @@ bench_project() {
         swap_back "$proj"
         SWAPPED=("${SWAPPED[@]/$proj/}")
         # keep the newest store only (the delta and scaling steps use it)
-        [[ "$run" == warmup ]] || rm -rf "$pw/store-warmup"
-        if [[ "$run" != warmup && "$run" -gt 1 ]]; then rm -rf "$pw/store-$((run - 1))"; fi
+        [[ "$run" == warmup ]] || trash "$pw/store-warmup"
+        if [[ "$run" != warmup && "$run" -gt 1 ]]; then trash "$pw/store-$((run - 1))"; fi
     done
-    rm -rf "$san" "$pw"/*.tar.zst
+    trash "$san" "$pw"/*.tar.zst
 
     # 3. delta save after one dependency bump, in a fresh clone at the same path (once)
     local store=$pw/store-$RUNS dep=${BUMP[$p]%@*} ver=${BUMP[$p]#*@}
@@ -359,6 +373,9 @@ bench_project() {
     record "$p.reg_packs" once "$(jfield "$pw/save-reg.json" .registry.packs)"
     record "$p.reg_total" once "$(jfield "$pw/save-reg.json" .registry.bytes_total)"
     rm -rf "$pw/store-reg"
+    # Deleted now, and given time to settle before the next timed step (see `trash`).
+    empty_trash
+    sleep 35
 }
 
 [[ -n "${REPORT_ONLY:-}" ]] || for p in $PROJECTS; do bench_project "$p"; done

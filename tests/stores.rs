@@ -334,6 +334,31 @@ fn file_store() {
     suite(&Backend::file());
 }
 
+/// A local save writes each pack into `v2/tmp/` and renames it into place; one killed
+/// meanwhile leaves a file there that no snapshot names. gc removes it once it is past
+/// the grace period, and never before: a save may still be writing it.
+#[test]
+fn gc_removes_what_a_killed_local_save_left_in_tmp() {
+    let b = Backend::file();
+    let root = Path::new(b.stow.store.strip_prefix("file://").unwrap());
+    let tmp = root.join("v2/tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (old, young) = (tmp.join("4242-0.zst"), tmp.join("4242-1.zst"));
+    std::fs::write(&old, b"half a pack").unwrap();
+    std::fs::write(&young, b"a pack being written").unwrap();
+    let three_days_ago = filetime::FileTime::from_unix_time(
+        filetime::FileTime::now().unix_seconds() - 3 * 24 * 3600,
+        0,
+    );
+    filetime::set_file_mtime(&old, three_days_ago).unwrap();
+    let out = json(&b, &b.stow, root, &["gc"]);
+    assert!(!old.exists(), "a stale tmp file survived gc: {out}");
+    assert!(
+        young.exists(),
+        "gc removed a file a save may be writing: {out}"
+    );
+}
+
 #[test]
 fn s3_store_seaweedfs() {
     if let Some(b) = Backend::server("s3", &unique("s3")) {

@@ -233,10 +233,13 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
     }
     let grace_cutoff = now - opts.grace.as_secs() as i64;
     let mut candidates = Vec::new();
-    for meta in store
+    // Packs no snapshot references, and packs a local save left half-written when it
+    // was killed (never referenced); both only once older than the grace period.
+    let mut listed = store
         .list(&ObjPath::from(format!("{LAYOUT}/packs")))
-        .await?
-    {
+        .await?;
+    listed.extend(store.list(&ObjPath::from(format!("{LAYOUT}/tmp"))).await?);
+    for meta in listed {
         let Some(id) = meta.location.filename().map(str::to_string) else {
             continue;
         };

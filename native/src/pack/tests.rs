@@ -75,6 +75,30 @@ fn same_files_give_the_same_id() {
 }
 
 #[test]
+fn a_corrupt_pack_leaves_no_fingerprint_dir() {
+    let src = tempfile::tempdir().unwrap();
+    let unit = "debug/.fingerprint/foo-0123456789abcdef";
+    fs::create_dir_all(src.path().join(unit)).unwrap();
+    fs::write(src.path().join(format!("{unit}/lib-foo")), b"hash").unwrap();
+    let paths = vec![unit.to_string(), format!("{unit}/lib-foo")];
+    let mut packed = Vec::new();
+    encode(src.path(), &paths, 3, &mut packed).unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let bad = restore(
+        &packed[..],
+        dst.path(),
+        &dst.path().join("s"),
+        &"0".repeat(64),
+        ANY,
+    );
+    assert!(bad.is_err());
+    assert!(
+        !dst.path().join(unit).exists(),
+        "an empty fingerprint dir was left"
+    );
+}
+
+#[test]
 fn corrupt_pack_is_refused_before_anything_is_committed() {
     let src = tree();
     let mut packed = Vec::new();

@@ -139,8 +139,11 @@ impl Unpacker<'_> {
         let (kind, deferred) = match entry.header().entry_type() {
             tar::EntryType::Regular => (Kind::File, self.file(&path, &mut entry, mode, mtime)?),
             tar::EntryType::Directory => {
-                // Missing directories are made now; one in the way of a file waits.
-                self.real_dir(Path::new(&path))?;
+                // Missing directories are made now, except a unit's fingerprint dir: an
+                // empty one left by a pack that failed would look like a restored unit.
+                if !is_fingerprint(&path) {
+                    self.real_dir(Path::new(&path))?;
+                }
                 (Kind::Dir, Some(Deferred::Dir { mode }))
             }
             tar::EntryType::Symlink => {
