@@ -12,7 +12,33 @@ use crate::cli::KeyArgs;
 use crate::error::UserError;
 use crate::workspace::{Workspace, cargo_home};
 
-pub fn gather(ws: &Workspace, args: &KeyArgs) -> Result<KeyInputs> {
+/// Finds the workspace and gathers its key inputs. `rustc -vV` runs while `cargo
+/// metadata` does (each takes tens of milliseconds through rustup's proxies), from the
+/// manifest's directory; when the workspace root is elsewhere it runs again there, so
+/// that rustup picks the toolchain exactly as it would for the root.
+pub fn discover(manifest_path: Option<&Path>, args: &KeyArgs) -> Result<(Workspace, KeyInputs)> {
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let guess = match manifest_path.and_then(Path::parent) {
+        Some(dir) => cwd.join(dir),
+        None => cwd,
+    };
+    let (ws, early) = std::thread::scope(|s| {
+        let early = s.spawn(|| rustc_info(&guess));
+        let ws = Workspace::discover(manifest_path);
+        (ws, early.join().expect("rustc -vV thread panicked"))
+    });
+    let ws = ws?;
+    let same = |a: &Path, b: &Path| a.canonicalize().ok() == b.canonicalize().ok();
+    let rustc = if same(&guess, &ws.root) {
+        early?
+    } else {
+        rustc_info(&ws.root)?
+    };
+    let inputs = gather(&ws, args, rustc)?;
+    Ok((ws, inputs))
+}
+
+fn gather(ws: &Workspace, args: &KeyArgs, rustc: RustcInfo) -> Result<KeyInputs> {
     let cargo_home = cargo_home()?;
     let mut targets = args.targets.clone();
     if targets.is_empty()
@@ -26,7 +52,7 @@ pub fn gather(ws: &Workspace, args: &KeyArgs) -> Result<KeyInputs> {
         suffix: args.suffix.clone().unwrap_or_default(),
         os: os_label(std::env::consts::OS),
         arch: arch_label(std::env::consts::ARCH),
-        rustc: rustc_info(&ws.root)?,
+        rustc,
         targets,
         profile: args.profile.clone(),
         env: artifact_env(std::env::vars(), &args.env_vars),

@@ -7,11 +7,10 @@ use stow_core::output::{KeyOutput, OUTPUT_VERSION};
 use super::Ctx;
 use crate::cli::KeyArgs;
 use crate::inputs;
-use crate::workspace::Workspace;
 
 pub fn run(ctx: &Ctx, args: &KeyArgs, explain: bool) -> Result<u8> {
-    let ws = Workspace::discover(ctx.global.manifest_path.as_deref())?;
-    let keys = key::compute(&inputs::gather(&ws, args)?)?;
+    let (_, inputs) = inputs::discover(ctx.global.manifest_path.as_deref(), args)?;
+    let keys = key::compute(&inputs)?;
     let mut human = format!(
         "target   {}\nregistry {}\nladder   {}",
         keys.target.key,

@@ -33,8 +33,8 @@ use crate::{inputs, sources};
 pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
     let start = Instant::now();
     let started = filetime::FileTime::now();
-    let ws = Workspace::discover(ctx.global.manifest_path.as_deref())?;
-    let keys = key::compute(&inputs::gather(&ws, args)?)?;
+    let (ws, inputs) = inputs::discover(ctx.global.manifest_path.as_deref(), args)?;
+    let keys = key::compute(&inputs)?;
     let store = ctx.store()?;
     let mut out = RestoreOutput {
         version: OUTPUT_VERSION,
@@ -205,13 +205,21 @@ async fn restore(
             _ => ws.target_dir.clone(),
         }
     };
+    // The checkout's mtimes do not depend on target/: set them while the packs unpack.
+    let mtimes = match (&manifest.sources, opts.no_mtime) {
+        (Some(saved), false) => {
+            let (ws, saved) = (ws.clone(), saved.clone());
+            Some(tokio::task::spawn_blocking(move || {
+                restore_mtimes(&ws, &saved)
+            }))
+        }
+        _ => None,
+    };
     let results = unpack_snapshot(ctx, store, &manifest, &root_of, out).await;
     remember_packs(ws, &results, &root_of);
     remember_fingerprints(ws, &results, &root_of);
-    if !opts.no_mtime
-        && let Some(saved) = &manifest.sources
-    {
-        match restore_mtimes(ws, saved) {
+    if let Some(task) = mtimes {
+        match task.await.map_err(anyhow::Error::from).and_then(|r| r) {
             Ok(m) => out.mtime = Some(m),
             Err(e) => out
                 .warnings

@@ -35,8 +35,8 @@ const UPLOAD_BUFFER: usize = 8 << 20;
 
 pub async fn run(ctx: &Ctx, key_args: &KeyArgs, plan_args: &PlanArgs) -> Result<u8> {
     let start = Instant::now();
-    let ws = Workspace::discover(ctx.global.manifest_path.as_deref())?;
-    let keys = key::compute(&inputs::gather(&ws, key_args)?)?;
+    let (ws, inputs) = inputs::discover(ctx.global.manifest_path.as_deref(), key_args)?;
+    let keys = key::compute(&inputs)?;
     let state = State::load(&ws.state_dir());
     let key = keys.target.key.clone();
     if let Some(s) = state.as_ref().filter(|s| s.key != key) {
@@ -214,13 +214,17 @@ async fn save(
             group,
         }));
     }
+    // The checkout is read while the packs are made: neither depends on the other.
+    let scan = {
+        let skip: Vec<PathBuf> = ws.roots().into_iter().map(|(_, d)| d).collect();
+        let root = ws.root.clone();
+        tokio::task::spawn_blocking(move || sources::scan(&sources::checkout_root(&root), &skip))
+    };
     let (packs, stored_paths) = upload_all(ctx, store, ws, work, out).await?;
     // A link whose target was left out would dangle at restore.
     links.retain(|l| stored_paths.contains(&(l.root.clone(), l.target.clone())));
     out.packs = packs.len() as u64;
-    let skip: Vec<PathBuf> = ws.roots().into_iter().map(|(_, d)| d).collect();
-    let checkout = sources::checkout_root(&ws.root);
-    let source_manifest = match sources::scan(&checkout, &skip) {
+    let source_manifest = match scan.await.map_err(anyhow::Error::from).and_then(|r| r) {
         Ok(s) => Some(s),
         Err(e) => {
             out.warnings
