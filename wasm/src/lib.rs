@@ -182,9 +182,26 @@ fn node_sha256(message: &[u8]) -> [u8; 32] {
     out
 }
 
-#[wasm_bindgen(start)]
-fn start() {
+// JavaScript's own number reading and shortest printing for TOML floats: see
+// stow_core::key::use_host_float.
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = Number)]
+    fn js_number(text: &str) -> f64;
+    #[wasm_bindgen(js_name = String)]
+    fn js_string(number: f64) -> String;
+}
+
+fn js_shortest(literal: &str) -> String {
+    js_string(js_number(literal))
+}
+
+/// Registers the host's SHA-256 and float conversion, which core needs in wasm. Called
+/// by each binding that may need them rather than only at start: wasm-bindgen-test does
+/// not run a dependency's start function.
+fn use_hosts() {
     key::use_host_sha256(node_sha256);
+    key::use_host_float(js_shortest);
 }
 
 /// `KeyInputs` JSON (+ the lockfile's UTF-8, when given apart) -> the inputs.
@@ -193,6 +210,7 @@ fn start() {
 /// one copy, neither escaped into JSON and unescaped again nor re-encoded by the glue's
 /// string transfer (a loop in JavaScript).
 fn key_inputs(inputs: &str, lockfile: Option<Vec<u8>>) -> Result<KeyInputs, JsError> {
+    use_hosts();
     let mut inputs: KeyInputs = parse("key inputs", inputs)?;
     if let Some(bytes) = lockfile {
         let text = String::from_utf8(bytes)
@@ -228,6 +246,7 @@ pub fn reduce_lockfile(text: &str) -> Result<String, JsError> {
 /// A member's Cargo.toml text -> its normalised form.
 #[wasm_bindgen(js_name = normalizeManifest)]
 pub fn normalize_manifest(path: &str, text: &str) -> Result<String, JsError> {
+    use_hosts();
     key::normalize_manifest(path, text).map_err(err)
 }
 
