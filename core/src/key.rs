@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::digest::{Hasher, short_of};
 pub use crate::digest::{HostSha256, use_host_sha256};
 use crate::error::KeyError;
+// The core's one sort routine, see there.
+use crate::plan::sort::sorted_unique;
 pub use crate::toml_reader::float::{HostFloat, use_host_float};
 
 /// The version of [`KeyInputs`] and of the key algorithm. Bumping it changes every key.
@@ -220,9 +222,7 @@ where
 ///
 /// A scanner of Cargo.lock's format rather than a TOML parser: see [`lockfile`].
 pub fn reduce_lockfile(text: &str) -> Result<String, KeyError> {
-    let mut lines = lockfile::packages(text)?;
-    lines.sort_unstable();
-    lines.dedup();
+    let lines = sorted_unique(lockfile::packages(text)?);
     Ok(lines.join("\n"))
 }
 
@@ -368,16 +368,17 @@ impl KeyInputs {
                 Config,
                 self.toolchain_file.clone().unwrap_or_default(),
             ),
-            ("targets".into(), Config, {
-                let mut t = self.targets.clone();
-                t.sort_unstable();
-                t.dedup();
-                t.join(",")
-            }),
+            (
+                "targets".into(),
+                Config,
+                sorted_unique(self.targets.clone()).join(","),
+            ),
             ("profile".into(), Config, self.profile.clone()),
             ("cargo_home".into(), Config, self.cargo_home.clone()),
         ];
-        for (k, v) in artifact_env(self.env.clone(), &self.extra_env) {
+        // By reference: cloning the map would bring B-tree cloning code into wasm.
+        let env = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        for (k, v) in artifact_env(env, &self.extra_env) {
             out.push((format!("env.{k}"), Config, v));
         }
         for (label, text) in &self.config_files {
