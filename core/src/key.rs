@@ -223,7 +223,21 @@ where
 /// A scanner of Cargo.lock's format rather than a TOML parser: see [`lockfile`].
 pub fn reduce_lockfile(text: &str) -> Result<String, KeyError> {
     let lines = sorted_unique(lockfile::packages(text)?);
-    Ok(lines.join("\n"))
+    Ok(join(&lines, "\n"))
+}
+
+/// `parts.join(sep)`, written out: std's `join` is a large generic routine, and the
+/// core's joins of `String`s all share this small one in wasm.
+pub(crate) fn join(parts: &[String], sep: &str) -> String {
+    let len = parts.iter().map(String::len).sum::<usize>() + sep.len() * parts.len();
+    let mut out = String::with_capacity(len);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 /// A member manifest with what does not change dependency artifacts removed: the
@@ -371,7 +385,7 @@ impl KeyInputs {
             (
                 "targets".into(),
                 Config,
-                sorted_unique(self.targets.clone()).join(","),
+                join(&sorted_unique(self.targets.clone()), ","),
             ),
             ("profile".into(), Config, self.profile.clone()),
             ("cargo_home".into(), Config, self.cargo_home.clone()),
@@ -1022,7 +1036,7 @@ mod canon {
     pub(super) fn to_string(doc: &Table) -> String {
         let mut sections = Vec::new();
         section(&mut sections, "", doc, false);
-        sections.join("\n")
+        super::join(&sections, "\n")
     }
 
     /// Appends the section of `table` (header and own pairs), if it has one, then those

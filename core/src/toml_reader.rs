@@ -529,11 +529,11 @@ fn quoted(what: &str, key: &str, rest: &str) -> String {
 }
 
 fn redefined(keys: &[String]) -> String {
-    quoted("table", &keys.join("."), " is defined twice")
+    quoted("table", &crate::key::join(keys, "."), " is defined twice")
 }
 
 fn duplicate(keys: &[String]) -> String {
-    quoted("duplicate key", &keys.join("."), "")
+    quoted("duplicate key", &crate::key::join(keys, "."), "")
 }
 
 fn not_a_table(key: &str) -> String {
