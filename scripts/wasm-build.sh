@@ -3,14 +3,19 @@
 #   cargo (wasm32, size-tuned release) -> wasm-bindgen --target nodejs -> wasm-opt -Oz
 # plus the committed JS sources of wasm/npm/. Prints the size of the final .wasm.
 #
-# Env: STOW_WASM_MAX_BYTES  fail when the optimised wasm is larger (default: warn only)
+# Env: STOW_WASM_MAX_BYTES  size budget of the optimised wasm, in bytes (default 150000);
+#                           the build fails above it. Raise it only with a reason.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 npm_dir="$root/wasm/npm"
 pkg="$root/wasm/pkg"
-budget=$((150 * 1024))
+budget="${STOW_WASM_MAX_BYTES:-150000}"
+if [[ ! "$budget" =~ ^[0-9]+$ ]]; then
+  echo "error: STOW_WASM_MAX_BYTES must be a number of bytes (got '$budget')" >&2
+  exit 1
+fi
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -60,12 +65,11 @@ done
 
 size=$(wc -c <"$pkg/stow_wasm_bg.wasm")
 gz=$(gzip -9 -c "$pkg/stow_wasm_bg.wasm" | wc -c)
-echo "wasm size after wasm-opt: $size bytes ($((size / 1024)) KiB; gzip -9: $((gz / 1024)) KiB; budget $((budget / 1024)) KiB)"
+echo "wasm size after wasm-opt: $size bytes ($((size / 1024)) KiB; gzip -9: $((gz / 1024)) KiB; budget $budget bytes)"
 if (( size > budget )); then
-  echo "warning: wasm is over the ${budget}-byte budget" >&2
-  if [[ -n "${STOW_WASM_MAX_BYTES:-}" ]] && (( size > STOW_WASM_MAX_BYTES )); then
-    echo "error: wasm is larger than STOW_WASM_MAX_BYTES=$STOW_WASM_MAX_BYTES" >&2
-    exit 1
-  fi
+  echo "error: $pkg/stow_wasm_bg.wasm is $size bytes, over the budget of $budget by $((size - budget))." >&2
+  echo "       Find what grew with twiggy (cargo install twiggy; twiggy top on a build kept with" >&2
+  echo "       names), or raise the budget deliberately: STOW_WASM_MAX_BYTES=<bytes> $0" >&2
+  exit 1
 fi
 echo "npm package: $pkg"

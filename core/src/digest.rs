@@ -4,10 +4,11 @@
 //! SHA-256 is `sha2`'s, unless the host registered its own with [`use_host_sha256`]: the
 //! wasm module hands the bytes to Node's (native, SHA-NI) implementation, which hashes a
 //! large Cargo.lock many times faster than SHA-256 compiled to wasm. Same function, same
-//! digests.
+//! digests. In wasm the host's is the only one (`sha2` stays out of the module).
 
 use std::sync::OnceLock;
 
+#[cfg(not(target_arch = "wasm32"))]
 use sha2::{Digest, Sha256};
 
 /// A host's SHA-256: the digest of the whole message.
@@ -21,6 +22,7 @@ pub fn use_host_sha256(sha256: HostSha256) {
 }
 
 pub(crate) enum Hasher {
+    #[cfg(not(target_arch = "wasm32"))]
     Own(Sha256),
     /// The message, hashed at once by the host's function.
     Host(Vec<u8>, HostSha256),
@@ -30,7 +32,10 @@ impl Default for Hasher {
     fn default() -> Self {
         match HOST_SHA256.get() {
             Some(&f) => Hasher::Host(Vec::new(), f),
+            #[cfg(not(target_arch = "wasm32"))]
             None => Hasher::Own(Sha256::default()),
+            #[cfg(target_arch = "wasm32")]
+            None => panic!("stow-core in wasm needs the host's SHA-256: call use_host_sha256"),
         }
     }
 }
@@ -38,6 +43,7 @@ impl Default for Hasher {
 impl Hasher {
     fn update(&mut self, bytes: &[u8]) {
         match self {
+            #[cfg(not(target_arch = "wasm32"))]
             Hasher::Own(h) => h.update(bytes),
             Hasher::Host(buf, _) => buf.extend_from_slice(bytes),
         }
@@ -55,6 +61,7 @@ impl Hasher {
     pub(crate) fn short(self, len: usize) -> String {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let full: [u8; 32] = match self {
+            #[cfg(not(target_arch = "wasm32"))]
             Hasher::Own(h) => h.finalize().into(),
             Hasher::Host(buf, f) => f(&buf),
         };

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::digest::{Hasher, short_of};
 pub use crate::digest::{HostSha256, use_host_sha256};
 use crate::error::KeyError;
+// The core's one sort routine, see there.
+use crate::plan::sort::sorted_unique;
+pub use crate::toml_reader::float::{HostFloat, use_host_float};
 
 /// The version of [`KeyInputs`] and of the key algorithm. Bumping it changes every key.
 pub const KEY_SCHEMA: u32 = 1;
@@ -219,10 +222,22 @@ where
 ///
 /// A scanner of Cargo.lock's format rather than a TOML parser: see [`lockfile`].
 pub fn reduce_lockfile(text: &str) -> Result<String, KeyError> {
-    let mut lines = lockfile::packages(text)?;
-    lines.sort_unstable();
-    lines.dedup();
-    Ok(lines.join("\n"))
+    let lines = sorted_unique(lockfile::packages(text)?);
+    Ok(join(&lines, "\n"))
+}
+
+/// `parts.join(sep)`, written out: std's `join` is a large generic routine, and the
+/// core's joins of `String`s all share this small one in wasm.
+pub(crate) fn join(parts: &[String], sep: &str) -> String {
+    let len = parts.iter().map(String::len).sum::<usize>() + sep.len() * parts.len();
+    let mut out = String::with_capacity(len);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 /// A member manifest with what does not change dependency artifacts removed: the
@@ -367,16 +382,17 @@ impl KeyInputs {
                 Config,
                 self.toolchain_file.clone().unwrap_or_default(),
             ),
-            ("targets".into(), Config, {
-                let mut t = self.targets.clone();
-                t.sort_unstable();
-                t.dedup();
-                t.join(",")
-            }),
+            (
+                "targets".into(),
+                Config,
+                join(&sorted_unique(self.targets.clone()), ","),
+            ),
             ("profile".into(), Config, self.profile.clone()),
             ("cargo_home".into(), Config, self.cargo_home.clone()),
         ];
-        for (k, v) in artifact_env(self.env.clone(), &self.extra_env) {
+        // By reference: cloning the map would bring B-tree cloning code into wasm.
+        let env = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        for (k, v) in artifact_env(env, &self.extra_env) {
             out.push((format!("env.{k}"), Config, v));
         }
         for (label, text) in &self.config_files {
@@ -996,159 +1012,50 @@ mod lockfile {
     }
 }
 
-/// Manifests as plain sorted trees, and the one canonical text of each.
+/// The one canonical text of a manifest's tree.
 ///
-/// Parsing uses `toml`'s parser alone (`DeTable`, no serde, no writer). The text is the
-/// one `toml::to_string` gave for a `toml::Table` before, so that keys did not change
-/// when the serializer went: sorted keys, each table's own pairs under its header,
-/// then its sub-tables, blank lines between sections, and `toml_writer`'s default
-/// string and key quoting. The unit tests compare the two on tricky documents.
+/// The text is the one `toml::to_string` gave for a `toml::Table` before, so that keys
+/// did not change when the serializer (and then the parser, see [`crate::toml_reader`])
+/// went: sorted keys, each table's own pairs under its header, then its sub-tables,
+/// blank lines between sections, and `toml_writer`'s default string and key quoting.
+/// The unit tests compare the two on tricky documents.
 mod canon {
-    use std::fmt::Write as _;
+    pub(super) use crate::toml_reader::{Table, Value, parse};
 
-    use toml::de::{DeTable, DeValue};
-
-    /// Pairs in key order, keys unique: what a `BTreeMap<String, Value>` held, as a sorted
-    /// `Vec`, which the wasm module does not need a B-tree's code for.
-    #[derive(Clone, Debug, Default, PartialEq)]
-    pub(super) struct Table(Vec<(String, Value)>);
-
-    impl Table {
-        fn find(&self, key: &str) -> Result<usize, usize> {
-            self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
-        }
-
-        pub(super) fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-            let i = self.find(key).ok()?;
-            Some(&mut self.0[i].1)
-        }
-
-        pub(super) fn remove(&mut self, key: &str) -> Option<Value> {
-            let i = self.find(key).ok()?;
-            Some(self.0.remove(i).1)
-        }
-
-        /// Sets `key`; the last value of a key wins, as with a map.
-        fn insert(&mut self, key: String, value: Value) {
-            match self.find(&key) {
-                Ok(i) => self.0[i].1 = value,
-                Err(i) => self.0.insert(i, (key, value)),
-            }
-        }
-
-        pub(super) fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
-            self.0.iter_mut().map(|(_, v)| v)
-        }
-
-        fn values(&self) -> impl Iterator<Item = &Value> {
-            self.0.iter().map(|(_, v)| v)
-        }
-
-        fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
-            self.0.iter().map(|(k, v)| (k, v))
-        }
-
-        fn is_empty(&self) -> bool {
-            self.0.is_empty()
-        }
+    /// An array of tables is written as `[[key]]` sections, like `toml` did.
+    fn is_array_of_tables(v: &Value) -> bool {
+        matches!(v, Value::Array { items, .. }
+            if !items.is_empty() && items.iter().all(|v| matches!(v, Value::Table(_))))
     }
 
-    #[derive(Clone, Debug, PartialEq)]
-    pub(super) enum Value {
-        String(String),
-        Integer(i64),
-        Float(f64),
-        Boolean(bool),
-        /// Already in its canonical (`Display`) form.
-        Datetime(String),
-        Array(Vec<Value>),
-        Table(Table),
-    }
-
-    impl Value {
-        pub(super) fn as_table_mut(&mut self) -> Option<&mut Table> {
-            match self {
-                Value::Table(t) => Some(t),
-                _ => None,
-            }
-        }
-
-        /// An array of tables is written as `[[key]]` sections, like `toml` did.
-        fn is_array_of_tables(&self) -> bool {
-            matches!(self, Value::Array(a)
-                if !a.is_empty() && a.iter().all(|v| matches!(v, Value::Table(_))))
-        }
-
-        fn is_section(&self) -> bool {
-            matches!(self, Value::Table(_)) || self.is_array_of_tables()
-        }
-    }
-
-    /// A TOML document; the error is the parser's message.
-    pub(super) fn parse(text: &str) -> Result<Table, String> {
-        let doc = DeTable::parse(text).map_err(|e| e.message().to_string())?;
-        table(doc.get_ref())
-    }
-
-    fn table(t: &DeTable<'_>) -> Result<Table, String> {
-        let mut out = Table::default();
-        for (k, v) in t.iter() {
-            out.insert(k.get_ref().to_string(), value(v.get_ref())?);
-        }
-        Ok(out)
-    }
-
-    /// The same numbers `toml::Value` accepted: integers must fit an `i64`.
-    fn value(v: &DeValue<'_>) -> Result<Value, String> {
-        Ok(match v {
-            DeValue::String(s) => Value::String(s.to_string()),
-            DeValue::Integer(i) => Value::Integer(
-                i64::from_str_radix(i.as_str(), i.radix())
-                    .map_err(|_| format!("integer `{i}` does not fit in 64 bits"))?,
-            ),
-            DeValue::Float(f) => {
-                let x: f64 = f
-                    .as_str()
-                    .parse()
-                    .map_err(|_| format!("invalid float `{}`", f.as_str()))?;
-                if x.is_infinite() && !f.as_str().contains("inf") {
-                    return Err(format!("float `{}` overflows", f.as_str()));
-                }
-                Value::Float(x)
-            }
-            DeValue::Boolean(b) => Value::Boolean(*b),
-            DeValue::Datetime(d) => Value::Datetime(d.to_string()),
-            DeValue::Array(a) => Value::Array(
-                a.iter()
-                    .map(|v| value(v.get_ref()))
-                    .collect::<Result<_, _>>()?,
-            ),
-            DeValue::Table(t) => Value::Table(table(t)?),
-        })
+    fn is_section(v: &Value) -> bool {
+        matches!(v, Value::Table(_)) || is_array_of_tables(v)
     }
 
     /// The canonical text of a document.
     pub(super) fn to_string(doc: &Table) -> String {
         let mut sections = Vec::new();
         section(&mut sections, "", doc, false);
-        sections.join("\n")
+        super::join(&sections, "\n")
     }
 
     /// Appends the section of `table` (header and own pairs), if it has one, then those
     /// of its sub-tables, depth first in key order. `path` is the encoded header key.
     fn section(out: &mut Vec<String>, path: &str, table: &Table, array: bool) {
-        let has_pairs = table.values().any(|v| !v.is_section());
-        let has_children = table.values().any(Value::is_section);
+        let has_pairs = table.values().any(|v| !is_section(v));
+        let has_children = table.values().any(is_section);
         // An empty leaf table or an array element needs a header; a table holding only
         // sub-tables is implied by theirs.
         if has_pairs || array || (!has_children && !path.is_empty()) {
             let mut s = String::new();
-            if array {
-                let _ = writeln!(s, "[[{path}]]");
-            } else if !path.is_empty() {
-                let _ = writeln!(s, "[{path}]");
+            if array || !path.is_empty() {
+                let brackets = if array { 2 } else { 1 };
+                s.push_str(&"[["[..brackets]);
+                s.push_str(path);
+                s.push_str(&"]]"[..brackets]);
+                s.push('\n');
             }
-            for (k, v) in table.iter().filter(|(_, v)| !v.is_section()) {
+            for (k, v) in table.iter().filter(|(_, v)| !is_section(v)) {
                 key(&mut s, k);
                 s.push_str(" = ");
                 inline(&mut s, v);
@@ -1156,7 +1063,7 @@ mod canon {
             }
             out.push(s);
         }
-        for (k, v) in table.iter().filter(|(_, v)| v.is_section()) {
+        for (k, v) in table.iter().filter(|(_, v)| is_section(v)) {
             let mut child = String::from(path);
             if !child.is_empty() {
                 child.push('.');
@@ -1164,7 +1071,7 @@ mod canon {
             key(&mut child, k);
             match v {
                 Value::Table(t) => section(out, &child, t, false),
-                Value::Array(items) => {
+                Value::Array { items, .. } => {
                     for item in items {
                         if let Value::Table(t) = item {
                             section(out, &child, t, true);
@@ -1179,15 +1086,10 @@ mod canon {
     fn inline(s: &mut String, v: &Value) {
         match v {
             Value::String(text) => string(s, text),
-            Value::Integer(i) => {
-                let _ = write!(s, "{i}");
-            }
-            Value::Float(f) => float(s, *f),
-            Value::Boolean(b) => {
-                let _ = write!(s, "{b}");
-            }
-            Value::Datetime(d) => s.push_str(d),
-            Value::Array(items) => {
+            Value::Integer(i) => integer(s, *i),
+            Value::Boolean(b) => s.push_str(if *b { "true" } else { "false" }),
+            Value::Float(text) | Value::Datetime(text) => s.push_str(text),
+            Value::Array { items, .. } => {
                 s.push('[');
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
@@ -1210,16 +1112,24 @@ mod canon {
         }
     }
 
-    /// `toml_writer`'s float form; NaN loses its sign as in `toml`'s serializer.
-    fn float(s: &mut String, f: f64) {
-        if f.is_nan() {
-            s.push_str("nan");
-        } else if f == 0.0 {
-            s.push_str(if f.is_sign_negative() { "-0.0" } else { "0.0" });
-        } else if f % 1.0 == 0.0 {
-            let _ = write!(s, "{f}.0");
-        } else {
-            let _ = write!(s, "{f}");
+    /// Decimal, by hand: `core::fmt`'s integer code is not needed in wasm for this.
+    fn integer(s: &mut String, i: i64) {
+        if i < 0 {
+            s.push('-');
+        }
+        let mut digits = [0u8; 20];
+        let mut n = i.unsigned_abs();
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for &d in &digits[at..] {
+            s.push(d as char);
         }
     }
 
@@ -1330,7 +1240,10 @@ mod canon {
             quotes = 0;
             s.push_str(&v[start..i]);
             if esc.is_empty() {
-                let _ = write!(s, "\\u{:04X}", c);
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                s.push_str("\\u00");
+                s.push(HEX[usize::from(c >> 4)] as char);
+                s.push(HEX[usize::from(c & 0xf)] as char);
             } else {
                 s.push_str(esc);
             }
@@ -1342,3 +1255,5 @@ mod canon {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod toml_tests;

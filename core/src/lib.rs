@@ -16,6 +16,7 @@ pub mod sources;
 pub mod stats;
 
 mod digest;
+mod toml_reader;
 
 pub use error::{KeyError, ManifestError, PathError};
 pub use key::{Key, KeyInputs, KeySet, RustcInfo};

@@ -5,7 +5,7 @@
 //! same content id, which is what makes saves incremental. Leftover files are batched so
 //! a target dir does not become thousands of tiny objects.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -74,18 +74,20 @@ pub struct Plan {
 /// Decides what to keep of a root's listing.
 pub fn plan(entries: &[Entry], opts: &PlanOptions) -> Plan {
     let profiles = Profiles::find(entries);
-    let mut sorted: Vec<&Entry> = entries.iter().collect();
     // Component order keeps every directory's children right after it.
-    sorted.sort_by(|a, b| a.path.split('/').cmp(b.path.split('/')));
+    let path = |i: usize| entries[i].path.split('/');
+    let sorted = sort::order(entries.len(), &|a, b| path(a).cmp(path(b)));
 
     let mut out = Plan::default();
-    let mut units: BTreeMap<String, Group> = BTreeMap::new();
+    let mut stats: [Option<CategoryStats>; CATEGORIES] = Default::default();
+    // Kept unit paths as `(unit id, package name, entry)`, grouped after the walk.
+    let mut unit_files: Vec<(String, String, &Entry)> = Vec::new();
     let mut leftovers: Vec<&Entry> = Vec::new();
-    let mut unused = BTreeSet::new();
+    let mut unused = Vec::new();
     let mut kept_files: Vec<(&Entry, bool)> = Vec::new();
     let mut dropped_dirs: Vec<&str> = Vec::new();
 
-    for e in sorted {
+    for e in sorted.into_iter().map(|i| &entries[i]) {
         let class = classify(&e.path, &profiles);
         let Some(category) = class.category() else {
             continue;
@@ -95,7 +97,7 @@ pub fn plan(entries: &[Entry], opts: &PlanOptions) -> Plan {
             Class::DepFile => opts.keep_dep_files,
             Class::Unit { id, .. } => match &opts.used_units {
                 Some(used) if !used.contains(id) => {
-                    unused.insert(id.clone());
+                    unused.push(id.clone());
                     false
                 }
                 _ => true,
@@ -103,13 +105,7 @@ pub fn plan(entries: &[Entry], opts: &PlanOptions) -> Plan {
             _ => true,
         };
         if e.kind != EntryKind::Dir {
-            let stats = out.categories.entry(category).or_default();
-            stats.files += 1;
-            stats.bytes += e.size;
-            if keep {
-                stats.kept_files += 1;
-                stats.kept_bytes += e.size;
-            }
+            count(&mut stats[category as usize], e.size, keep);
         }
         if !keep {
             let under_dropped = dropped_dirs.last().is_some_and(|d| {
@@ -125,17 +121,10 @@ pub fn plan(entries: &[Entry], opts: &PlanOptions) -> Plan {
         }
         match class {
             Class::Unit { id, name } => {
-                let g = units.entry(id.clone()).or_insert_with(|| Group {
-                    name: id,
-                    unit: Some(name),
-                    paths: Vec::new(),
-                    bytes: 0,
-                });
                 if e.kind != EntryKind::Dir {
                     kept_files.push((e, true));
                 }
-                g.paths.push(e.path.clone());
-                g.bytes += e.size;
+                unit_files.push((id, name, e));
             }
             _ if e.kind == EntryKind::Dir => {}
             _ => {
@@ -146,41 +135,88 @@ pub fn plan(entries: &[Entry], opts: &PlanOptions) -> Plan {
     }
 
     let links = hard_links(&kept_files);
-    let linked: BTreeSet<&str> = links.iter().map(|(p, _)| p.as_str()).collect();
-    for g in units.values_mut() {
-        g.paths.retain(|p| !linked.contains(p.as_str()));
+    // `links` is sorted by path, and a path is linked at most once.
+    let linked = |p: &str| links.binary_search_by(|(l, _)| l.as_str().cmp(p)).is_ok();
+    // A unit's bytes still count its linked files: they are restored, as links.
+    out.groups = unit_groups(&unit_files);
+    for g in &mut out.groups {
+        g.paths.retain(|p| !linked(p));
     }
-    leftovers.retain(|e| !linked.contains(e.path.as_str()));
+    leftovers.retain(|e| !linked(&e.path));
 
-    out.groups = units.into_values().collect();
     out.groups.extend(batches(&leftovers, opts.batch_bytes));
     out.links = links;
-    out.unused_units = unused.into_iter().collect();
+    out.unused_units = sort::sorted_unique(unused);
+    // Inserted, not collected: `collect` into a map would bring its own sort routine.
+    for (c, s) in ALL_CATEGORIES.into_iter().zip(stats) {
+        if let Some(s) = s {
+            out.categories.insert(c, s);
+        }
+    }
     out
 }
 
+/// Every [`Category`], in its order as a map key.
+const ALL_CATEGORIES: [Category; 5] = [
+    Category::Unit,
+    Category::Uplifted,
+    Category::Incremental,
+    Category::DepFile,
+    Category::Other,
+];
+const CATEGORIES: usize = ALL_CATEGORIES.len();
+
+/// Counts one file of a category: present in the plan from its first file on.
+fn count(stats: &mut Option<CategoryStats>, size: u64, keep: bool) {
+    let s = stats.get_or_insert_with(CategoryStats::default);
+    s.files += 1;
+    s.bytes += size;
+    if keep {
+        s.kept_files += 1;
+        s.kept_bytes += size;
+    }
+}
+
+/// One group per unit id, in id order, its paths in walk order; the package name is
+/// that of the unit's first path.
+fn unit_groups(files: &[(String, String, &Entry)]) -> Vec<Group> {
+    let order = sort::order(files.len(), &|a, b| files[a].0.cmp(&files[b].0));
+    let mut groups: Vec<Group> = Vec::new();
+    for (id, name, e) in order.into_iter().map(|i| &files[i]) {
+        if groups.last().is_none_or(|g| g.name != *id) {
+            groups.push(Group {
+                name: id.clone(),
+                unit: Some(name.clone()),
+                paths: Vec::new(),
+                bytes: 0,
+            });
+        }
+        let g = groups.last_mut().expect("pushed above");
+        g.paths.push(e.path.clone());
+        g.bytes += e.size;
+    }
+    groups
+}
+
 /// Among kept files sharing a `link_id`, the first unit file (else the first path) is
-/// stored; the others become links to it.
+/// stored; the others become links to it. Sorted by `(path, target)`.
 fn hard_links(files: &[(&Entry, bool)]) -> Vec<(String, String)> {
-    let mut by_id: HashMap<u64, Vec<(&Entry, bool)>> = HashMap::new();
-    for (e, in_unit) in files {
-        if let (Some(id), EntryKind::File) = (e.link_id, e.kind) {
-            by_id.entry(id).or_default().push((e, *in_unit));
-        }
-    }
+    let candidates: Vec<(u64, bool, &str)> = files
+        .iter()
+        .filter(|(e, _)| e.kind == EntryKind::File)
+        .filter_map(|(e, in_unit)| Some((e.link_id?, *in_unit, e.path.as_str())))
+        .collect();
+    // By id, then unit files first, then path: each id's primary leads its run.
+    let candidates = sort::sorted_by(candidates, |a, b| (a.0, !a.1, a.2).cmp(&(b.0, !b.1, b.2)));
     let mut links = Vec::new();
-    for (_, mut same) in by_id {
-        if same.len() < 2 {
-            continue;
-        }
-        same.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.path.cmp(&b.0.path)));
-        let primary = &same[0].0.path;
-        for (e, _) in &same[1..] {
-            links.push((e.path.clone(), primary.clone()));
+    let mut primary: Option<(u64, &str)> = None;
+    for (id, _, path) in candidates {
+        match primary {
+            Some((pid, target)) if pid == id => links.push((path.to_string(), target.to_string())),
+            _ => primary = Some((id, path)),
         }
     }
-    links.sort();
-    links
+    sort::sorted_by(links, Ord::cmp)
 }
 
 pub(crate) fn batches(files: &[&Entry], limit: u64) -> Vec<Group> {
@@ -204,6 +240,8 @@ pub(crate) fn batches(files: &[&Entry], limit: u64) -> Vec<Group> {
     }
     out
 }
+
+pub(crate) mod sort;
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,8 @@
 
 use std::time::Instant;
 
-use stow_core::{KeyInputs, key};
+use stow_core::key;
+use stow_wasm::read;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -18,8 +19,9 @@ fn main() {
     let mut key = String::new();
     for _ in 0..runs {
         let start = Instant::now();
-        // Parsing the JSON is part of the work on both sides.
-        let inputs: KeyInputs = serde_json::from_str(&text).expect("valid key inputs");
+        // Parsing the JSON is part of the work on both sides, by the same reader.
+        let inputs =
+            read::from_text("key inputs", &text, read::key_inputs).expect("valid key inputs");
         key = key::compute(&inputs).expect("computable key").target.key;
         times.push(start.elapsed().as_secs_f64() * 1000.0);
     }

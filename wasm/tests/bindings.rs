@@ -95,6 +95,51 @@ fn normalises_lockfiles_and_manifests() {
     assert_eq!(a, b);
 }
 
+/// Floats in wasm go through JavaScript's `Number` and `String`: the text must be what
+/// Rust's `Display` gives natively (the canonical form), on many doubles.
+#[wasm_bindgen_test]
+fn manifest_floats_read_as_natively() {
+    let reference = |x: f64| {
+        if x % 1.0 == 0.0 {
+            format!("{x}.0")
+        } else {
+            format!("{x}")
+        }
+    };
+    let mut bits: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut xs = vec![
+        0.1,
+        0.5,
+        1e21,
+        1e-7,
+        5e-324,
+        1.7976931348623157e308,
+        123.456,
+    ];
+    for _ in 0..5000 {
+        bits ^= bits << 13;
+        bits ^= bits >> 7;
+        bits ^= bits << 17;
+        xs.push(f64::from_bits(bits));
+    }
+    for x in xs.into_iter().filter(|x| x.is_finite() && *x != 0.0) {
+        for literal in [format!("{x:e}"), format!("{x:.17e}"), format!("{x:.3e}")] {
+            let want: f64 = literal.parse().unwrap();
+            if want.is_infinite() {
+                continue;
+            }
+            let got = normalize_manifest("Cargo.toml", &format!("f = {literal}\n"))
+                .unwrap_or_else(|e| panic!("{literal}: {}", message::<String>(Err(e))));
+            assert_eq!(got, format!("f = {}\n", reference(want)), "{literal}");
+        }
+    }
+    assert!(normalize_manifest("Cargo.toml", "f = 1e400\n").is_err());
+    assert_eq!(
+        normalize_manifest("Cargo.toml", "f = [-0.0, -1e-400, inf, -nan, 1_0.5e1_0]\n").unwrap(),
+        "f = [-0.0, -0.0, inf, nan, 105000000000.0]\n"
+    );
+}
+
 #[wasm_bindgen_test]
 fn classifies_and_plans_a_listing() {
     let h = "0123456789abcdef";

@@ -19,7 +19,7 @@ import {
   setOutput,
   warning,
   workspaceKeys
-} from "./chunk-JCWKOXZQ.mjs";
+} from "./chunk-Z65ABE56.mjs";
 
 // src/restore.mjs
 async function run() {

@@ -14,7 +14,7 @@ import {
   reportProblem,
   sanitize,
   warning
-} from "./chunk-JCWKOXZQ.mjs";
+} from "./chunk-Z65ABE56.mjs";
 
 // src/save.mjs
 async function run() {

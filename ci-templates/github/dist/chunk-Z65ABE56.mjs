@@ -19438,10 +19438,6 @@ var require_stow_wasm = __commonJS({
       }
     }
     exports2.reduceLockfile = reduceLockfile;
-    function start() {
-      wasm.start();
-    }
-    exports2.start = start;
     function version3() {
       let deferred1_0;
       let deferred1_1;
@@ -19461,6 +19457,17 @@ var require_stow_wasm = __commonJS({
         __wbg_Error_208446807d0d1e30: function(arg0, arg1) {
           const ret = Error(getStringFromWasm0(arg0, arg1));
           return ret;
+        },
+        __wbg_Number_ee20b32e79800f25: function(arg0, arg1) {
+          const ret = Number(getStringFromWasm0(arg0, arg1));
+          return ret;
+        },
+        __wbg_String_dcf23c040f9769a1: function(arg0, arg1) {
+          const ret = String(arg1);
+          const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+          const len1 = WASM_VECTOR_LEN;
+          getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
+          getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
         },
         __wbg___wbindgen_throw_4c88d8bf264fd984: function(arg0, arg1) {
           throw new Error(getStringFromWasm0(arg0, arg1));
@@ -69742,4 +69749,4 @@ export {
   actionsCache,
   nativeStore
 };
-/*! For license information please see chunk-JCWKOXZQ.mjs.LEGAL.txt */
+/*! For license information please see chunk-Z65ABE56.mjs.LEGAL.txt */

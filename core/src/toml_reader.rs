@@ -1,0 +1,553 @@
+//! A TOML 1.1 reader for manifests: text in, a tree of sorted tables out, ready for the
+//! canonical writer of [`crate::key`].
+//!
+//! Written for the wasm module's size: the `toml` crate's parser was a third of it. It
+//! reads what `toml` reads into the same values (the tests compare the two) and rejects
+//! invalid documents with the line at fault. Floats keep their canonical text only, see
+//! [`float`].
+
+pub mod float;
+mod scalar;
+
+/// How a table came to be, which decides what may still add to it (TOML's "defining a
+/// table twice" rules).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Origin {
+    /// Named only as the parent in a header: a later header or dotted key may still
+    /// define it.
+    Implied,
+    /// Defined by its own header (or the document root).
+    Header,
+    /// Defined by dotted keys: later dotted keys in the same place may add to it.
+    Dotted,
+    /// An inline table or a static array's element: closed.
+    Inline,
+}
+
+/// Pairs in key order, keys unique: a sorted `Vec`, lighter in wasm than a B-tree.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Table {
+    pairs: Vec<(String, Value)>,
+    origin: Origin,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Value {
+    String(String),
+    Integer(i64),
+    /// The canonical text (see [`float::canonical`]).
+    Float(String),
+    Boolean(bool),
+    /// The canonical text: `T` between date and time, `Z` upper case, fraction trimmed.
+    Datetime(String),
+    /// `appendable` when made by `[[header]]`s, which may add elements.
+    Array {
+        items: Vec<Value>,
+        appendable: bool,
+    },
+    Table(Table),
+}
+
+impl Table {
+    fn new(origin: Origin) -> Self {
+        Table {
+            pairs: Vec::new(),
+            origin,
+        }
+    }
+
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.pairs.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        let i = self.find(key).ok()?;
+        Some(&mut self.pairs[i].1)
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) -> Option<Value> {
+        let i = self.find(key).ok()?;
+        Some(self.pairs.remove(i).1)
+    }
+
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
+        self.pairs.iter_mut().map(|(_, v)| v)
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Value> {
+        self.pairs.iter().map(|(_, v)| v)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.pairs.iter().map(|(k, v)| (k, v))
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// The value of `key`, made by `make` when missing.
+    fn entry(&mut self, key: &str, make: impl FnOnce() -> Value) -> &mut Value {
+        let i = match self.find(key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.pairs.insert(i, (key.to_string(), make()));
+                i
+            }
+        };
+        &mut self.pairs[i].1
+    }
+}
+
+impl Value {
+    pub(crate) fn as_table_mut(&mut self) -> Option<&mut Table> {
+        match self {
+            Value::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// Deeper nesting of arrays, inline tables or keys is an error, as in `toml`; it also
+/// bounds the parser's recursion.
+const MAX_DEPTH: usize = 80;
+
+/// A TOML document, or the reason it is not one, starting `line N: `.
+pub(crate) fn parse(text: &str) -> Result<Table, String> {
+    let mut p = Parser {
+        b: text.as_bytes(),
+        text,
+        pos: 0,
+        depth: 0,
+    };
+    if text.starts_with('\u{feff}') {
+        p.pos = '\u{feff}'.len_utf8();
+    }
+    let mut root = Table::new(Origin::Header);
+    // The keys of the last header, and whether it was `[[...]]`.
+    let mut current: Vec<String> = Vec::new();
+    loop {
+        p.skip_ws();
+        match p.peek() {
+            None => return Ok(root),
+            Some(b'#') => p.comment()?,
+            Some(b'\n' | b'\r') => {}
+            Some(b'[') => current = p.header(&mut root)?,
+            Some(_) => {
+                let table = open_current(&mut root, &current);
+                p.key_value(table, false)?;
+            }
+        }
+        p.end_of_line()?;
+    }
+}
+
+/// The table the last header opened (the last element of an array of tables).
+fn open_current<'t>(root: &'t mut Table, path: &[String]) -> &'t mut Table {
+    let mut t = root;
+    for k in path {
+        t = match t.get_mut(k) {
+            Some(Value::Table(next)) => next,
+            Some(Value::Array { items, .. }) => match items.last_mut() {
+                Some(Value::Table(next)) => next,
+                _ => unreachable!("a header's path holds only tables"),
+            },
+            _ => unreachable!("a header's path holds only tables"),
+        };
+    }
+    t
+}
+
+pub(crate) struct Parser<'a> {
+    b: &'a [u8],
+    text: &'a str,
+    pos: usize,
+    depth: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn error_at(&self, pos: usize, what: &str) -> String {
+        let end = pos.min(self.b.len());
+        let line = 1 + self.b[..end].iter().filter(|&&c| c == b'\n').count();
+        let mut msg = String::from("line ");
+        msg.push_str(&line.to_string());
+        msg.push_str(": ");
+        msg.push_str(what);
+        msg
+    }
+
+    fn error(&self, what: &str) -> String {
+        self.error_at(self.pos, what)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    fn peek_at(&self, ahead: usize) -> Option<u8> {
+        self.b.get(self.pos + ahead).copied()
+    }
+
+    fn starts(&self, s: &[u8]) -> bool {
+        self.b[self.pos..].starts_with(s)
+    }
+
+    fn expect(&mut self, c: u8, what: &str) -> Result<(), String> {
+        if self.peek() != Some(c) {
+            return Err(self.error(what));
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// Whitespace, comments and newlines, as allowed inside arrays and inline tables.
+    fn skip_trivia(&mut self) -> Result<(), String> {
+        loop {
+            self.skip_ws();
+            match self.peek() {
+                Some(b'#') => self.comment()?,
+                Some(b'\n' | b'\r') => self.newline()?,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn comment(&mut self) -> Result<(), String> {
+        while let Some(c) = self.peek() {
+            match c {
+                b'\n' | b'\r' => break,
+                c if is_control(c) => return Err(self.error("control character in a comment")),
+                _ => self.pos += 1,
+            }
+        }
+        Ok(())
+    }
+
+    /// `\n` or `\r\n`; a lone `\r` is not a TOML newline.
+    fn newline(&mut self) -> Result<(), String> {
+        match (self.peek(), self.peek_at(1)) {
+            (Some(b'\n'), _) => self.pos += 1,
+            (Some(b'\r'), Some(b'\n')) => self.pos += 2,
+            _ => return Err(self.error("expected a newline")),
+        }
+        Ok(())
+    }
+
+    /// After a key/value pair or a header: an optional comment, then a newline or EOF.
+    fn end_of_line(&mut self) -> Result<(), String> {
+        self.skip_ws();
+        if self.peek() == Some(b'#') {
+            self.comment()?;
+        }
+        match self.peek() {
+            None => Ok(()),
+            Some(b'\n' | b'\r') => self.newline(),
+            Some(_) => Err(self.error("expected a newline after a value or table header")),
+        }
+    }
+
+    /// A `[table]` or `[[array]]` header, applied to `root`; its keys.
+    fn header(&mut self, root: &mut Table) -> Result<Vec<String>, String> {
+        let start = self.pos;
+        self.pos += 1;
+        let array = self.peek() == Some(b'[');
+        if array {
+            self.pos += 1;
+        }
+        self.skip_ws();
+        let keys = self.key_path()?;
+        self.skip_ws();
+        let close: &[u8] = if array { b"]]" } else { b"]" };
+        if !self.starts(close) {
+            return Err(self.error(if array {
+                "unclosed table header, expected `]]`"
+            } else {
+                "unclosed table header, expected `]`"
+            }));
+        }
+        self.pos += close.len();
+        define_header(root, &keys, array).map_err(|what| self.error_at(start, &what))?;
+        Ok(keys)
+    }
+
+    /// `key = value`, added to `table`. In an inline table, `toml` also allows newlines
+    /// and comments around the `=`.
+    fn key_value(&mut self, table: &mut Table, inline: bool) -> Result<(), String> {
+        let start = self.pos;
+        let keys = self.key_path()?;
+        self.skip_around_equals(inline)?;
+        self.expect(b'=', "expected `=` after a key")?;
+        self.skip_around_equals(inline)?;
+        let value = self.value()?;
+        insert_dotted(table, &keys, value).map_err(|what| self.error_at(start, &what))
+    }
+
+    fn skip_around_equals(&mut self, inline: bool) -> Result<(), String> {
+        if inline {
+            self.skip_trivia()
+        } else {
+            self.skip_ws();
+            Ok(())
+        }
+    }
+
+    /// A possibly dotted key, as its parts.
+    fn key_path(&mut self) -> Result<Vec<String>, String> {
+        let mut keys = vec![self.simple_key()?];
+        loop {
+            let save = self.pos;
+            self.skip_ws();
+            if self.peek() != Some(b'.') {
+                self.pos = save;
+                return Ok(keys);
+            }
+            self.pos += 1;
+            self.skip_ws();
+            keys.push(self.simple_key()?);
+            if keys.len() > MAX_DEPTH {
+                return Err(self.error("key has too many parts"));
+            }
+        }
+    }
+
+    fn simple_key(&mut self) -> Result<String, String> {
+        match self.peek() {
+            Some(q @ (b'"' | b'\'')) => {
+                if self.starts(&[q; 3]) {
+                    return Err(self.error("a key cannot be a multi-line string"));
+                }
+                if q == b'"' {
+                    self.basic_string()
+                } else {
+                    self.literal_string()
+                }
+            }
+            _ => {
+                let start = self.pos;
+                while let Some(b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_') = self.peek()
+                {
+                    self.pos += 1;
+                }
+                if start == self.pos {
+                    return Err(self.error("expected a key"));
+                }
+                Ok(self.text[start..self.pos].to_string())
+            }
+        }
+    }
+
+    fn value(&mut self) -> Result<Value, String> {
+        Ok(match self.peek() {
+            Some(b'"') if self.starts(b"\"\"\"") => Value::String(self.ml_string(b'"')?),
+            Some(b'\'') if self.starts(b"'''") => Value::String(self.ml_string(b'\'')?),
+            Some(b'"') => Value::String(self.basic_string()?),
+            Some(b'\'') => Value::String(self.literal_string()?),
+            Some(b'[') => self.nested(Self::array)?,
+            Some(b'{') => self.nested(Self::inline_table)?,
+            _ => self.scalar()?,
+        })
+    }
+
+    /// Runs `f` one level deeper, within [`MAX_DEPTH`].
+    fn nested(&mut self, f: fn(&mut Self) -> Result<Value, String>) -> Result<Value, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error("values are nested too deeply"));
+        }
+        self.depth += 1;
+        let v = f(self);
+        self.depth -= 1;
+        v
+    }
+
+    fn array(&mut self) -> Result<Value, String> {
+        self.pos += 1;
+        let mut items = Vec::new();
+        loop {
+            self.skip_trivia()?;
+            if self.peek() == Some(b']') {
+                break;
+            }
+            items.push(self.value()?);
+            self.skip_trivia()?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => break,
+                _ => return Err(self.error("expected `,` or `]` in an array")),
+            }
+        }
+        self.pos += 1;
+        Ok(Value::Array {
+            items,
+            appendable: false,
+        })
+    }
+
+    /// `{ k = v, ... }`; TOML 1.1 allows newlines, comments and a trailing comma.
+    fn inline_table(&mut self) -> Result<Value, String> {
+        self.pos += 1;
+        let mut table = Table::new(Origin::Inline);
+        loop {
+            self.skip_trivia()?;
+            if self.peek() == Some(b'}') {
+                break;
+            }
+            self.key_value(&mut table, true)?;
+            self.skip_trivia()?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => break,
+                _ => return Err(self.error("expected `,` or `}` in an inline table")),
+            }
+        }
+        self.pos += 1;
+        close(&mut table);
+        Ok(Value::Table(table))
+    }
+}
+
+/// Control characters that no comment or string may hold (tab is allowed).
+fn is_control(c: u8) -> bool {
+    (c < 0x20 && c != b'\t') || c == 0x7f
+}
+
+/// Marks every table under `t` (an inline table, whole) as closed to later additions.
+fn close(t: &mut Table) {
+    t.origin = Origin::Inline;
+    for v in t.values_mut() {
+        close_value(v);
+    }
+}
+
+fn close_value(v: &mut Value) {
+    match v {
+        Value::Table(t) => close(t),
+        Value::Array { items, .. } => items.iter_mut().for_each(close_value),
+        _ => {}
+    }
+}
+
+/// Applies `[keys]` (or `[[keys]]`) to `root`.
+fn define_header(root: &mut Table, keys: &[String], array: bool) -> Result<(), String> {
+    let (last, parents) = keys.split_last().expect("a key path has a part");
+    let mut t = root;
+    for k in parents {
+        t = header_parent(t, k)?;
+    }
+    let v = t.entry(last, || {
+        if array {
+            Value::Array {
+                items: Vec::new(),
+                appendable: true,
+            }
+        } else {
+            Value::Table(Table::new(Origin::Implied))
+        }
+    });
+    match v {
+        Value::Array {
+            items,
+            appendable: true,
+        } if array => {
+            items.push(Value::Table(Table::new(Origin::Header)));
+            Ok(())
+        }
+        Value::Table(t) if !array && t.origin == Origin::Implied => {
+            t.origin = Origin::Header;
+            Ok(())
+        }
+        _ => Err(redefined(keys)),
+    }
+}
+
+/// The table named `key` in `t` on a header's path, made (implied) when missing.
+fn header_parent<'t>(t: &'t mut Table, key: &str) -> Result<&'t mut Table, String> {
+    let v = t.entry(key, || Value::Table(Table::new(Origin::Implied)));
+    match v {
+        Value::Table(next) if next.origin != Origin::Inline => Ok(next),
+        Value::Array {
+            items,
+            appendable: true,
+        } => match items.last_mut() {
+            Some(Value::Table(next)) => Ok(next),
+            _ => Err(not_a_table(key)),
+        },
+        _ => Err(not_a_table(key)),
+    }
+}
+
+/// Sets `keys` (dotted) to `value` in `t`.
+fn insert_dotted(t: &mut Table, keys: &[String], value: Value) -> Result<(), String> {
+    let (last, parents) = keys.split_last().expect("a key path has a part");
+    let mut t = t;
+    // Whether `t` is an array element reached through the path, not the start.
+    let mut in_element = false;
+    for k in parents {
+        (t, in_element) = dotted_step(t, k)?;
+    }
+    if in_element || t.find(last).is_ok() {
+        return Err(duplicate(keys));
+    }
+    t.entry(last, || value);
+    Ok(())
+}
+
+/// The table a dotted key's part `key` leads to from `t`, and whether it is the last
+/// element of an array of tables.
+fn dotted_step<'t>(t: &'t mut Table, key: &str) -> Result<(&'t mut Table, bool), String> {
+    match t.entry(key, || Value::Table(Table::new(Origin::Dotted))) {
+        // Dotted keys define a table only a header had implied, as `toml` does.
+        Value::Table(next) if matches!(next.origin, Origin::Dotted | Origin::Implied) => {
+            next.origin = Origin::Dotted;
+            Ok((next, false))
+        }
+        // And they reach through the last table of a `[[header]]` array, though they
+        // cannot set a key right in it: `toml`'s rules again.
+        Value::Array {
+            items,
+            appendable: true,
+        } => match items.last_mut() {
+            Some(Value::Table(next)) => Ok((next, true)),
+            _ => Err(not_a_table(key)),
+        },
+        _ => Err(not_a_table(key)),
+    }
+}
+
+fn quoted(what: &str, key: &str, rest: &str) -> String {
+    let mut msg = String::from(what);
+    msg.push_str(" `");
+    msg.push_str(key);
+    msg.push('`');
+    msg.push_str(rest);
+    msg
+}
+
+fn redefined(keys: &[String]) -> String {
+    quoted("table", &crate::key::join(keys, "."), " is defined twice")
+}
+
+fn duplicate(keys: &[String]) -> String {
+    quoted("duplicate key", &crate::key::join(keys, "."), "")
+}
+
+fn not_a_table(key: &str) -> String {
+    quoted("key", key, " is already defined and cannot be extended")
+}
+
+#[cfg(test)]
+impl Table {
+    /// A table of `pairs` (the last value of a key wins), for reference trees in tests.
+    pub(crate) fn from_pairs(pairs: impl IntoIterator<Item = (String, Value)>) -> Self {
+        let mut t = Table::new(Origin::Header);
+        for (k, v) in pairs {
+            *t.entry(&k, || Value::Boolean(false)) = v;
+        }
+        t
+    }
+}

@@ -1,0 +1,435 @@
+//! Strings, numbers, booleans and date-times of TOML 1.1, each into the form the
+//! canonical writer prints.
+
+use super::{Parser, Value, float, is_control};
+
+impl Parser<'_> {
+    /// A `"basic string"`, unescaped.
+    pub(super) fn basic_string(&mut self) -> Result<String, String> {
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => self.escape(&mut out)?,
+                c => self.string_char(c, &mut out)?,
+            }
+        }
+    }
+
+    /// A `'literal string'`.
+    pub(super) fn literal_string(&mut self) -> Result<String, String> {
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            match self.peek() {
+                Some(b'\'') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                c => self.string_char(c, &mut out)?,
+            }
+        }
+    }
+
+    /// Copies one character of a single-line string, which must not end there.
+    fn string_char(&mut self, c: Option<u8>, out: &mut String) -> Result<(), String> {
+        match c {
+            None | Some(b'\n' | b'\r') => Err(self.error("unterminated string")),
+            Some(c) if is_control(c) => Err(self.error("control character in a string")),
+            Some(_) => {
+                self.copy_char(out);
+                Ok(())
+            }
+        }
+    }
+
+    /// Copies the (UTF-8) character at `pos`.
+    fn copy_char(&mut self, out: &mut String) {
+        let len = match self.b[self.pos] {
+            c if c < 0x80 => 1,
+            c if c < 0xe0 => 2,
+            c if c < 0xf0 => 3,
+            _ => 4,
+        };
+        out.push_str(&self.text[self.pos..self.pos + len]);
+        self.pos += len;
+    }
+
+    /// A `"""multi-line"""` or `'''multi-line'''` string: a newline right after the
+    /// opening delimiter is dropped, and in the basic form a `\` at the end of a line
+    /// drops the line break and the whitespace after it.
+    pub(super) fn ml_string(&mut self, quote: u8) -> Result<String, String> {
+        self.pos += 3;
+        if self.peek() == Some(b'\n') {
+            self.pos += 1;
+        } else if self.starts(b"\r\n") {
+            self.pos += 2;
+        }
+        let mut out = String::new();
+        loop {
+            match self.peek() {
+                None => return Err(self.error("unterminated multi-line string")),
+                Some(c) if c == quote && self.starts(&[quote; 3]) => {
+                    // Up to two more quotes before the closing three are content.
+                    let mut run = 3;
+                    while run < 5 && self.peek_at(run) == Some(quote) {
+                        run += 1;
+                    }
+                    for _ in 3..run {
+                        out.push(quote as char);
+                    }
+                    self.pos += run;
+                    return Ok(out);
+                }
+                Some(b'\\') if quote == b'"' => self.ml_backslash(&mut out)?,
+                Some(b'\n' | b'\r') => {
+                    let from = self.pos;
+                    self.newline()?;
+                    out.push_str(&self.text[from..self.pos]);
+                }
+                Some(c) if is_control(c) => {
+                    return Err(self.error("control character in a string"));
+                }
+                Some(_) => self.copy_char(&mut out),
+            }
+        }
+    }
+
+    /// An escape, or a line-ending backslash that trims what follows.
+    fn ml_backslash(&mut self, out: &mut String) -> Result<(), String> {
+        let save = self.pos;
+        self.pos += 1;
+        self.skip_ws();
+        if !matches!(self.peek(), Some(b'\n' | b'\r')) {
+            self.pos = save;
+            return self.escape(out);
+        }
+        loop {
+            self.skip_ws();
+            match self.peek() {
+                Some(b'\n' | b'\r') => self.newline()?,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// One backslash escape, decoded into `out`.
+    fn escape(&mut self, out: &mut String) -> Result<(), String> {
+        self.pos += 1;
+        let c = self.peek();
+        self.pos += 1;
+        out.push(match c {
+            Some(b'b') => '\u{8}',
+            Some(b't') => '\t',
+            Some(b'n') => '\n',
+            Some(b'f') => '\u{c}',
+            Some(b'r') => '\r',
+            Some(b'e') => '\u{1b}',
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'x') => self.hex_char(2)?,
+            Some(b'u') => self.hex_char(4)?,
+            Some(b'U') => self.hex_char(8)?,
+            _ => {
+                self.pos -= 1;
+                return Err(self.error("invalid escape in a string"));
+            }
+        });
+        Ok(())
+    }
+
+    /// The character of `n` hex digits (a Unicode scalar value).
+    fn hex_char(&mut self, n: usize) -> Result<char, String> {
+        let digits = self.b.get(self.pos..self.pos + n).unwrap_or(&[]);
+        let mut code: u32 = 0;
+        for &d in digits {
+            let v = (d as char).to_digit(16);
+            code = match v {
+                Some(v) => code.saturating_mul(16).saturating_add(v),
+                None => u32::MAX,
+            };
+        }
+        let c = (digits.len() == n)
+            .then(|| char::from_u32(code))
+            .flatten()
+            .ok_or_else(|| self.error("invalid unicode escape in a string"))?;
+        self.pos += n;
+        Ok(c)
+    }
+
+    /// A number, boolean or date-time.
+    pub(super) fn scalar(&mut self) -> Result<Value, String> {
+        let start = self.pos;
+        self.skip_atom();
+        // A date-time may have a space between date and time.
+        if is_date(&self.b[start..self.pos])
+            && self.peek() == Some(b' ')
+            && matches!(self.b.get(self.pos + 1..self.pos + 4), Some([a, b, b':']) if a.is_ascii_digit() && b.is_ascii_digit())
+        {
+            self.pos += 1;
+            self.skip_atom();
+        }
+        let atom = &self.text[start..self.pos];
+        let what = |s: &Self, what: &str| {
+            let mut msg = String::from(what);
+            msg.push_str(" `");
+            msg.push_str(atom);
+            msg.push('`');
+            s.error_at(start, &msg)
+        };
+        match atom {
+            "" => Err(self.error("expected a value")),
+            "true" => Ok(Value::Boolean(true)),
+            "false" => Ok(Value::Boolean(false)),
+            _ if is_date(atom.as_bytes()) || atom.as_bytes().get(2) == Some(&b':') => {
+                datetime(atom)
+                    .map(Value::Datetime)
+                    .ok_or_else(|| what(self, "invalid date-time"))
+            }
+            _ => number(atom).map_err(|e| what(self, e)),
+        }
+    }
+
+    fn skip_atom(&mut self) {
+        while let Some(b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'_' | b'+' | b'-' | b'.' | b':') =
+            self.peek()
+        {
+            self.pos += 1;
+        }
+    }
+}
+
+/// Starts like `YYYY-MM-DD`.
+fn is_date(b: &[u8]) -> bool {
+    b.len() >= 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && [0, 1, 2, 3, 5, 6, 8, 9]
+            .iter()
+            .all(|&i| b[i].is_ascii_digit())
+}
+
+/// An integer or a float, or why not.
+fn number(atom: &str) -> Result<Value, &'static str> {
+    let (negative, body) = match atom.as_bytes().first() {
+        Some(b'+') => (false, &atom[1..]),
+        Some(b'-') => (true, &atom[1..]),
+        _ => (false, atom),
+    };
+    match body {
+        "inf" => return Ok(Value::Float(if negative { "-inf" } else { "inf" }.into())),
+        "nan" => return Ok(Value::Float("nan".into())),
+        _ => {}
+    }
+    let radix = match body.get(..2) {
+        Some("0x") => 16,
+        Some("0o") => 8,
+        Some("0b") => 2,
+        _ => 10,
+    };
+    if radix != 10 {
+        if body.len() != atom.len() {
+            return Err("a hexadecimal, octal or binary integer cannot have a sign:");
+        }
+        return integer(&body[2..], radix, false);
+    }
+    if body.bytes().any(|c| matches!(c, b'.' | b'e' | b'E')) {
+        return decimal_float(atom, body);
+    }
+    if body.len() > 1 && body.starts_with('0') {
+        return Err("leading zeros are not allowed in");
+    }
+    integer(body, 10, negative)
+}
+
+/// Digits of `radix` with single `_` between digits, as an `i64`.
+fn integer(digits: &str, radix: u32, negative: bool) -> Result<Value, &'static str> {
+    let clean = digits_of(digits, radix).ok_or("invalid number")?;
+    let mut v: i64 = 0;
+    for c in clean.chars() {
+        let d = i64::from(c.to_digit(radix).unwrap_or(0));
+        v = v
+            .checked_mul(i64::from(radix))
+            .and_then(|v| {
+                if negative {
+                    v.checked_sub(d)
+                } else {
+                    v.checked_add(d)
+                }
+            })
+            .ok_or("integer does not fit in 64 bits:")?;
+    }
+    Ok(Value::Integer(v))
+}
+
+/// `digits` without its underscores, if each sits between two digits of `radix`.
+fn digits_of(digits: &str, radix: u32) -> Option<String> {
+    let b = digits.as_bytes();
+    let mut out = String::with_capacity(b.len());
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'_' {
+            let around = |j: Option<usize>| {
+                j.and_then(|j| b.get(j))
+                    .is_some_and(|&d| (d as char).is_digit(radix))
+            };
+            if !around(i.checked_sub(1)) || !around(Some(i + 1)) {
+                return None;
+            }
+        } else if (c as char).is_digit(radix) {
+            out.push(c as char);
+        } else {
+            return None;
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// `int [. digits] [e [sign] digits]`, at least one of the two parts.
+fn decimal_float(atom: &str, body: &str) -> Result<Value, &'static str> {
+    const INVALID: &str = "invalid float";
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (int, frac) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (mantissa, None),
+    };
+    let mut clean = String::from(&atom[..atom.len() - body.len()]);
+    clean.push_str(&digits_of(int, 10).ok_or(INVALID)?);
+    if int.len() > 1 && int.starts_with('0') {
+        return Err(INVALID);
+    }
+    if let Some(frac) = frac {
+        clean.push('.');
+        clean.push_str(&digits_of(frac, 10).ok_or(INVALID)?);
+    }
+    if let Some(exp) = exp {
+        let digits = exp.strip_prefix(['+', '-']).unwrap_or(exp);
+        clean.push('e');
+        clean.push_str(&exp[..exp.len() - digits.len()]);
+        clean.push_str(&digits_of(digits, 10).ok_or(INVALID)?);
+    }
+    float::canonical(&clean).map(Value::Float)
+}
+
+/// The canonical text of a TOML date-time (`toml_datetime`'s `Display`), if valid.
+fn datetime(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut rest = b;
+    let dated = is_date(b);
+    if dated {
+        check_date(b)?;
+        out.push_str(&s[..10]);
+        rest = &b[10..];
+        match rest.first() {
+            None => return Some(out),
+            Some(b'T' | b't' | b' ') => rest = &rest[1..],
+            Some(_) => return None,
+        }
+        out.push('T');
+    }
+    rest = time(rest, &mut out)?;
+    if dated {
+        rest = offset(rest, &mut out)?;
+    }
+    rest.is_empty().then_some(out)
+}
+
+fn two_digits(b: &[u8]) -> Option<u32> {
+    match b {
+        [a @ b'0'..=b'9', c @ b'0'..=b'9', ..] => {
+            Some(u32::from(a - b'0') * 10 + u32::from(c - b'0'))
+        }
+        _ => None,
+    }
+}
+
+fn check_date(b: &[u8]) -> Option<()> {
+    let year = two_digits(b)? * 100 + two_digits(&b[2..])?;
+    let month = two_digits(&b[5..])?;
+    let day = two_digits(&b[8..])?;
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    (b.len() == 10 || !b[10].is_ascii_digit()).then_some(())?;
+    (1..=days).contains(&day).then_some(())
+}
+
+/// `HH:MM[:SS[.frac]]` into `out`; the bytes after it.
+fn time<'b>(b: &'b [u8], out: &mut String) -> Option<&'b [u8]> {
+    let hour = two_digits(b)?;
+    let minute = two_digits(b.get(3..)?)?;
+    if b[2] != b':' || hour > 23 || minute > 59 || b.get(5).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    out.push_str(std::str::from_utf8(&b[..5]).ok()?);
+    let mut rest = &b[5..];
+    if rest.first() != Some(&b':') {
+        return Some(rest);
+    }
+    let second = two_digits(&rest[1..])?;
+    if second > 60 || rest.get(3).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    out.push_str(std::str::from_utf8(&rest[..3]).ok()?);
+    rest = &rest[3..];
+    if rest.first() == Some(&b'.') {
+        let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        // Nanoseconds: digits past the ninth are dropped, trailing zeros too.
+        let kept = &rest[1..1 + n.min(9)];
+        let trimmed = kept.iter().rposition(|&c| c != b'0').map_or(0, |i| i + 1);
+        out.push('.');
+        out.push_str(if trimmed == 0 {
+            "0"
+        } else {
+            std::str::from_utf8(&kept[..trimmed]).ok()?
+        });
+        rest = &rest[1 + n..];
+    }
+    Some(rest)
+}
+
+/// `Z` or `+HH:MM`/`-HH:MM` (or nothing) into `out`; the bytes after it.
+fn offset<'b>(b: &'b [u8], out: &mut String) -> Option<&'b [u8]> {
+    match b.first() {
+        None => Some(b),
+        Some(b'Z' | b'z') => {
+            out.push('Z');
+            Some(&b[1..])
+        }
+        Some(&sign @ (b'+' | b'-')) => {
+            let hours = two_digits(b.get(1..)?)?;
+            let minutes = two_digits(b.get(4..)?)?;
+            if b[3] != b':'
+                || hours > 23
+                || minutes > 59
+                || b.get(6).is_some_and(u8::is_ascii_digit)
+            {
+                return None;
+            }
+            // `-00:00` reads as no offset at all, printed `+00:00`.
+            out.push(if sign == b'-' && hours + minutes > 0 {
+                '-'
+            } else {
+                '+'
+            });
+            out.push_str(std::str::from_utf8(&b[1..6]).ok()?);
+            Some(&b[6..])
+        }
+        Some(_) => None,
+    }
+}
