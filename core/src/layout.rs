@@ -86,7 +86,7 @@ const PROFILE_MARKERS: [&str; 3] = [".fingerprint", "deps", "build"];
 
 impl Profiles {
     pub fn find(entries: &[Entry]) -> Profiles {
-        let dirs: BTreeSet<&str> = entries
+        let dirs: Vec<&str> = entries
             .iter()
             .filter(|e| e.kind == EntryKind::Dir)
             .map(|e| e.path.trim_end_matches('/'))
