@@ -31,6 +31,7 @@
 #   DOC_OUT     markdown output (default docs/benchmarks.md; "-" = stdout only)
 #   S3_JOBS     --jobs values for the S3 comparison     (default "2 8 16"; "" skips it)
 #   SKIP_KEY=1  skip the key benchmark
+#   SETTLE      seconds to wait after deleting the last round's trees (default 30)
 #   PROJECTS    subset of "bat ws"                     (default both)
 #
 # Idempotent, CI=true and no stdin are fine. Needs cargo, git, tar, zstd, jq, /usr/bin/time,
@@ -93,6 +94,11 @@ trash() {
     done
 }
 empty_trash() { rm -rf "$TRASH"; }
+# Before each round: delete the last round's trees, and wait until freed inodes no longer
+# count as recently deleted and their pages are written back, so that neither side of a
+# timed step pays for the last one's deletes or for a page cache full of dead trees.
+SETTLE=${SETTLE:-30}
+settle_fs() { empty_trash; sync; sleep "$SETTLE"; }
 STARTED_SERVERS=
 cleanup() {
     swap_back_all
@@ -283,6 +289,7 @@ bench_project() {
 
     local run
     for run in warmup $(seq 1 "$RUNS"); do
+        settle_fs
         log "$p: round $run"
         local store=$pw/store-$run
         rm -rf "$store" "$pw"/*.tar.zst "$proj/target/.cargo-stow/state.json"
@@ -373,9 +380,7 @@ bench_project() {
     record "$p.reg_packs" once "$(jfield "$pw/save-reg.json" .registry.packs)"
     record "$p.reg_total" once "$(jfield "$pw/save-reg.json" .registry.bytes_total)"
     rm -rf "$pw/store-reg"
-    # Deleted now, and given time to settle before the next timed step (see `trash`).
-    empty_trash
-    sleep 35
+    settle_fs
 }
 
 [[ -n "${REPORT_ONLY:-}" ]] || for p in $PROJECTS; do bench_project "$p"; done
@@ -663,7 +668,10 @@ $TARGET_ROWS
   save was made from (the checkout is moved aside meanwhile), so they include the
   content-gated source mtime restore.
 - Page cache warm (cannot be dropped here); \`sync\` before each timed step; no step
-  fsyncs its output.
+  fsyncs its output. Trees are deleted between rounds, never between timed steps, and
+  each round starts ${SETTLE} s after the deletes: on this ext4 the inode allocator slows
+  down for seconds after a mass delete, and a page cache full of dead trees slowed both
+  sides' writes in later rounds.
 
 ## Results per project
 $SECTIONS
