@@ -420,12 +420,29 @@ pub fn settle_git_index(root: &Path) -> bool {
     let Some(newest) = newest_tracked_second(root) else {
         return false;
     };
+    let index = git_paths(root, &["index".to_string()]).and_then(|p| p.into_iter().next());
     let start = std::time::Instant::now();
-    while FileTime::now().unix_seconds() <= newest
-        && start.elapsed() < std::time::Duration::from_millis(1100)
-    {
+    let give_up = std::time::Duration::from_millis(1500);
+    loop {
+        while FileTime::now().unix_seconds() <= newest && start.elapsed() < give_up {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let written = refresh_index(root);
+        // File times come from the kernel's coarse clock, which can still read the old
+        // second just after the system clock has passed it; check the index itself.
+        let index_second = index
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| FileTime::from_last_modification_time(&m).unix_seconds());
+        if !written || index_second.is_none_or(|s| s > newest) || start.elapsed() >= give_up {
+            return written;
+        }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// `git update-index --refresh`, writing the index even when no entry changed.
+fn refresh_index(root: &Path) -> bool {
     let refresh = |extra: &[&str]| {
         Command::new("git")
             .args(["update-index", "-q", "--refresh"])
