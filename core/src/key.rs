@@ -506,6 +506,7 @@ mod lockfile {
     use std::borrow::Cow;
 
     use crate::error::KeyError;
+    use crate::toml_reader::lexer::Lexer;
 
     /// The keys of a package that go into its line, in line order.
     const FIELDS: [&str; 4] = ["name", "version", "source", "checksum"];
@@ -517,13 +518,8 @@ mod lockfile {
     /// are a function of name, version and source, which the line has already.
     pub(super) fn packages(text: &str) -> Result<Vec<String>, KeyError> {
         let mut s = Scanner {
-            b: text.as_bytes(),
-            text,
-            pos: 0,
+            lex: Lexer::new(text),
         };
-        if text.starts_with('\u{feff}') {
-            s.pos = '\u{feff}'.len_utf8();
-        }
         let mut out = Vec::new();
         // The fields of the `[[package]]` being read, if the current table is one.
         let mut pkg: Option<[Option<Cow<str>>; 4]> = None;
@@ -576,96 +572,25 @@ mod lockfile {
     }
 
     struct Scanner<'a> {
-        b: &'a [u8],
-        text: &'a str,
-        pos: usize,
+        lex: Lexer<'a>,
+    }
+
+    impl<'a> std::ops::Deref for Scanner<'a> {
+        type Target = Lexer<'a>;
+        fn deref(&self) -> &Lexer<'a> {
+            &self.lex
+        }
+    }
+
+    impl std::ops::DerefMut for Scanner<'_> {
+        fn deref_mut(&mut self) -> &mut Self::Target {
+            &mut self.lex
+        }
     }
 
     impl<'a> Scanner<'a> {
         fn error(&self, what: &str) -> KeyError {
-            let line = 1 + self.b[..self.pos.min(self.b.len())]
-                .iter()
-                .filter(|&&c| c == b'\n')
-                .count();
-            KeyError::Lockfile(format!("line {line}: {what}"))
-        }
-
-        #[inline(always)]
-        fn peek(&self) -> Option<u8> {
-            self.b.get(self.pos).copied()
-        }
-
-        #[inline(always)]
-        fn peek_at(&self, ahead: usize) -> Option<u8> {
-            self.b.get(self.pos + ahead).copied()
-        }
-
-        fn expect(&mut self, c: u8, what: &str) -> Result<(), KeyError> {
-            if self.peek() == Some(c) {
-                self.pos += 1;
-                Ok(())
-            } else {
-                Err(self.error(what))
-            }
-        }
-
-        // Hot loops are plain index loops: the wasm module is built for size, where
-        // iterator adapters stay calls per byte.
-        #[inline(always)]
-        fn skip_ws(&mut self) {
-            while let Some(b' ' | b'\t') = self.b.get(self.pos) {
-                self.pos += 1;
-            }
-        }
-
-        /// Whitespace, comments and newlines, as allowed inside arrays and inline tables.
-        fn skip_trivia(&mut self) -> Result<(), KeyError> {
-            loop {
-                self.skip_ws();
-                match self.peek() {
-                    Some(b'#') => self.comment()?,
-                    Some(b'\n' | b'\r') => self.newline()?,
-                    _ => return Ok(()),
-                }
-            }
-        }
-
-        fn comment(&mut self) -> Result<(), KeyError> {
-            while let Some(c) = self.peek() {
-                match c {
-                    b'\n' | b'\r' => break,
-                    b'\t' => {}
-                    c if c < 0x20 || c == 0x7f => {
-                        return Err(self.error("control character in a comment"));
-                    }
-                    _ => {}
-                }
-                self.pos += 1;
-            }
-            Ok(())
-        }
-
-        /// `\n` or `\r\n`; a lone `\r` is not a TOML newline.
-        fn newline(&mut self) -> Result<(), KeyError> {
-            match (self.peek(), self.peek_at(1)) {
-                (Some(b'\n'), _) => self.pos += 1,
-                (Some(b'\r'), Some(b'\n')) => self.pos += 2,
-                _ => return Err(self.error("expected a newline")),
-            }
-            Ok(())
-        }
-
-        /// After a key/value pair or a header: an optional comment, then a newline or EOF.
-        fn end_of_line(&mut self) -> Result<(), KeyError> {
-            self.skip_ws();
-            if self.peek() == Some(b'#') {
-                self.comment()?;
-            }
-            match self.peek() {
-                None => Ok(()),
-                Some(b'\n' | b'\r') => self.newline(),
-                Some(_) => Err(self.error("expected a newline after a value or table header")),
-            }
+            KeyError::Lockfile(self.error_at(self.pos, what))
         }
 
         /// A `[table]` or `[[array]]` header; whether it opens a `[[package]]`.
@@ -961,53 +886,6 @@ mod lockfile {
                     }
                 }
             }
-        }
-
-        /// After a line-ending backslash: every newline and whitespace up to the next
-        /// other character.
-        fn skip_trivia_in_string(&mut self) -> Result<(), KeyError> {
-            loop {
-                self.skip_ws();
-                match self.peek() {
-                    Some(b'\n' | b'\r') => self.newline()?,
-                    _ => return Ok(()),
-                }
-            }
-        }
-
-        /// One backslash escape, decoded into `out`.
-        fn escape(&mut self, out: &mut String) -> Result<(), KeyError> {
-            self.pos += 1;
-            let c = self.peek();
-            self.pos += 1;
-            let hex = |s: &mut Self, n: usize| -> Result<char, KeyError> {
-                let digits = s.text.get(s.pos..s.pos + n).unwrap_or("");
-                let code = (digits.len() == n && digits.bytes().all(|d| d.is_ascii_hexdigit()))
-                    .then(|| u32::from_str_radix(digits, 16).ok())
-                    .flatten()
-                    .and_then(char::from_u32)
-                    .ok_or_else(|| s.error("invalid unicode escape in a string"))?;
-                s.pos += n;
-                Ok(code)
-            };
-            out.push(match c {
-                Some(b'b') => '\u{8}',
-                Some(b't') => '\t',
-                Some(b'n') => '\n',
-                Some(b'f') => '\u{c}',
-                Some(b'r') => '\r',
-                Some(b'e') => '\u{1b}',
-                Some(b'"') => '"',
-                Some(b'\\') => '\\',
-                Some(b'x') => hex(self, 2)?,
-                Some(b'u') => hex(self, 4)?,
-                Some(b'U') => hex(self, 8)?,
-                _ => {
-                    self.pos -= 1;
-                    return Err(self.error("invalid escape in a string"));
-                }
-            });
-            Ok(())
         }
     }
 }

@@ -7,7 +7,10 @@
 //! [`float`].
 
 pub mod float;
+pub(crate) mod lexer;
 mod scalar;
+
+use lexer::{Lexer, is_control};
 
 /// How a table came to be, which decides what may still add to it (TOML's "defining a
 /// table twice" rules).
@@ -115,14 +118,9 @@ const MAX_DEPTH: usize = 80;
 /// A TOML document, or the reason it is not one, starting `line N: `.
 pub(crate) fn parse(text: &str) -> Result<Table, String> {
     let mut p = Parser {
-        b: text.as_bytes(),
-        text,
-        pos: 0,
+        lex: Lexer::new(text),
         depth: 0,
     };
-    if text.starts_with('\u{feff}') {
-        p.pos = '\u{feff}'.len_utf8();
-    }
     let mut root = Table::new(Origin::Header);
     // The keys of the last header, and whether it was `[[...]]`.
     let mut current: Vec<String> = Vec::new();
@@ -159,97 +157,26 @@ fn open_current<'t>(root: &'t mut Table, path: &[String]) -> &'t mut Table {
 }
 
 pub(crate) struct Parser<'a> {
-    b: &'a [u8],
-    text: &'a str,
-    pos: usize,
+    lex: Lexer<'a>,
     depth: usize,
 }
 
-impl<'a> Parser<'a> {
-    fn error_at(&self, pos: usize, what: &str) -> String {
-        let end = pos.min(self.b.len());
-        let line = 1 + self.b[..end].iter().filter(|&&c| c == b'\n').count();
-        let mut msg = String::from("line ");
-        msg.push_str(&line.to_string());
-        msg.push_str(": ");
-        msg.push_str(what);
-        msg
+impl<'a> std::ops::Deref for Parser<'a> {
+    type Target = Lexer<'a>;
+    fn deref(&self) -> &Lexer<'a> {
+        &self.lex
     }
+}
 
+impl std::ops::DerefMut for Parser<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.lex
+    }
+}
+
+impl<'a> Parser<'a> {
     fn error(&self, what: &str) -> String {
         self.error_at(self.pos, what)
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.pos).copied()
-    }
-
-    fn peek_at(&self, ahead: usize) -> Option<u8> {
-        self.b.get(self.pos + ahead).copied()
-    }
-
-    fn starts(&self, s: &[u8]) -> bool {
-        self.b[self.pos..].starts_with(s)
-    }
-
-    fn expect(&mut self, c: u8, what: &str) -> Result<(), String> {
-        if self.peek() != Some(c) {
-            return Err(self.error(what));
-        }
-        self.pos += 1;
-        Ok(())
-    }
-
-    fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\t') = self.peek() {
-            self.pos += 1;
-        }
-    }
-
-    /// Whitespace, comments and newlines, as allowed inside arrays and inline tables.
-    fn skip_trivia(&mut self) -> Result<(), String> {
-        loop {
-            self.skip_ws();
-            match self.peek() {
-                Some(b'#') => self.comment()?,
-                Some(b'\n' | b'\r') => self.newline()?,
-                _ => return Ok(()),
-            }
-        }
-    }
-
-    fn comment(&mut self) -> Result<(), String> {
-        while let Some(c) = self.peek() {
-            match c {
-                b'\n' | b'\r' => break,
-                c if is_control(c) => return Err(self.error("control character in a comment")),
-                _ => self.pos += 1,
-            }
-        }
-        Ok(())
-    }
-
-    /// `\n` or `\r\n`; a lone `\r` is not a TOML newline.
-    fn newline(&mut self) -> Result<(), String> {
-        match (self.peek(), self.peek_at(1)) {
-            (Some(b'\n'), _) => self.pos += 1,
-            (Some(b'\r'), Some(b'\n')) => self.pos += 2,
-            _ => return Err(self.error("expected a newline")),
-        }
-        Ok(())
-    }
-
-    /// After a key/value pair or a header: an optional comment, then a newline or EOF.
-    fn end_of_line(&mut self) -> Result<(), String> {
-        self.skip_ws();
-        if self.peek() == Some(b'#') {
-            self.comment()?;
-        }
-        match self.peek() {
-            None => Ok(()),
-            Some(b'\n' | b'\r') => self.newline(),
-            Some(_) => Err(self.error("expected a newline after a value or table header")),
-        }
     }
 
     /// A `[table]` or `[[array]]` header, applied to `root`; its keys.
@@ -290,7 +217,7 @@ impl<'a> Parser<'a> {
 
     fn skip_around_equals(&mut self, inline: bool) -> Result<(), String> {
         if inline {
-            self.skip_trivia()
+            Ok(self.skip_trivia()?)
         } else {
             self.skip_ws();
             Ok(())
@@ -409,11 +336,6 @@ impl<'a> Parser<'a> {
         close(&mut table);
         Ok(Value::Table(table))
     }
-}
-
-/// Control characters that no comment or string may hold (tab is allowed).
-fn is_control(c: u8) -> bool {
-    (c < 0x20 && c != b'\t') || c == 0x7f
 }
 
 /// Marks every table under `t` (an inline table, whole) as closed to later additions.

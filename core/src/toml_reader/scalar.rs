@@ -106,59 +106,9 @@ impl Parser<'_> {
         self.skip_ws();
         if !matches!(self.peek(), Some(b'\n' | b'\r')) {
             self.pos = save;
-            return self.escape(out);
+            return Ok(self.escape(out)?);
         }
-        loop {
-            self.skip_ws();
-            match self.peek() {
-                Some(b'\n' | b'\r') => self.newline()?,
-                _ => return Ok(()),
-            }
-        }
-    }
-
-    /// One backslash escape, decoded into `out`.
-    fn escape(&mut self, out: &mut String) -> Result<(), String> {
-        self.pos += 1;
-        let c = self.peek();
-        self.pos += 1;
-        out.push(match c {
-            Some(b'b') => '\u{8}',
-            Some(b't') => '\t',
-            Some(b'n') => '\n',
-            Some(b'f') => '\u{c}',
-            Some(b'r') => '\r',
-            Some(b'e') => '\u{1b}',
-            Some(b'"') => '"',
-            Some(b'\\') => '\\',
-            Some(b'x') => self.hex_char(2)?,
-            Some(b'u') => self.hex_char(4)?,
-            Some(b'U') => self.hex_char(8)?,
-            _ => {
-                self.pos -= 1;
-                return Err(self.error("invalid escape in a string"));
-            }
-        });
-        Ok(())
-    }
-
-    /// The character of `n` hex digits (a Unicode scalar value).
-    fn hex_char(&mut self, n: usize) -> Result<char, String> {
-        let digits = self.b.get(self.pos..self.pos + n).unwrap_or(&[]);
-        let mut code: u32 = 0;
-        for &d in digits {
-            let v = (d as char).to_digit(16);
-            code = match v {
-                Some(v) => code.saturating_mul(16).saturating_add(v),
-                None => u32::MAX,
-            };
-        }
-        let c = (digits.len() == n)
-            .then(|| char::from_u32(code))
-            .flatten()
-            .ok_or_else(|| self.error("invalid unicode escape in a string"))?;
-        self.pos += n;
-        Ok(c)
+        Ok(self.skip_trivia_in_string()?)
     }
 
     /// A number, boolean or date-time.

@@ -1,0 +1,193 @@
+//! The byte-level part of TOML shared by the manifest reader and the Cargo.lock scanner
+//! of [`crate::key`]: position, whitespace, comments, newlines and escapes, with errors
+//! that name the line.
+
+/// A lexing error, already worded as `line N: what`.
+#[derive(Debug)]
+pub(crate) struct LexError(pub String);
+
+impl From<LexError> for String {
+    fn from(e: LexError) -> String {
+        e.0
+    }
+}
+
+impl From<LexError> for crate::error::KeyError {
+    fn from(e: LexError) -> Self {
+        crate::error::KeyError::Lockfile(e.0)
+    }
+}
+
+pub(crate) struct Lexer<'a> {
+    pub b: &'a [u8],
+    pub text: &'a str,
+    pub pos: usize,
+}
+
+impl<'a> Lexer<'a> {
+    /// Starts after a byte-order mark, if any.
+    pub fn new(text: &'a str) -> Self {
+        let pos = if text.starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            0
+        };
+        Lexer {
+            b: text.as_bytes(),
+            text,
+            pos,
+        }
+    }
+
+    /// `line N: what`, N being the line of byte `pos`.
+    pub fn error_at(&self, pos: usize, what: &str) -> String {
+        let end = pos.min(self.b.len());
+        let line = 1 + self.b[..end].iter().filter(|&&c| c == b'\n').count();
+        let mut msg = String::from("line ");
+        msg.push_str(&line.to_string());
+        msg.push_str(": ");
+        msg.push_str(what);
+        msg
+    }
+
+    pub fn lex_error(&self, what: &str) -> LexError {
+        LexError(self.error_at(self.pos, what))
+    }
+
+    // Hot loops are plain index loops: the wasm module is built for size, where
+    // iterator adapters stay calls per byte.
+    #[inline(always)]
+    pub fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    #[inline(always)]
+    pub fn peek_at(&self, ahead: usize) -> Option<u8> {
+        self.b.get(self.pos + ahead).copied()
+    }
+
+    pub fn starts(&self, s: &[u8]) -> bool {
+        self.b[self.pos..].starts_with(s)
+    }
+
+    pub fn expect(&mut self, c: u8, what: &str) -> Result<(), LexError> {
+        if self.peek() != Some(c) {
+            return Err(self.lex_error(what));
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    #[inline(always)]
+    pub fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t') = self.b.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    /// Whitespace, comments and newlines, as allowed inside arrays and inline tables.
+    pub fn skip_trivia(&mut self) -> Result<(), LexError> {
+        loop {
+            self.skip_ws();
+            match self.peek() {
+                Some(b'#') => self.comment()?,
+                Some(b'\n' | b'\r') => self.newline()?,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    pub fn comment(&mut self) -> Result<(), LexError> {
+        while let Some(c) = self.peek() {
+            match c {
+                b'\n' | b'\r' => break,
+                c if is_control(c) => return Err(self.lex_error("control character in a comment")),
+                _ => self.pos += 1,
+            }
+        }
+        Ok(())
+    }
+
+    /// `\n` or `\r\n`; a lone `\r` is not a TOML newline.
+    pub fn newline(&mut self) -> Result<(), LexError> {
+        match (self.peek(), self.peek_at(1)) {
+            (Some(b'\n'), _) => self.pos += 1,
+            (Some(b'\r'), Some(b'\n')) => self.pos += 2,
+            _ => return Err(self.lex_error("expected a newline")),
+        }
+        Ok(())
+    }
+
+    /// After a key/value pair or a header: an optional comment, then a newline or EOF.
+    pub fn end_of_line(&mut self) -> Result<(), LexError> {
+        self.skip_ws();
+        if self.peek() == Some(b'#') {
+            self.comment()?;
+        }
+        match self.peek() {
+            None => Ok(()),
+            Some(b'\n' | b'\r') => self.newline(),
+            Some(_) => Err(self.lex_error("expected a newline after a value or table header")),
+        }
+    }
+
+    /// After a line-ending backslash in a multi-line basic string: every newline and
+    /// whitespace up to the next other character.
+    pub fn skip_trivia_in_string(&mut self) -> Result<(), LexError> {
+        loop {
+            self.skip_ws();
+            match self.peek() {
+                Some(b'\n' | b'\r') => self.newline()?,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// One backslash escape (the position is on the backslash), decoded into `out`.
+    pub fn escape(&mut self, out: &mut String) -> Result<(), LexError> {
+        self.pos += 1;
+        let c = self.peek();
+        self.pos += 1;
+        out.push(match c {
+            Some(b'b') => '\u{8}',
+            Some(b't') => '\t',
+            Some(b'n') => '\n',
+            Some(b'f') => '\u{c}',
+            Some(b'r') => '\r',
+            Some(b'e') => '\u{1b}',
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'x') => self.hex_char(2)?,
+            Some(b'u') => self.hex_char(4)?,
+            Some(b'U') => self.hex_char(8)?,
+            _ => {
+                self.pos -= 1;
+                return Err(self.lex_error("invalid escape in a string"));
+            }
+        });
+        Ok(())
+    }
+
+    /// The character of `n` hex digits (a Unicode scalar value).
+    fn hex_char(&mut self, n: usize) -> Result<char, LexError> {
+        let digits = self.b.get(self.pos..self.pos + n).unwrap_or(&[]);
+        let mut code: u32 = 0;
+        for &d in digits {
+            code = match (d as char).to_digit(16) {
+                Some(v) => code.saturating_mul(16).saturating_add(v),
+                None => u32::MAX,
+            };
+        }
+        let c = (digits.len() == n)
+            .then(|| char::from_u32(code))
+            .flatten()
+            .ok_or_else(|| self.lex_error("invalid unicode escape in a string"))?;
+        self.pos += n;
+        Ok(c)
+    }
+}
+
+/// Control characters that no comment or string may hold (tab is allowed).
+pub(crate) fn is_control(c: u8) -> bool {
+    (c < 0x20 && c != b'\t') || c == 0x7f
+}
