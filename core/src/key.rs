@@ -837,55 +837,9 @@ mod lockfile {
             }
         }
 
-        /// A `"""multi-line"""` or `'''multi-line'''` string: a newline right after the
-        /// opening delimiter is dropped, and in the basic form a `\` at the end of a line
-        /// drops the line break and the whitespace after it.
+        /// A `"""multi-line"""` or `'''multi-line'''` string, read by the shared lexer.
         fn ml_string(&mut self, quote: u8) -> Result<Cow<'a, str>, KeyError> {
-            self.pos += 3;
-            if self.peek() == Some(b'\n') {
-                self.pos += 1;
-            } else if self.peek() == Some(b'\r') && self.peek_at(1) == Some(b'\n') {
-                self.pos += 2;
-            }
-            let mut out = String::new();
-            loop {
-                match self.peek() {
-                    None => return Err(self.error("unterminated multi-line string")),
-                    Some(c) if c == quote && self.b[self.pos..].starts_with(&[quote; 3]) => {
-                        // Up to two more quotes before the closing three are content.
-                        let mut run = 3;
-                        while run < 5 && self.peek_at(run) == Some(quote) {
-                            run += 1;
-                        }
-                        for _ in 3..run {
-                            out.push(quote as char);
-                        }
-                        self.pos += run;
-                        return Ok(Cow::Owned(out));
-                    }
-                    Some(b'\\') if quote == b'"' => {
-                        let save = self.pos;
-                        self.pos += 1;
-                        self.skip_ws();
-                        if matches!(self.peek(), Some(b'\n' | b'\r')) {
-                            self.skip_trivia_in_string()?;
-                        } else {
-                            self.pos = save;
-                            self.escape(&mut out)?;
-                        }
-                    }
-                    Some(b'\n' | b'\r') => {
-                        let from = self.pos;
-                        self.newline()?;
-                        out.push_str(&self.text[from..self.pos]);
-                    }
-                    c => {
-                        let from = self.pos;
-                        self.string_char(c)?;
-                        out.push_str(&self.text[from..self.pos]);
-                    }
-                }
-            }
+            Ok(Cow::Owned(self.lex.ml_string(quote)?))
         }
     }
 }

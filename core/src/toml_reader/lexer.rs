@@ -168,6 +168,70 @@ impl<'a> Lexer<'a> {
         Ok(())
     }
 
+    /// Copies the (UTF-8) character at `pos`.
+    pub fn copy_char(&mut self, out: &mut String) {
+        let len = match self.b[self.pos] {
+            c if c < 0x80 => 1,
+            c if c < 0xe0 => 2,
+            c if c < 0xf0 => 3,
+            _ => 4,
+        };
+        out.push_str(&self.text[self.pos..self.pos + len]);
+        self.pos += len;
+    }
+
+    /// A `"""multi-line"""` or `'''multi-line'''` string: a newline right after the
+    /// opening delimiter is dropped, and in the basic form a `\` at the end of a line
+    /// drops the line break and the whitespace after it.
+    pub fn ml_string(&mut self, quote: u8) -> Result<String, LexError> {
+        self.pos += 3;
+        if self.peek() == Some(b'\n') {
+            self.pos += 1;
+        } else if self.starts(b"\r\n") {
+            self.pos += 2;
+        }
+        let mut out = String::new();
+        loop {
+            match self.peek() {
+                None => return Err(self.lex_error("unterminated multi-line string")),
+                Some(c) if c == quote && self.starts(&[quote; 3]) => {
+                    // Up to two more quotes before the closing three are content.
+                    let mut run = 3;
+                    while run < 5 && self.peek_at(run) == Some(quote) {
+                        run += 1;
+                    }
+                    for _ in 3..run {
+                        out.push(quote as char);
+                    }
+                    self.pos += run;
+                    return Ok(out);
+                }
+                Some(b'\\') if quote == b'"' => self.ml_backslash(&mut out)?,
+                Some(b'\n' | b'\r') => {
+                    let from = self.pos;
+                    self.newline()?;
+                    out.push_str(&self.text[from..self.pos]);
+                }
+                Some(c) if is_control(c) => {
+                    return Err(self.lex_error("control character in a string"));
+                }
+                Some(_) => self.copy_char(&mut out),
+            }
+        }
+    }
+
+    /// An escape, or a line-ending backslash that trims what follows.
+    fn ml_backslash(&mut self, out: &mut String) -> Result<(), LexError> {
+        let save = self.pos;
+        self.pos += 1;
+        self.skip_ws();
+        if !matches!(self.peek(), Some(b'\n' | b'\r')) {
+            self.pos = save;
+            return self.escape(out);
+        }
+        self.skip_trivia_in_string()
+    }
+
     /// The character of `n` hex digits (a Unicode scalar value).
     fn hex_char(&mut self, n: usize) -> Result<char, LexError> {
         let digits = self.b.get(self.pos..self.pos + n).unwrap_or(&[]);
