@@ -122,22 +122,28 @@ pub fn mtime_plan(saved: &SourceManifest, current: &[SourceEntry]) -> MtimePlan 
         saved.entries.iter().map(|e| (e.path.as_str(), e)).collect();
     let mut plan = MtimePlan::default();
     for cur in current {
-        let action = match by_path.get(cur.path.as_str()) {
-            Some(old) if old.kind == cur.kind && old.size == cur.size && old.hash == cur.hash => {
-                plan.restored += 1;
-                MtimeAction::Restore {
-                    mtime_s: old.mtime_s,
-                    mtime_ns: old.mtime_ns,
-                }
-            }
-            _ => {
-                plan.touched += 1;
-                MtimeAction::Touch
-            }
-        };
+        let same = by_path
+            .get(cur.path.as_str())
+            .filter(|old| old.kind == cur.kind && old.size == cur.size && old.hash == cur.hash)
+            .map(|old| (old.mtime_s, old.mtime_ns));
+        let action = decide(same, &mut plan.restored, &mut plan.touched);
         plan.actions.push((cur.path.clone(), action));
     }
     plan
+}
+
+/// The saved mtime of an entry proven equal, else "now"; counted either way.
+fn decide(same: Option<(i64, u32)>, restored: &mut u64, touched: &mut u64) -> MtimeAction {
+    match same {
+        Some((mtime_s, mtime_ns)) => {
+            *restored += 1;
+            MtimeAction::Restore { mtime_s, mtime_ns }
+        }
+        None => {
+            *touched += 1;
+            MtimeAction::Touch
+        }
+    }
 }
 
 /// What to do with each git metadata file, and why when the state differs.
@@ -189,19 +195,11 @@ pub fn git_plan(
     let by_path: BTreeMap<&str, &GitFile> =
         saved.files.iter().map(|f| (f.path.as_str(), f)).collect();
     for cur in &current.files {
-        let action = match by_path.get(cur.path.as_str()) {
-            Some(old) if reason.is_none() && old.kind == cur.kind && old.digest == cur.digest => {
-                plan.restored += 1;
-                MtimeAction::Restore {
-                    mtime_s: old.mtime_s,
-                    mtime_ns: old.mtime_ns,
-                }
-            }
-            _ => {
-                plan.touched += 1;
-                MtimeAction::Touch
-            }
-        };
+        let same = by_path
+            .get(cur.path.as_str())
+            .filter(|old| reason.is_none() && old.kind == cur.kind && old.digest == cur.digest)
+            .map(|old| (old.mtime_s, old.mtime_ns));
+        let action = decide(same, &mut plan.restored, &mut plan.touched);
         plan.actions.push((cur.path.clone(), action));
     }
     plan.reason = reason;
