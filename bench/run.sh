@@ -368,6 +368,17 @@ bench_project() {
     record "$p.delta_packs" once "$(jfield "$pw/save-delta.json" .packs)"
     record "$p.delta_unused" once "$(jfield "$pw/save-delta.json" .units_unused)"
     record "$p.delta_rebuilt" once "$(rebuilt_list "$pw/build-delta.json")"
+    record "$p.delta_patched" once "$(jfield "$pw/save-delta.json" .packs_patched)"
+    # The delta snapshot restored into a fresh clone of the bumped commit: patches fetch
+    # their bases. Its build must be a no-op.
+    fresh_clone_at "$proj"
+    (cd "$proj" && cargo update -q -p "$dep" --precise "$ver") || die "cargo update -p $dep --precise $ver failed"
+    timed "$p.delta_restore" once "$pw/restore-delta2.json" \
+        "$STOW" restore --json --no-registry --store "file://$store" --suffix delta --manifest-path "$proj/Cargo.toml"
+    [[ $(jfield "$pw/restore-delta2.json" .hit) == exact && $(jfield "$pw/restore-delta2.json" .packs_failed) == 0 ]] ||
+        die "restore of the delta snapshot failed: $(cat "$pw/restore-delta2.json")"
+    record "$p.delta_restore_down" once "$(jfield "$pw/restore-delta2.json" .bytes_downloaded)"
+    timed "$p.delta_restore_build" once "$pw/build-delta2.json" cargo build --locked --message-format=json --manifest-path "$proj/Cargo.toml"
     swap_back "$proj"
     SWAPPED=("${SWAPPED[@]/$proj/}")
 
@@ -535,12 +546,14 @@ for p in $PROJECTS; do
     read -r F_EXACT N_EXACT < <(units "$pw/build-exact-$RUNS.json") || true
     read -r F_NOOP N_NOOP < <(units "$pw/build-noop-$RUNS.json") || true
     read -r F_DELTA N_DELTA < <(units "$pw/build-delta.json") || true
+    read -r F_DREST N_DREST < <(units "$pw/build-delta2.json") || true
+    REB_DREST=$(rebuilt_list "$pw/build-delta2.json")
     REB_REST=$(rebuilt_list "$pw/build-restored-$RUNS.json"); REB_EXACT=$(rebuilt_list "$pw/build-exact-$RUNS.json")
     STATS=$(jq -r '"restored \(.units.restored), fresh \(.units.fresh), rebuilt \(.units.rebuilt), new \(.units.new), unused \(.units.unused)"' "$pw/stats-$RUNS.json" 2>/dev/null || echo "n/a")
     MT=$(jq -r 'if .mtime == null then "none" elif .mtime.skipped then "skipped: \(.mtime.skipped)" else "\(.mtime.restored) unchanged entries given their saved mtime, \(.mtime.touched) stamped now" end' "$pw/restore-nc-$RUNS.json" 2>/dev/null || echo n/a)
     RSS_SAVE=$(maxof "$p.stow_save"); RSS_REST=$(maxof "$p.stow_restore"); RSS_NC=$(maxof "$p.stow_save_nochange"); RSS_FB=$(maxof "$p.stow_restore_fallback")
     RSS_TSAVE=$(maxof "$p.tar_save_san"); RSS_TREST=$(maxof "$p.tar_restore_san")
-    ALL_RSS+=("$RSS_SAVE" "$RSS_REST" "$RSS_NC" "$RSS_FB")
+    ALL_RSS+=("$RSS_SAVE" "$RSS_REST" "$RSS_NC" "$RSS_FB" "$(maxof "$p.delta_save")" "$(maxof "$p.delta_restore")")
     R_REST=$(div "$S_REST" "$T_REST_SAN"); R_REST_FB=$(div "$S_REST_FB" "$T_REST_SAN"); R_SAVE=$(div "$S_SAVE" "$T_SAVE_SAN")
     SPEED_NC=$(div "$S_SAVE" "$S_NC"); D_FRAC=$(div "$D_UP" "$S_UP"); R_BUILD=$(div "$B_REST" "$B_NOOP")
     label=$([[ $p == bat ]] && echo "bat 0.24.0" || echo "workspace (4 members)")
@@ -574,7 +587,7 @@ target/: $(mib "$(one "$p.full_bytes")") in $(one "$p.full_files") files; saniti
 |---|---:|---:|---:|---:|
 | first save (empty store) | $(mib "$S_UP") | $(median "$p.save_packs") | $(f2 "$S_SAVE") | 1.00× |
 | no-change save (new suffix) | $NC_UP B | $NC_PACKS | $(f2 "$S_NC") | $(f2 "$SPEED_NC")× faster |
-| delta save after \`cargo update -p $(one "$p.bump")\` (once) | $(mib "$D_UP") | $(one "$p.delta_packs_uploaded") of $(one "$p.delta_packs") | $(f2 "$(one "$p.delta_save")") | $(awk -v v="$D_FRAC" 'BEGIN { printf "%.1f %% of the bytes", v * 100 }') |
+| delta save after \`cargo update -p $(one "$p.bump")\` (once) | $(mib "$D_UP") | $(one "$p.delta_packs_uploaded") of $(one "$p.delta_packs"), $(one "$p.delta_patched") as patches | $(f2 "$(one "$p.delta_save")") | $(awk -v v="$D_FRAC" 'BEGIN { printf "%.1f %% of the bytes", v * 100 }') |
 | first save with the registry layer (default; once) | target + $(mib "$(one "$p.reg_uploaded")") registry ($(one "$p.reg_packs") packs, $(mib "$(one "$p.reg_total")") raw) | | $(f2 "$(one "$p.save_with_registry")") | |
 
 | build | time, s | units fresh / total | rebuilt |
@@ -584,6 +597,9 @@ target/: $(mib "$(one "$p.full_bytes")") in $(one "$p.full_files") files; saniti
 | after restore, fresh clone at the same path, fallback hit | $(t "$p.build_after_restore") | $F_REST/$N_REST | ${REB_REST:-none} |
 | after restore, fresh clone at the same path, exact hit | $(t "$p.build_after_exact") | $F_EXACT/$N_EXACT | ${REB_EXACT:-none} |
 | after the dependency bump (once) | $(f2 "$(one "$p.delta_build")") | $F_DELTA/$N_DELTA | $(one "$p.delta_rebuilt") |
+| after restoring the delta snapshot into a fresh clone of the bumped commit (once) | $(f2 "$(one "$p.delta_restore_build")") | $F_DREST/$N_DREST | ${REB_DREST:-none} |
+
+Restoring the delta snapshot (exact hit, fresh clone; its patches fetch their bases, once): $(f2 "$(one "$p.delta_restore")") s, $(mib "$(one "$p.delta_restore_down")") downloaded, vs $(f2 "$S_REST") s for the first snapshot ($(ratio "$(one "$p.delta_restore")" "$S_REST")), peak RSS $(mb_rss "$(maxof "$p.delta_restore")").
 
 Build after restore vs cold: $(ratio "$B_REST" "$COLD"); vs no-op: $(ratio "$B_REST" "$B_NOOP").
 Why Cargo rebuilt after the exact-hit restore (its fingerprint log): $(STALE=$({ grep -o 'stale: [a-z_ ]*"[^"]*"' "$pw/build-exact-$RUNS.log" 2>/dev/null || true; } | sed "s|$BENCH_DIR|\$BENCH_DIR|g; s|^|\`|; s|\$|\`|" | sort -u | paste -sd, - | sed 's/,/, /g'); echo "${STALE:-nothing stale}").

@@ -228,3 +228,75 @@ fn the_target_dir_comes_from_cargo() {
     assert_eq!(dry["categories"]["incremental"]["bytes"], 5, "{dry}");
     assert!(!project.path("target").exists());
 }
+
+/// Digest of every file under `target/` but cargo-stow's own state.
+fn target_files(project: &Project) -> std::collections::BTreeMap<String, blake3::Hash> {
+    let root = project.path("target");
+    walkdir::WalkDir::new(&root)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(&root).unwrap().display().to_string();
+            (rel, blake3::hash(&std::fs::read(e.path()).unwrap()))
+        })
+        .filter(|(rel, _)| !rel.starts_with(".cargo-stow"))
+        .collect()
+}
+
+#[test]
+fn a_rebuilt_binary_is_stored_as_a_patch_that_restores_byte_for_byte() {
+    let (project, _store, stow, first) = built_and_saved("a");
+    stow_tests::reclone_in_place(&project);
+    stow.json(&project.root, &["restore", "--suffix", "a"]);
+    let lib = std::fs::read_to_string(project.path("util/src/lib.rs")).unwrap();
+    project.write("util/src/lib.rs", &lib.replace("util-v1", "util-v2"));
+    stow_tests::fixture::git(&project.root, &["commit", "-qam", "util v2"]);
+    build_json(&project.root, &[]);
+    let second = stow.json(&project.root, &["save", "--suffix", "b"]);
+    assert_eq!(second["outcome"], "saved", "{second}");
+    // app's binary (over a MiB) and util's rlib changed; at least the binary is patched.
+    assert!(second["packs_patched"].as_u64().unwrap() >= 1, "{second}");
+    let (uploaded, first_bytes) = (
+        second["bytes_uploaded"].as_u64().unwrap(),
+        first["bytes_uploaded"].as_u64().unwrap(),
+    );
+    assert!(
+        uploaded * 20 < first_bytes,
+        "uploaded {uploaded} of {first_bytes}"
+    );
+    let saved = target_files(&project);
+
+    // The first snapshot goes; its packs the patches are based on must stay.
+    let gc = stow.json(&project.root, &["gc", "--keep", "1", "--grace", "0s"]);
+    let deleted = gc["snapshots_deleted"].as_array().unwrap();
+    assert!(
+        deleted
+            .iter()
+            .any(|s| s["key"].as_str().unwrap().ends_with("-a")),
+        "{gc}"
+    );
+    assert!(gc["packs_deleted"].as_u64().unwrap() > 0, "{gc}");
+
+    stow_tests::reclone_in_place(&project);
+    let restored = stow.json(&project.root, &["restore", "--suffix", "b"]);
+    assert_eq!(restored["hit"], "exact", "{restored}");
+    assert_eq!(restored["packs_failed"], 0, "{restored}");
+    let units = build_json(&project.root, &[]);
+    assert_eq!(rebuilt(&units), Vec::<String>::new());
+    assert_eq!(
+        run_app(&project.root),
+        EXPECTED.replace("util-v1", "util-v2")
+    );
+    let back = target_files(&project);
+    let differ: Vec<_> = saved
+        .iter()
+        .filter(|(path, hash)| back.get(*path).is_some_and(|h| h != *hash))
+        .map(|(path, _)| path)
+        .collect();
+    assert!(differ.is_empty(), "restored files differ: {differ:?}");
+    assert!(back.keys().any(|p| p.starts_with("debug/deps/app-")));
+    // Restored patches are known to the next save like whole packs.
+    let again = stow.json(&project.root, &["save", "--suffix", "c"]);
+    assert_eq!(again["bytes_uploaded"], 0, "{again}");
+}

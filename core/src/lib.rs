@@ -4,6 +4,7 @@
 //! sanitization plan is computed by exactly one piece of code on every platform. Inputs
 //! are plain data (file contents, listings, environment maps); outputs are plain data.
 
+pub mod bases;
 pub mod error;
 pub mod key;
 pub mod layout;

@@ -54,6 +54,34 @@ pub struct PackRef {
     pub bytes: u64,
     /// Bytes of the compressed object.
     pub stored: u64,
+    /// When set, the object is a patch against this pack's uncompressed tar (itself
+    /// stored whole) and is named `v2/packs/<id>.<base>`; see docs/format.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+}
+
+impl PackRef {
+    /// The name of this pack's object under `v2/packs/`.
+    pub fn object(&self) -> String {
+        object_name(&self.id, self.base.as_deref())
+    }
+}
+
+/// `<id>` for a whole pack, `<id>.<base>` for a patch against `base`.
+pub fn object_name(id: &str, base: Option<&str>) -> String {
+    match base {
+        Some(b) => format!("{id}.{b}"),
+        None => id.to_string(),
+    }
+}
+
+/// Splits an object name made by [`object_name`]; `None` if it is not one.
+pub fn parse_object_name(name: &str) -> Option<(&str, Option<&str>)> {
+    match name.split_once('.') {
+        Some((id, base)) if is_pack_id(id) && is_pack_id(base) => Some((id, Some(base))),
+        None if is_pack_id(name) => Some((name, None)),
+        _ => None,
+    }
 }
 
 /// A hard link recreated after all packs are unpacked.
@@ -103,6 +131,15 @@ impl Manifest {
             }
             if !ROOTS.contains(&p.root.as_str()) {
                 return Err(field(format!("packs[{i}].root"), "unknown root"));
+            }
+            if p.base
+                .as_deref()
+                .is_some_and(|b| !is_pack_id(b) || b == p.id)
+            {
+                return Err(field(
+                    format!("packs[{i}].base"),
+                    "not the 64-digit lowercase hex digest of another pack",
+                ));
             }
         }
         for (i, l) in self.links.iter().enumerate() {
@@ -159,6 +196,7 @@ mod tests {
                 files: 1,
                 bytes: 1,
                 stored: 1,
+                base: None,
             }],
             links: vec![],
             inputs: vec![],
@@ -193,5 +231,24 @@ mod tests {
         let mut m = sample();
         m.packs[0].id = "../x".into();
         assert!(Manifest::from_json(&m.to_json()).is_err());
+        let mut m = sample();
+        m.packs[0].base = Some("../../x".into());
+        assert!(Manifest::from_json(&m.to_json()).is_err());
+        let mut m = sample();
+        m.packs[0].base = Some(m.packs[0].id.clone());
+        assert!(Manifest::from_json(&m.to_json()).is_err());
+    }
+
+    #[test]
+    fn object_names_round_trip() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        assert_eq!(
+            parse_object_name(&object_name(&a, None)),
+            Some((&a[..], None))
+        );
+        let patch = object_name(&a, Some(&b));
+        assert_eq!(parse_object_name(&patch), Some((&a[..], Some(&b[..]))));
+        assert_eq!(parse_object_name("x.y"), None);
+        assert_eq!(parse_object_name(&format!("{a}.")), None);
     }
 }

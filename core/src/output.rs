@@ -88,6 +88,10 @@ pub struct SaveOutput {
     pub outcome: String,
     pub packs: u64,
     pub packs_uploaded: u64,
+    /// Of the packs uploaded, those stored as patches against a pack of the restored
+    /// snapshot.
+    #[serde(default)]
+    pub packs_patched: u64,
     /// Compressed bytes uploaded.
     pub bytes_uploaded: u64,
     /// Compressed bytes of packs the store already had.

@@ -126,6 +126,10 @@ pub enum Command {
         key: KeyArgs,
         #[command(flatten)]
         plan: PlanArgs,
+        /// Store every pack whole, never as a patch against the restored snapshot's
+        /// (more bytes stored; a restore then never fetches a base).
+        #[arg(long, env = "CARGO_STOW_NO_PATCHES")]
+        no_patches: bool,
     },
     /// Apply the sanitization plan to the local target dir.
     Clean {

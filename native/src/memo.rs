@@ -1,5 +1,6 @@
-//! Pack ids remembered by the stat of their files, so a save after a restore (or a
-//! second save) learns the id of every unchanged pack without reading a byte.
+//! Pack objects (an id, or a patch's `<id>.<base>`) remembered by the stat of their
+//! files, so a save after a restore (or a second save) learns the id of every unchanged
+//! pack without reading a byte.
 //!
 //! A pack's tar is a function of its files' paths, kinds, modes, sizes, nanosecond
 //! mtimes, link targets and contents; the memo trusts that content does not change

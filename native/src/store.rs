@@ -305,8 +305,9 @@ impl Store {
         })
     }
 
-    pub fn pack_path(id: &str) -> ObjPath {
-        ObjPath::from(format!("{LAYOUT}/packs/{id}"))
+    /// Where a pack (`<id>`) or a patch (`<id>.<base>`) is stored.
+    pub fn pack_path(object: &str) -> ObjPath {
+        ObjPath::from(format!("{LAYOUT}/packs/{object}"))
     }
 
     pub fn manifest_path(layer: &str, key: &str) -> ObjPath {
@@ -323,14 +324,27 @@ impl Store {
 
     /// The stored pack if a save may reference it without uploading it again: it exists
     /// and is younger than [`PACK_REFRESH_AFTER`]. An older pack is re-uploaded, which
-    /// renews its age so a concurrent `gc` keeps it.
-    pub async fn reusable_pack(&self, id: &str) -> Result<Option<ObjectMeta>> {
-        let Some(meta) = self.head(&Store::pack_path(id)).await? else {
+    /// renews its age so a concurrent `gc` keeps it. `object` is a pack id, or a patch's
+    /// `<id>.<base>`.
+    pub async fn reusable_pack(&self, object: &str) -> Result<Option<ObjectMeta>> {
+        let Some(meta) = self.head(&Store::pack_path(object)).await? else {
             return Ok(None);
         };
         let age = crate::state::unix_now() as i64 - meta.last_modified.timestamp();
         let fresh = age < PACK_REFRESH_AFTER.as_secs() as i64;
         Ok(fresh.then_some(meta))
+    }
+
+    /// A whole stored pack in memory (a base for a patch).
+    pub async fn pack_bytes(&self, object: &str) -> Result<Bytes> {
+        let path = Store::pack_path(object);
+        let what = format!("downloading pack {object}");
+        let got = self
+            .inner
+            .get(&path)
+            .await
+            .map_err(|e| self.explain(e, &what))?;
+        got.bytes().await.map_err(|e| self.explain(e, &what))
     }
 
     /// Reads and validates a manifest; `None` when there is none.

@@ -219,7 +219,12 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
     let mut referenced = BTreeSet::new();
     for m in manifests {
         match m {
-            Ok(Some(m)) => referenced.extend(m.packs.into_iter().map(|p| p.id)),
+            // A patch keeps its base alive too.
+            Ok(Some(m)) => referenced.extend(
+                m.packs
+                    .iter()
+                    .flat_map(|p| std::iter::once(p.object()).chain(p.base.clone())),
+            ),
             Ok(None) => {} // Deleted meanwhile.
             Err(e) => {
                 // Never delete a pack we cannot prove unreferenced.

@@ -38,7 +38,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Key { key, explain } => key::run(&ctx, &key, explain),
         Command::Stats => stats::run(&ctx),
         Command::Clean { plan, dry_run } => clean::run(&ctx, &plan, dry_run),
-        Command::Save { key, plan } => runtime()?.block_on(save::run(&ctx, &key, &plan)),
+        Command::Save {
+            key,
+            plan,
+            no_patches,
+        } => runtime()?.block_on(save::run(&ctx, &key, &plan, no_patches)),
         Command::Restore { key, opts } => runtime()?.block_on(restore::run(&ctx, &key, &opts)),
         Command::Ls { prefix } => runtime()?.block_on(ls::run(&ctx, prefix.as_deref())),
         Command::Gc {

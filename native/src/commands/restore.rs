@@ -268,19 +268,21 @@ async fn unpack_snapshot(
     clear_staging();
     let bar = ctx.report.bar(manifest.stored_bytes(), "restoring");
     let downloaded = Arc::new(AtomicU64::new(0));
+    let bases = Arc::new(tokio::sync::Semaphore::new(BASE_MEMORY_MIB));
     // Largest first, so one big pack does not finish alone at the end.
     let mut packs = manifest.packs.clone();
     packs.sort_by_key(|p| std::cmp::Reverse(p.stored));
     let results: Unpacked = futures::stream::iter(packs)
         .map(|p| {
-            let (store, root, downloaded, bar) = (
+            let (store, root, downloaded, bar, bases) = (
                 store.clone(),
                 root_of(&p.root),
                 downloaded.clone(),
                 bar.clone(),
+                bases.clone(),
             );
             async move {
-                let r = restore_pack(&store, &p, root, downloaded).await;
+                let r = restore_pack(&store, &p, root, downloaded, &bases).await;
                 bar.inc(p.stored);
                 (p, r)
             }
@@ -361,7 +363,7 @@ fn remember_packs(
         let paths: Vec<String> = staged.iter().map(|s| s.path.clone()).collect();
         let root = if p.root == "build" { "build" } else { "target" };
         if let Some(stat) = memo::stat(root, &root_of(&p.root), &paths) {
-            memo.insert(stat, p.id.clone());
+            memo.insert(stat, p.object());
         }
     }
     if let Err(e) = memo.store(&ws.state_dir()) {
@@ -433,17 +435,35 @@ fn restore_mtimes(ws: &Workspace, saved: &SourceManifest) -> Result<MtimeOutput>
     })
 }
 
+/// Base tars held in memory at once by patch packs restoring side by side, in MiB.
+const BASE_MEMORY_MIB: usize = 256;
+
 async fn restore_pack(
     store: &Store,
     p: &PackRef,
     root: PathBuf,
     downloaded: Arc<AtomicU64>,
+    bases: &tokio::sync::Semaphore,
 ) -> Result<Vec<pack::Staged>> {
+    // A base is about the size of the pack patched against it.
+    let mib = ((p.bytes >> 20) as usize + 1).min(BASE_MEMORY_MIB) as u32;
+    let _memory = match &p.base {
+        Some(_) => Some(bases.acquire_many(mib).await?),
+        None => None,
+    };
+    let base = match &p.base {
+        Some(b) => {
+            let bytes = store.pack_bytes(b).await?;
+            downloaded.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            Some((b.clone(), bytes))
+        }
+        None => None,
+    };
     let got = store
         .inner
-        .get(&Store::pack_path(&p.id))
+        .get(&Store::pack_path(&p.object()))
         .await
-        .with_context(|| format!("downloading pack {}", p.id))?;
+        .with_context(|| format!("downloading pack {}", p.object()))?;
     let staging = staging_of(&root).join(&p.id);
     let id = p.id.clone();
     // A registry snapshot may only write where Cargo keeps downloads, never bin/ or config.
@@ -465,7 +485,13 @@ async fn restore_pack(
             inner: source,
             count: downloaded,
         };
-        pack::restore(counted, &root, &staging, &id, allow)
+        let Some((base_id, compressed)) = base else {
+            return pack::restore(counted, &root, &staging, &id, allow);
+        };
+        let base_tar = Arc::new(pack::patch::read_whole(&compressed[..], &base_id)?);
+        drop(compressed);
+        let tar = pack::patch::decode(base_tar, counted);
+        pack::restore_tar(tar, &root, &staging, &id, allow)
     })
     .await?
 }

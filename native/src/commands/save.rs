@@ -11,7 +11,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use object_store::buffered::BufWriter;
+use stow_core::bases::{self, NewPack};
 use stow_core::manifest::MANIFEST_SCHEMA;
+use stow_core::manifest::{object_name, parse_object_name};
 use stow_core::output::{HitKind, OUTPUT_VERSION, SaveOutput};
 use stow_core::{Group, Manifest, PackRef, PlanOptions, key, plan, registry};
 use tokio::io::AsyncWriteExt;
@@ -33,7 +35,12 @@ const ZSTD_LEVEL: i32 = 3;
 /// Upload buffer per pack in flight; larger packs go up as multipart uploads.
 const UPLOAD_BUFFER: usize = 8 << 20;
 
-pub async fn run(ctx: &Ctx, key_args: &KeyArgs, plan_args: &PlanArgs) -> Result<u8> {
+pub async fn run(
+    ctx: &Ctx,
+    key_args: &KeyArgs,
+    plan_args: &PlanArgs,
+    no_patches: bool,
+) -> Result<u8> {
     let start = Instant::now();
     let (ws, inputs) = inputs::discover(ctx.global.manifest_path.as_deref(), key_args)?;
     let keys = key::compute(&inputs)?;
@@ -55,7 +62,16 @@ pub async fn run(ctx: &Ctx, key_args: &KeyArgs, plan_args: &PlanArgs) -> Result<
         if let Err(note) = &usage {
             out.usage_note = Some(note.clone());
         }
-        save(ctx, &ws, &store, &keys, plan_args, usage.is_ok(), &mut out).await
+        let previous = if no_patches {
+            Vec::new()
+        } else {
+            previous_packs(&store, state.as_ref()).await
+        };
+        let scope = Scope {
+            prune_unused: usage.is_ok(),
+            previous,
+        };
+        save(ctx, &ws, &store, &keys, plan_args, scope, &mut out).await
     };
     if result.is_ok() && !plan_args.no_registry {
         let mut reg = SaveOutput {
@@ -77,11 +93,12 @@ pub async fn run(ctx: &Ctx, key_args: &KeyArgs, plan_args: &PlanArgs) -> Result<
     let _ = std::fs::remove_file(ws.state_dir().join("state.json"));
     let human = match out.outcome.as_str() {
         "saved" => format!(
-            "saved {key}: {} packs ({} unused units left out), uploaded {} ({} new), skipped {} already stored, {:.1}s",
+            "saved {key}: {} packs ({} unused units left out), uploaded {} ({} new, {} as patches), skipped {} already stored, {:.1}s",
             out.packs,
             out.units_unused,
             human_bytes(out.bytes_uploaded),
             out.packs_uploaded,
+            out.packs_patched,
             human_bytes(out.bytes_skipped),
             out.seconds
         ),
@@ -113,6 +130,7 @@ fn blank(key: &str) -> SaveOutput {
         outcome: String::new(),
         packs: 0,
         packs_uploaded: 0,
+        packs_patched: 0,
         bytes_uploaded: 0,
         bytes_skipped: 0,
         bytes_total: 0,
@@ -157,13 +175,37 @@ pub fn cache_problem(ctx: &Ctx, err: anyhow::Error, out: &mut SaveOutput) -> Res
     Ok(0)
 }
 
+/// What this save may lean on from the restore before it.
+struct Scope {
+    /// Whether units this job did not use can be left out.
+    prune_unused: bool,
+    /// The packs of the snapshot restored in this job: bases for patches.
+    previous: Vec<PackRef>,
+}
+
+/// The packs of the snapshot this job restored, if any; a save that cannot read them
+/// stores every pack whole.
+async fn previous_packs(store: &Store, state: Option<&State>) -> Vec<PackRef> {
+    let Some(key) = state.and_then(|s| s.restored_key.as_deref()) else {
+        return Vec::new();
+    };
+    match store.manifest("target", key).await {
+        Ok(Some(m)) => m.packs,
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            tracing::info!("packs stored whole: the restored snapshot is unreadable: {e:#}");
+            Vec::new()
+        }
+    }
+}
+
 async fn save(
     ctx: &Ctx,
     ws: &Workspace,
     store: &Store,
     keys: &stow_core::KeySet,
     plan_args: &PlanArgs,
-    prune_unused: bool,
+    scope: Scope,
     out: &mut SaveOutput,
 ) -> Result<()> {
     let key = out.key.clone();
@@ -183,7 +225,7 @@ async fn save(
         roots.insert(name.to_string(), dir.display().to_string());
         let entries = listing::list(&dir)?;
         let mut plan = plan::plan(&entries, &opts);
-        if prune_unused {
+        if scope.prune_unused {
             match usage::used_units(&dir, &plan.groups) {
                 Some(used) => {
                     let pruned = PlanOptions {
@@ -220,7 +262,7 @@ async fn save(
         let root = ws.root.clone();
         tokio::task::spawn_blocking(move || sources::scan(&sources::checkout_root(&root), &skip))
     };
-    let (packs, stored_paths) = upload_all(ctx, store, ws, work, out).await?;
+    let (packs, stored_paths) = upload_all(ctx, store, ws, work, scope.previous, out).await?;
     // A link whose target was left out would dangle at restore.
     links.retain(|l| stored_paths.contains(&(l.root.clone(), l.target.clone())));
     out.packs = packs.len() as u64;
@@ -258,6 +300,7 @@ async fn upload_all(
     store: &Store,
     ws: &Workspace,
     mut work: Vec<Job>,
+    previous: Vec<PackRef>,
     out: &mut SaveOutput,
 ) -> Result<(Vec<PackRef>, std::collections::BTreeSet<(String, String)>)> {
     let mut packs = Vec::new();
@@ -279,6 +322,8 @@ async fn upload_all(
         encoders: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
+        previous,
+        patching: tokio::sync::Semaphore::new(1),
     });
     std::fs::create_dir_all(&shared.tmp_dir)
         .with_context(|| format!("creating {}", shared.tmp_dir.display()))?;
@@ -309,6 +354,7 @@ async fn upload_all(
                 stored_paths.extend(s.paths.iter().map(|p| (s.pack.root.clone(), p.clone())));
                 if s.uploaded {
                     out.packs_uploaded += 1;
+                    out.packs_patched += u64::from(s.pack.base.is_some());
                     out.bytes_uploaded += s.pack.stored;
                 } else {
                     out.bytes_skipped += s.pack.stored;
@@ -366,7 +412,7 @@ async fn save_registry(
             group,
         })
         .collect();
-    let (packs, _) = upload_all(ctx, store, ws, work, out).await?;
+    let (packs, _) = upload_all(ctx, store, ws, work, Vec::new(), out).await?;
     out.packs = packs.len() as u64;
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA,
@@ -412,7 +458,7 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
             .await
             .map_err(|e| local(e.into()))?
     };
-    let pack = |id: &str, files, bytes, stored| PackRef {
+    let pack = |id: &str, base: Option<&str>, files, bytes, stored| PackRef {
         id: id.to_string(),
         root: root.into(),
         group: group.name.clone(),
@@ -420,15 +466,17 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
         files,
         bytes,
         stored,
+        base: base.map(str::to_string),
     };
     let known = stat
         .as_ref()
         .and_then(|s| shared.memo.lock().unwrap().get(s).map(str::to_string));
-    if let (Some(id), Some(s)) = (known, &stat)
+    if let (Some(object), Some(s)) = (known, &stat)
+        && let Some((id, base)) = parse_object_name(&object)
         // An old pack is uploaded again so a concurrent `gc` sees it as young (docs/stores.md).
-        && let Some(meta) = store.reusable_pack(&id).await.map_err(GroupError::Store)?
+        && let Some(meta) = store.reusable_pack(&object).await.map_err(GroupError::Store)?
     {
-        let pack = pack(&id, s.files, s.bytes, meta.size);
+        let pack = pack(id, base, s.files, s.bytes, meta.size);
         return Ok(Saved {
             pack,
             paths,
@@ -473,36 +521,97 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
             return Err(local(e));
         }
     };
-    // Remember the id only if nothing changed while packing.
-    if let Some(s) = stat
-        && memo::stat(root, &dir, &paths).is_some_and(|after| after.digest == s.digest)
-    {
-        shared.memo.lock().unwrap().insert(s, info.id.clone());
-    }
-    let result = match store.reusable_pack(&info.id).await {
-        Ok(Some(meta)) => {
-            let pack = pack(&info.id, info.files, info.bytes, meta.size);
-            Ok(Saved {
-                pack,
-                paths,
-                uploaded: false,
-            })
-        }
-        Ok(None) => match publish(&store, &info.id, &tmp).await {
-            Ok(()) => {
-                let pack = pack(&info.id, info.files, info.bytes, stored);
-                Ok(Saved {
-                    pack,
-                    paths,
-                    uploaded: true,
-                })
-            }
-            Err(e) => Err(GroupError::Store(e)),
-        },
-        Err(e) => Err(GroupError::Store(e)),
+    // Remember the object only if nothing changed while packing.
+    let unchanged = stat
+        .filter(|s| memo::stat(root, &dir, &paths).is_some_and(|after| after.digest == s.digest));
+    let new = NewPack {
+        root,
+        group: &group.name,
+        unit: group.unit.as_deref(),
+        bytes: info.bytes,
     };
+    let base = bases::pick(&new, &shared.previous)
+        .filter(|b| *b != info.id)
+        .map(str::to_string);
+    let result = store_pack(&store, &info.id, &tmp, stored, base, &shared).await;
     let _ = tokio::fs::remove_file(&tmp).await;
-    result
+    let (base, stored, uploaded) = result.map_err(GroupError::Store)?;
+    if let Some(s) = unchanged {
+        let object = object_name(&info.id, base.as_deref());
+        shared.memo.lock().unwrap().insert(s, object);
+    }
+    Ok(Saved {
+        pack: pack(&info.id, base.as_deref(), info.files, info.bytes, stored),
+        paths,
+        uploaded,
+    })
+}
+
+/// Puts a packed group in the store unless it is there already, as a patch against
+/// `base` when that is at most half the size; returns the base used, the stored size
+/// and whether anything was uploaded.
+async fn store_pack(
+    store: &Store,
+    id: &str,
+    tmp: &Path,
+    stored: u64,
+    base: Option<String>,
+    shared: &Shared,
+) -> Result<(Option<String>, u64, bool)> {
+    if let Some(meta) = store.reusable_pack(id).await? {
+        return Ok((None, meta.size, false));
+    }
+    if let Some(base) = base {
+        let object = object_name(id, Some(&base));
+        if let Some(meta) = store.reusable_pack(&object).await? {
+            return Ok((Some(base), meta.size, false));
+        }
+        match make_patch(store, &base, tmp, shared).await {
+            Ok((patch, size)) if size.saturating_mul(2) <= stored => {
+                let published = publish(store, &object, &patch).await;
+                let _ = tokio::fs::remove_file(&patch).await;
+                published?;
+                return Ok((Some(base), size, true));
+            }
+            Ok((patch, size)) => {
+                tracing::debug!("pack {id} stored whole: its patch is {size} of {stored} bytes");
+                let _ = tokio::fs::remove_file(&patch).await;
+            }
+            Err(e) => tracing::info!("pack {id} stored whole, not patched: {e:#}"),
+        }
+    }
+    publish(store, id, tmp).await?;
+    Ok((None, stored, true))
+}
+
+/// Writes the patch of the packed group in `tmp` against the stored pack `base`, next
+/// to `tmp`; returns its path and size. Only a base young enough for a save to
+/// reference (see [`Store::reusable_pack`]) is used, so `gc` cannot take it meanwhile.
+async fn make_patch(
+    store: &Store,
+    base: &str,
+    tmp: &Path,
+    shared: &Shared,
+) -> Result<(PathBuf, u64)> {
+    let _one = shared.patching.acquire().await?;
+    if store.reusable_pack(base).await?.is_none() {
+        bail!("base pack {base} is gone or too old to reference");
+    }
+    let compressed = store.pack_bytes(base).await?;
+    let (base, full) = (base.to_string(), tmp.to_path_buf());
+    let out = tmp.with_extension("patch");
+    tokio::task::spawn_blocking(move || {
+        let base_tar = pack::patch::read_whole(&compressed[..], &base)?;
+        drop(compressed);
+        let new_tar = zstd::Decoder::new(
+            std::fs::File::open(&full).with_context(|| format!("opening {}", full.display()))?,
+        )?;
+        let file =
+            std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?;
+        let size = pack::patch::encode(&base_tar, new_tar, io::BufWriter::new(file))?;
+        Ok((out, size))
+    })
+    .await?
 }
 
 /// What every group's task shares.
@@ -516,6 +625,10 @@ struct Shared {
     encoders: tokio::sync::Semaphore,
     /// Compressors between packs: at most one per encoder permit.
     frames: std::sync::Mutex<Vec<pack::Frames>>,
+    /// The restored snapshot's packs, bases for patches.
+    previous: Vec<PackRef>,
+    /// One base tar in memory at a time.
+    patching: tokio::sync::Semaphore,
 }
 
 struct Job {

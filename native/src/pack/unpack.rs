@@ -61,6 +61,18 @@ pub fn restore<R: Read>(
     expected_id: &str,
     allow: fn(&str) -> bool,
 ) -> Result<Vec<Staged>> {
+    let tar = zstd::Decoder::new(src).context("starting zstd")?;
+    restore_tar(tar, root, staging, expected_id, allow)
+}
+
+/// [`restore`] of an uncompressed tar (a pack rebuilt from a patch).
+pub fn restore_tar<R: Read>(
+    tar: R,
+    root: &Path,
+    staging: &Path,
+    expected_id: &str,
+    allow: fn(&str) -> bool,
+) -> Result<Vec<Staged>> {
     let mut u = Unpacker {
         root,
         staging,
@@ -72,7 +84,7 @@ pub fn restore<R: Read>(
         buf: vec![0; 256 << 10],
     };
     fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
-    let res = u.read(src, expected_id).and_then(|()| u.commit());
+    let res = u.read(tar, expected_id).and_then(|()| u.commit());
     if res.is_err() {
         for path in &u.written {
             let _ = fs::remove_file(path);
@@ -102,10 +114,9 @@ struct Unpacker<'a> {
 }
 
 impl Unpacker<'_> {
-    fn read<R: Read>(&mut self, src: R, expected_id: &str) -> Result<()> {
-        let dec = zstd::Decoder::new(src).context("starting zstd")?;
+    fn read<R: Read>(&mut self, tar: R, expected_id: &str) -> Result<()> {
         let mut hashing = HashReader {
-            inner: dec,
+            inner: tar,
             hasher: blake3::Hasher::new(),
         };
         {

@@ -1,0 +1,191 @@
+//! Packs stored as patches against another pack's tar (docs/format.md, "Patches").
+//!
+//! Save and restore hold the base tar in memory; the new tar streams through on both
+//! sides, so a patch costs one base's worth of memory on top of a whole pack.
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use anyhow::{Context, Result, bail};
+
+use super::zpatch as stow_delta;
+
+/// Largest base a patch may use: save and restore hold it in memory.
+pub const MAX_BASE_BYTES: u64 = 512 << 20;
+
+/// Decompresses a whole pack into memory and checks that it is `id`.
+pub fn read_whole<R: Read>(src: R, id: &str) -> Result<Vec<u8>> {
+    let dec = zstd::Decoder::new(src).context("starting zstd")?;
+    let mut tar = Vec::new();
+    dec.take(MAX_BASE_BYTES + 1)
+        .read_to_end(&mut tar)
+        .with_context(|| format!("reading base pack {id}"))?;
+    if tar.len() as u64 > MAX_BASE_BYTES {
+        bail!(
+            "base pack {id} holds more than {} MiB",
+            MAX_BASE_BYTES >> 20
+        );
+    }
+    let got = blake3::hash(&tar).to_hex();
+    if got.as_str() != id {
+        bail!("base pack hash is {got}, expected {id}: the pack is corrupt");
+    }
+    Ok(tar)
+}
+
+/// Writes the patch that rebuilds the tar read from `new_tar` out of `base`; returns the
+/// patch's size.
+pub fn encode<R: Read, W: Write>(base: &[u8], new_tar: R, out: W) -> Result<u64> {
+    let mut counted = Counted { inner: out, n: 0 };
+    stow_delta::encode(base, new_tar, &mut counted).context("writing patch")?;
+    counted.flush().context("writing patch")?;
+    Ok(counted.n)
+}
+
+/// The tar a patch rebuilds, decoded on its own thread as it is read.
+pub fn decode<R: Read + Send + 'static>(base: Arc<Vec<u8>>, patch: R) -> impl Read {
+    let (tx, rx) = sync_channel(4);
+    std::thread::spawn(move || {
+        let mut pipe = PipeWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        };
+        let res = stow_delta::decode(&base, patch, &mut pipe)
+            .map_err(io::Error::other)
+            .and_then(|_| pipe.flush());
+        if let Err(e) = res {
+            let _ = pipe.tx.send(Err(e));
+        }
+    });
+    PipeReader {
+        rx,
+        chunk: Vec::new(),
+        pos: 0,
+    }
+}
+
+const CHUNK: usize = 1 << 20;
+
+struct Counted<W> {
+    inner: W,
+    n: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Hands decoded bytes to the reading thread in chunks; fails once the reader is gone.
+struct PipeWriter {
+    tx: SyncSender<io::Result<Vec<u8>>>,
+    buf: Vec<u8>,
+}
+
+impl Write for PipeWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.tx
+            .send(Ok(chunk))
+            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
+    }
+}
+
+struct PipeReader {
+    rx: Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for PipeReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(chunk) => (self.chunk, self.pos) = (chunk?, 0),
+                Err(_) => return Ok(0), // The decoder finished.
+            }
+        }
+        let n = out.len().min(self.chunk.len() - self.pos);
+        out[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_patch_rebuilds_the_new_tar_and_is_small() {
+        let base = pseudo_random(3 << 20, 7);
+        let mut new = base.clone();
+        new.splice(1000..1000, b"inserted".iter().copied());
+        for i in (0..new.len()).step_by(4096) {
+            new[i] = new[i].wrapping_add(1);
+        }
+        let mut patch = Vec::new();
+        let size = encode(&base, &new[..], &mut patch).unwrap();
+        assert_eq!(size, patch.len() as u64);
+        assert!(
+            patch.len() < new.len() / 20,
+            "patch is {} bytes",
+            patch.len()
+        );
+        let mut rebuilt = Vec::new();
+        decode(Arc::new(base), io::Cursor::new(patch))
+            .read_to_end(&mut rebuilt)
+            .unwrap();
+        assert_eq!(rebuilt, new);
+    }
+
+    #[test]
+    fn a_corrupt_patch_is_an_error_not_a_short_tar() {
+        let base = pseudo_random(1 << 20, 3);
+        let mut patch = Vec::new();
+        encode(&base, &pseudo_random(1 << 20, 4)[..], &mut patch).unwrap();
+        patch.truncate(patch.len() / 2);
+        let mut rebuilt = Vec::new();
+        let res = decode(Arc::new(base), io::Cursor::new(patch)).read_to_end(&mut rebuilt);
+        assert!(res.is_err());
+    }
+
+    #[test]
+    fn a_base_must_hash_to_its_id() {
+        let tar = pseudo_random(10_000, 5);
+        let packed = zstd::encode_all(&tar[..], 3).unwrap();
+        let id = blake3::hash(&tar).to_hex().to_string();
+        assert_eq!(read_whole(&packed[..], &id).unwrap(), tar);
+        let err = read_whole(&packed[..], &"0".repeat(64)).unwrap_err();
+        assert!(format!("{err:#}").contains("corrupt"), "{err:#}");
+    }
+}
