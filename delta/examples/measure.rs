@@ -67,6 +67,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stats.blocks, stats.ops, stats.diff_bytes, stats.extra_bytes, stats.index_bytes
     );
     println!(
+        "streams:       controls {} bytes, differences {} bytes, extra bytes {} bytes (compressed)",
+        stats.ctrl_patch_bytes, stats.diff_patch_bytes, stats.extra_patch_bytes
+    );
+    println!(
         "round trip:    {}",
         if round_trip_ok { "ok" } else { "MISMATCH" }
     );

@@ -16,22 +16,22 @@ use std::io::{self, Read, Write};
 
 use crate::Stats;
 use crate::format::{BLOCK_LEN, BlockHeader, Op, StreamLen, header_bytes, max_ctrl_len};
-use crate::index::{Index, WINDOW, is_anchor, window_hash};
+use crate::index::{Candidate, GROUP, Index, SPAN, Scratch, WINDOW};
 
-/// Bytes compared at once.
-const CHUNK: usize = 8;
+/// Bytes compared at once; the index's groups of hashed positions are chunks.
+const CHUNK: usize = GROUP;
 /// A run ends when its score falls this far below its best.
 const DROP: i64 = 48;
 /// A shorter run is not worth an op: its bytes become extra bytes. Also what keeps the
 /// control stream within [`max_ctrl_len`].
 pub(crate) const MIN_RUN: usize = 16;
 /// Bytes compared to judge a candidate alignment against the current one.
-const LOOK: usize = 64;
+const LOOK: usize = 256;
 /// How many more of those bytes a candidate must match to replace the current run.
-const MARGIN: u32 = 8;
+const MARGIN: u32 = 16;
 /// The index is probed in chunks where the current run matches fewer bytes than this:
 /// most chunks of a good alignment match better, so most of them skip the hashing.
-const PROBE_BELOW: u32 = 5;
+const PROBE_BELOW: u32 = 8;
 /// With no run, the last alignment resumes at a chunk matching at least this many bytes.
 const RESUME_AT: u32 = 7;
 
@@ -57,7 +57,8 @@ pub(crate) fn encode_with_block_len<R: Read, W: Write>(
             "stow-delta: base of 4 GiB or more",
         ));
     }
-    let index = Index::build(base);
+    let mut scratch = Scratch::new();
+    let index = Index::build(base, &mut scratch);
     let mut out = CountingWriter {
         inner: out,
         count: 0,
@@ -68,6 +69,7 @@ pub(crate) fn encode_with_block_len<R: Read, W: Write>(
     let mut streams = Streams::default();
     let mut writer = BlockWriter::new()?;
     let mut block = Vec::with_capacity(block_len);
+    let mut candidates = Vec::new();
     let mut stats = Stats {
         index_bytes: index.memory_bytes() as u64,
         ..Stats::default()
@@ -80,9 +82,9 @@ pub(crate) fn encode_with_block_len<R: Read, W: Write>(
         }
         streams.clear();
         let mut scan = BlockScan::new(base, &index, &block, &mut state, &mut streams);
-        scan.run();
-        writer.write(&mut out, block.len(), &streams)?;
-        stats.add_block(&block, &streams);
+        scan.run(&mut scratch, &mut candidates);
+        let compressed = writer.write(&mut out, block.len(), &streams)?;
+        stats.add_block(&block, &streams, compressed);
     }
     out.write_all(&0u32.to_le_bytes())?;
     out.write_all(&stats.new_len.to_le_bytes())?;
@@ -92,8 +94,11 @@ pub(crate) fn encode_with_block_len<R: Read, W: Write>(
 }
 
 impl Stats {
-    fn add_block(&mut self, block: &[u8], streams: &Streams) {
+    fn add_block(&mut self, block: &[u8], streams: &Streams, compressed: [StreamLen; 3]) {
         self.new_len += block.len() as u64;
+        self.ctrl_patch_bytes += u64::from(compressed[0].z);
+        self.diff_patch_bytes += u64::from(compressed[1].z);
+        self.extra_patch_bytes += u64::from(compressed[2].z);
         self.blocks += 1;
         self.ops += streams.ops;
         self.diff_bytes += streams.diff.len() as u64;
@@ -185,13 +190,30 @@ impl<'a> BlockScan<'a> {
         }
     }
 
-    fn run(&mut self) {
+    fn run(&mut self, scratch: &mut Scratch, candidates: &mut Vec<Candidate>) {
         let n = self.new.len();
         let mut i = 0;
+        // The candidates of the span that starts at `i`, for the alignment it started with.
+        let (mut span_end, mut span_delta) = (0, None);
+        let (mut first, mut end) = (0, 0);
         while i + CHUNK <= n {
+            let delta = self.run.map(|run| run.delta);
+            // Candidates found without a run are a superset; and without a run, chunks
+            // the last alignment matches resume it before any candidate is needed.
+            if i >= span_end || (delta.is_some() && span_delta.is_some() && delta != span_delta) {
+                span_end = i + SPAN;
+                span_delta = delta;
+                (first, end) = (0, 0);
+                self.find_candidates((i, span_end), delta, scratch, candidates);
+            }
+            while end < candidates.len() && candidates[end].pos < i + CHUNK {
+                end += 1;
+            }
+            let chunk_candidates = &candidates[first..end];
+            first = end;
             match self.run {
-                Some(run) => self.step_run(i, run),
-                None => self.step_without_run(i),
+                Some(run) => self.step_run(i, run, chunk_candidates),
+                None => self.step_without_run(i, chunk_candidates),
             }
             i += CHUNK;
         }
@@ -209,7 +231,27 @@ impl<'a> BlockScan<'a> {
         self.flush_pending(n);
     }
 
-    fn step_run(&mut self, i: usize, mut run: Run) {
+    /// Looks up the anchors of `span` that could change the alignment `delta`. The chunks
+    /// `delta` matches perfectly are not probed, so their positions need no hashing: most
+    /// of a typical input. A span is redone from where the alignment changes.
+    fn find_candidates(
+        &self,
+        span: (usize, usize),
+        delta: Option<i64>,
+        scratch: &mut Scratch,
+        candidates: &mut Vec<Candidate>,
+    ) {
+        let (new, base) = (self.new, self.base);
+        let wanted = |chunk: usize| match delta {
+            Some(delta) => eq8(new, chunk, base, chunk as i64 + delta) < PROBE_BELOW,
+            None => true,
+        };
+        candidates.clear();
+        self.index
+            .candidates(base, new, span, delta, wanted, scratch, candidates);
+    }
+
+    fn step_run(&mut self, i: usize, mut run: Run, candidates: &[Candidate]) {
         let eq = eq8(self.new, i, self.base, i as i64 + run.delta);
         run.score += 2 * eq as i64 - CHUNK as i64;
         if run.score > run.best {
@@ -217,7 +259,7 @@ impl<'a> BlockScan<'a> {
             run.best_end = i + CHUNK;
         }
         self.run = Some(run);
-        if eq < PROBE_BELOW && self.probe(i) {
+        if eq < PROBE_BELOW && self.probe(i, candidates) {
             return;
         }
         if run.best - run.score > DROP {
@@ -227,7 +269,7 @@ impl<'a> BlockScan<'a> {
         }
     }
 
-    fn step_without_run(&mut self, i: usize) {
+    fn step_without_run(&mut self, i: usize, candidates: &[Candidate]) {
         if let Some(delta) = self.carry.last {
             let eq = eq8(self.new, i, self.base, i as i64 + delta);
             if eq >= RESUME_AT {
@@ -242,23 +284,15 @@ impl<'a> BlockScan<'a> {
                 return;
             }
         }
-        self.probe(i);
+        self.probe(i, candidates);
     }
 
-    /// Looks up the anchors of chunk `i`; switches to the first candidate alignment that
-    /// beats the current run. Returns whether it switched.
-    fn probe(&mut self, i: usize) -> bool {
-        let last = (i + CHUNK).min((self.new.len() + 1).saturating_sub(WINDOW));
-        for j in i..last {
-            let hash = window_hash(self.new, j);
-            if !is_anchor(hash) {
-                continue;
-            }
-            let Some(pos) = self.index.lookup(hash) else {
-                continue;
-            };
-            let delta = pos as i64 - j as i64;
-            if self.is_better(j, pos, delta) {
+    /// Tries the candidates of chunk `i` (anchors whose first bytes match the base);
+    /// switches to the first alignment that beats the current run. Returns whether it did.
+    fn probe(&mut self, i: usize, candidates: &[Candidate]) -> bool {
+        for candidate in candidates {
+            let delta = candidate.base_pos as i64 - candidate.pos as i64;
+            if self.is_better(candidate.pos, candidate.base_pos, delta) {
                 self.switch(i + CHUNK, delta);
                 return true;
             }
@@ -412,7 +446,7 @@ impl BlockWriter {
         out: &mut W,
         new_len: usize,
         streams: &Streams,
-    ) -> io::Result<()> {
+    ) -> io::Result<[StreamLen; 3]> {
         debug_assert!(streams.ctrl.len() <= max_ctrl_len(new_len));
         let raw = [&streams.ctrl, &streams.diff, &streams.extra];
         let mut lens = [StreamLen::default(); 3];
@@ -437,7 +471,7 @@ impl BlockWriter {
         for frame in &self.frames {
             out.write_all(frame)?;
         }
-        Ok(())
+        Ok(lens)
     }
 }
 

@@ -10,28 +10,82 @@
 /// Bytes hashed per position.
 pub(crate) const WINDOW: usize = 16;
 /// One position in 2^ANCHOR_BITS is an anchor, on average.
-const ANCHOR_BITS: u32 = 4;
+const ANCHOR_BITS: u32 = 5;
 /// Table slots per expected anchor, as a power of two divisor: 2^ANCHOR_BITS * 2 base bytes
 /// per slot keeps the table between base_len/8 and base_len/4 bytes. Colliding anchors
 /// overwrite each other, which loses a few alignments but bounds memory.
 const BYTES_PER_SLOT_LOG2: u32 = ANCHOR_BITS + 1;
 
 const K1: u64 = 0x9E37_79B9_7F4A_7C15;
-const K2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+
+/// Positions hashed per batch: anchors are collected for a span, then looked up together.
+pub(crate) const SPAN: usize = 2048;
+/// The new side chooses which positions to hash in groups of this many.
+pub(crate) const GROUP: usize = 8;
 
 /// Hash of `data[pos..pos + WINDOW]`; only its high bits are well mixed, and only those
-/// are used.
+/// are used. One multiply per position: this runs on every byte of both inputs.
 #[inline(always)]
-pub(crate) fn window_hash(data: &[u8], pos: usize) -> u64 {
+fn window_hash(data: &[u8], pos: usize) -> u64 {
     let w: &[u8; WINDOW] = data[pos..pos + WINDOW].try_into().unwrap();
     let a = u64::from_le_bytes(w[..8].try_into().unwrap());
     let b = u64::from_le_bytes(w[8..].try_into().unwrap());
-    a.wrapping_mul(K1) ^ b.rotate_left(29).wrapping_mul(K2)
+    (a ^ b.rotate_left(29)).wrapping_mul(K1)
 }
 
 #[inline(always)]
-pub(crate) fn is_anchor(hash: u64) -> bool {
+fn is_anchor(hash: u64) -> bool {
     hash >> (64 - ANCHOR_BITS) == 0
+}
+
+#[derive(Clone, Copy, Default)]
+struct Anchor {
+    pos: u32,
+    hash: u64,
+}
+
+/// Scratch space for one span's anchors.
+pub(crate) struct Scratch(Vec<Anchor>);
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch(vec![Anchor::default(); SPAN])
+    }
+
+    /// The anchors among positions `from..to` (at most [`SPAN`] of them) of `data`, only
+    /// in the groups of [`GROUP`] positions that `wanted` accepts (by first position).
+    /// Written without a branch per position: an anchor is one position in 32 at random,
+    /// which a branch would mispredict every time.
+    fn collect(
+        &mut self,
+        data: &[u8],
+        (from, to): (usize, usize),
+        mut wanted: impl FnMut(usize) -> bool,
+    ) -> &[Anchor] {
+        let to = to.min((data.len() + 1).saturating_sub(WINDOW));
+        let mut count = 0;
+        for group in (from..to).step_by(GROUP) {
+            if !wanted(group) {
+                continue;
+            }
+            for pos in group..(group + GROUP).min(to) {
+                let hash = window_hash(data, pos);
+                self.0[count] = Anchor {
+                    pos: pos as u32,
+                    hash,
+                };
+                count += usize::from(is_anchor(hash));
+            }
+        }
+        &self.0[..count]
+    }
+}
+
+/// A new-side anchor and a base anchor with the same first 8 bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Candidate {
+    pub pos: usize,
+    pub base_pos: usize,
 }
 
 pub(crate) struct Index {
@@ -43,20 +97,17 @@ pub(crate) struct Index {
 
 impl Index {
     /// Indexes every anchor of `base`. `base` must be shorter than `u32::MAX` bytes.
-    pub fn build(base: &[u8]) -> Index {
+    pub fn build(base: &[u8], scratch: &mut Scratch) -> Index {
         let bits = slot_bits(base.len());
         let mut index = Index {
             slots: vec![0; 1 << bits],
             shift: 64 - ANCHOR_BITS - bits,
         };
-        let Some(last) = base.len().checked_sub(WINDOW) else {
-            return index;
-        };
-        for pos in 0..=last {
-            let hash = window_hash(base, pos);
-            if is_anchor(hash) {
-                let slot = index.slot(hash);
-                index.slots[slot] = pos as u32 + 1;
+        for from in (0..base.len()).step_by(SPAN) {
+            // The stores of a whole span go out together, so their cache misses overlap.
+            for anchor in scratch.collect(base, (from, from + SPAN), |_| true) {
+                let slot = index.slot(anchor.hash);
+                index.slots[slot] = anchor.pos + 1;
             }
         }
         index
@@ -68,12 +119,38 @@ impl Index {
         ((hash >> self.shift) as usize) & (self.slots.len() - 1)
     }
 
-    /// The base position of an anchor with this hash, if one was indexed. It may be a hash
-    /// collision: the caller verifies the bytes.
-    #[inline(always)]
-    pub fn lookup(&self, hash: u64) -> Option<usize> {
-        let stored = self.slots[self.slot(hash)];
-        (stored != 0).then(|| stored as usize - 1)
+    /// The anchors of `new[from..to]` (at most [`SPAN`] bytes, only in the groups of
+    /// positions `wanted`) whose hash slot holds a base anchor with the same first 8 bytes
+    /// at an alignment other than `current`, in position order, appended to `out`. The lookups of a span
+    /// are independent loads, so their cache misses overlap instead of stalling the scan
+    /// one by one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn candidates(
+        &self,
+        base: &[u8],
+        new: &[u8],
+        span: (usize, usize),
+        current: Option<i64>,
+        wanted: impl FnMut(usize) -> bool,
+        scratch: &mut Scratch,
+        out: &mut Vec<Candidate>,
+    ) {
+        for anchor in scratch.collect(new, span, wanted) {
+            let stored = self.slots[self.slot(anchor.hash)] as usize;
+            let pos = anchor.pos as usize;
+            // Slot 0 means empty. A candidate that confirms the current alignment is
+            // dropped unread; the others' first bytes are compared here, where the base
+            // reads of a whole span overlap, rather than one by one during the scan.
+            if stored != 0
+                && current != Some(stored as i64 - 1 - pos as i64)
+                && base[stored - 1..stored + 7] == new[pos..pos + 8]
+            {
+                out.push(Candidate {
+                    pos,
+                    base_pos: stored - 1,
+                });
+            }
+        }
     }
 
     pub fn memory_bytes(&self) -> usize {
@@ -95,31 +172,54 @@ mod tests {
         let base: Vec<u8> = (0..100_000u32)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
             .collect();
-        let index = Index::build(&base);
+        let mut scratch = Scratch::new();
+        let index = Index::build(&base, &mut scratch);
         assert!(index.memory_bytes() <= base.len() / 4 + 1024);
-        let mut found = 0;
-        let mut anchors = 0;
-        for pos in 0..=base.len() - WINDOW {
-            let hash = window_hash(&base, pos);
-            if is_anchor(hash) {
-                anchors += 1;
-                if let Some(p) = index.lookup(hash) {
-                    found += usize::from(base[p..p + WINDOW] == base[pos..pos + WINDOW]);
-                }
-            }
+        let mut candidates = Vec::new();
+        for from in (0..base.len()).step_by(SPAN) {
+            index.candidates(
+                &base,
+                &base,
+                (from, from + SPAN),
+                None,
+                |_| true,
+                &mut scratch,
+                &mut candidates,
+            );
         }
+        let anchors = (0..=base.len() - WINDOW)
+            .filter(|&pos| is_anchor(window_hash(&base, pos)))
+            .count();
+        let found = candidates
+            .iter()
+            .filter(|c| base[c.base_pos..c.base_pos + WINDOW] == base[c.pos..c.pos + WINDOW])
+            .count();
         assert!(anchors > base.len() / 32, "{anchors} anchors");
         assert!(
             found * 10 > anchors * 6,
             "{found} of {anchors} anchors found"
         );
+        assert!(candidates.windows(2).all(|w| w[0].pos < w[1].pos));
     }
 
     #[test]
-    fn tiny_bases() {
+    fn tiny_inputs() {
+        let mut scratch = Scratch::new();
         for len in [0, 1, WINDOW - 1, WINDOW] {
-            let index = Index::build(&vec![7u8; len]);
+            let data = vec![7u8; len];
+            let index = Index::build(&data, &mut scratch);
             assert!(index.memory_bytes() > 0);
+            let mut out = Vec::new();
+            index.candidates(
+                &data,
+                &data,
+                (0, SPAN),
+                None,
+                |_| true,
+                &mut scratch,
+                &mut out,
+            );
+            assert!(out.len() <= 1);
         }
     }
 }

@@ -50,6 +50,12 @@ pub struct Stats {
     pub diff_bytes: u64,
     /// New bytes stored verbatim (before compression).
     pub extra_bytes: u64,
+    /// Patch bytes taken by the compressed control streams.
+    pub ctrl_patch_bytes: u64,
+    /// Patch bytes taken by the compressed difference streams.
+    pub diff_patch_bytes: u64,
+    /// Patch bytes taken by the compressed extra-byte streams.
+    pub extra_patch_bytes: u64,
     /// Memory used by the index of the base.
     pub index_bytes: u64,
 }
