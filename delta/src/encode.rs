@@ -7,10 +7,11 @@
 //! plus, where relocated pointers all moved by the same constant, the same few bytes over
 //! and over: zstd squeezes both. Bytes outside runs go to the extra stream verbatim.
 //!
-//! New alignments come from the base [`Index`], probed at anchors in stretches where the
-//! current run matches poorly (or there is no run). A candidate replaces the run only if it
-//! matches clearly more of the next [`LOOK`] bytes, and it is then extended backwards over
-//! the bytes no run claimed yet, where it still matches at least half of them.
+//! New alignments come from the base [`Index`], probed at anchors in every chunk the current
+//! run does not match perfectly (or everywhere, when there is no run). A candidate replaces
+//! the run only if it matches clearly more of the next [`LOOK`] bytes, and it is then
+//! extended backwards over the bytes no run claimed yet, as far as it matches at least half
+//! of them. The thresholds were tuned on a relinked debug binary and an rlib.
 
 use std::io::{self, Read, Write};
 
@@ -29,15 +30,17 @@ pub(crate) const MIN_RUN: usize = 16;
 const LOOK: usize = 256;
 /// How many more of those bytes a candidate must match to replace the current run.
 const MARGIN: u32 = 16;
-/// The index is probed in chunks where the current run matches fewer bytes than this:
-/// most chunks of a good alignment match better, so most of them skip the hashing.
+/// The index is probed in chunks where the current run matches fewer bytes than this. Only
+/// perfect chunks are skipped (and their positions never hashed): probing imperfect ones
+/// too finds better alignments inside relocated code (8% smaller patches than probing
+/// chunks matching 4 bytes or fewer, for 15% more time).
 const PROBE_BELOW: u32 = 8;
 /// With no run, the last alignment resumes at a chunk matching at least this many bytes.
 const RESUME_AT: u32 = 7;
 
 /// Encodes `new` (read sequentially, in blocks) as a patch against `base`, written to `out`.
 ///
-/// Memory: the index (at most `base.len() / 4` bytes) plus a few buffers of one block
+/// Memory: the index (at most `base.len() / 8` bytes) plus a few buffers of one block
 /// (8 MiB) each. The base must be shorter than 4 GiB.
 pub fn encode<R: Read, W: Write>(base: &[u8], new: R, out: W) -> io::Result<Stats> {
     encode_with_block_len(base, new, out, BLOCK_LEN)

@@ -19,7 +19,7 @@
 //! ```
 //!
 //! Both sides stream: the new data is read, and the rebuilt data written, in blocks of
-//! 8 MiB. Memory is the base (the caller's), an index of at most a quarter of its size
+//! 8 MiB. Memory is the base (the caller's), an index of at most an eighth of its size
 //! (encoder only) and a few block-sized buffers. The patch format is described in
 //! [`format`](crate::format) (private module; see its source).
 
