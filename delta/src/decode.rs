@@ -6,7 +6,11 @@
 
 use std::io::{self, Read, Write};
 
-use crate::format::{BlockHeader, Error, HEADER_LEN, Op, StreamLen, check_header};
+use crate::format::{
+    BLOCK_HEADER_LEN, BlockHeader, CTRL, EXTRA, Error, HEADER_LEN, LITS, Op, RUNS, StreamLen,
+    check_header,
+};
+use crate::zeros;
 
 /// Rebuilds the new bytes from `base` and a patch made by [`crate::encode`] against the
 /// same base, writing them sequentially to `out`. Returns how many bytes it wrote.
@@ -36,7 +40,7 @@ pub fn decode<R: Read, W: Write>(base: &[u8], mut patch: R, mut out: W) -> Resul
             out.flush()?;
             return Ok(total);
         }
-        let mut rest = [0u8; 24];
+        let mut rest = [0u8; BLOCK_HEADER_LEN - 4];
         read_exact(&mut patch, &mut rest)?;
         let header = BlockHeader::parse(new_len, &rest)?;
         bufs.read_streams(&mut patch, &mut decompressor, &header)?;
@@ -50,6 +54,8 @@ pub fn decode<R: Read, W: Write>(base: &[u8], mut patch: R, mut out: W) -> Resul
 struct Buffers {
     frame: Vec<u8>,
     ctrl: Vec<u8>,
+    runs: Vec<u8>,
+    lits: Vec<u8>,
     diff: Vec<u8>,
     extra: Vec<u8>,
     output: Vec<u8>,
@@ -63,14 +69,16 @@ impl Buffers {
         header: &BlockHeader,
     ) -> Result<(), Error> {
         let streams = [
-            (header.ctrl, &mut self.ctrl),
-            (header.diff, &mut self.diff),
-            (header.extra, &mut self.extra),
+            (header.streams[CTRL], &mut self.ctrl),
+            (header.streams[RUNS], &mut self.runs),
+            (header.streams[LITS], &mut self.lits),
+            (header.streams[EXTRA], &mut self.extra),
         ];
         for (len, data) in streams {
             read_stream(patch, decompressor, len, &mut self.frame, data)?;
         }
-        Ok(())
+        let diff_len = header.diff_len as usize;
+        zeros::expand(&self.runs, &self.lits, diff_len, &mut self.diff)
     }
 
     /// Runs the ops of the block, moving the base `cursor`, into `self.output`.

@@ -16,8 +16,11 @@
 use std::io::{self, Read, Write};
 
 use crate::Stats;
-use crate::format::{BLOCK_LEN, BlockHeader, Op, StreamLen, header_bytes, max_ctrl_len};
+use crate::format::{
+    BLOCK_LEN, BlockHeader, CTRL, EXTRA, LITS, Op, RUNS, StreamLen, header_bytes, max_ctrl_len,
+};
 use crate::index::{Candidate, GROUP, Index, SPAN, Scratch, WINDOW};
+use crate::zeros;
 
 /// Bytes compared at once; the index's groups of hashed positions are chunks.
 const CHUNK: usize = GROUP;
@@ -97,11 +100,11 @@ pub(crate) fn encode_with_block_len<R: Read, W: Write>(
 }
 
 impl Stats {
-    fn add_block(&mut self, block: &[u8], streams: &Streams, compressed: [StreamLen; 3]) {
+    fn add_block(&mut self, block: &[u8], streams: &Streams, compressed: [StreamLen; 4]) {
         self.new_len += block.len() as u64;
-        self.ctrl_patch_bytes += u64::from(compressed[0].z);
-        self.diff_patch_bytes += u64::from(compressed[1].z);
-        self.extra_patch_bytes += u64::from(compressed[2].z);
+        self.ctrl_patch_bytes += u64::from(compressed[CTRL].z);
+        self.diff_patch_bytes += u64::from(compressed[RUNS].z) + u64::from(compressed[LITS].z);
+        self.extra_patch_bytes += u64::from(compressed[EXTRA].z);
         self.blocks += 1;
         self.ops += streams.ops;
         self.diff_bytes += streams.diff.len() as u64;
@@ -433,13 +436,18 @@ fn count_eq(new: &[u8], from: usize, to: usize, base: &[u8], delta: i64) -> u32 
 /// Compresses the streams of a block and writes them with the block header.
 struct BlockWriter {
     compressor: zstd::bulk::Compressor<'static>,
-    frames: [Vec<u8>; 3],
+    /// The difference bytes split into zero runs and nonzero bytes.
+    runs: Vec<u8>,
+    lits: Vec<u8>,
+    frames: [Vec<u8>; 4],
 }
 
 impl BlockWriter {
     fn new() -> io::Result<Self> {
         Ok(BlockWriter {
             compressor: zstd::bulk::Compressor::new(3)?,
+            runs: Vec::new(),
+            lits: Vec::new(),
             frames: Default::default(),
         })
     }
@@ -449,10 +457,14 @@ impl BlockWriter {
         out: &mut W,
         new_len: usize,
         streams: &Streams,
-    ) -> io::Result<[StreamLen; 3]> {
+    ) -> io::Result<[StreamLen; 4]> {
         debug_assert!(streams.ctrl.len() <= max_ctrl_len(new_len));
-        let raw = [&streams.ctrl, &streams.diff, &streams.extra];
-        let mut lens = [StreamLen::default(); 3];
+        self.runs.clear();
+        self.lits.clear();
+        zeros::split(&streams.diff, &mut self.runs, &mut self.lits);
+        let mut lens = [StreamLen::default(); 4];
+        // In the order of the indices CTRL, RUNS, LITS, EXTRA.
+        let raw = [&streams.ctrl, &self.runs, &self.lits, &streams.extra];
         for ((data, frame), len) in raw.iter().zip(&mut self.frames).zip(&mut lens) {
             frame.clear();
             if !data.is_empty() {
@@ -466,9 +478,8 @@ impl BlockWriter {
         }
         let header = BlockHeader {
             new_len: new_len as u32,
-            ctrl: lens[0],
-            diff: lens[1],
-            extra: lens[2],
+            diff_len: streams.diff.len() as u32,
+            streams: lens,
         };
         out.write_all(&header.to_bytes())?;
         for frame in &self.frames {

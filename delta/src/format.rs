@@ -3,32 +3,43 @@
 //! ```text
 //! patch   := header block* end
 //! header  := "STWD" version:u8 base_len:u64
-//! block   := new_len:u32 (nonzero)
-//!            ctrl_raw:u32 ctrl_z:u32 diff_raw:u32 diff_z:u32 extra_raw:u32 extra_z:u32
-//!            ctrl_frame[ctrl_z] diff_frame[diff_z] extra_frame[extra_z]
+//! block   := new_len:u32 (nonzero) diff_len:u32
+//!            (raw:u32 z:u32) for each of ctrl, runs, lits, extra
+//!            frame[z] for each of ctrl, runs, lits, extra
 //! end     := 0:u32 total_new_len:u64
 //! ```
 //!
-//! All integers are little-endian. Each frame is one zstd frame holding `*_raw` bytes; an
-//! empty stream has no frame (`*_z` = 0). The control stream is a sequence of operations,
-//! each three LEB128 varints: `seek` (zigzag-encoded signed), `diff_len`, `extra_len`. An
-//! operation moves the base cursor by `seek`, outputs `diff_len` bytes
-//! `base[cursor + k] + diff[k]` (wrapping) while advancing the cursor, then outputs
-//! `extra_len` bytes copied from the extra stream. The base cursor carries over from block to
-//! block and starts at 0. Blocks are independent otherwise, which keeps both sides' memory
-//! bounded by the block size.
+//! All integers are little-endian. Each frame is one zstd frame holding `raw` bytes; an
+//! empty stream has no frame (`z` = 0).
+//!
+//! The control stream (`ctrl`) is a sequence of operations, each three LEB128 varints:
+//! `seek` (zigzag-encoded signed), `diff_len`, `extra_len`. An operation moves the base
+//! cursor by `seek`, outputs `diff_len` bytes `base[cursor + k] + diff[k]` (wrapping) while
+//! advancing the cursor, then outputs `extra_len` bytes copied from the `extra` stream. The
+//! base cursor carries over from block to block and starts at 0. Blocks are independent
+//! otherwise, which keeps both sides' memory bounded by the block size.
+//!
+//! The block's `diff_len` difference bytes are mostly zeros, which zstd's fast levels
+//! model poorly when they are sparse; they are stored as `runs`, pairs of varints (zero
+//! bytes, then nonzero bytes), and `lits`, the nonzero bytes (see `zeros.rs`).
 
 use std::io;
 
 pub(crate) const MAGIC: [u8; 4] = *b"STWD";
 pub(crate) const VERSION: u8 = 1;
 pub(crate) const HEADER_LEN: usize = 13;
-pub(crate) const BLOCK_HEADER_LEN: usize = 28;
+pub(crate) const BLOCK_HEADER_LEN: usize = 40;
 
 /// How many bytes of new data the encoder puts in one block.
 pub(crate) const BLOCK_LEN: usize = 8 << 20;
 /// The largest block a decoder accepts: a corrupt length can make it allocate no more.
 pub(crate) const MAX_BLOCK_LEN: usize = 16 << 20;
+
+/// The largest zero-run stream `diff_len` difference bytes may have: a pair takes 2 bytes
+/// and covers at least 2 bytes, except the first; varints longer than a byte cover more.
+pub(crate) fn max_runs_len(diff_len: usize) -> usize {
+    2 * diff_len + 64
+}
 
 /// The largest control stream a block of `new_len` bytes may have. The encoder never emits
 /// an operation whose difference run is shorter than [`crate::encode::MIN_RUN`] except the
@@ -64,10 +75,16 @@ pub enum Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BlockHeader {
     pub new_len: u32,
-    pub ctrl: StreamLen,
-    pub diff: StreamLen,
-    pub extra: StreamLen,
+    /// Difference bytes of the block (the rest are extra bytes).
+    pub diff_len: u32,
+    /// The streams, indexed by [`CTRL`], [`RUNS`], [`LITS`], [`EXTRA`].
+    pub streams: [StreamLen; 4],
 }
+
+pub(crate) const CTRL: usize = 0;
+pub(crate) const RUNS: usize = 1;
+pub(crate) const LITS: usize = 2;
+pub(crate) const EXTRA: usize = 3;
 
 /// Raw and compressed length of one stream of a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -78,15 +95,8 @@ pub(crate) struct StreamLen {
 
 impl BlockHeader {
     pub fn to_bytes(self) -> [u8; BLOCK_HEADER_LEN] {
-        let fields = [
-            self.new_len,
-            self.ctrl.raw,
-            self.ctrl.z,
-            self.diff.raw,
-            self.diff.z,
-            self.extra.raw,
-            self.extra.z,
-        ];
+        let streams = self.streams.iter().flat_map(|s| [s.raw, s.z]);
+        let fields = [self.new_len, self.diff_len].into_iter().chain(streams);
         let mut out = [0u8; BLOCK_HEADER_LEN];
         for (chunk, field) in out.chunks_exact_mut(4).zip(fields) {
             chunk.copy_from_slice(&field.to_le_bytes());
@@ -94,24 +104,18 @@ impl BlockHeader {
         out
     }
 
-    /// Parses the 24 bytes after a nonzero `new_len` and checks every length against the
+    /// Parses the bytes after a nonzero `new_len` and checks every length against the
     /// format's limits, so nothing later allocates or reads more than a valid block could.
     pub fn parse(new_len: u32, rest: &[u8; BLOCK_HEADER_LEN - 4]) -> Result<Self, Error> {
         let field = |k: usize| u32::from_le_bytes(rest[4 * k..4 * k + 4].try_into().unwrap());
+        let stream = |k: usize| StreamLen {
+            raw: field(1 + 2 * k),
+            z: field(2 + 2 * k),
+        };
         let header = BlockHeader {
             new_len,
-            ctrl: StreamLen {
-                raw: field(0),
-                z: field(1),
-            },
-            diff: StreamLen {
-                raw: field(2),
-                z: field(3),
-            },
-            extra: StreamLen {
-                raw: field(4),
-                z: field(5),
-            },
+            diff_len: field(0),
+            streams: [stream(0), stream(1), stream(2), stream(3)],
         };
         header.validate()?;
         Ok(header)
@@ -119,19 +123,24 @@ impl BlockHeader {
 
     fn validate(&self) -> Result<(), Error> {
         let new_len = self.new_len as usize;
+        let diff_len = self.diff_len as usize;
+        let raw = |k: usize| self.streams[k].raw as usize;
         if new_len == 0 || new_len > MAX_BLOCK_LEN {
             return Err(Error::Corrupt("block length out of range"));
         }
-        // Every output byte comes from exactly one of the two data streams.
-        if self.diff.raw as u64 + self.extra.raw as u64 != new_len as u64 {
+        // Every output byte is either a difference byte or an extra byte.
+        if diff_len as u64 + raw(EXTRA) as u64 != new_len as u64 {
             return Err(Error::Corrupt(
                 "stream lengths do not add up to the block length",
             ));
         }
-        if self.ctrl.raw as usize > max_ctrl_len(new_len) {
-            return Err(Error::Corrupt("control stream too long"));
+        if raw(CTRL) > max_ctrl_len(new_len)
+            || raw(RUNS) > max_runs_len(diff_len)
+            || raw(LITS) > diff_len
+        {
+            return Err(Error::Corrupt("stream too long for its block"));
         }
-        for stream in [self.ctrl, self.diff, self.extra] {
+        for stream in self.streams {
             stream.validate()?;
         }
         Ok(())
@@ -215,7 +224,7 @@ fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
-fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn write_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push(v as u8 | 0x80);
         v >>= 7;
@@ -223,12 +232,12 @@ fn write_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, Error> {
+pub(crate) fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, Error> {
     let mut value = 0u64;
     for shift in (0..64).step_by(7) {
         let byte = *buf
             .get(*pos)
-            .ok_or(Error::Corrupt("control stream ends inside an op"))?;
+            .ok_or(Error::Corrupt("stream ends inside a varint"))?;
         *pos += 1;
         value |= u64::from(byte & 0x7f) << shift;
         if byte & 0x80 == 0 {
@@ -279,14 +288,19 @@ mod tests {
 
     #[test]
     fn block_header_round_trip_and_limits() {
+        let stream = |raw, z| StreamLen { raw, z };
         let header = BlockHeader {
             new_len: 100,
-            ctrl: StreamLen { raw: 6, z: 15 },
-            diff: StreamLen { raw: 60, z: 20 },
-            extra: StreamLen { raw: 40, z: 49 },
+            diff_len: 60,
+            streams: [
+                stream(6, 15),
+                stream(10, 19),
+                stream(20, 29),
+                stream(40, 49),
+            ],
         };
         let bytes = header.to_bytes();
-        let rest: &[u8; 24] = bytes[4..].try_into().unwrap();
+        let rest: &[u8; BLOCK_HEADER_LEN - 4] = bytes[4..].try_into().unwrap();
         assert_eq!(BlockHeader::parse(100, rest).unwrap(), header);
         assert!(BlockHeader::parse(101, rest).is_err());
         assert!(BlockHeader::parse((MAX_BLOCK_LEN + 1) as u32, rest).is_err());

@@ -27,6 +27,7 @@ mod decode;
 mod encode;
 mod format;
 mod index;
+mod zeros;
 
 #[cfg(test)]
 mod tests;

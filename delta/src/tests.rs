@@ -248,8 +248,8 @@ fn damaged_patches_error_instead_of_panicking() {
 fn huge_declared_lengths_are_rejected_before_allocating() {
     let base = vec![1u8; 1000];
     let (patch, _) = patch_with(&base, &base, 4096);
-    // The first block header follows the 13-byte file header; each field is a u32.
-    for field in 0..7 {
+    // The first block header follows the 13-byte file header; its 10 fields are u32s.
+    for field in 0..10 {
         let mut damaged = patch.clone();
         let at = crate::format::HEADER_LEN + 4 * field;
         damaged[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
