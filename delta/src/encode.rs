@@ -124,7 +124,7 @@ struct Carry {
     last: Option<i64>,
 }
 
-/// The three streams of one block.
+/// The streams of one block (the difference bytes are split when the block is written).
 #[derive(Default)]
 struct Streams {
     ctrl: Vec<u8>,

@@ -20,8 +20,24 @@
 //!
 //! Both sides stream: the new data is read, and the rebuilt data written, in blocks of
 //! 8 MiB. Memory is the base (the caller's), an index of at most an eighth of its size
-//! (encoder only) and a few block-sized buffers. The patch format is described in
-//! [`format`](crate::format) (private module; see its source).
+//! (encoder only) and a few block-sized buffers.
+//!
+//! # Patch format (version 1)
+//!
+//! A 13-byte header (`STWD`, version, base length), then one record per block of new data:
+//! a header of ten little-endian u32 lengths and four zstd frames (level 3): the *controls*
+//! (ops of three varints: seek the base cursor, copy this many bytes as base + difference,
+//! then this many extra bytes verbatim), the difference bytes as *zero runs* and *nonzero
+//! bytes*, and the *extra bytes*. A zero length and the total length end the patch. Every
+//! length is validated before use, so a damaged patch gives an [`Error`], never a panic or
+//! a huge allocation. `src/format.rs` has the details.
+//!
+//! # How it finds alignments
+//!
+//! The base is indexed at content-defined anchors (a hash of 16 bytes with its top 5 bits
+//! clear: one position in 32), and the new data is scanned 8 bytes at a time against the
+//! current alignment; anchors are looked up only where that alignment is not perfect. See
+//! `src/encode.rs` and `src/index.rs`.
 
 mod decode;
 mod encode;

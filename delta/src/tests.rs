@@ -280,3 +280,36 @@ fn public_encode_matches_default_block_len() {
     assert_eq!(stats.blocks, 1);
     assert_eq!(decode_result(&base, &patch).unwrap(), &base[100..]);
 }
+
+/// New data spliced from random pieces of the base (some with bytes changed or moved by a
+/// constant), random bytes and zeros, at random sizes: the encoder's corner cases.
+#[test]
+fn random_splices_round_trip() {
+    let mut rng = Rng(12);
+    for _ in 0..150 {
+        let base_len = rng.below(40_000);
+        let (mut base, _) = binary_like(&mut rng, base_len);
+        if rng.below(4) == 0 {
+            base.extend(vec![0u8; rng.below(5000)]);
+        }
+        let mut new = Vec::new();
+        for _ in 0..rng.below(12) {
+            let len = rng.below(6000);
+            match rng.below(4) {
+                0 => new.extend(rng.bytes(len)),
+                1 => new.extend(vec![0u8; len]),
+                _ if !base.is_empty() => {
+                    let at = rng.below(base.len());
+                    let mut piece = base[at..(at + len).min(base.len())].to_vec();
+                    let by = rng.below(3) as u8;
+                    for k in (0..piece.len()).step_by(1 + rng.below(40)) {
+                        piece[k] = piece[k].wrapping_add(by);
+                    }
+                    new.extend(piece);
+                }
+                _ => {}
+            }
+        }
+        round_trip(&base, &new);
+    }
+}
