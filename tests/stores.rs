@@ -60,6 +60,7 @@ fn suite(b: &Backend) {
     round_trip(b, &project);
     concurrent_saves(b, &project);
     gc_racing_a_save(b, &project);
+    patched_round_trip(b, &project);
     if b.addr.is_some() {
         server_stops_mid_restore(b, &project);
     }
@@ -91,6 +92,44 @@ fn round_trip(b: &Backend, project: &Project) {
 
     let ls = json(b, &b.stow, &project.root, &["ls"]);
     assert_eq!(target_snapshots(&ls).len(), 1, "{}: {ls}", b.name);
+}
+
+/// restore → edit a member → build → save: the relinked binary goes up as a patch, and
+/// a restore elsewhere (fetching its base) rebuilds it byte for byte.
+fn patched_round_trip(b: &Backend, project: &Project) {
+    let key = |suffix: &str| ["--prefix", "patch", "--suffix", suffix].map(String::from);
+    let args = |cmd: &str, suffix: &str| {
+        let mut a = vec![cmd.to_string()];
+        a.extend(key(suffix));
+        a
+    };
+    let call = |dir: &Path, a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        json(b, &b.stow, dir, &a)
+    };
+    call(&project.root, args("save", "one"));
+    let edited = clone_to(project, "patched");
+    let restored = call(&edited.root, args("restore", "one"));
+    assert_eq!(restored["hit"], "exact", "{}: {restored}", b.name);
+    let lib = std::fs::read_to_string(edited.path("util/src/lib.rs")).unwrap();
+    edited.write("util/src/lib.rs", &lib.replace("util-v1", "util-v3"));
+    build_json(&edited.root, &[]);
+    let saved = call(&edited.root, args("save", "two"));
+    assert!(
+        saved["packs_patched"].as_u64().unwrap() >= 1,
+        "{}: {saved}",
+        b.name
+    );
+
+    let back = clone_to(project, "patched-back");
+    let restored = call(&back.root, args("restore", "two"));
+    assert_eq!(restored["packs_failed"], 0, "{}: {restored}", b.name);
+    let app = |p: &Project| std::fs::read(p.path("target/debug/app")).unwrap();
+    assert!(
+        app(&back) == app(&edited),
+        "{}: the restored binary differs",
+        b.name
+    );
 }
 
 /// Snapshots of the target layer in `ls --json` output (saves also write a registry layer).

@@ -11,6 +11,9 @@ use crate::manifest::PackRef;
 /// costs a restore an extra download.
 pub const PATCH_MIN_BYTES: u64 = 1 << 20;
 
+/// Larger bases are not used: save and restore hold a base's tar in memory.
+pub const BASE_MAX_BYTES: u64 = 256 << 20;
+
 /// A new pack, as the base choice sees it.
 pub struct NewPack<'a> {
     pub root: &'a str,
@@ -23,10 +26,11 @@ pub struct NewPack<'a> {
 /// The base for `new` among `previous` (the restored snapshot's packs): the pack of the
 /// same package in the same root and profile dir that is closest in size (a library and
 /// a binary of one package are distinct units), or its base when it is itself a patch.
-/// `None` for batches, small packs, and units the previous snapshot did not have.
+/// `None` for batches, packs under 1 MiB or over 256 MiB, and units the previous
+/// snapshot did not have.
 pub fn pick<'a>(new: &NewPack<'_>, previous: &'a [PackRef]) -> Option<&'a str> {
     let unit = new.unit?;
-    if new.bytes < PATCH_MIN_BYTES {
+    if !(PATCH_MIN_BYTES..=BASE_MAX_BYTES).contains(&new.bytes) {
         return None;
     }
     let profile = profile_of(new.group)?;
@@ -36,6 +40,7 @@ pub fn pick<'a>(new: &NewPack<'_>, previous: &'a [PackRef]) -> Option<&'a str> {
             p.root == new.root
                 && p.unit.as_deref() == Some(unit)
                 && profile_of(&p.group) == Some(profile)
+                && p.bytes <= BASE_MAX_BYTES
         })
         .min_by_key(|p| p.bytes.abs_diff(new.bytes))
         .map(|p| p.base.as_deref().unwrap_or(&p.id))
@@ -101,6 +106,10 @@ mod tests {
         let previous = [old('a', "debug/1111", "app", 70 << 20, None)];
         assert_eq!(pick(&new("batch-0", None, 70 << 20), &previous), None);
         assert_eq!(pick(&new("debug/1111", Some("app"), 1000), &previous), None);
+        assert_eq!(
+            pick(&new("debug/1111", Some("app"), 300 << 20), &previous),
+            None
+        );
         assert_eq!(
             pick(&new("debug/9999", Some("other"), 70 << 20), &previous),
             None

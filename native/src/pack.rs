@@ -290,7 +290,6 @@ pub fn encode_with<W: Write>(
 mod frames;
 pub mod patch;
 mod unpack;
-mod zpatch;
 pub use frames::Frames;
 pub use unpack::{
     Kind, Staged, ensure_real_dirs, is_fingerprint, remove_any, restore, restore_tar,

@@ -22,6 +22,7 @@ use object_store::{
     PutOptions, PutPayload, PutResult, RenameOptions, RetryConfig, UploadPart,
 };
 use stow_core::Manifest;
+use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::error::UserError;
 
@@ -335,16 +336,23 @@ impl Store {
         Ok(fresh.then_some(meta))
     }
 
-    /// A whole stored pack in memory (a base for a patch).
-    pub async fn pack_bytes(&self, object: &str) -> Result<Bytes> {
-        let path = Store::pack_path(object);
-        let what = format!("downloading pack {object}");
+    /// A stored pack (or patch) as a blocking reader: read it on a blocking thread.
+    pub async fn open_pack(&self, object: &str) -> Result<Box<dyn std::io::Read + Send>> {
         let got = self
             .inner
-            .get(&path)
+            .get(&Store::pack_path(object))
             .await
-            .map_err(|e| self.explain(e, &what))?;
-        got.bytes().await.map_err(|e| self.explain(e, &what))
+            .map_err(|e| self.explain(e, &format!("downloading pack {object}")))?;
+        // A local store hands out the file itself: read it directly, in large blocks,
+        // rather than through the stream object_store builds for other stores.
+        Ok(match got.payload {
+            GetResultPayload::File(file, _) => {
+                Box::new(std::io::BufReader::with_capacity(1 << 20, file))
+            }
+            GetResultPayload::Stream(stream) => Box::new(SyncIoBridge::new(StreamReader::new(
+                stream.map_err(std::io::Error::other),
+            ))),
+        })
     }
 
     /// Reads and validates a manifest; `None` when there is none.

@@ -9,13 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use futures::{StreamExt, TryStreamExt};
-use object_store::{GetResultPayload, ObjectStoreExt};
+use futures::StreamExt;
 use stow_core::layout::STATE_DIR;
 use stow_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, RestoreOutput};
 use stow_core::sources::{SourceManifest, mtime_plan};
 use stow_core::{Key, Manifest, PackRef, key, registry};
-use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::Ctx;
 use crate::cli::{KeyArgs, RestoreArgs};
@@ -436,7 +434,7 @@ fn restore_mtimes(ws: &Workspace, saved: &SourceManifest) -> Result<MtimeOutput>
 }
 
 /// Base tars held in memory at once by patch packs restoring side by side, in MiB.
-const BASE_MEMORY_MIB: usize = 256;
+const BASE_MEMORY_MIB: usize = 64;
 
 async fn restore_pack(
     store: &Store,
@@ -452,18 +450,10 @@ async fn restore_pack(
         None => None,
     };
     let base = match &p.base {
-        Some(b) => {
-            let bytes = store.pack_bytes(b).await?;
-            downloaded.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-            Some((b.clone(), bytes))
-        }
+        Some(b) => Some((b.clone(), store.open_pack(b).await?)),
         None => None,
     };
-    let got = store
-        .inner
-        .get(&Store::pack_path(&p.object()))
-        .await
-        .with_context(|| format!("downloading pack {}", p.object()))?;
+    let source = store.open_pack(&p.object()).await?;
     let staging = staging_of(&root).join(&p.id);
     let id = p.id.clone();
     // A registry snapshot may only write where Cargo keeps downloads, never bin/ or config.
@@ -472,25 +462,17 @@ async fn restore_pack(
     } else {
         |_| true
     };
-    // A local store hands out the file itself: read it directly, in large blocks, rather
-    // than through the stream object_store builds for other stores.
-    let source: Box<dyn Read + Send> = match got.payload {
-        GetResultPayload::File(file, _) => Box::new(io::BufReader::with_capacity(1 << 20, file)),
-        GetResultPayload::Stream(stream) => Box::new(SyncIoBridge::new(StreamReader::new(
-            stream.map_err(io::Error::other),
-        ))),
-    };
+    let size_hint = p.bytes;
     tokio::task::spawn_blocking(move || {
-        let counted = CountReader {
-            inner: source,
-            count: downloaded,
+        let count = |inner| CountReader {
+            inner,
+            count: downloaded.clone(),
         };
-        let Some((base_id, compressed)) = base else {
-            return pack::restore(counted, &root, &staging, &id, allow);
+        let Some((base_id, base)) = base else {
+            return pack::restore(count(source), &root, &staging, &id, allow);
         };
-        let base_tar = Arc::new(pack::patch::read_whole(&compressed[..], &base_id)?);
-        drop(compressed);
-        let tar = pack::patch::decode(base_tar, counted);
+        let base_tar = pack::patch::read_whole(count(base), &base_id, size_hint)?;
+        let tar = pack::patch::decode(Arc::new(base_tar), count(source));
         pack::restore_tar(tar, &root, &staging, &id, allow)
     })
     .await?

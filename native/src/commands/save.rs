@@ -533,7 +533,7 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
     let base = bases::pick(&new, &shared.previous)
         .filter(|b| *b != info.id)
         .map(str::to_string);
-    let result = store_pack(&store, &info.id, &tmp, stored, base, &shared).await;
+    let result = store_pack(&store, (&info.id, info.bytes), &tmp, stored, base, &shared).await;
     let _ = tokio::fs::remove_file(&tmp).await;
     let (base, stored, uploaded) = result.map_err(GroupError::Store)?;
     if let Some(s) = unchanged {
@@ -552,7 +552,7 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
 /// and whether anything was uploaded.
 async fn store_pack(
     store: &Store,
-    id: &str,
+    (id, bytes): (&str, u64),
     tmp: &Path,
     stored: u64,
     base: Option<String>,
@@ -566,7 +566,7 @@ async fn store_pack(
         if let Some(meta) = store.reusable_pack(&object).await? {
             return Ok((Some(base), meta.size, false));
         }
-        match make_patch(store, &base, tmp, shared).await {
+        match make_patch(store, &base, tmp, bytes, shared).await {
             Ok((patch, size)) if size.saturating_mul(2) <= stored => {
                 let published = publish(store, &object, &patch).await;
                 let _ = tokio::fs::remove_file(&patch).await;
@@ -591,18 +591,18 @@ async fn make_patch(
     store: &Store,
     base: &str,
     tmp: &Path,
+    size_hint: u64,
     shared: &Shared,
 ) -> Result<(PathBuf, u64)> {
     let _one = shared.patching.acquire().await?;
     if store.reusable_pack(base).await?.is_none() {
         bail!("base pack {base} is gone or too old to reference");
     }
-    let compressed = store.pack_bytes(base).await?;
+    let stored_base = store.open_pack(base).await?;
     let (base, full) = (base.to_string(), tmp.to_path_buf());
     let out = tmp.with_extension("patch");
     tokio::task::spawn_blocking(move || {
-        let base_tar = pack::patch::read_whole(&compressed[..], &base)?;
-        drop(compressed);
+        let base_tar = pack::patch::read_whole(stored_base, &base, size_hint)?;
         let new_tar = zstd::Decoder::new(
             std::fs::File::open(&full).with_context(|| format!("opening {}", full.display()))?,
         )?;

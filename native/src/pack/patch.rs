@@ -8,16 +8,18 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::{Context, Result, bail};
+use stow_core::bases::BASE_MAX_BYTES;
 
-use super::zpatch as stow_delta;
+/// Largest base tar read: a base of at most [`BASE_MAX_BYTES`] content bytes plus its
+/// tar headers (a store claiming more is not believed).
+pub const MAX_BASE_BYTES: u64 = BASE_MAX_BYTES + BASE_MAX_BYTES / 8;
 
-/// Largest base a patch may use: save and restore hold it in memory.
-pub const MAX_BASE_BYTES: u64 = 512 << 20;
-
-/// Decompresses a whole pack into memory and checks that it is `id`.
-pub fn read_whole<R: Read>(src: R, id: &str) -> Result<Vec<u8>> {
+/// Decompresses a whole pack into memory and checks that it is `id`. `size_hint` (the
+/// content bytes of a pack of the same unit) saves the buffer's regrowth.
+pub fn read_whole<R: Read>(src: R, id: &str, size_hint: u64) -> Result<Vec<u8>> {
     let dec = zstd::Decoder::new(src).context("starting zstd")?;
-    let mut tar = Vec::new();
+    let hint = size_hint.saturating_add(size_hint / 16 + (1 << 20));
+    let mut tar = Vec::with_capacity(hint.min(MAX_BASE_BYTES) as usize);
     dec.take(MAX_BASE_BYTES + 1)
         .read_to_end(&mut tar)
         .with_context(|| format!("reading base pack {id}"))?;
@@ -184,8 +186,8 @@ mod tests {
         let tar = pseudo_random(10_000, 5);
         let packed = zstd::encode_all(&tar[..], 3).unwrap();
         let id = blake3::hash(&tar).to_hex().to_string();
-        assert_eq!(read_whole(&packed[..], &id).unwrap(), tar);
-        let err = read_whole(&packed[..], &"0".repeat(64)).unwrap_err();
+        assert_eq!(read_whole(&packed[..], &id, 0).unwrap(), tar);
+        let err = read_whole(&packed[..], &"0".repeat(64), 0).unwrap_err();
         assert!(format!("{err:#}").contains("corrupt"), "{err:#}");
     }
 }
