@@ -246,7 +246,7 @@ fn target_files(project: &Project) -> std::collections::BTreeMap<String, blake3:
 
 #[test]
 fn a_rebuilt_binary_is_stored_as_a_patch_that_restores_byte_for_byte() {
-    let (project, _store, stow, first) = built_and_saved("a");
+    let (project, store, stow, first) = built_and_saved("a");
     stow_tests::reclone_in_place(&project);
     stow.json(&project.root, &["restore", "--suffix", "a"]);
     let lib = std::fs::read_to_string(project.path("util/src/lib.rs")).unwrap();
@@ -299,4 +299,32 @@ fn a_rebuilt_binary_is_stored_as_a_patch_that_restores_byte_for_byte() {
     // Restored patches are known to the next save like whole packs.
     let again = stow.json(&project.root, &["save", "--suffix", "c"]);
     assert_eq!(again["bytes_uploaded"], 0, "{again}");
+
+    // Without its base a patch is not referenced again: the pack goes up whole.
+    let manifest = |key: &str| -> serde_json::Value {
+        let path = store.path().join("v2/manifests/target").join(key);
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let packs = manifest(again["key"].as_str().unwrap())["packs"].clone();
+    let bases: Vec<&str> = packs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["base"].as_str())
+        .collect();
+    assert!(!bases.is_empty(), "{packs}");
+    for b in &bases {
+        std::fs::remove_file(store.path().join("v2/packs").join(b)).unwrap();
+    }
+    let last = stow.json(&project.root, &["save", "--suffix", "d"]);
+    assert!(last["bytes_uploaded"].as_u64().unwrap() > 0, "{last}");
+    let packs = manifest(last["key"].as_str().unwrap())["packs"].clone();
+    assert!(
+        packs
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["base"].is_null()),
+        "{packs}"
+    );
 }

@@ -355,6 +355,22 @@ impl Store {
         })
     }
 
+    /// [`Store::reusable_pack`] of a pack stored whole (`base` is `None`) or as a patch.
+    /// A patch is reusable only while its base is too: a save referencing it must keep
+    /// both out of `gc`'s reach.
+    pub async fn reusable(&self, id: &str, base: Option<&str>) -> Result<Option<ObjectMeta>> {
+        let object = stow_core::manifest::object_name(id, base);
+        let Some(meta) = self.reusable_pack(&object).await? else {
+            return Ok(None);
+        };
+        if let Some(b) = base
+            && self.reusable_pack(b).await?.is_none()
+        {
+            return Ok(None);
+        }
+        Ok(Some(meta))
+    }
+
     /// Reads and validates a manifest; `None` when there is none.
     pub async fn manifest(&self, layer: &str, key: &str) -> Result<Option<Manifest>> {
         let path = Store::manifest_path(layer, key);

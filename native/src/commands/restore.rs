@@ -267,9 +267,10 @@ async fn unpack_snapshot(
     let bar = ctx.report.bar(manifest.stored_bytes(), "restoring");
     let downloaded = Arc::new(AtomicU64::new(0));
     let bases = Arc::new(tokio::sync::Semaphore::new(BASE_MEMORY_MIB));
-    // Largest first, so one big pack does not finish alone at the end.
+    // Most work first, so one big pack does not finish alone at the end: content bytes,
+    // not stored ones, since a small patch can rebuild a large pack.
     let mut packs = manifest.packs.clone();
-    packs.sort_by_key(|p| std::cmp::Reverse(p.stored));
+    packs.sort_by_key(|p| std::cmp::Reverse(p.bytes));
     let results: Unpacked = futures::stream::iter(packs)
         .map(|p| {
             let (store, root, downloaded, bar, bases) = (
@@ -445,15 +446,14 @@ async fn restore_pack(
 ) -> Result<Vec<pack::Staged>> {
     // A base is about the size of the pack patched against it.
     let mib = ((p.bytes >> 20) as usize + 1).min(BASE_MEMORY_MIB) as u32;
-    let _memory = match &p.base {
-        Some(_) => Some(bases.acquire_many(mib).await?),
-        None => None,
-    };
     let base = match &p.base {
-        Some(b) => Some((b.clone(), store.open_pack(b).await?)),
+        Some(b) => Some((
+            b.clone(),
+            bases.acquire_many(mib).await?,
+            store.open_pack(b).await?,
+        )),
         None => None,
     };
-    let source = store.open_pack(&p.object()).await?;
     let staging = staging_of(&root).join(&p.id);
     let id = p.id.clone();
     // A registry snapshot may only write where Cargo keeps downloads, never bin/ or config.
@@ -462,16 +462,25 @@ async fn restore_pack(
     } else {
         |_| true
     };
-    let size_hint = p.bytes;
+    let count = move |inner| CountReader {
+        inner,
+        count: downloaded.clone(),
+    };
+    let Some((base_id, _memory, base)) = base else {
+        let source = store.open_pack(&p.object()).await?;
+        return tokio::task::spawn_blocking(move || {
+            pack::restore(count(source), &root, &staging, &id, allow)
+        })
+        .await?;
+    };
+    let (size_hint, counted) = (p.bytes, count.clone());
+    let base_tar = tokio::task::spawn_blocking(move || {
+        pack::patch::read_whole(counted(base), &base_id, size_hint)
+    })
+    .await??;
+    // Opened only now: an idle download could time out while the base was read.
+    let source = store.open_pack(&p.object()).await?;
     tokio::task::spawn_blocking(move || {
-        let count = |inner| CountReader {
-            inner,
-            count: downloaded.clone(),
-        };
-        let Some((base_id, base)) = base else {
-            return pack::restore(count(source), &root, &staging, &id, allow);
-        };
-        let base_tar = pack::patch::read_whole(count(base), &base_id, size_hint)?;
         let tar = pack::patch::decode(Arc::new(base_tar), count(source));
         pack::restore_tar(tar, &root, &staging, &id, allow)
     })

@@ -322,6 +322,7 @@ async fn upload_all(
         encoders: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
+        patches: !previous.is_empty(),
         previous,
         patching: tokio::sync::Semaphore::new(1),
     });
@@ -473,8 +474,9 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
         .and_then(|s| shared.memo.lock().unwrap().get(s).map(str::to_string));
     if let (Some(object), Some(s)) = (known, &stat)
         && let Some((id, base)) = parse_object_name(&object)
+        && (base.is_none() || shared.patches)
         // An old pack is uploaded again so a concurrent `gc` sees it as young (docs/stores.md).
-        && let Some(meta) = store.reusable_pack(&object).await.map_err(GroupError::Store)?
+        && let Some(meta) = store.reusable(id, base).await.map_err(GroupError::Store)?
     {
         let pack = pack(id, base, s.files, s.bytes, meta.size);
         return Ok(Saved {
@@ -533,45 +535,67 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
     let base = bases::pick(&new, &shared.previous)
         .filter(|b| *b != info.id)
         .map(str::to_string);
-    let result = store_pack(&store, (&info.id, info.bytes), &tmp, stored, base, &shared).await;
+    let result = store_pack(&store, &info, (&tmp, stored), base, &shared).await;
     let _ = tokio::fs::remove_file(&tmp).await;
-    let (base, stored, uploaded) = result.map_err(GroupError::Store)?;
+    let put = result.map_err(GroupError::Store)?;
     if let Some(s) = unchanged {
-        let object = object_name(&info.id, base.as_deref());
+        let object = object_name(&info.id, put.base.as_deref());
         shared.memo.lock().unwrap().insert(s, object);
     }
     Ok(Saved {
-        pack: pack(&info.id, base.as_deref(), info.files, info.bytes, stored),
+        pack: pack(
+            &info.id,
+            put.base.as_deref(),
+            info.files,
+            info.bytes,
+            put.size,
+        ),
         paths,
-        uploaded,
+        uploaded: put.uploaded,
     })
 }
 
-/// Puts a packed group in the store unless it is there already, as a patch against
-/// `base` when that is at most half the size; returns the base used, the stored size
-/// and whether anything was uploaded.
+/// Where a packed group ended up in the store.
+struct Stored {
+    /// The pack it is a patch against, if it is one.
+    base: Option<String>,
+    /// Bytes of the object.
+    size: u64,
+    uploaded: bool,
+}
+
+/// Puts a packed group (`tmp`, `stored` bytes) in the store unless it is there already,
+/// as a patch against `base` when that is at most half the size.
 async fn store_pack(
     store: &Store,
-    (id, bytes): (&str, u64),
-    tmp: &Path,
-    stored: u64,
+    info: &pack::PackInfo,
+    (tmp, stored): (&Path, u64),
     base: Option<String>,
     shared: &Shared,
-) -> Result<(Option<String>, u64, bool)> {
-    if let Some(meta) = store.reusable_pack(id).await? {
-        return Ok((None, meta.size, false));
+) -> Result<Stored> {
+    let id = info.id.as_str();
+    let found = |base, size| Stored {
+        base,
+        size,
+        uploaded: false,
+    };
+    if let Some(meta) = store.reusable(id, None).await? {
+        return Ok(found(None, meta.size));
     }
     if let Some(base) = base {
-        let object = object_name(id, Some(&base));
-        if let Some(meta) = store.reusable_pack(&object).await? {
-            return Ok((Some(base), meta.size, false));
+        if let Some(meta) = store.reusable(id, Some(&base)).await? {
+            return Ok(found(Some(base), meta.size));
         }
-        match make_patch(store, &base, tmp, bytes, shared).await {
+        match make_patch(store, info, &base, tmp, shared).await {
             Ok((patch, size)) if size.saturating_mul(2) <= stored => {
-                let published = publish(store, &object, &patch).await;
+                let published = publish(store, &object_name(id, Some(&base)), &patch).await;
                 let _ = tokio::fs::remove_file(&patch).await;
                 published?;
-                return Ok((Some(base), size, true));
+                return Ok(Stored {
+                    base: Some(base),
+                    size,
+                    uploaded: true,
+                });
             }
             Ok((patch, size)) => {
                 tracing::debug!("pack {id} stored whole: its patch is {size} of {stored} bytes");
@@ -581,17 +605,22 @@ async fn store_pack(
         }
     }
     publish(store, id, tmp).await?;
-    Ok((None, stored, true))
+    Ok(Stored {
+        base: None,
+        size: stored,
+        uploaded: true,
+    })
 }
 
 /// Writes the patch of the packed group in `tmp` against the stored pack `base`, next
-/// to `tmp`; returns its path and size. Only a base young enough for a save to
-/// reference (see [`Store::reusable_pack`]) is used, so `gc` cannot take it meanwhile.
+/// to `tmp`, and proves it rebuilds the group's tar; returns its path and size. Only a
+/// base young enough for a save to reference (see [`Store::reusable_pack`]) is used, so
+/// `gc` cannot take it meanwhile.
 async fn make_patch(
     store: &Store,
+    info: &pack::PackInfo,
     base: &str,
     tmp: &Path,
-    size_hint: u64,
     shared: &Shared,
 ) -> Result<(PathBuf, u64)> {
     let _one = shared.patching.acquire().await?;
@@ -599,19 +628,38 @@ async fn make_patch(
         bail!("base pack {base} is gone or too old to reference");
     }
     let stored_base = store.open_pack(base).await?;
-    let (base, full) = (base.to_string(), tmp.to_path_buf());
+    // Encoding is CPU work like compressing: it takes an encoder's place.
+    let _cpu = shared.encoders.acquire().await?;
+    let (base, full, id, hint) = (
+        base.to_string(),
+        tmp.to_path_buf(),
+        info.id.clone(),
+        info.bytes,
+    );
     let out = tmp.with_extension("patch");
-    tokio::task::spawn_blocking(move || {
-        let base_tar = pack::patch::read_whole(stored_base, &base, size_hint)?;
-        let new_tar = zstd::Decoder::new(
-            std::fs::File::open(&full).with_context(|| format!("opening {}", full.display()))?,
-        )?;
+    let written = out.clone();
+    let made = tokio::task::spawn_blocking(move || -> Result<u64> {
+        let base_tar = pack::patch::read_whole(stored_base, &base, hint)?;
+        let open =
+            |p: &Path| std::fs::File::open(p).with_context(|| format!("opening {}", p.display()));
+        let new_tar = zstd::Decoder::new(open(&full)?)?;
         let file =
             std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?;
         let size = pack::patch::encode(&base_tar, new_tar, io::BufWriter::new(file))?;
-        Ok((out, size))
+        // A faulty patch would break this unit in every restore of the snapshot.
+        pack::patch::verify(&base_tar, io::BufReader::new(open(&out)?), &id)?;
+        Ok(size)
     })
-    .await?
+    .await
+    .map_err(anyhow::Error::from)
+    .and_then(|r| r);
+    match made {
+        Ok(size) => Ok((written, size)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&written);
+            Err(e)
+        }
+    }
 }
 
 /// What every group's task shares.
@@ -627,6 +675,9 @@ struct Shared {
     frames: std::sync::Mutex<Vec<pack::Frames>>,
     /// The restored snapshot's packs, bases for patches.
     previous: Vec<PackRef>,
+    /// Whether packs may be stored as (or reuse) patches: not without a restored
+    /// snapshot, nor with `--no-patches`.
+    patches: bool,
     /// One base tar in memory at a time.
     patching: tokio::sync::Semaphore,
 }

@@ -12,21 +12,21 @@ use stow_core::bases::BASE_MAX_BYTES;
 
 /// Largest base tar read: a base of at most [`BASE_MAX_BYTES`] content bytes plus its
 /// tar headers (a store claiming more is not believed).
-pub const MAX_BASE_BYTES: u64 = BASE_MAX_BYTES + BASE_MAX_BYTES / 8;
+pub const BASE_TAR_LIMIT: u64 = BASE_MAX_BYTES + BASE_MAX_BYTES / 8;
 
 /// Decompresses a whole pack into memory and checks that it is `id`. `size_hint` (the
 /// content bytes of a pack of the same unit) saves the buffer's regrowth.
 pub fn read_whole<R: Read>(src: R, id: &str, size_hint: u64) -> Result<Vec<u8>> {
     let dec = zstd::Decoder::new(src).context("starting zstd")?;
     let hint = size_hint.saturating_add(size_hint / 16 + (1 << 20));
-    let mut tar = Vec::with_capacity(hint.min(MAX_BASE_BYTES) as usize);
-    dec.take(MAX_BASE_BYTES + 1)
+    let mut tar = Vec::with_capacity(hint.min(BASE_TAR_LIMIT) as usize);
+    dec.take(BASE_TAR_LIMIT + 1)
         .read_to_end(&mut tar)
         .with_context(|| format!("reading base pack {id}"))?;
-    if tar.len() as u64 > MAX_BASE_BYTES {
+    if tar.len() as u64 > BASE_TAR_LIMIT {
         bail!(
             "base pack {id} holds more than {} MiB",
-            MAX_BASE_BYTES >> 20
+            BASE_TAR_LIMIT >> 20
         );
     }
     let got = blake3::hash(&tar).to_hex();
@@ -45,23 +45,30 @@ pub fn encode<R: Read, W: Write>(base: &[u8], new_tar: R, out: W) -> Result<u64>
     Ok(counted.n)
 }
 
+/// Checks that `patch` rebuilds the tar `id` out of `base`, before anyone relies on it.
+pub fn verify(base: &[u8], patch: impl Read, id: &str) -> Result<()> {
+    let mut hasher = blake3::Hasher::new();
+    stow_delta::decode(base, patch, &mut hasher).context("decoding the new patch")?;
+    let got = hasher.finalize().to_hex();
+    if got.as_str() != id {
+        bail!("the patch rebuilds {got}, not {id}");
+    }
+    Ok(())
+}
+
 /// The tar a patch rebuilds, decoded on its own thread as it is read.
 pub fn decode<R: Read + Send + 'static>(base: Arc<Vec<u8>>, patch: R) -> impl Read {
-    let (tx, rx) = sync_channel(4);
-    std::thread::spawn(move || {
-        let mut pipe = PipeWriter {
-            tx,
-            buf: Vec::with_capacity(CHUNK),
-        };
-        let res = stow_delta::decode(&base, patch, &mut pipe)
-            .map_err(io::Error::other)
-            .and_then(|_| pipe.flush());
+    let (tx, rx) = sync_channel(1);
+    let decoder = std::thread::spawn(move || {
+        let mut pipe = PipeWriter { tx };
+        let res = stow_delta::decode(&base, patch, &mut pipe).map_err(io::Error::other);
         if let Err(e) = res {
             let _ = pipe.tx.send(Err(e));
         }
     });
     PipeReader {
         rx,
+        decoder: Some(decoder),
         chunk: Vec::new(),
         pos: 0,
     }
@@ -85,35 +92,41 @@ impl<W: Write> Write for Counted<W> {
     }
 }
 
-/// Hands decoded bytes to the reading thread in chunks; fails once the reader is gone.
+/// Hands decoded bytes to the reading thread at most [`CHUNK`] at a time (the decoder
+/// writes whole blocks), so a decode holds little beyond its own buffers; fails once the
+/// reader is gone.
 struct PipeWriter {
     tx: SyncSender<io::Result<Vec<u8>>>,
-    buf: Vec<u8>,
 }
 
 impl Write for PipeWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.flush()?;
-        }
-        Ok(data.len())
+        let n = data.len().min(CHUNK);
+        self.tx
+            .send(Ok(data[..n].to_vec()))
+            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.tx
-            .send(Ok(chunk))
-            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
+        Ok(())
     }
 }
 
 struct PipeReader {
     rx: Receiver<io::Result<Vec<u8>>>,
+    decoder: Option<std::thread::JoinHandle<()>>,
     chunk: Vec<u8>,
     pos: usize,
+}
+
+impl PipeReader {
+    /// The decoder hung up: the end of the tar, unless it panicked.
+    fn finished(&mut self) -> io::Result<usize> {
+        match self.decoder.take().map(|d| d.join()) {
+            Some(Err(_)) => Err(io::Error::other("the patch decoder panicked")),
+            _ => Ok(0),
+        }
+    }
 }
 
 impl Read for PipeReader {
@@ -121,7 +134,7 @@ impl Read for PipeReader {
         while self.pos == self.chunk.len() {
             match self.rx.recv() {
                 Ok(chunk) => (self.chunk, self.pos) = (chunk?, 0),
-                Err(_) => return Ok(0), // The decoder finished.
+                Err(_) => return self.finished(),
             }
         }
         let n = out.len().min(self.chunk.len() - self.pos);
