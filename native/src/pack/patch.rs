@@ -10,6 +10,8 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use anyhow::{Context, Result, bail};
 use stow_core::bases::BASE_MAX_BYTES;
 
+use super::CountWriter;
+
 /// Largest base tar read: a base of at most [`BASE_MAX_BYTES`] content bytes plus its
 /// tar headers (a store claiming more is not believed).
 pub const BASE_TAR_LIMIT: u64 = BASE_MAX_BYTES + BASE_MAX_BYTES / 8;
@@ -39,10 +41,13 @@ pub fn read_whole<R: Read>(src: R, id: &str, size_hint: u64) -> Result<Vec<u8>> 
 /// Writes the patch that rebuilds the tar read from `new_tar` out of `base`; returns the
 /// patch's size.
 pub fn encode<R: Read, W: Write>(base: &[u8], new_tar: R, out: W) -> Result<u64> {
-    let mut counted = Counted { inner: out, n: 0 };
+    let mut counted = CountWriter {
+        inner: out,
+        count: 0,
+    };
     stow_delta::encode(base, new_tar, &mut counted).context("writing patch")?;
     counted.flush().context("writing patch")?;
-    Ok(counted.n)
+    Ok(counted.count)
 }
 
 /// Checks that `patch` rebuilds the tar `id` out of `base`, before anyone relies on it.
@@ -75,22 +80,6 @@ pub fn decode<R: Read + Send + 'static>(base: Arc<Vec<u8>>, patch: R) -> impl Re
 }
 
 const CHUNK: usize = 1 << 20;
-
-struct Counted<W> {
-    inner: W,
-    n: u64,
-}
-
-impl<W: Write> Write for Counted<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.n += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
 
 /// Hands decoded bytes to the reading thread at most [`CHUNK`] at a time (the decoder
 /// writes whole blocks), so a decode holds little beyond its own buffers; fails once the
