@@ -322,7 +322,6 @@ async fn upload_all(
         encoders: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
-        patches: !previous.is_empty(),
         previous,
         patching: tokio::sync::Semaphore::new(1),
     });
@@ -474,7 +473,7 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
         .and_then(|s| shared.memo.lock().unwrap().get(s).map(str::to_string));
     if let (Some(object), Some(s)) = (known, &stat)
         && let Some((id, base)) = parse_object_name(&object)
-        && (base.is_none() || shared.patches)
+        && (base.is_none() || !shared.previous.is_empty())
         // An old pack is uploaded again so a concurrent `gc` sees it as young (docs/stores.md).
         && let Some(meta) = store.reusable(id, base).await.map_err(GroupError::Store)?
     {
@@ -673,11 +672,9 @@ struct Shared {
     encoders: tokio::sync::Semaphore,
     /// Compressors between packs: at most one per encoder permit.
     frames: std::sync::Mutex<Vec<pack::Frames>>,
-    /// The restored snapshot's packs, bases for patches.
+    /// The restored snapshot's packs, bases for patches; empty without a restore and
+    /// with `--no-patches`, and then no pack is stored as (or reuses) a patch.
     previous: Vec<PackRef>,
-    /// Whether packs may be stored as (or reuse) patches: not without a restored
-    /// snapshot, nor with `--no-patches`.
-    patches: bool,
     /// One base tar in memory at a time.
     patching: tokio::sync::Semaphore,
 }
