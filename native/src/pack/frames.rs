@@ -23,6 +23,8 @@ pub struct Frames {
     /// Chunks of tar being filled; their capacity is kept.
     chunks: Vec<Vec<u8>>,
     compressed: Vec<Vec<u8>>,
+    /// The tar writer's copy buffer, kept here so packs reuse it.
+    copy_buf: Vec<u8>,
 }
 
 impl Frames {
@@ -32,7 +34,16 @@ impl Frames {
             compressors: Vec::new(),
             chunks: Vec::new(),
             compressed: Vec::new(),
+            copy_buf: Vec::new(),
         }
+    }
+
+    pub fn take_copy_buf(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.copy_buf)
+    }
+
+    pub fn put_copy_buf(&mut self, buf: Vec<u8>) {
+        self.copy_buf = buf;
     }
 
     /// A writer compressing `threads` chunks at once (at least one).

@@ -269,3 +269,35 @@ fn packs_sharing_a_new_parent_restore_concurrently() {
         assert!(dst.path().join(format!("{deep}/two")).is_file());
     }
 }
+
+#[test]
+fn a_file_that_changed_size_never_yields_a_lying_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    fs::write(&path, vec![7u8; 3000]).unwrap();
+    let header = tar::Header::new_ustar();
+    // Shrank below the size in the header: an error, not zero padding.
+    let mut out = Vec::new();
+    let err = append_file(
+        &mut out,
+        &header,
+        &mut File::open(&path).unwrap(),
+        5000,
+        &mut [0; 1024],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("shrank"), "{err}");
+    // Grew: exactly the stated bytes, padded to the block.
+    let mut out = Vec::new();
+    append_file(
+        &mut out,
+        &header,
+        &mut File::open(&path).unwrap(),
+        1000,
+        &mut [0; 1024],
+    )
+    .unwrap();
+    assert_eq!(out.len(), 512 + 1024);
+    assert!(out[512..1512].iter().all(|&b| b == 7));
+    assert!(out[1512..].iter().all(|&b| b == 0));
+}
