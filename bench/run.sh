@@ -32,6 +32,7 @@
 #   S3_JOBS     --jobs values for the S3 comparison     (default "2 8 16"; "" skips it)
 #   SKIP_KEY=1  skip the key benchmark
 #   SETTLE      seconds to wait after deleting the last round's trees (default 30)
+#   PREHEAT     MiB of memory touched and freed before each timed step (default 2048; 0 = off)
 #   PROJECTS    subset of "bat ws"                     (default both)
 #
 # Idempotent, CI=true and no stdin are fine. Needs cargo, git, tar, zstd, jq, /usr/bin/time,
@@ -99,6 +100,20 @@ empty_trash() { rm -rf "$TRASH"; }
 # timed step pays for the last one's deletes or for a page cache full of dead trees.
 SETTLE=${SETTLE:-30}
 settle_fs() { empty_trash; sync; sleep "$SETTLE"; }
+# This machine is a VM that hands freed memory back to its host (virtio-balloon free page
+# reporting; kdamond runs too). A page handed back costs a host fault when next touched,
+# and the kernel seems to hand out such pages only once its recently freed ones run out: each
+# timed step wrote into colder memory than the one before it: within a round, copying
+# into the page cache took 15 % of a restore's CPU in the first steps and 45-50 % by
+# cargo-stow's restore, which ran after both tar restores (perf record; the second of
+# two back-to-back tar restores of the same size was 1.5x slower than the first).
+# Touching and freeing PREHEAT MiB right before every timed step gives each one the same
+# warm memory, whatever ran before it.
+PREHEAT=${PREHEAT:-2048}
+preheat() {
+    ((PREHEAT > 0)) || return 0
+    python3 -c "b = b'\\x01' * ($PREHEAT << 20)" || die "preheat failed (python3 needed; PREHEAT=0 skips it)"
+}
 STARTED_SERVERS=
 cleanup() {
     swap_back_all
@@ -129,6 +144,7 @@ STOW=$BENCH_DIR/bin/cargo-stow
 # timed NAME RUN OUT cmd...: wall seconds, peak RSS (kB) and the 1-min load average.
 timed() {
     local name=$1 run=$2 out=$3; shift 3
+    preheat
     sync
     local t0 rc=0 secs rss cpu
     t0=$(date +%s.%N)
@@ -688,6 +704,10 @@ $TARGET_ROWS
   each round starts ${SETTLE} s after the deletes: on this ext4 the inode allocator slows
   down for seconds after a mass delete, and a page cache full of dead trees slowed both
   sides' writes in later rounds.
+- $(if ((PREHEAT > 0)); then echo "${PREHEAT} MiB of memory touched and freed right before each timed step: this VM hands
+  freed memory back to its host, and without this each step wrote into colder memory
+  than the one before it (page-cache copies went from 15 % to 45-50 % of a restore's CPU
+  by the last step of a round), which favoured whichever side ran first."; else echo "No memory preheat (PREHEAT=0): later steps of a round may write into colder memory."; fi)
 
 ## Results per project
 $SECTIONS
