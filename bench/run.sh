@@ -110,6 +110,17 @@ settle_fs() { empty_trash; sync; sleep "$SETTLE"; }
 # Touching and freeing PREHEAT MiB right before every timed step gives each one the same
 # warm memory, whatever ran before it.
 PREHEAT=${PREHEAT:-2048}
+# The same VM pages out page cache it sees as cold (kdamond's DAMON "pageout" scheme): a
+# save of bat read 70 MB back from disk when its inputs had sat for a minute, 15 MB right
+# after. `WARM="dir..." timed ...` reads a step's inputs first, so that "page cache warm"
+# holds for both sides rather than for whichever read the files last.
+warm_inputs() {
+    local d
+    for d in ${WARM:-}; do
+        [[ -e "$d" ]] && find "$d" -type f -print0 | xargs -0r cat >/dev/null
+    done
+    return 0
+}
 preheat() {
     ((PREHEAT > 0)) || return 0
     python3 -c "b = b'\\x01' * ($PREHEAT << 20)" || die "preheat failed (python3 needed; PREHEAT=0 skips it)"
@@ -144,6 +155,7 @@ STOW=$BENCH_DIR/bin/cargo-stow
 # timed NAME RUN OUT cmd...: wall seconds, peak RSS (kB) and the 1-min load average.
 timed() {
     local name=$1 run=$2 out=$3; shift 3
+    warm_inputs
     preheat
     sync
     local t0 rc=0 secs rss cpu
@@ -310,20 +322,20 @@ bench_project() {
         local store=$pw/store-$run
         rm -rf "$store" "$pw"/*.tar.zst "$proj/target/.cargo-stow/state.json"
         # 1. first save into an empty store
-        timed "$p.stow_save" "$run" "$pw/save-$run.json" \
+        WARM="$proj/target" timed "$p.stow_save" "$run" "$pw/save-$run.json" \
             "$STOW" save --json --no-registry --store "file://$store" --manifest-path "$proj/Cargo.toml"
         [[ $(jfield "$pw/save-$run.json" .outcome) == saved ]] || die "first save did not save: $(cat "$pw/save-$run.json")"
         record "$p.save_uploaded" "$run" "$(jfield "$pw/save-$run.json" .bytes_uploaded)"
         record "$p.save_total" "$run" "$(jfield "$pw/save-$run.json" .bytes_total)"
         record "$p.save_packs" "$run" "$(jfield "$pw/save-$run.json" .packs)"
         record "$p.store_bytes" "$run" "$(du -sb "$store" | cut -f1)"
-        timed "$p.tar_save_san" "$run" /dev/null "${TAR_CREATE[@]}" "$pw/san.tar.zst" -C "$pw" sanitized
-        timed "$p.tar_save_full" "$run" /dev/null "${TAR_CREATE[@]}" "$pw/full.tar.zst" -C "$proj" --exclude=target/.cargo-stow target
+        WARM="$pw/sanitized" timed "$p.tar_save_san" "$run" /dev/null "${TAR_CREATE[@]}" "$pw/san.tar.zst" -C "$pw" sanitized
+        WARM="$proj/target" timed "$p.tar_save_full" "$run" /dev/null "${TAR_CREATE[@]}" "$pw/full.tar.zst" -C "$proj" --exclude=target/.cargo-stow target
         record "$p.tar_san_bytes" "$run" "$(stat -c %s "$pw/san.tar.zst")"
         record "$p.tar_full_bytes" "$run" "$(stat -c %s "$pw/full.tar.zst")"
         trash "$pw/untar-san" "$pw/untar-full"; mkdir -p "$pw/untar-san" "$pw/untar-full"
-        timed "$p.tar_restore_san" "$run" /dev/null "${TAR_EXTRACT[@]}" "$pw/san.tar.zst" "$pw/untar-san"
-        timed "$p.tar_restore_full" "$run" /dev/null "${TAR_EXTRACT[@]}" "$pw/full.tar.zst" "$pw/untar-full"
+        WARM="$pw/san.tar.zst" timed "$p.tar_restore_san" "$run" /dev/null "${TAR_EXTRACT[@]}" "$pw/san.tar.zst" "$pw/untar-san"
+        WARM="$pw/full.tar.zst" timed "$p.tar_restore_full" "$run" /dev/null "${TAR_EXTRACT[@]}" "$pw/full.tar.zst" "$pw/untar-full"
         trash "$pw/untar-san" "$pw/untar-full"
 
         # 4. the no-op build of the original checkout
@@ -332,7 +344,7 @@ bench_project() {
 
         # 1./4. exact-hit restore into a fresh clone at the same path, then build
         fresh_clone_at "$proj"
-        timed "$p.stow_restore" "$run" "$pw/restore-$run.json" \
+        WARM="$store" timed "$p.stow_restore" "$run" "$pw/restore-$run.json" \
             "$STOW" restore --json --no-registry --store "file://$store" --manifest-path "$proj/Cargo.toml"
         [[ $(jfield "$pw/restore-$run.json" .hit) == exact ]] || die "restore was not an exact hit: $(cat "$pw/restore-$run.json")"
         [[ $(jfield "$pw/restore-$run.json" .packs_failed) == 0 ]] || die "restore skipped packs"
@@ -344,13 +356,13 @@ bench_project() {
 
         # 2./4. new commit: restore with a new --suffix (fallback hit), build, save
         fresh_clone_at "$proj"
-        timed "$p.stow_restore_fallback" "$run" "$pw/restore-nc-$run.json" \
+        WARM="$store" timed "$p.stow_restore_fallback" "$run" "$pw/restore-nc-$run.json" \
             "$STOW" restore --json --no-registry --store "file://$store" --suffix "nc-$run" --manifest-path "$proj/Cargo.toml"
         [[ $(jfield "$pw/restore-nc-$run.json" .hit) == fallback ]] || die "suffix restore was not a fallback hit: $(cat "$pw/restore-nc-$run.json")"
         timed "$p.build_after_restore" "$run" "$pw/build-restored-$run.json" \
             cargo build --locked --message-format=json --manifest-path "$proj/Cargo.toml"
         "$STOW" stats --json --manifest-path "$proj/Cargo.toml" >"$pw/stats-$run.json" 2>/dev/null || true
-        timed "$p.stow_save_nochange" "$run" "$pw/save-nc-$run.json" \
+        WARM="$proj/target" timed "$p.stow_save_nochange" "$run" "$pw/save-nc-$run.json" \
             "$STOW" save --json --no-registry --store "file://$store" --suffix "nc-$run" --manifest-path "$proj/Cargo.toml"
         [[ $(jfield "$pw/save-nc-$run.json" .outcome) == saved ]] || die "no-change save did not save: $(cat "$pw/save-nc-$run.json")"
         record "$p.nc_uploaded" "$run" "$(jfield "$pw/save-nc-$run.json" .bytes_uploaded)"
@@ -699,7 +711,9 @@ $TARGET_ROWS
   cargo-stow restores go into the empty target/ of a fresh \`git clone\` at the path the
   save was made from (the checkout is moved aside meanwhile), so they include the
   content-gated source mtime restore.
-- Page cache warm (cannot be dropped here); \`sync\` before each timed step; no step
+- Page cache warm (cannot be dropped here): each save's and restore's inputs are read
+  right before it, since this VM pages out page cache it sees as cold (DAMON);
+  \`sync\` before each timed step; no step
   fsyncs its output. Trees are deleted between rounds, never between timed steps, and
   each round starts ${SETTLE} s after the deletes: on this ext4 the inode allocator slows
   down for seconds after a mass delete, and a page cache full of dead trees slowed both

@@ -296,13 +296,14 @@ pub fn encode_with<W: Write>(
     out: W,
 ) -> Result<PackInfo> {
     let mut buf = frames.take_copy_buf();
-    let mut enc = frames.writer(out, threads).context("starting zstd")?;
-    let info = write_tar_with(root, paths, &mut enc, &mut buf);
-    let finished = enc.finish().context("finishing zstd stream");
+    let res = (|| {
+        let mut enc = frames.writer(out, threads).context("starting zstd")?;
+        let info = write_tar_with(root, paths, &mut enc, &mut buf)?;
+        enc.finish().context("finishing zstd stream")?;
+        Ok(info)
+    })();
     frames.put_copy_buf(buf);
-    let info = info?;
-    finished?;
-    Ok(info)
+    res
 }
 
 mod frames;
