@@ -61,14 +61,11 @@ pub fn restore<R: Read>(
     expected_id: &str,
     allow: fn(&str) -> bool,
 ) -> Result<Vec<Staged>> {
-    let mut kit = Kit::take();
-    let res = {
-        let tar =
-            zstd::Decoder::with_context(io::BufReader::with_capacity(64 << 10, src), &mut kit.dctx);
+    Kit::with(|kit| {
+        let src = io::BufReader::with_capacity(64 << 10, src);
+        let tar = zstd::Decoder::with_context(src, &mut kit.dctx);
         unpack(tar, root, staging, expected_id, allow, &mut kit.buf)
-    };
-    kit.put_back();
-    res
+    })
 }
 
 /// A zstd context and a copy buffer per thread, kept from pack to pack: made afresh for
@@ -83,15 +80,15 @@ thread_local! {
 }
 
 impl Kit {
-    fn take() -> Kit {
-        KIT.with(|k| k.borrow_mut().take()).unwrap_or_else(|| Kit {
+    /// Runs `f` with this thread's kit, made on first use.
+    fn with<T>(f: impl FnOnce(&mut Kit) -> T) -> T {
+        let mut kit = KIT.with(|k| k.borrow_mut().take()).unwrap_or_else(|| Kit {
             dctx: zstd::zstd_safe::DCtx::create(),
             buf: vec![0; 256 << 10],
-        })
-    }
-
-    fn put_back(self) {
-        KIT.with(|k| *k.borrow_mut() = Some(self));
+        });
+        let res = f(&mut kit);
+        KIT.with(|k| *k.borrow_mut() = Some(kit));
+        res
     }
 }
 
@@ -103,10 +100,7 @@ pub fn restore_tar<R: Read>(
     expected_id: &str,
     allow: fn(&str) -> bool,
 ) -> Result<Vec<Staged>> {
-    let mut kit = Kit::take();
-    let res = unpack(tar, root, staging, expected_id, allow, &mut kit.buf);
-    kit.put_back();
-    res
+    Kit::with(|kit| unpack(tar, root, staging, expected_id, allow, &mut kit.buf))
 }
 
 fn unpack<R: Read>(
