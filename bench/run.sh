@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The cargo-stow benchmark suite (issue 7): one command, real crates.io projects, cargo-stow
+# The cargo-stash benchmark suite (issue 7): one command, real crates.io projects, cargo-stash
 # beside the tools users would pick instead, in the same run; medians, ratios, targets.
 #
 #   bash bench/run.sh                      # RUNS=3; writes docs/benchmarks.md
@@ -25,9 +25,9 @@
 #   7. key computation native vs wasm for a 5,000-package lockfile (scripts/bench-key.sh).
 #
 # Environment (all optional):
-#   BENCH_DIR   scratch dir, reused across reruns      (default /tmp/cargo-stow-bench)
+#   BENCH_DIR   scratch dir, reused across reruns      (default /tmp/cargo-stash-bench)
 #   RUNS        timed runs per measurement (median)     (default 3; plus one warm-up round)
-#   STOW_BIN    cargo-stow binary (default: cargo build --release -p cargo-stow)
+#   STASH_BIN    cargo-stash binary (default: cargo build --release -p cargo-stash)
 #   DOC_OUT     markdown output (default docs/benchmarks.md; "-" = stdout only)
 #   S3_JOBS     --jobs values for the S3 comparison     (default "2 8 16"; "" skips it)
 #   SKIP_KEY=1  skip the key benchmark
@@ -42,16 +42,16 @@ set -euo pipefail
 # The whole script is one block, read before it runs: editing this file mid-run is safe.
 {
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH_DIR=${BENCH_DIR:-/tmp/cargo-stow-bench}
+BENCH_DIR=${BENCH_DIR:-/tmp/cargo-stash-bench}
 RUNS=${RUNS:-3}
 DOC_OUT=${DOC_OUT:-$REPO/docs/benchmarks.md}
 S3_JOBS=${S3_JOBS-2 8 16}
 PROJECTS=${PROJECTS:-bat ws}
 CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
 export CARGO_HOME CI=true
-unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR CARGO_BUILD_BUILD_DIR CARGO_STOW_STORE \
-      CARGO_STOW_SUFFIX CARGO_STOW_PREFIX CARGO_STOW_JOBS CARGO_STOW_NO_REGISTRY \
-      CARGO_STOW_KEEP_UNUSED CARGO_STOW_NO_MTIME || true
+unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR CARGO_BUILD_BUILD_DIR CARGO_STASH_STORE \
+      CARGO_STASH_SUFFIX CARGO_STASH_PREFIX CARGO_STASH_JOBS CARGO_STASH_NO_REGISTRY \
+      CARGO_STASH_KEEP_UNUSED CARGO_STASH_NO_MTIME || true
 export CARGO_TERM_COLOR=never CARGO_TERM_PROGRESS_WHEN=never
 exec </dev/null
 
@@ -105,7 +105,7 @@ settle_fs() { empty_trash; sync; sleep "$SETTLE"; }
 # and the kernel seems to hand out such pages only once its recently freed ones run out: each
 # timed step wrote into colder memory than the one before it: within a round, copying
 # into the page cache took 15 % of a restore's CPU in the first steps and 45-50 % by
-# cargo-stow's restore, which ran after both tar restores (perf record; the second of
+# cargo-stash's restore, which ran after both tar restores (perf record; the second of
 # two back-to-back tar restores of the same size was 1.5x slower than the first).
 # Touching and freeing PREHEAT MiB right before every timed step gives each one the same
 # warm memory, whatever ran before it.
@@ -140,16 +140,16 @@ for d in "$BENCH_DIR"/project/*.orig; do
     rm -rf "${d%.orig}"; mv "$d" "${d%.orig}"
 done
 
-# --- cargo-stow binary (copied so a concurrent rebuild cannot swap it mid-run) -----------
-STOW_BIN_GIVEN=${STOW_BIN:-}
-if [[ -z "$STOW_BIN_GIVEN" ]]; then
-    log "building cargo-stow (release)"
-    (cd "$REPO" && cargo build --release -p cargo-stow --quiet) || die "cargo-stow build failed"
-    STOW_BIN=$REPO/target/release/cargo-stow
+# --- cargo-stash binary (copied so a concurrent rebuild cannot swap it mid-run) -----------
+STASH_BIN_GIVEN=${STASH_BIN:-}
+if [[ -z "$STASH_BIN_GIVEN" ]]; then
+    log "building cargo-stash (release)"
+    (cd "$REPO" && cargo build --release -p cargo-stash --quiet) || die "cargo-stash build failed"
+    STASH_BIN=$REPO/target/release/cargo-stash
 fi
 mkdir -p "$BENCH_DIR/bin"
-cp -f "$STOW_BIN" "$BENCH_DIR/bin/cargo-stow"
-STOW=$BENCH_DIR/bin/cargo-stow
+cp -f "$STASH_BIN" "$BENCH_DIR/bin/cargo-stash"
+STASH=$BENCH_DIR/bin/cargo-stash
 
 # --- helpers ------------------------------------------------------------------------------
 # timed NAME RUN OUT cmd...: wall seconds, peak RSS (kB) and the 1-min load average.
@@ -209,7 +209,7 @@ setup_bat() { # the published bat 0.24.0 as a git checkout (same as bench/save_r
     log "fetching bat 0.24.0 from crates.io"
     local fetch=$BENCH_DIR/fetch
     rm -rf "$fetch" "$proj"; mkdir -p "$fetch/src" "$(dirname "$proj")"
-    printf '[package]\nname = "stow-bench-fetch"\nversion = "0.0.0"\nedition = "2021"\npublish = false\n\n[dependencies]\nbat = "=0.24.0"\n' >"$fetch/Cargo.toml"
+    printf '[package]\nname = "stash-bench-fetch"\nversion = "0.0.0"\nedition = "2021"\npublish = false\n\n[dependencies]\nbat = "=0.24.0"\n' >"$fetch/Cargo.toml"
     : >"$fetch/src/lib.rs"
     (cd "$fetch" && cargo fetch --quiet) || die "cargo fetch failed"
     local crate_file
@@ -253,7 +253,7 @@ async fn main() -> Result<()> {
     let text = std::env::args().nth(1).unwrap_or_else(|| "a=1 b=2".into());
     let packed = zstd::encode_all(text.as_bytes(), 3)?;
     let back = zstd::decode_all(&packed[..])?;
-    tokio::fs::write(std::env::temp_dir().join("stow-bench-cli.txt"), &back).await?;
+    tokio::fs::write(std::env::temp_dir().join("stash-bench-cli.txt"), &back).await?;
     for c in re.captures_iter(&text) {
         println!("{} -> {}", &c[1], &c[2]);
     }
@@ -304,14 +304,14 @@ bench_project() {
     local pw=$W/$p
     rm -rf "$pw"; mkdir -p "$pw"
     local san=$pw/sanitized
-    log "$p: sanitized copy of target/ (cargo-stow clean on a copy)"
+    log "$p: sanitized copy of target/ (cargo-stash clean on a copy)"
     cp -a "$proj/target" "$san"
-    rm -rf "$san/.cargo-stow"
-    CARGO_TARGET_DIR=$san "$STOW" clean --json --manifest-path "$proj/Cargo.toml" >"$pw/clean.json" ||
-        die "cargo-stow clean failed"
-    rm -rf "$san/.cargo-stow"
-    record "$p.full_bytes" once "$(du -sb --exclude=.cargo-stow "$proj/target" | cut -f1)"
-    record "$p.full_files" once "$(find "$proj/target" -path "$proj/target/.cargo-stow" -prune -o -type f -print | wc -l)"
+    rm -rf "$san/.cargo-stash"
+    CARGO_TARGET_DIR=$san "$STASH" clean --json --manifest-path "$proj/Cargo.toml" >"$pw/clean.json" ||
+        die "cargo-stash clean failed"
+    rm -rf "$san/.cargo-stash"
+    record "$p.full_bytes" once "$(du -sb --exclude=.cargo-stash "$proj/target" | cut -f1)"
+    record "$p.full_files" once "$(find "$proj/target" -path "$proj/target/.cargo-stash" -prune -o -type f -print | wc -l)"
     record "$p.san_bytes" once "$(du -sb "$san" | cut -f1)"
     record "$p.san_files" once "$(find "$san" -type f | wc -l)"
 
@@ -320,17 +320,17 @@ bench_project() {
         settle_fs
         log "$p: round $run"
         local store=$pw/store-$run
-        rm -rf "$store" "$pw"/*.tar.zst "$proj/target/.cargo-stow/state.json"
+        rm -rf "$store" "$pw"/*.tar.zst "$proj/target/.cargo-stash/state.json"
         # 1. first save into an empty store
-        WARM="$proj/target" timed "$p.stow_save" "$run" "$pw/save-$run.json" \
-            "$STOW" save --json --no-registry --store "file://$store" --manifest-path "$proj/Cargo.toml"
+        WARM="$proj/target" timed "$p.stash_save" "$run" "$pw/save-$run.json" \
+            "$STASH" save --json --no-registry --store "file://$store" --manifest-path "$proj/Cargo.toml"
         [[ $(jfield "$pw/save-$run.json" .outcome) == saved ]] || die "first save did not save: $(cat "$pw/save-$run.json")"
         record "$p.save_uploaded" "$run" "$(jfield "$pw/save-$run.json" .bytes_uploaded)"
         record "$p.save_total" "$run" "$(jfield "$pw/save-$run.json" .bytes_total)"
         record "$p.save_packs" "$run" "$(jfield "$pw/save-$run.json" .packs)"
         record "$p.store_bytes" "$run" "$(du -sb "$store" | cut -f1)"
         WARM="$pw/sanitized" timed "$p.tar_save_san" "$run" /dev/null "${TAR_CREATE[@]}" "$pw/san.tar.zst" -C "$pw" sanitized
-        WARM="$proj/target" timed "$p.tar_save_full" "$run" /dev/null "${TAR_CREATE[@]}" "$pw/full.tar.zst" -C "$proj" --exclude=target/.cargo-stow target
+        WARM="$proj/target" timed "$p.tar_save_full" "$run" /dev/null "${TAR_CREATE[@]}" "$pw/full.tar.zst" -C "$proj" --exclude=target/.cargo-stash target
         record "$p.tar_san_bytes" "$run" "$(stat -c %s "$pw/san.tar.zst")"
         record "$p.tar_full_bytes" "$run" "$(stat -c %s "$pw/full.tar.zst")"
         trash "$pw/untar-san" "$pw/untar-full"; mkdir -p "$pw/untar-san" "$pw/untar-full"
@@ -344,8 +344,8 @@ bench_project() {
 
         # 1./4. exact-hit restore into a fresh clone at the same path, then build
         fresh_clone_at "$proj"
-        WARM="$store" timed "$p.stow_restore" "$run" "$pw/restore-$run.json" \
-            "$STOW" restore --json --no-registry --store "file://$store" --manifest-path "$proj/Cargo.toml"
+        WARM="$store" timed "$p.stash_restore" "$run" "$pw/restore-$run.json" \
+            "$STASH" restore --json --no-registry --store "file://$store" --manifest-path "$proj/Cargo.toml"
         [[ $(jfield "$pw/restore-$run.json" .hit) == exact ]] || die "restore was not an exact hit: $(cat "$pw/restore-$run.json")"
         [[ $(jfield "$pw/restore-$run.json" .packs_failed) == 0 ]] || die "restore skipped packs"
         # Cargo's fingerprint log names the file that made a unit stale (silent when fresh).
@@ -356,14 +356,14 @@ bench_project() {
 
         # 2./4. new commit: restore with a new --suffix (fallback hit), build, save
         fresh_clone_at "$proj"
-        WARM="$store" timed "$p.stow_restore_fallback" "$run" "$pw/restore-nc-$run.json" \
-            "$STOW" restore --json --no-registry --store "file://$store" --suffix "nc-$run" --manifest-path "$proj/Cargo.toml"
+        WARM="$store" timed "$p.stash_restore_fallback" "$run" "$pw/restore-nc-$run.json" \
+            "$STASH" restore --json --no-registry --store "file://$store" --suffix "nc-$run" --manifest-path "$proj/Cargo.toml"
         [[ $(jfield "$pw/restore-nc-$run.json" .hit) == fallback ]] || die "suffix restore was not a fallback hit: $(cat "$pw/restore-nc-$run.json")"
         timed "$p.build_after_restore" "$run" "$pw/build-restored-$run.json" \
             cargo build --locked --message-format=json --manifest-path "$proj/Cargo.toml"
-        "$STOW" stats --json --manifest-path "$proj/Cargo.toml" >"$pw/stats-$run.json" 2>/dev/null || true
-        WARM="$proj/target" timed "$p.stow_save_nochange" "$run" "$pw/save-nc-$run.json" \
-            "$STOW" save --json --no-registry --store "file://$store" --suffix "nc-$run" --manifest-path "$proj/Cargo.toml"
+        "$STASH" stats --json --manifest-path "$proj/Cargo.toml" >"$pw/stats-$run.json" 2>/dev/null || true
+        WARM="$proj/target" timed "$p.stash_save_nochange" "$run" "$pw/save-nc-$run.json" \
+            "$STASH" save --json --no-registry --store "file://$store" --suffix "nc-$run" --manifest-path "$proj/Cargo.toml"
         [[ $(jfield "$pw/save-nc-$run.json" .outcome) == saved ]] || die "no-change save did not save: $(cat "$pw/save-nc-$run.json")"
         record "$p.nc_uploaded" "$run" "$(jfield "$pw/save-nc-$run.json" .bytes_uploaded)"
         record "$p.nc_packs_uploaded" "$run" "$(jfield "$pw/save-nc-$run.json" .packs_uploaded)"
@@ -386,11 +386,11 @@ bench_project() {
     old=$(awk -v d="$dep" '$0 == "name = \"" d "\"" { getline; gsub(/[^0-9.]/, ""); print; exit }' "$proj/Cargo.lock")
     (cd "$proj" && cargo update -q -p "$dep" --precise "$ver") || die "cargo update -p $dep --precise $ver failed"
     record "$p.bump" once "$dep $old -> $ver"
-    "$STOW" restore --json --no-registry --store "file://$store" --suffix delta --manifest-path "$proj/Cargo.toml" >"$pw/restore-delta.json"
+    "$STASH" restore --json --no-registry --store "file://$store" --suffix delta --manifest-path "$proj/Cargo.toml" >"$pw/restore-delta.json"
     [[ $(jfield "$pw/restore-delta.json" .hit) == fallback ]] || die "restore after the bump was not a fallback hit: $(cat "$pw/restore-delta.json")"
     timed "$p.delta_build" once "$pw/build-delta.json" cargo build --locked --message-format=json --manifest-path "$proj/Cargo.toml"
     timed "$p.delta_save" once "$pw/save-delta.json" \
-        "$STOW" save --json --no-registry --store "file://$store" --suffix delta --manifest-path "$proj/Cargo.toml"
+        "$STASH" save --json --no-registry --store "file://$store" --suffix delta --manifest-path "$proj/Cargo.toml"
     record "$p.delta_uploaded" once "$(jfield "$pw/save-delta.json" .bytes_uploaded)"
     record "$p.delta_packs_uploaded" once "$(jfield "$pw/save-delta.json" .packs_uploaded)"
     record "$p.delta_packs" once "$(jfield "$pw/save-delta.json" .packs)"
@@ -402,7 +402,7 @@ bench_project() {
     fresh_clone_at "$proj"
     (cd "$proj" && cargo update -q -p "$dep" --precise "$ver") || die "cargo update -p $dep --precise $ver failed"
     timed "$p.delta_restore" once "$pw/restore-delta2.json" \
-        "$STOW" restore --json --no-registry --store "file://$store" --suffix delta --manifest-path "$proj/Cargo.toml"
+        "$STASH" restore --json --no-registry --store "file://$store" --suffix delta --manifest-path "$proj/Cargo.toml"
     [[ $(jfield "$pw/restore-delta2.json" .hit) == exact && $(jfield "$pw/restore-delta2.json" .packs_failed) == 0 ]] ||
         die "restore of the delta snapshot failed: $(cat "$pw/restore-delta2.json")"
     record "$p.delta_restore_down" once "$(jfield "$pw/restore-delta2.json" .bytes_downloaded)"
@@ -412,9 +412,9 @@ bench_project() {
 
     # registry layer (default on; left out above so both sides hold the same files): once
     log "$p: save with the registry layer (once)"
-    rm -rf "$pw/store-reg" "$proj/target/.cargo-stow/state.json"
+    rm -rf "$pw/store-reg" "$proj/target/.cargo-stash/state.json"
     timed "$p.save_with_registry" once "$pw/save-reg.json" \
-        "$STOW" save --json --store "file://$pw/store-reg" --manifest-path "$proj/Cargo.toml"
+        "$STASH" save --json --store "file://$pw/store-reg" --manifest-path "$proj/Cargo.toml"
     record "$p.reg_uploaded" once "$(jfield "$pw/save-reg.json" .registry.bytes_uploaded)"
     record "$p.reg_packs" once "$(jfield "$pw/save-reg.json" .registry.packs)"
     record "$p.reg_total" once "$(jfield "$pw/save-reg.json" .registry.bytes_total)"
@@ -436,19 +436,19 @@ elif [[ " $PROJECTS " == *" bat "* && " $PROJECTS " == *" ws "* ]]; then
     cp -a "${PROJ[bat]}/target" "$sw/single"
     cp -a "${PROJ[bat]}/target" "$sw/double"
     cp -a -n "${PROJ[ws]}/target/." "$sw/double/"
-    rm -rf "$sw/single/.cargo-stow" "$sw/double/.cargo-stow"
+    rm -rf "$sw/single/.cargo-stash" "$sw/double/.cargo-stash"
     record scale.single_bytes once "$(du -sb "$sw/single" | cut -f1)"
     record scale.double_bytes once "$(du -sb "$sw/double" | cut -f1)"
     for run in warmup $(seq 1 "$RUNS"); do
         for size in single double; do
             st=$sw/store-$size-$run
             rm -rf "$st" "$sw/restored"; mkdir -p "$sw/restored"
-            rm -f "$sw/$size/.cargo-stow/state.json"
+            rm -f "$sw/$size/.cargo-stash/state.json"
             timed "scale.${size}_save" "$run" "$sw/save-$size-$run.json" env CARGO_TARGET_DIR="$sw/$size" \
-                "$STOW" save --json --no-registry --store "file://$st" --manifest-path "${PROJ[bat]}/Cargo.toml"
+                "$STASH" save --json --no-registry --store "file://$st" --manifest-path "${PROJ[bat]}/Cargo.toml"
             record "scale.${size}_total" "$run" "$(jfield "$sw/save-$size-$run.json" .bytes_total)"
             timed "scale.${size}_restore" "$run" "$sw/restore-$size-$run.json" env CARGO_TARGET_DIR="$sw/restored" \
-                "$STOW" restore --json --no-registry --no-mtime --store "file://$st" --manifest-path "${PROJ[bat]}/Cargo.toml"
+                "$STASH" restore --json --no-registry --no-mtime --store "file://$st" --manifest-path "${PROJ[bat]}/Cargo.toml"
             [[ $(jfield "$sw/restore-$size-$run.json" .hit) == exact ]] || die "scale restore missed"
             rm -rf "$st"
         done
@@ -470,7 +470,7 @@ elif [[ -n "$S3_JOBS" && " $PROJECTS " == *" bat "* ]]; then
         STARTED_SERVERS=1
     fi
     set -a; . "$REPO/target/servers.env"; set +a
-    S3_BASE=$CARGO_STOW_TEST_S3
+    S3_BASE=$CARGO_STASH_TEST_S3
     S3_DONE=1
     sw=$W/s3
     rm -rf "$sw"; mkdir -p "$sw"
@@ -483,23 +483,23 @@ elif [[ -n "$S3_JOBS" && " $PROJECTS " == *" bat "* ]]; then
                     local) url="file://$sw/store-$jobs-$run" ;;
                     s3) url="$S3_BASE/bench-$rid-$jobs-$run" ;;
                 esac
-                rm -f "${PROJ[bat]}/target/.cargo-stow/state.json"
+                rm -f "${PROJ[bat]}/target/.cargo-stash/state.json"
                 rm -rf "$sw/restored"; mkdir -p "$sw/restored"
                 timed "s3.$kind.$jobs.save" "$run" "$sw/save.json" \
-                    "$STOW" save --json --no-registry --jobs "$jobs" --store "$url" --manifest-path "${PROJ[bat]}/Cargo.toml"
+                    "$STASH" save --json --no-registry --jobs "$jobs" --store "$url" --manifest-path "${PROJ[bat]}/Cargo.toml"
                 [[ $(jfield "$sw/save.json" .outcome) == saved ]] || die "S3 bench save failed: $(cat "$sw/save.json")"
                 record "s3.bytes_total" "$run" "$(jfield "$sw/save.json" .bytes_total)"
                 timed "s3.$kind.$jobs.restore" "$run" "$sw/restore.json" env CARGO_TARGET_DIR="$sw/restored" \
-                    "$STOW" restore --json --no-registry --no-mtime --jobs "$jobs" --store "$url" --manifest-path "${PROJ[bat]}/Cargo.toml"
+                    "$STASH" restore --json --no-registry --no-mtime --jobs "$jobs" --store "$url" --manifest-path "${PROJ[bat]}/Cargo.toml"
                 [[ $(jfield "$sw/restore.json" .hit) == exact ]] || die "S3 bench restore missed: $(cat "$sw/restore.json")"
-                # A skipped pack is a cargo-stow bug worth reporting, not a reason to stop.
+                # A skipped pack is a cargo-stash bug worth reporting, not a reason to stop.
                 if [[ $(jfield "$sw/restore.json" .packs_failed) != 0 ]]; then
                     record s3.failed "$run" "$kind --jobs $jobs: $(jq -r '.warnings | join("; ")' "$sw/restore.json")"
                 fi
                 record "s3.bytes_written" "$run" "$(jfield "$sw/restore.json" .bytes_written)"
                 rm -rf "$sw/store-$jobs-$run"
                 # Leave nothing behind in the shared S3 server (no save runs on this prefix).
-                if [[ $kind == s3 ]]; then "$STOW" gc --store "$url" --max-age 0s --grace 0s >/dev/null 2>&1 || true; fi
+                if [[ $kind == s3 ]]; then "$STASH" gc --store "$url" --max-age 0s --grace 0s >/dev/null 2>&1 || true; fi
             done
         done
     done
@@ -512,7 +512,7 @@ if [[ -n "${REPORT_ONLY:-}" ]]; then
     KEY_OUT=$(cat "$W/key.txt" 2>/dev/null || true)
 elif [[ -z "${SKIP_KEY:-}" ]]; then
     log "key computation, native vs wasm (scripts/bench-key.sh)"
-    if [[ ! -f "$REPO/wasm/pkg/stow_wasm_bg.wasm" ]]; then
+    if [[ ! -f "$REPO/wasm/pkg/stash_wasm_bg.wasm" ]]; then
         (cd "$REPO" && bash scripts/wasm-build.sh >&2) || log "wasm build failed; key benchmark skipped"
     fi
     # Idle servers and the cold memory the steps above left (see preheat) had made both
@@ -522,7 +522,7 @@ elif [[ -z "${SKIP_KEY:-}" ]]; then
         STARTED_SERVERS=
     fi
     preheat
-    KEY_OUT=$(cd "$REPO" && STOW_NATIVE_BIN=$STOW bash scripts/bench-key.sh 2>&1) ||
+    KEY_OUT=$(cd "$REPO" && STASH_NATIVE_BIN=$STASH bash scripts/bench-key.sh 2>&1) ||
         KEY_OUT="scripts/bench-key.sh failed:
 $KEY_OUT"
     printf '%s\n' "$KEY_OUT" >"$W/key.txt"
@@ -530,14 +530,14 @@ fi
 
 LOAD_END=$(loadavg)
 ELAPSED=$(since "$T_START")
-STOW_REV=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-STOW_DIRTY=$(cd "$REPO" && [[ -n $(git status --porcelain -- native core 2>/dev/null) ]] && echo " + uncommitted changes in native/ or core/" || true)
-[[ -n "$STOW_BIN_GIVEN" ]] && STOW_DIRTY="$STOW_DIRTY; binary given by STOW_BIN"
+STASH_REV=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+STASH_DIRTY=$(cd "$REPO" && [[ -n $(git status --porcelain -- native core 2>/dev/null) ]] && echo " + uncommitted changes in native/ or core/" || true)
+[[ -n "$STASH_BIN_GIVEN" ]] && STASH_DIRTY="$STASH_DIRTY; binary given by STASH_BIN"
 RUN_DATE=$(date -u +%Y-%m-%d)
 if [[ -n "${REPORT_ONLY:-}" ]]; then
     . "$W/meta.env" # what the measuring run recorded
 else
-    declare -p LOAD_START LOAD_END ELAPSED STOW_REV STOW_DIRTY RUN_DATE RUNS >"$W/meta.env"
+    declare -p LOAD_START LOAD_END ELAPSED STASH_REV STASH_DIRTY RUN_DATE RUNS >"$W/meta.env"
 fi
 
 # --- report ------------------------------------------------------------------------------
@@ -565,10 +565,10 @@ SECTIONS=
 ALL_RSS=()
 for p in $PROJECTS; do
     proj=${PROJ[$p]}
-    S_SAVE=$(median "$p.stow_save"); T_SAVE_SAN=$(median "$p.tar_save_san"); T_SAVE_FULL=$(median "$p.tar_save_full")
-    S_REST=$(median "$p.stow_restore"); S_REST_FB=$(median "$p.stow_restore_fallback")
+    S_SAVE=$(median "$p.stash_save"); T_SAVE_SAN=$(median "$p.tar_save_san"); T_SAVE_FULL=$(median "$p.tar_save_full")
+    S_REST=$(median "$p.stash_restore"); S_REST_FB=$(median "$p.stash_restore_fallback")
     T_REST_SAN=$(median "$p.tar_restore_san"); T_REST_FULL=$(median "$p.tar_restore_full")
-    S_NC=$(median "$p.stow_save_nochange")
+    S_NC=$(median "$p.stash_save_nochange")
     S_STORE=$(median "$p.store_bytes"); S_UP=$(median "$p.save_uploaded"); S_TOTAL=$(median "$p.save_total")
     T_SAN_B=$(median "$p.tar_san_bytes"); T_FULL_B=$(median "$p.tar_full_bytes")
     NC_UP=$(maxof "$p.nc_uploaded" 3); NC_PACKS=$(maxof "$p.nc_packs_uploaded" 3)
@@ -586,7 +586,7 @@ for p in $PROJECTS; do
     REB_REST=$(rebuilt_list "$pw/build-restored-$RUNS.json"); REB_EXACT=$(rebuilt_list "$pw/build-exact-$RUNS.json")
     STATS=$(jq -r '"restored \(.units.restored), fresh \(.units.fresh), rebuilt \(.units.rebuilt), new \(.units.new), unused \(.units.unused)"' "$pw/stats-$RUNS.json" 2>/dev/null || echo "n/a")
     MT=$(jq -r 'if .mtime == null then "none" elif .mtime.skipped then "skipped: \(.mtime.skipped)" else "\(.mtime.restored) unchanged entries given their saved mtime, \(.mtime.touched) stamped now" end' "$pw/restore-nc-$RUNS.json" 2>/dev/null || echo n/a)
-    RSS_SAVE=$(maxof "$p.stow_save"); RSS_REST=$(maxof "$p.stow_restore"); RSS_NC=$(maxof "$p.stow_save_nochange"); RSS_FB=$(maxof "$p.stow_restore_fallback")
+    RSS_SAVE=$(maxof "$p.stash_save"); RSS_REST=$(maxof "$p.stash_restore"); RSS_NC=$(maxof "$p.stash_save_nochange"); RSS_FB=$(maxof "$p.stash_restore_fallback")
     RSS_TSAVE=$(maxof "$p.tar_save_san"); RSS_TREST=$(maxof "$p.tar_restore_san")
     ALL_RSS+=("$RSS_SAVE" "$RSS_REST" "$RSS_NC" "$RSS_FB" "$(maxof "$p.delta_save")" "$(maxof "$p.delta_restore")")
     R_REST=$(div "$S_REST" "$T_REST_SAN"); R_REST_FB=$(div "$S_REST_FB" "$T_REST_SAN"); R_SAVE=$(div "$S_SAVE" "$T_SAVE_SAN")
@@ -603,19 +603,19 @@ for p in $PROJECTS; do
 ### $label
 
 $([[ $p == bat ]] && echo "\`bat 0.24.0\` as published on crates.io (its own Cargo.lock, $(grep -c '^name' "$proj/Cargo.lock") packages), debug build, default features." || echo "tests/fixtures/workspace (members \`app\`, \`util\` with a build script writing OUT_DIR, \`derive\` proc-macro; serde, serde_json, bzip2-sys with C) plus a member \`cli\` on zstd 0.13 (zstd-sys C build), tokio, regex and anyhow; locked once with the newest versions ($(grep -c '^name' "$proj/Cargo.lock") packages), debug build.")
-target/: $(mib "$(one "$p.full_bytes")") in $(one "$p.full_files") files; sanitized (what cargo-stow keeps and the "same files" tar holds): $(mib "$(one "$p.san_bytes")") in $(one "$p.san_files") files.
+target/: $(mib "$(one "$p.full_bytes")") in $(one "$p.full_files") files; sanitized (what cargo-stash keeps and the "same files" tar holds): $(mib "$(one "$p.san_bytes")") in $(one "$p.san_files") files.
 
-| measurement | cargo-stow | tar+zstd, same files | ratio | tar+zstd, whole target/ | ratio |
+| measurement | cargo-stash | tar+zstd, same files | ratio | tar+zstd, whole target/ | ratio |
 |---|---:|---:|---:|---:|---:|
-| first save, s | $(t "$p.stow_save") | $(t "$p.tar_save_san") | $(ratio "$S_SAVE" "$T_SAVE_SAN") | $(t "$p.tar_save_full") | $(ratio "$S_SAVE" "$T_SAVE_FULL") |
-| restore, fresh clone at the same path, exact hit, s | $(t "$p.stow_restore") | $(t "$p.tar_restore_san") | $(ratio "$S_REST" "$T_REST_SAN") | $(t "$p.tar_restore_full") | $(ratio "$S_REST" "$T_REST_FULL") |
-| restore, same, fallback hit (new \`--suffix\`), s | $(t "$p.stow_restore_fallback") | $(t "$p.tar_restore_san") | $(ratio "$S_REST_FB" "$T_REST_SAN") | | |
-| no-change save (restore, no-op build, save), s | $(t "$p.stow_save_nochange") | | | | |
+| first save, s | $(t "$p.stash_save") | $(t "$p.tar_save_san") | $(ratio "$S_SAVE" "$T_SAVE_SAN") | $(t "$p.tar_save_full") | $(ratio "$S_SAVE" "$T_SAVE_FULL") |
+| restore, fresh clone at the same path, exact hit, s | $(t "$p.stash_restore") | $(t "$p.tar_restore_san") | $(ratio "$S_REST" "$T_REST_SAN") | $(t "$p.tar_restore_full") | $(ratio "$S_REST" "$T_REST_FULL") |
+| restore, same, fallback hit (new \`--suffix\`), s | $(t "$p.stash_restore_fallback") | $(t "$p.tar_restore_san") | $(ratio "$S_REST_FB" "$T_REST_SAN") | | |
+| no-change save (restore, no-op build, save), s | $(t "$p.stash_save_nochange") | | | | |
 | bytes stored (first save) | $(mib "$S_STORE") | $(mib "$T_SAN_B") | $(ratio "$S_STORE" "$T_SAN_B") | $(mib "$T_FULL_B") | $(ratio "$S_STORE" "$T_FULL_B") |
 | uncompressed input | $(mib "$S_TOTAL") in $(median "$p.save_packs") packs | $(mib "$(one "$p.san_bytes")") | | $(mib "$(one "$p.full_bytes")") | |
-| CPU (user+sys), first save, s | $(f2 "$(median "$p.stow_save" 6)") | $(f2 "$(median "$p.tar_save_san" 6)") | $(ratio "$(median "$p.stow_save" 6)" "$(median "$p.tar_save_san" 6)") | $(f2 "$(median "$p.tar_save_full" 6)") | $(ratio "$(median "$p.stow_save" 6)" "$(median "$p.tar_save_full" 6)") |
-| CPU (user+sys), restore exact hit, s | $(f2 "$(median "$p.stow_restore" 6)") | $(f2 "$(median "$p.tar_restore_san" 6)") | $(ratio "$(median "$p.stow_restore" 6)" "$(median "$p.tar_restore_san" 6)") | $(f2 "$(median "$p.tar_restore_full" 6)") | $(ratio "$(median "$p.stow_restore" 6)" "$(median "$p.tar_restore_full" 6)") |
-| CPU (user+sys), no-change save, s | $(f2 "$(median "$p.stow_save_nochange" 6)") | | | | |
+| CPU (user+sys), first save, s | $(f2 "$(median "$p.stash_save" 6)") | $(f2 "$(median "$p.tar_save_san" 6)") | $(ratio "$(median "$p.stash_save" 6)" "$(median "$p.tar_save_san" 6)") | $(f2 "$(median "$p.tar_save_full" 6)") | $(ratio "$(median "$p.stash_save" 6)" "$(median "$p.tar_save_full" 6)") |
+| CPU (user+sys), restore exact hit, s | $(f2 "$(median "$p.stash_restore" 6)") | $(f2 "$(median "$p.tar_restore_san" 6)") | $(ratio "$(median "$p.stash_restore" 6)" "$(median "$p.tar_restore_san" 6)") | $(f2 "$(median "$p.tar_restore_full" 6)") | $(ratio "$(median "$p.stash_restore" 6)" "$(median "$p.tar_restore_full" 6)") |
+| CPU (user+sys), no-change save, s | $(f2 "$(median "$p.stash_save_nochange" 6)") | | | | |
 | peak RSS, save / restore | $(mb_rss "$RSS_SAVE") / $(mb_rss "$RSS_REST") | $(mb_rss "$RSS_TSAVE") / $(mb_rss "$RSS_TREST") (largest process) | | | |
 
 | save kind | uploaded | packs uploaded | time, s | vs first save |
@@ -638,7 +638,7 @@ Restoring the delta snapshot (exact hit, fresh clone; its patches fetch their ba
 
 Build after restore vs cold: $(ratio "$B_REST" "$COLD"); vs no-op: $(ratio "$B_REST" "$B_NOOP").
 Why Cargo rebuilt after the exact-hit restore (its fingerprint log): $(STALE=$({ grep -o 'stale: [a-z_ ]*"[^"]*"' "$pw/build-exact-$RUNS.log" 2>/dev/null || true; } | sed "s|$BENCH_DIR|\$BENCH_DIR|g; s|^|\`|; s|\$|\`|" | sort -u | paste -sd, - | sed 's/,/, /g'); echo "${STALE:-nothing stale}").
-\`cargo stow stats\` after that build: $STATS. Source mtimes at restore: $MT.
+\`cargo stash stats\` after that build: $STATS. Source mtimes at restore: $MT.
 Units left out of the no-change save as unused: $(maxof "$p.nc_unused" 3); of the delta save: $(one "$p.delta_unused").
 EOF
 )
@@ -682,8 +682,8 @@ if [[ -n "$S3_DONE" ]]; then
         S3_TABLE+="| $jobs | $(t "s3.local.$jobs.save") | $(t "s3.s3.$jobs.save") | $(ratio "$b" "$a") | $(t "s3.local.$jobs.restore") | $(t "s3.s3.$jobs.restore") | $(ratio "$d" "$c") | $(awk -v m="$S3_MB" -v s="$b" 'BEGIN { printf "%.0f", m / 1e6 / s }') | $(awk -v m="$S3_MB" -v s="$d" 'BEGIN { printf "%.0f", m / 1e6 / s }') |"$'\n'
     done
     S3_FAILED=$(awk -F'\t' '$1 == "s3.failed" {print "- round " $2 ", " $3}' "$RESULTS" | sed "s|$BENCH_DIR|\$BENCH_DIR|g")
-    [[ -n "$S3_FAILED" ]] && S3_TABLE+=$'\n'"**Restores that skipped packs** (times are still in the table). \"File exists\" here is a race in cargo-stow, not in the store: two packs creating the same parent directory at once (\`ensure_real_dirs\` in native/src/pack.rs treats EEXIST from \`create_dir\` as an error), so a whole unit is left out and rebuilds:"$'\n\n'"$S3_FAILED"$'\n'
-    S3_TABLE+=$'\n'"bat's target/ ($(mib "$S3_MB") uncompressed per save); MB/s are uncompressed bytes. SeaweedFS ($(cd "$REPO" && "$HOME/.cache/cargo-stow-servers/venv/bin/weed" version 2>/dev/null | head -n1 || echo "version unknown")) on 127.0.0.1 through the S3 API, started by \`scripts/servers.sh\`; every save goes to a new prefix (a first save), every restore into an empty target dir."
+    [[ -n "$S3_FAILED" ]] && S3_TABLE+=$'\n'"**Restores that skipped packs** (times are still in the table). \"File exists\" here is a race in cargo-stash, not in the store: two packs creating the same parent directory at once (\`ensure_real_dirs\` in native/src/pack.rs treats EEXIST from \`create_dir\` as an error), so a whole unit is left out and rebuilds:"$'\n\n'"$S3_FAILED"$'\n'
+    S3_TABLE+=$'\n'"bat's target/ ($(mib "$S3_MB") uncompressed per save); MB/s are uncompressed bytes. SeaweedFS ($(cd "$REPO" && "$HOME/.cache/cargo-stash-servers/venv/bin/weed" version 2>/dev/null | head -n1 || echo "version unknown")) on 127.0.0.1 through the S3 API, started by \`scripts/servers.sh\`; every save goes to a new prefix (a first save), every restore into an empty target dir."
 fi
 
 DOC=$(cat <<EOF
@@ -709,13 +709,13 @@ $TARGET_ROWS
   during the timed steps: $LOAD_STEPS.
 - Toolchain: $(rustc -V); $(cargo -V).
 - Tools: $(tar --version | head -n1); zstd $(zstd -V | grep -o 'v[0-9.]*' | head -n1);
-  cargo-stow $STOW_REV$STOW_DIRTY (release build).
-- cargo-stow saves with \`--no-registry\` into a fresh \`file://\` store per round, so
+  cargo-stash $STASH_REV$STASH_DIRTY (release build).
+- cargo-stash saves with \`--no-registry\` into a fresh \`file://\` store per round, so
   both sides hold the same files (the registry layer is measured once on its own row).
   "Same files" is \`tar --posix -I 'zstd -T0 -3' -cf\` of a copy of target/ sanitized by
-  \`cargo-stow clean\` (no incremental/, no \`*.d\`); "whole target/" is the same command on
+  \`cargo-stash clean\` (no incremental/, no \`*.d\`); "whole target/" is the same command on
   the unsanitized target/. tar restores are \`zstd -d -T0 | tar -x\` into an empty dir;
-  cargo-stow restores go into the empty target/ of a fresh \`git clone\` at the path the
+  cargo-stash restores go into the empty target/ of a fresh \`git clone\` at the path the
   save was made from (the checkout is moved aside meanwhile), so they include the
   content-gated source mtime restore.
 - Page cache warm (cannot be dropped here): each save's and restore's inputs are read

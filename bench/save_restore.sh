@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# cargo-stow save/restore benchmark against the tar + zstd pipeline (what actions/cache
+# cargo-stash save/restore benchmark against the tar + zstd pipeline (what actions/cache
 # does), on a real crates.io project, in one run on one machine.
 #
 #   bash bench/save_restore.sh            # 3 runs, writes docs/benchmarks.md
 #   RUNS=5 BENCH_DIR=/tmp/x bash bench/save_restore.sh
 #
 # Environment (all optional):
-#   BENCH_DIR      scratch dir, reused across reruns      (default /tmp/cargo-stow-bench)
+#   BENCH_DIR      scratch dir, reused across reruns      (default /tmp/cargo-stash-bench)
 #   RUNS           timed runs per measurement, median shown (default 3)
 #   BENCH_CRATE    crates.io binary project              (default bat: ~3 min cold debug build
 #                  on 2 cores, 130 units, C code in libgit2-sys and onig_sys build scripts)
 #   BENCH_VERSION  its exact version                      (default 0.24.0)
-#   STOW_BIN       cargo-stow binary to measure (default: build target/release/cargo-stow)
+#   STASH_BIN       cargo-stash binary to measure (default: build target/release/cargo-stash)
 #   DOC_OUT        where to write the markdown            (default docs/benchmarks.md; "-" = none)
-#   STOW_JOBS      passed as --jobs to cargo-stow         (default: cargo-stow's own default)
+#   STASH_JOBS      passed as --jobs to cargo-stash         (default: cargo-stash's own default)
 #
 # Idempotent: the project's source and debug build are kept in BENCH_DIR and reused;
 # everything else (stores, archives, clones) is recreated each run. Works with CI=true
@@ -21,7 +21,7 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH_DIR=${BENCH_DIR:-/tmp/cargo-stow-bench}
+BENCH_DIR=${BENCH_DIR:-/tmp/cargo-stash-bench}
 RUNS=${RUNS:-3}
 CRATE=${BENCH_CRATE:-bat}
 VERSION=${BENCH_VERSION:-0.24.0}
@@ -29,8 +29,8 @@ DOC_OUT=${DOC_OUT:-$REPO/docs/benchmarks.md}
 CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
 export CARGO_HOME
 # The benchmark must find target dirs the way a user's job would: no overrides.
-unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR CARGO_BUILD_BUILD_DIR CARGO_STOW_STORE \
-      CARGO_STOW_SUFFIX CARGO_STOW_PREFIX CARGO_STOW_JOBS || true
+unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR CARGO_BUILD_BUILD_DIR CARGO_STASH_STORE \
+      CARGO_STASH_SUFFIX CARGO_STASH_PREFIX CARGO_STASH_JOBS || true
 export CARGO_TERM_COLOR=never CARGO_TERM_PROGRESS_WHEN=never
 exec </dev/null
 
@@ -55,7 +55,7 @@ print('null' if v is None else v)
 EOF
     }
 else
-    die "jq or python3 is required to read cargo-stow --json output"
+    die "jq or python3 is required to read cargo-stash --json output"
 fi
 
 mkdir -p "$BENCH_DIR"
@@ -64,21 +64,21 @@ PROJ=$BENCH_DIR/project/$CRATE-$VERSION
 WORK=$BENCH_DIR/work/$CRATE-$VERSION
 RESULTS=$WORK/results.tsv
 
-# --- cargo-stow binary ----------------------------------------------------------------
+# --- cargo-stash binary ----------------------------------------------------------------
 # Copied into BENCH_DIR so a concurrent rebuild of the repo cannot swap it mid-run.
-STOW_BIN_GIVEN=${STOW_BIN:-}
-if [[ -z "${STOW_BIN:-}" ]]; then
-    log "building cargo-stow (release)"
-    (cd "$REPO" && cargo build --release -p cargo-stow --quiet) ||
-        die "cargo-stow build failed (set STOW_BIN=/path/to/cargo-stow to measure a given binary)"
-    STOW_BIN=$REPO/target/release/cargo-stow
+STASH_BIN_GIVEN=${STASH_BIN:-}
+if [[ -z "${STASH_BIN:-}" ]]; then
+    log "building cargo-stash (release)"
+    (cd "$REPO" && cargo build --release -p cargo-stash --quiet) ||
+        die "cargo-stash build failed (set STASH_BIN=/path/to/cargo-stash to measure a given binary)"
+    STASH_BIN=$REPO/target/release/cargo-stash
 fi
-[[ -x "$STOW_BIN" ]] || die "no cargo-stow binary at $STOW_BIN"
+[[ -x "$STASH_BIN" ]] || die "no cargo-stash binary at $STASH_BIN"
 mkdir -p "$BENCH_DIR/bin"
-cp -fp "$STOW_BIN" "$BENCH_DIR/bin/cargo-stow"
-STOW=$BENCH_DIR/bin/cargo-stow
-STOW_ARGS=()
-[[ -n "${STOW_JOBS:-}" ]] && STOW_ARGS+=(--jobs "$STOW_JOBS")
+cp -fp "$STASH_BIN" "$BENCH_DIR/bin/cargo-stash"
+STASH=$BENCH_DIR/bin/cargo-stash
+STASH_ARGS=()
+[[ -n "${STASH_JOBS:-}" ]] && STASH_ARGS+=(--jobs "$STASH_JOBS")
 
 # --- 1. the project: a real crates.io binary, as a git checkout, built once -----------
 if [[ ! -d "$PROJ/.git" ]]; then
@@ -88,7 +88,7 @@ if [[ ! -d "$PROJ/.git" ]]; then
     mkdir -p "$fetch/src" "$(dirname "$PROJ")"
     cat >"$fetch/Cargo.toml" <<EOF
 [package]
-name = "stow-bench-fetch"
+name = "stash-bench-fetch"
 version = "0.0.0"
 edition = "2021"
 publish = false
@@ -173,14 +173,14 @@ fresh_clone() {
     git clone -q "$PROJ" "$1"
 }
 
-# --- the sanitized copy: cargo-stow clean on a copy of target/ ------------------------
-log "sanitized copy of target/ (cargo-stow clean on a copy)"
+# --- the sanitized copy: cargo-stash clean on a copy of target/ ------------------------
+log "sanitized copy of target/ (cargo-stash clean on a copy)"
 SAN=$WORK/sanitized
 rm -rf "$SAN"
 mkdir -p "$SAN"
 cp -a "$TARGET" "$SAN/target"
-CARGO_TARGET_DIR=$SAN/target "$STOW" clean --json --manifest-path "$PROJ/Cargo.toml" \
-    >"$WORK/clean.json" || die "cargo-stow clean failed"
+CARGO_TARGET_DIR=$SAN/target "$STASH" clean --json --manifest-path "$PROJ/Cargo.toml" \
+    >"$WORK/clean.json" || die "cargo-stash clean failed"
 
 FULL_BYTES=$(du -sb "$TARGET" | cut -f1)
 SAN_BYTES=$(du -sb "$SAN/target" | cut -f1)
@@ -190,18 +190,18 @@ SAN_FILES=$(find "$SAN/target" -type f | wc -l)
 # one_round RUN: every measurement once. RUN=warmup is timed but left out of medians.
 one_round() {
     local run=$1 store=$WORK/store-$1
-    rm -rf "$store" "$WORK/stow-save.json" "$WORK"/*.tar.zst
+    rm -rf "$store" "$WORK/stash-save.json" "$WORK"/*.tar.zst
 
     # first save of the project's target/ into an empty store
-    timed stow_save "$run" "$WORK/save-$run.json" \
-        "$STOW" "${STOW_ARGS[@]}" save --json --store "file://$store" --manifest-path "$PROJ/Cargo.toml"
+    timed stash_save "$run" "$WORK/save-$run.json" \
+        "$STASH" "${STASH_ARGS[@]}" save --json --store "file://$store" --manifest-path "$PROJ/Cargo.toml"
     [[ $(jget "$WORK/save-$run.json" .outcome) == saved ]] || die "first save did not save: $(cat "$WORK/save-$run.json")"
-    record stow_save_uploaded "$run" "$(jget "$WORK/save-$run.json" .bytes_uploaded)"
-    record stow_save_total "$run" "$(jget "$WORK/save-$run.json" .bytes_total)"
-    record stow_packs "$run" "$(jget "$WORK/save-$run.json" .packs)"
-    record stow_store_bytes "$run" "$(du -sb "$store" | cut -f1)"
-    record stow_store_disk "$run" "$(($(du -sk "$store" | cut -f1) * 1024))"
-    record stow_store_objects "$run" "$(find "$store" -type f | wc -l)"
+    record stash_save_uploaded "$run" "$(jget "$WORK/save-$run.json" .bytes_uploaded)"
+    record stash_save_total "$run" "$(jget "$WORK/save-$run.json" .bytes_total)"
+    record stash_packs "$run" "$(jget "$WORK/save-$run.json" .packs)"
+    record stash_store_bytes "$run" "$(du -sb "$store" | cut -f1)"
+    record stash_store_disk "$run" "$(($(du -sk "$store" | cut -f1) * 1024))"
+    record stash_store_objects "$run" "$(find "$store" -type f | wc -l)"
 
     # the tar pipeline on the same files, and on the whole target/
     timed tar_save_san "$run" /dev/null "${TAR_CREATE[@]}" "$WORK/san.tar.zst" -C "$SAN" target
@@ -212,11 +212,11 @@ one_round() {
     # restore (exact hit) into the empty target/ of a fresh clone
     local clone=$WORK/clone-exact
     fresh_clone "$clone"
-    timed stow_restore "$run" "$WORK/restore-$run.json" \
-        "$STOW" "${STOW_ARGS[@]}" restore --json --store "file://$store" --manifest-path "$clone/Cargo.toml"
+    timed stash_restore "$run" "$WORK/restore-$run.json" \
+        "$STASH" "${STASH_ARGS[@]}" restore --json --store "file://$store" --manifest-path "$clone/Cargo.toml"
     [[ $(jget "$WORK/restore-$run.json" .hit) == exact ]] || die "restore was not an exact hit: $(cat "$WORK/restore-$run.json")"
     [[ $(jget "$WORK/restore-$run.json" .packs_failed) == 0 ]] || die "restore skipped packs"
-    record stow_restore_downloaded "$run" "$(jget "$WORK/restore-$run.json" .bytes_downloaded)"
+    record stash_restore_downloaded "$run" "$(jget "$WORK/restore-$run.json" .bytes_downloaded)"
 
     # the tar pipeline into empty dirs
     rm -rf "$WORK/untar-san" "$WORK/untar-full"
@@ -228,16 +228,16 @@ one_round() {
     # CI), then save under that suffix into the same store. Nothing should go up.
     local nc=$WORK/clone-nochange
     fresh_clone "$nc"
-    timed stow_restore_fallback "$run" "$WORK/restore-nc-$run.json" \
-        "$STOW" "${STOW_ARGS[@]}" restore --json --store "file://$store" --suffix "nochange-$run" \
+    timed stash_restore_fallback "$run" "$WORK/restore-nc-$run.json" \
+        "$STASH" "${STASH_ARGS[@]}" restore --json --store "file://$store" --suffix "nochange-$run" \
         --manifest-path "$nc/Cargo.toml"
     [[ $(jget "$WORK/restore-nc-$run.json" .hit) == fallback ]] || die "suffix restore was not a fallback hit"
-    timed stow_save_nochange "$run" "$WORK/save-nc-$run.json" \
-        "$STOW" "${STOW_ARGS[@]}" save --json --store "file://$store" --suffix "nochange-$run" \
+    timed stash_save_nochange "$run" "$WORK/save-nc-$run.json" \
+        "$STASH" "${STASH_ARGS[@]}" save --json --store "file://$store" --suffix "nochange-$run" \
         --manifest-path "$nc/Cargo.toml"
     [[ $(jget "$WORK/save-nc-$run.json" .outcome) == saved ]] || die "no-change save did not save: $(cat "$WORK/save-nc-$run.json")"
-    record stow_nochange_uploaded "$run" "$(jget "$WORK/save-nc-$run.json" .bytes_uploaded)"
-    record stow_nochange_skipped "$run" "$(jget "$WORK/save-nc-$run.json" .bytes_skipped)"
+    record stash_nochange_uploaded "$run" "$(jget "$WORK/save-nc-$run.json" .bytes_uploaded)"
+    record stash_nochange_skipped "$run" "$(jget "$WORK/save-nc-$run.json" .bytes_skipped)"
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -251,7 +251,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- sanity: the restored target/ holds the sanitized files, byte for byte -------------
 log "checking the restored target/ against the sanitized copy"
-listing() { (cd "$1" && find . -path ./.cargo-stow -prune -o \( -type f -o -type l \) -printf '%P\t%s\t%T@\n' | sort); }
+listing() { (cd "$1" && find . -path ./.cargo-stash -prune -o \( -type f -o -type l \) -printf '%P\t%s\t%T@\n' | sort); }
 listing "$SAN/target" >"$WORK/list-san.txt"
 listing "$WORK/clone-exact/target" >"$WORK/list-restored.txt"
 if diff -q "$WORK/list-san.txt" "$WORK/list-restored.txt" >/dev/null; then
@@ -260,7 +260,7 @@ else
     SANITY="DIFFERS: $(diff "$WORK/list-san.txt" "$WORK/list-restored.txt" | grep -c '^[<>]') lines (see $WORK/list-*.txt)"
 fi
 if (cd "$SAN/target" && find . -type f -print0 | sort -z | xargs -0 sha256sum) >"$WORK/sum-san.txt" &&
-    (cd "$WORK/clone-exact/target" && find . -path ./.cargo-stow -prune -o -type f -print0 | sort -z | xargs -0 sha256sum) >"$WORK/sum-restored.txt" &&
+    (cd "$WORK/clone-exact/target" && find . -path ./.cargo-stash -prune -o -type f -print0 | sort -z | xargs -0 sha256sum) >"$WORK/sum-restored.txt" &&
     cmp -s "$WORK/sum-san.txt" "$WORK/sum-restored.txt"; then
     SANITY="$SANITY; contents identical (sha256)"
 else
@@ -295,14 +295,14 @@ verdict() { # verdict VALUE OP LIMIT
         print ok ? "met" : "**not met**" }'
 }
 
-S_SAVE=$(median stow_save); T_SAVE_SAN=$(median tar_save_san); T_SAVE_FULL=$(median tar_save_full)
-S_REST=$(median stow_restore); T_REST_SAN=$(median tar_restore_san); T_REST_FULL=$(median tar_restore_full)
-S_REST_FB=$(median stow_restore_fallback); S_NC=$(median stow_save_nochange)
-S_STORE=$(median stow_store_bytes); S_DISK=$(median stow_store_disk); S_OBJ=$(median stow_store_objects)
+S_SAVE=$(median stash_save); T_SAVE_SAN=$(median tar_save_san); T_SAVE_FULL=$(median tar_save_full)
+S_REST=$(median stash_restore); T_REST_SAN=$(median tar_restore_san); T_REST_FULL=$(median tar_restore_full)
+S_REST_FB=$(median stash_restore_fallback); S_NC=$(median stash_save_nochange)
+S_STORE=$(median stash_store_bytes); S_DISK=$(median stash_store_disk); S_OBJ=$(median stash_store_objects)
 T_SAN_B=$(median tar_san_bytes); T_FULL_B=$(median tar_full_bytes)
-S_UP=$(median stow_save_uploaded); S_TOTAL=$(median stow_save_total); S_PACKS=$(median stow_packs)
-NC_UP=$(maxof stow_nochange_uploaded 3); NC_SKIP=$(median stow_nochange_skipped)
-RSS_SAVE=$(maxof stow_save); RSS_REST=$(maxof stow_restore); RSS_NC=$(maxof stow_save_nochange)
+S_UP=$(median stash_save_uploaded); S_TOTAL=$(median stash_save_total); S_PACKS=$(median stash_packs)
+NC_UP=$(maxof stash_nochange_uploaded 3); NC_SKIP=$(median stash_nochange_skipped)
+RSS_SAVE=$(maxof stash_save); RSS_REST=$(maxof stash_restore); RSS_NC=$(maxof stash_save_nochange)
 RSS_TSAVE=$(maxof tar_save_san); RSS_TREST=$(maxof tar_restore_san)
 SPEEDUP_NC=$(awk -v a="$S_SAVE" -v b="$S_NC" 'BEGIN { printf "%.1f", a / b }')
 R_REST=$(awk -v a="$S_REST" -v b="$T_REST_SAN" 'BEGIN { print a / b }')
@@ -310,12 +310,12 @@ R_SAVE=$(awk -v a="$S_SAVE" -v b="$T_SAVE_SAN" 'BEGIN { print a / b }')
 RSS_MAX=$(printf '%s\n' "$RSS_SAVE" "$RSS_REST" "$RSS_NC" | sort -g | tail -n1)
 
 TABLE=$(cat <<EOF
-| measurement | cargo-stow | tar+zstd, same files | ratio | tar+zstd, whole target/ | ratio |
+| measurement | cargo-stash | tar+zstd, same files | ratio | tar+zstd, whole target/ | ratio |
 |---|---:|---:|---:|---:|---:|
-| first save, s | $(t stow_save) | $(t tar_save_san) | $(ratio "$S_SAVE" "$T_SAVE_SAN") | $(t tar_save_full) | $(ratio "$S_SAVE" "$T_SAVE_FULL") |
-| restore into a fresh clone (exact hit), s | $(t stow_restore) | $(t tar_restore_san) | $(ratio "$S_REST" "$T_REST_SAN") | $(t tar_restore_full) | $(ratio "$S_REST" "$T_REST_FULL") |
-| restore, fallback hit (new --suffix), s | $(t stow_restore_fallback) | $(t tar_restore_san) | $(ratio "$S_REST_FB" "$T_REST_SAN") | | |
-| no-change save (after restore), s | $(t stow_save_nochange) | | | | |
+| first save, s | $(t stash_save) | $(t tar_save_san) | $(ratio "$S_SAVE" "$T_SAVE_SAN") | $(t tar_save_full) | $(ratio "$S_SAVE" "$T_SAVE_FULL") |
+| restore into a fresh clone (exact hit), s | $(t stash_restore) | $(t tar_restore_san) | $(ratio "$S_REST" "$T_REST_SAN") | $(t tar_restore_full) | $(ratio "$S_REST" "$T_REST_FULL") |
+| restore, fallback hit (new --suffix), s | $(t stash_restore_fallback) | $(t tar_restore_san) | $(ratio "$S_REST_FB" "$T_REST_SAN") | | |
+| no-change save (after restore), s | $(t stash_save_nochange) | | | | |
 | bytes stored | $(mib "$S_STORE") ($S_OBJ objects; $(mib "$S_DISK") on disk) | $(mib "$T_SAN_B") | $(ratio "$S_STORE" "$T_SAN_B") | $(mib "$T_FULL_B") | $(ratio "$S_STORE" "$T_FULL_B") |
 | input (uncompressed) | $(mib "$S_TOTAL") in $S_PACKS packs | $(mib "$SAN_BYTES"), $SAN_FILES files | | $(mib "$FULL_BYTES"), $FULL_FILES files | |
 | peak RSS, save | $(mb_rss "$RSS_SAVE") | $(mb_rss "$RSS_TSAVE") (largest process) | | | |
@@ -337,9 +337,9 @@ EOF
 CLEAN_CATS=$(jq -r '.categories | to_entries[] | "| \(.key) | \(.value.files) | \(.value.bytes / 1048576 * 10 | round / 10) MiB | \(.value.kept_bytes / 1048576 * 10 | round / 10) MiB |"' \
     "$WORK/clean.json" 2>/dev/null || echo "| (jq needed for this table) | | | |")
 
-STOW_REV=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-STOW_DIRTY=$(cd "$REPO" && [[ -n $(git status --porcelain -- native core 2>/dev/null) ]] && echo " + uncommitted changes in native/ or core/" || true)
-[[ -n "${STOW_BIN_GIVEN:-}" ]] && STOW_DIRTY="$STOW_DIRTY; binary given by STOW_BIN, built $(date -u -r "$STOW" +%Y-%m-%dT%H:%MZ), so possibly from an older tree"
+STASH_REV=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+STASH_DIRTY=$(cd "$REPO" && [[ -n $(git status --porcelain -- native core 2>/dev/null) ]] && echo " + uncommitted changes in native/ or core/" || true)
+[[ -n "${STASH_BIN_GIVEN:-}" ]] && STASH_DIRTY="$STASH_DIRTY; binary given by STASH_BIN, built $(date -u -r "$STASH" +%Y-%m-%dT%H:%MZ), so possibly from an older tree"
 CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 MEM=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
 FS=$(df -T "$BENCH_DIR" | awk 'NR == 2 {print $2}')
@@ -350,7 +350,7 @@ fi
 CMD="bash bench/save_restore.sh"
 [[ "$RUNS" != 3 ]] && CMD="RUNS=$RUNS $CMD"
 [[ "$CRATE" != bat || "$VERSION" != 0.24.0 ]] && CMD="BENCH_CRATE=$CRATE BENCH_VERSION=$VERSION $CMD"
-[[ -n "${STOW_JOBS:-}" ]] && CMD="STOW_JOBS=$STOW_JOBS $CMD"
+[[ -n "${STASH_JOBS:-}" ]] && CMD="STASH_JOBS=$STASH_JOBS $CMD"
 
 DOC=$(cat <<EOF
 # Benchmarks: save and restore against tar + zstd
@@ -366,12 +366,12 @@ peak RSS is the maximum over the runs.$NOISY
 - Machine: $(nproc) cores ($CPU), $MEM RAM, $FS file system; $(uname -sr).
 - Toolchain: $(rustc -V); $(cargo -V).
 - Tools: $(tar --version | head -n1); zstd $(zstd -V | grep -o 'v[0-9.]*' | head -n1);
-  cargo-stow $STOW_REV$STOW_DIRTY (release build).
-- cargo-stow stores into a fresh \`file://\` store per run (so every first save uploads
+  cargo-stash $STASH_REV$STASH_DIRTY (release build).
+- cargo-stash stores into a fresh \`file://\` store per run (so every first save uploads
   everything). "Same files" is \`tar --posix -I 'zstd -T0 -3' -cf\` of a copy of target/
-  sanitized with \`cargo-stow clean\` (incremental/ and \`*.d\` removed); "whole target/" is
+  sanitized with \`cargo-stash clean\` (incremental/ and \`*.d\` removed); "whole target/" is
   the same command on the unsanitized target/. Restores go into the empty target/ of a
-  fresh \`git clone\` (cargo-stow) or an empty dir (\`zstd -d -T0 | tar -x\`).
+  fresh \`git clone\` (cargo-stash) or an empty dir (\`zstd -d -T0 | tar -x\`).
 - The page cache cannot be dropped here, so every step reads warm files; \`sync\` runs
   before each timed step so writeback of the previous one is not counted against it, but
   no step fsyncs its own output. The machine was not dedicated: other builds may have run
@@ -387,7 +387,7 @@ $TARGETS
 
 ## Details
 
-- Sanitization of target/ (\`cargo-stow clean\`):
+- Sanitization of target/ (\`cargo-stash clean\`):
 
   | category | files | size | kept |
   |---|---:|---:|---:|

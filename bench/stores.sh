@@ -4,12 +4,12 @@
 # second) and the S3/local ratio. Needs `scripts/servers.sh start`.
 #
 #   bench/stores.sh [PROJECT_DIR]     default: a copy of tests/fixtures/workspace, built
-#   BIN=target/release/cargo-stow JOBS="2 8 16" bench/stores.sh
+#   BIN=target/release/cargo-stash JOBS="2 8 16" bench/stores.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bin="${BIN:-$root/target/release/cargo-stow}"
+bin="${BIN:-$root/target/release/cargo-stash}"
 jobs_list="${JOBS:-2 8}"
-[[ -x "$bin" ]] || { echo "build it first: cargo build --release -p cargo-stow (or set BIN)" >&2; exit 2; }
+[[ -x "$bin" ]] || { echo "build it first: cargo build --release -p cargo-stash (or set BIN)" >&2; exit 2; }
 [[ -f "$root/target/servers.env" ]] || { echo "run scripts/servers.sh start first" >&2; exit 2; }
 set -a; . "$root/target/servers.env"; set +a
 export CI=true
@@ -31,9 +31,9 @@ for jobs in $jobs_list; do
   for store in local s3; do
     case $store in
       local) url="file://$work/store-$jobs" ;;
-      s3) url="$CARGO_STOW_TEST_S3/bench-$run_id-$jobs" ;;
+      s3) url="$CARGO_STASH_TEST_S3/bench-$run_id-$jobs" ;;
     esac
-    rm -f "$project/target/.cargo-stow/state.json"
+    rm -f "$project/target/.cargo-stash/state.json"
     out="$("$bin" save --json --jobs "$jobs" --store "$url" --manifest-path "$project/Cargo.toml")"
     bytes="$(field bytes_total <<<"$out")"; secs="$(field seconds <<<"$out")"
     save_rate[$store]="$(python3 -c "print(f'{$bytes/1e6/$secs:.1f}')")"

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Tests the CI templates under their real runners, against the real cargo-stow binary and
+# Tests the CI templates under their real runners, against the real cargo-stash binary and
 # a real S3 store (SeaweedFS):
 #   - GitLab: gitlab-ci-local (npm, pinned in gitlab/test/package-lock.json) runs the
-#     example pipeline that includes gitlab/cargo-stow.yml (gitlab/test/run.sh);
+#     example pipeline that includes gitlab/cargo-stash.yml (gitlab/test/run.sh);
 #   - Buildkite: bats runs the plugin's hooks (buildkite/tests/hooks.bats), shellcheck
 #     checks them, plugin.yml is validated.
 # Installs what is missing (Debian rsync, bats, bats-assert, bats-support, shellcheck,
-# dash; PyYAML and jsonschema; gitlab-ci-local), builds target/debug/cargo-stow if it is
-# not there (CARGO_STOW_BIN overrides), and starts the servers if target/servers.env is
+# dash; PyYAML and jsonschema; gitlab-ci-local), builds target/debug/cargo-stash if it is
+# not there (CARGO_STASH_BIN overrides), and starts the servers if target/servers.env is
 # missing (stopping them again at exit). Ends with `ci-templates: N passed, M failed`.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,9 +21,9 @@ apt_install() {
   log "apt-get install $*"
   local sudo=()
   [[ "$(id -u)" == 0 ]] || sudo=(sudo -n)
-  if [[ -z "${stow_apt_updated:-}" ]]; then
+  if [[ -z "${stash_apt_updated:-}" ]]; then
     "${sudo[@]}" apt-get update -qq
-    stow_apt_updated=1
+    stash_apt_updated=1
   fi
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
@@ -36,16 +36,16 @@ for lib in bats-assert bats-support; do
 done
 if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
 
-STOW_PYTHON=""
+STASH_PYTHON=""
 for py in python3 /usr/bin/python3; do
   if command -v "$py" >/dev/null && "$py" -c 'import yaml, jsonschema' 2>/dev/null; then
-    STOW_PYTHON="$(command -v "$py")"
+    STASH_PYTHON="$(command -v "$py")"
     break
   fi
 done
-if [[ -z "$STOW_PYTHON" ]]; then
+if [[ -z "$STASH_PYTHON" ]]; then
   apt_install python3 python3-yaml python3-jsonschema
-  STOW_PYTHON=/usr/bin/python3
+  STASH_PYTHON=/usr/bin/python3
 fi
 
 node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
@@ -63,17 +63,17 @@ if [[ "$have" != "$want" || ! -x "$gcl_dir/node_modules/.bin/gitlab-ci-local" ]]
 fi
 
 # --- the binary and the store ---------------------------------------------------------
-STOW_BIN="${CARGO_STOW_BIN:-$root/target/debug/cargo-stow}"
-if [[ ! -x "$STOW_BIN" ]]; then
-  log "cargo build -p cargo-stow"
-  cargo build -q -p cargo-stow
+STASH_BIN="${CARGO_STASH_BIN:-$root/target/debug/cargo-stash}"
+if [[ ! -x "$STASH_BIN" ]]; then
+  log "cargo build -p cargo-stash"
+  cargo build -q -p cargo-stash
 fi
-env_file="${CARGO_STOW_SERVERS_ENV:-$root/target/servers.env}"
+env_file="${CARGO_STASH_SERVERS_ENV:-$root/target/servers.env}"
 started_servers=""
 work=""
 cleanup() {
   local rc=$?
-  if [[ -n "$work" && -z "${CARGO_STOW_KEEP_WORK:-}" ]]; then rm -rf "$work"; fi
+  if [[ -n "$work" && -z "${CARGO_STASH_KEEP_WORK:-}" ]]; then rm -rf "$work"; fi
   if [[ -n "$started_servers" ]]; then bash "$root/scripts/servers.sh" stop || true; fi
   exit "$rc"
 }
@@ -87,18 +87,18 @@ set -a
 # shellcheck source=/dev/null
 . "$env_file"
 set +a
-: "${CARGO_STOW_TEST_S3:?$env_file has no CARGO_STOW_TEST_S3}"
+: "${CARGO_STASH_TEST_S3:?$env_file has no CARGO_STASH_TEST_S3}"
 
 # Clones and logs go to a scratch dir; CARGO_HOME persists under target/ so registry
 # downloads are reused between runs (its path is stable, as on a real runner).
-work="$(mktemp -d "${TMPDIR:-/tmp}/cargo-stow-ci-templates.XXXXXX")"
+work="$(mktemp -d "${TMPDIR:-/tmp}/cargo-stash-ci-templates.XXXXXX")"
 # A private copy of the binary: a rebuild of target/ during the run cannot pull it away.
 mkdir -p "$work/bin"
-cp "$STOW_BIN" "$work/bin/cargo-stow"
-STOW_BIN="$work/bin/cargo-stow"
-export STOW_BIN STOW_PYTHON STOW_WORK="$work" STOW_CARGO_HOME="$root/target/ci-templates/cargo-home"
-mkdir -p "$STOW_CARGO_HOME"
-log "installs ready in $((SECONDS - t_start)) s; store $CARGO_STOW_TEST_S3, scratch $work"
+cp "$STASH_BIN" "$work/bin/cargo-stash"
+STASH_BIN="$work/bin/cargo-stash"
+export STASH_BIN STASH_PYTHON STASH_WORK="$work" STASH_CARGO_HOME="$root/target/ci-templates/cargo-home"
+mkdir -p "$STASH_CARGO_HOME"
+log "installs ready in $((SECONDS - t_start)) s; store $CARGO_STASH_TEST_S3, scratch $work"
 
 # --- the tests --------------------------------------------------------------------------
 passed=0

@@ -1,30 +1,30 @@
 #!/usr/bin/env bash
 # Benchmark: key computation for a generated workspace whose Cargo.lock has 5,000
 # registry packages, in the wasm package under Node vs the native binary, same inputs,
-# same run: computeKey alone (wasm) vs stow_core::key::compute on the same inputs JSON
+# same run: computeKey alone (wasm) vs stash_core::key::compute on the same inputs JSON
 # (native, examples/bench_key.rs), and both end to end. Target: < 10 ms in wasm.
 #
-# Env: STOW_NATIVE_BIN (default target/debug/cargo-stow; target/release is used if
+# Env: STASH_NATIVE_BIN (default target/debug/cargo-stash; target/release is used if
 #      present), BENCH_PACKAGES (default 5000), BENCH_RUNS (default 20).
 # Needs scripts/wasm-build.sh to have run (wasm/pkg/).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ ! -f "$root/wasm/pkg/stow_wasm_bg.wasm" ]]; then
+if [[ ! -f "$root/wasm/pkg/stash_wasm_bg.wasm" ]]; then
   echo "error: wasm/pkg is missing: run scripts/wasm-build.sh first" >&2
   exit 1
 fi
-bin="${STOW_NATIVE_BIN:-}"
+bin="${STASH_NATIVE_BIN:-}"
 if [[ -z "$bin" ]]; then
-  bin="$root/target/debug/cargo-stow"
-  [[ -x "$root/target/release/cargo-stow" ]] && bin="$root/target/release/cargo-stow"
+  bin="$root/target/debug/cargo-stash"
+  [[ -x "$root/target/release/cargo-stash" ]] && bin="$root/target/release/cargo-stash"
 fi
-[[ -x "$bin" ]] || { echo "error: native binary $bin is missing: cargo build -p cargo-stow" >&2; exit 1; }
+[[ -x "$bin" ]] || { echo "error: native binary $bin is missing: cargo build -p cargo-stash" >&2; exit 1; }
 
 # The native compute alone, on the same inputs as the wasm side (built once, release).
-cargo build -q --release -p stow-wasm --example bench_key
+cargo build -q --release -p stash-wasm --example bench_key
 example="$root/target/release/examples/bench_key"
 
-STOW_ROOT="$root" STOW_NATIVE_BIN="$bin" STOW_BENCH_EXAMPLE="$example" exec node - <<'JS'
+STASH_ROOT="$root" STASH_NATIVE_BIN="$bin" STASH_BENCH_EXAMPLE="$example" exec node - <<'JS'
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -32,13 +32,13 @@ const { execFileSync } = require('node:child_process');
 const { performance } = require('node:perf_hooks');
 
 const t0 = performance.now();
-const stow = require(path.join(process.env.STOW_ROOT, 'wasm/pkg'));
+const stash = require(path.join(process.env.STASH_ROOT, 'wasm/pkg'));
 const loadMs = performance.now() - t0;
-const bin = process.env.STOW_NATIVE_BIN;
+const bin = process.env.STASH_NATIVE_BIN;
 const N = Number(process.env.BENCH_PACKAGES || 5000);
 const RUNS = Number(process.env.BENCH_RUNS || 20);
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stow-bench-'));
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stash-bench-'));
 try {
   fs.writeFileSync(path.join(dir, 'Cargo.toml'), '[package]\nname = "bench"\nversion = "0.1.0"\nedition = "2021"\n');
   fs.mkdirSync(path.join(dir, 'src'));
@@ -72,20 +72,20 @@ try {
   for (let i = 0; i < Math.min(RUNS, 10); i++) {
     e2e.push(time(() => {
       const rustcVersion = execFileSync('rustc', ['-vV'], { cwd: dir, encoding: 'utf8' });
-      inputs = stow.gatherKeyInputs({ rustcVersion, manifestPath, cwd: dir });
-      return stow.computeKey(inputs);
+      inputs = stash.gatherKeyInputs({ rustcVersion, manifestPath, cwd: dir });
+      return stash.computeKey(inputs);
     })[0]);
   }
-  const [firstMs, first] = time(() => stow.computeKey(inputs));
+  const [firstMs, first] = time(() => stash.computeKey(inputs));
   const keyRuns = [];
-  for (let i = 0; i < RUNS; i++) keyRuns.push(time(() => stow.computeKey(inputs))[0]);
+  for (let i = 0; i < RUNS; i++) keyRuns.push(time(() => stash.computeKey(inputs))[0]);
   if (first.target.key !== nativeOut.target.key) {
     console.error(`MISMATCH: wasm ${first.target.key} native ${nativeOut.target.key}`);
     process.exitCode = 1;
   }
   const inputsFile = path.join(dir, 'inputs.json');
   fs.writeFileSync(inputsFile, JSON.stringify(inputs));
-  const nativeCompute = JSON.parse(execFileSync(process.env.STOW_BENCH_EXAMPLE, [inputsFile, String(RUNS)], { encoding: 'utf8' }));
+  const nativeCompute = JSON.parse(execFileSync(process.env.STASH_BENCH_EXAMPLE, [inputsFile, String(RUNS)], { encoding: 'utf8' }));
   if (nativeCompute.key !== first.target.key) {
     console.error(`MISMATCH: wasm ${first.target.key} native compute ${nativeCompute.key}`);
     process.exitCode = 1;
@@ -99,7 +99,7 @@ try {
   console.log(`native key::compute, same inputs JSON     ${nativeCompute.median_ms.toFixed(2)} ms`);
   console.log(`ratio  wasm computeKey / native compute    ${(k / nativeCompute.median_ms).toFixed(2)}x`);
   console.log(`wasm   gather + computeKey, end to end      ${w.toFixed(1)} ms   (includes cargo metadata and rustc -vV)`);
-  console.log(`native cargo-stow key --json, end to end    ${n.toFixed(1)} ms   (${path.relative(process.env.STOW_ROOT, bin)})`);
+  console.log(`native cargo-stash key --json, end to end    ${n.toFixed(1)} ms   (${path.relative(process.env.STASH_ROOT, bin)})`);
   console.log(`ratio  wasm / native, end to end            ${(w / n).toFixed(2)}x`);
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });

@@ -5,10 +5,10 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-cargo build --release -q -p cargo-stow
-stow="$root/target/release/cargo-stow"
-work="${STOW_DEMO_DIR:-$(mktemp -d)}"
-echo "==> demo in $work (store: the default, see 'cargo-stow ls')"
+cargo build --release -q -p cargo-stash
+stash="$root/target/release/cargo-stash"
+work="${STASH_DEMO_DIR:-$(mktemp -d)}"
+echo "==> demo in $work (store: the default, see 'cargo-stash ls')"
 
 mkdir -p "$work"
 rm -rf "$work/origin" "$work/checkout"
@@ -20,16 +20,16 @@ git -C "$work/origin" -c user.name=demo -c user.email=demo@example.invalid commi
 echo "==> job 1: clone, restore (a miss the first time), cold build, save"
 git clone -q "$work/origin" "$work/checkout"
 cd "$work/checkout"
-"$stow" restore
+"$stash" restore
 time cargo build -q
-"$stow" save
+"$stash" save
 
 echo "==> job 2: a fresh clone at the same path, restore, build"
 cd "$work"
 rm -rf "$work/checkout"
 git clone -q "$work/origin" "$work/checkout"
 cd "$work/checkout"
-"$stow" restore
+"$stash" restore
 time cargo build --message-format=json -q 2>/dev/null | python3 -c '
 import json, sys
 units = [json.loads(l) for l in sys.stdin if "compiler-artifact" in l]
@@ -38,4 +38,4 @@ fresh = sum(u["fresh"] for u in reg)
 rebuilt = sum(not u["fresh"] for u in units if u not in reg)
 print("registry units fresh: %d/%d; workspace units rebuilt: %d" % (fresh, len(reg), rebuilt))'
 ./target/debug/app
-"$stow" ls | head -5
+"$stash" ls | head -5

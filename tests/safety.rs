@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use stow_tests::{Stow, build_json, clone_to, copy_built_fixture, copy_fixture, run_app};
+use stash_tests::{Stash, build_json, clone_to, copy_built_fixture, copy_fixture, run_app};
 
 fn packs_of(store: &Path) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(store.join("v2/packs"))
@@ -12,8 +12,8 @@ fn packs_of(store: &Path) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
-fn manifest_path(store: &Path, stow: &Stow, dir: &Path) -> std::path::PathBuf {
-    let key = stow.json(dir, &["key"])["target"]["key"]
+fn manifest_path(store: &Path, stash: &Stash, dir: &Path) -> std::path::PathBuf {
+    let key = stash.json(dir, &["key"])["target"]["key"]
         .as_str()
         .unwrap()
         .to_string();
@@ -25,9 +25,9 @@ fn a_corrupt_pack_is_skipped_and_the_build_is_still_correct() {
     let project = copy_built_fixture("workspace", "checkout");
     build_json(&project.root, &[]);
     let store = tempfile::tempdir().unwrap();
-    let stow = Stow::local(store.path());
+    let stash = Stash::local(store.path());
     // Only the target layer, so every pack in the store is one of its units.
-    stow.json(&project.root, &["save", "--no-registry"]);
+    stash.json(&project.root, &["save", "--no-registry"]);
 
     // Flip bytes in the middle of the largest pack.
     let mut packs = packs_of(store.path());
@@ -41,13 +41,13 @@ fn a_corrupt_pack_is_skipped_and_the_build_is_still_correct() {
     std::fs::write(victim, bytes).unwrap();
 
     let clone = clone_to(&project, "checkout");
-    let run = stow.run(&clone.root, &["restore", "--json"]);
+    let run = stash.run(&clone.root, &["restore", "--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out = run.json();
     assert_eq!(out["packs_failed"], 1, "{out}");
     assert!(run.stderr.contains("skipped pack"), "{}", run.stderr);
     assert!(
-        !clone.path("target/.cargo-stow/staging").exists(),
+        !clone.path("target/.cargo-stash/staging").exists(),
         "staging left behind"
     );
 
@@ -65,7 +65,7 @@ fn a_corrupt_pack_is_skipped_and_the_build_is_still_correct() {
         r#"hello from App util-v1 42 {"generated":42} bzip2=1.0.8"#
     );
 
-    let strict = stow.run(&clone.root, &["restore", "--strict"]);
+    let strict = stash.run(&clone.root, &["restore", "--strict"]);
     assert_eq!(
         strict.code, 3,
         "--strict must fail on a corrupt pack: {}",
@@ -78,12 +78,12 @@ fn a_missing_pack_is_skipped_with_a_warning() {
     let project = copy_built_fixture("workspace", "checkout");
     build_json(&project.root, &[]);
     let store = tempfile::tempdir().unwrap();
-    let stow = Stow::local(store.path());
+    let stash = Stash::local(store.path());
     // Only the target layer, so every pack in the store is one of its units.
-    stow.json(&project.root, &["save", "--no-registry"]);
+    stash.json(&project.root, &["save", "--no-registry"]);
     std::fs::remove_file(&packs_of(store.path())[0]).unwrap();
     let clone = clone_to(&project, "checkout");
-    let out = stow.json(&clone.root, &["restore"]);
+    let out = stash.json(&clone.root, &["restore"]);
     assert_eq!(out["packs_failed"], 1, "{out}");
     build_json(&clone.root, &[]);
 }
@@ -139,7 +139,7 @@ fn manifest_json(key_path: &Path, packs: &[String], links: serde_json::Value) {
 fn crafted_packs_with_escaping_paths_write_nothing_outside() {
     let project = copy_fixture("workspace", "checkout");
     let store = tempfile::tempdir().unwrap();
-    let stow = Stow::local(store.path());
+    let stash = Stash::local(store.path());
     let outside = project.root.parent().unwrap();
     let ids = vec![
         evil_pack(store.path(), &[("../../escaped-dotdot", None)]),
@@ -154,11 +154,11 @@ fn crafted_packs_with_escaping_paths_write_nothing_outside() {
         evil_pack(store.path(), &[("good/file", None)]),
     ];
     manifest_json(
-        &manifest_path(store.path(), &stow, &project.root),
+        &manifest_path(store.path(), &stash, &project.root),
         &ids,
         serde_json::json!([]),
     );
-    let out = stow.json(&project.root, &["restore"]);
+    let out = stash.json(&project.root, &["restore"]);
     assert_eq!(out["packs_failed"], 3, "{out}");
     assert_eq!(out["packs"], 1);
     assert!(project.path("target/good/file").exists());
@@ -177,15 +177,15 @@ fn crafted_packs_with_escaping_paths_write_nothing_outside() {
 fn a_crafted_manifest_with_dotdot_links_is_refused() {
     let project = copy_fixture("workspace", "checkout");
     let store = tempfile::tempdir().unwrap();
-    let stow = Stow::local(store.path());
+    let stash = Stash::local(store.path());
     let id = evil_pack(store.path(), &[("debug/app", None)]);
     let links = serde_json::json!([{"root": "target", "path": "../../linked-outside", "target": "debug/app"}]);
     manifest_json(
-        &manifest_path(store.path(), &stow, &project.root),
+        &manifest_path(store.path(), &stash, &project.root),
         &[id],
         links,
     );
-    let run = stow.run(&project.root, &["restore"]);
+    let run = stash.run(&project.root, &["restore"]);
     assert_eq!(
         run.code, 0,
         "a bad snapshot must not fail the build: {}",
@@ -208,7 +208,7 @@ fn a_crafted_manifest_with_dotdot_links_is_refused() {
         !project.path("target/debug/app").exists(),
         "a refused manifest restores nothing"
     );
-    let strict = stow.run(&project.root, &["restore", "--strict"]);
+    let strict = stash.run(&project.root, &["restore", "--strict"]);
     assert_eq!(strict.code, 3);
 }
 
@@ -216,29 +216,29 @@ fn a_crafted_manifest_with_dotdot_links_is_refused() {
 fn an_unknown_manifest_schema_is_a_clear_error() {
     let project = copy_fixture("workspace", "checkout");
     let store = tempfile::tempdir().unwrap();
-    let stow = Stow::local(store.path());
-    let path = manifest_path(store.path(), &stow, &project.root);
+    let stash = Stash::local(store.path());
+    let path = manifest_path(store.path(), &stash, &project.root);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, br#"{"schema": 99, "packs": "from the future"}"#).unwrap();
-    let run = stow.run(&project.root, &["restore"]);
+    let run = stash.run(&project.root, &["restore"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stderr.contains("schema 99") && run.stderr.contains("upgrade cargo-stow"),
+        run.stderr.contains("schema 99") && run.stderr.contains("upgrade cargo-stash"),
         "{}",
         run.stderr
     );
-    let strict = stow.run(&project.root, &["restore", "--strict"]);
+    let strict = stash.run(&project.root, &["restore", "--strict"]);
     assert_eq!(strict.code, 3);
 }
 
 #[test]
 fn a_bad_store_url_names_the_problem() {
     let project = copy_fixture("workspace", "checkout");
-    let stow = Stow {
+    let stash = Stash {
         store: "ftp://user:hunter2@example.invalid/cache".into(),
         env: vec![],
     };
-    let run = stow.run(&project.root, &["restore"]);
+    let run = stash.run(&project.root, &["restore"]);
     assert_eq!(run.code, 4, "{}", run.stderr);
     assert!(run.stderr.contains("store URL"), "{}", run.stderr);
     assert!(

@@ -2,30 +2,30 @@
 
 use std::os::unix::fs::MetadataExt;
 
-use stow_tests::{
-    Project, Stow, build_json, clone_to, copy_built_fixture, copy_fixture, rebuilt, run_app,
+use stash_tests::{
+    Project, Stash, build_json, clone_to, copy_built_fixture, copy_fixture, rebuilt, run_app,
 };
 
 const EXPECTED: &str = r#"hello from App util-v1 42 {"generated":42} bzip2=1.0.8"#;
 
 /// A built fixture saved to a fresh store.
-fn built_and_saved(suffix: &str) -> (Project, tempfile::TempDir, Stow, serde_json::Value) {
+fn built_and_saved(suffix: &str) -> (Project, tempfile::TempDir, Stash, serde_json::Value) {
     let project = copy_built_fixture("workspace", "checkout");
     build_json(&project.root, &[]);
     let store_dir = tempfile::tempdir().unwrap();
-    let stow = Stow::local(store_dir.path());
-    let saved = stow.json(&project.root, &["save", "--suffix", suffix]);
+    let stash = Stash::local(store_dir.path());
+    let saved = stash.json(&project.root, &["save", "--suffix", suffix]);
     assert_eq!(saved["outcome"], "saved", "{saved}");
-    (project, store_dir, stow, saved)
+    (project, store_dir, stash, saved)
 }
 
 #[test]
 fn clone_elsewhere_restores_every_registry_unit_fresh() {
-    let (project, _store, stow, saved) = built_and_saved("a");
+    let (project, _store, stash, saved) = built_and_saved("a");
     assert!(saved["bytes_uploaded"].as_u64().unwrap() > 0);
 
     let clone = clone_to(&project, "elsewhere");
-    let restored = stow.json(&clone.root, &["restore", "--suffix", "a"]);
+    let restored = stash.json(&clone.root, &["restore", "--suffix", "a"]);
     assert_eq!(restored["hit"], "exact", "{restored}");
     assert_eq!(restored["packs_failed"], 0);
 
@@ -42,9 +42,9 @@ fn clone_elsewhere_restores_every_registry_unit_fresh() {
 
 #[test]
 fn restore_keeps_uplifted_binaries_as_hard_links() {
-    let (project, _store, stow, _) = built_and_saved("a");
+    let (project, _store, stash, _) = built_and_saved("a");
     let clone = clone_to(&project, "checkout2");
-    stow.json(&clone.root, &["restore", "--suffix", "a"]);
+    stash.json(&clone.root, &["restore", "--suffix", "a"]);
     let deps = clone.path("target/debug/deps");
     let app = std::fs::metadata(clone.path("target/debug/app")).unwrap();
     let twin = std::fs::read_dir(&deps)
@@ -65,7 +65,7 @@ fn restore_keeps_uplifted_binaries_as_hard_links() {
 
 #[test]
 fn second_save_after_changing_a_member_uploads_under_a_tenth() {
-    let (project, _store, stow, first) = built_and_saved("a");
+    let (project, _store, stash, first) = built_and_saved("a");
     let first_bytes = first["bytes_uploaded"].as_u64().unwrap();
     project.write(
         "util/src/lib.rs",
@@ -74,7 +74,7 @@ fn second_save_after_changing_a_member_uploads_under_a_tenth() {
             .replace("util-v1", "util-v2"),
     );
     build_json(&project.root, &[]);
-    let second = stow.json(&project.root, &["save", "--suffix", "b"]);
+    let second = stash.json(&project.root, &["save", "--suffix", "b"]);
     assert_eq!(second["outcome"], "saved", "{second}");
     let second_bytes = second["bytes_uploaded"].as_u64().unwrap();
     assert!(
@@ -85,7 +85,7 @@ fn second_save_after_changing_a_member_uploads_under_a_tenth() {
 
     // The newest snapshot wins a fallback restore, and its output is the changed one.
     let clone = clone_to(&project, "checkout");
-    let restored = stow.json(&clone.root, &["restore", "--suffix", "c"]);
+    let restored = stash.json(&clone.root, &["restore", "--suffix", "c"]);
     assert_eq!(restored["hit"], "fallback");
     assert!(
         restored["restored_key"].as_str().unwrap().ends_with("-b"),
@@ -95,11 +95,11 @@ fn second_save_after_changing_a_member_uploads_under_a_tenth() {
 
 #[test]
 fn a_save_after_an_unchanged_restore_uploads_nothing() {
-    let (project, _store, stow, _) = built_and_saved("a");
-    stow_tests::reclone_in_place(&project);
-    stow.json(&project.root, &["restore", "--suffix", "a"]);
+    let (project, _store, stash, _) = built_and_saved("a");
+    stash_tests::reclone_in_place(&project);
+    stash.json(&project.root, &["restore", "--suffix", "a"]);
     build_json(&project.root, &[]);
-    let again = stow.json(&project.root, &["save", "--suffix", "b"]);
+    let again = stash.json(&project.root, &["save", "--suffix", "b"]);
     assert_eq!(again["outcome"], "saved", "{again}");
     assert_eq!(
         again["bytes_uploaded"], 0,
@@ -110,19 +110,19 @@ fn a_save_after_an_unchanged_restore_uploads_nothing() {
 
 #[test]
 fn saving_an_existing_key_is_already_saved() {
-    let (project, _store, stow, _) = built_and_saved("a");
-    let again = stow.json(&project.root, &["save", "--suffix", "a"]);
+    let (project, _store, stash, _) = built_and_saved("a");
+    let again = stash.json(&project.root, &["save", "--suffix", "a"]);
     assert_eq!(again["outcome"], "already-saved");
     assert_eq!(again["bytes_uploaded"], 0);
 }
 
 #[test]
 fn an_exact_hit_is_not_saved_again() {
-    let (project, _store, stow, _) = built_and_saved("a");
+    let (project, _store, stash, _) = built_and_saved("a");
     let clone = clone_to(&project, "other");
-    stow.json(&clone.root, &["restore", "--suffix", "a"]);
+    stash.json(&clone.root, &["restore", "--suffix", "a"]);
     build_json(&clone.root, &[]);
-    let save = stow.json(&clone.root, &["save", "--suffix", "a"]);
+    let save = stash.json(&clone.root, &["save", "--suffix", "a"]);
     assert_eq!(save["outcome"], "skipped-exact-hit");
 }
 
@@ -130,10 +130,10 @@ fn an_exact_hit_is_not_saved_again() {
 fn a_miss_exits_zero_unless_strict() {
     let project = copy_fixture("workspace", "checkout");
     let store = tempfile::tempdir().unwrap();
-    let stow = Stow::local(store.path());
-    let miss = stow.json(&project.root, &["restore"]);
+    let stash = Stash::local(store.path());
+    let miss = stash.json(&project.root, &["restore"]);
     assert_eq!(miss["hit"], "miss");
-    let strict = stow.run(&project.root, &["restore", "--strict"]);
+    let strict = stash.run(&project.root, &["restore", "--strict"]);
     assert_eq!(strict.code, 3, "{}", strict.stderr);
 }
 
@@ -142,14 +142,14 @@ fn clean_drops_incremental_and_dep_files_only() {
     let project = copy_built_fixture("workspace", "checkout");
     build_json(&project.root, &[]);
     let store = tempfile::tempdir().unwrap();
-    let stow = Stow::local(store.path());
-    let dry = stow.json(&project.root, &["clean", "--dry-run"]);
+    let stash = Stash::local(store.path());
+    let dry = stash.json(&project.root, &["clean", "--dry-run"]);
     assert!(
         dry["categories"]["incremental"]["bytes"].as_u64().unwrap() > 0,
         "{dry}"
     );
     assert!(project.path("target/debug/incremental").exists());
-    let done = stow.json(&project.root, &["clean"]);
+    let done = stash.json(&project.root, &["clean"]);
     assert_eq!(done["bytes_removed"], dry["bytes_removed"]);
     assert!(!project.path("target/debug/incremental").exists());
     assert!(!project.path("target/debug/app.d").exists());
@@ -165,28 +165,28 @@ fn clean_drops_incremental_and_dep_files_only() {
 fn key_ignores_noise_env_and_follows_rustflags() {
     let project = copy_fixture("workspace", "checkout");
     let store = tempfile::tempdir().unwrap();
-    let mut stow = Stow::local(store.path());
-    let base = stow.json(&project.root, &["key"])["target"]["key"].clone();
-    stow.env = vec![
+    let mut stash = Stash::local(store.path());
+    let base = stash.json(&project.root, &["key"])["target"]["key"].clone();
+    stash.env = vec![
         ("CARGO_TERM_COLOR".into(), "always".into()),
         ("RUST_BACKTRACE".into(), "1".into()),
     ];
-    assert_eq!(stow.json(&project.root, &["key"])["target"]["key"], base);
-    stow.env = vec![("RUSTFLAGS".into(), "-Copt-level=1".into())];
-    assert_ne!(stow.json(&project.root, &["key"])["target"]["key"], base);
+    assert_eq!(stash.json(&project.root, &["key"])["target"]["key"], base);
+    stash.env = vec![("RUSTFLAGS".into(), "-Copt-level=1".into())];
+    assert_ne!(stash.json(&project.root, &["key"])["target"]["key"], base);
 }
 
 #[test]
 fn the_registry_layer_lets_an_empty_cargo_home_build_offline() {
-    let (project, _store, mut stow, saved) = built_and_saved("a");
+    let (project, _store, mut stash, saved) = built_and_saved("a");
     let registry = &saved["registry"];
     assert_eq!(registry["outcome"], "saved", "{saved}");
     assert!(registry["packs"].as_u64().unwrap() >= 10, "{registry}");
 
     let home = tempfile::tempdir().unwrap();
     let clone = clone_to(&project, "offline");
-    stow.env = vec![("CARGO_HOME".into(), home.path().display().to_string())];
-    let restored = stow.json(&clone.root, &["restore", "--suffix", "a"]);
+    stash.env = vec![("CARGO_HOME".into(), home.path().display().to_string())];
+    let restored = stash.json(&clone.root, &["restore", "--suffix", "a"]);
     // A new CARGO_HOME is a new target key, but the registry layer falls back across it.
     assert_eq!(restored["hit"], "miss", "{restored}");
     assert_eq!(restored["registry"]["packs_failed"], 0, "{restored}");
@@ -214,12 +214,12 @@ fn the_target_dir_comes_from_cargo() {
     let project = copy_fixture("workspace", "checkout");
     let elsewhere = project.root.parent().unwrap().join("shared-target");
     let store = tempfile::tempdir().unwrap();
-    let mut stow = Stow::local(store.path());
-    stow.env = vec![("CARGO_TARGET_DIR".into(), elsewhere.display().to_string())];
+    let mut stash = Stash::local(store.path());
+    stash.env = vec![("CARGO_TARGET_DIR".into(), elsewhere.display().to_string())];
     std::fs::create_dir_all(elsewhere.join("debug/deps")).unwrap();
     std::fs::create_dir_all(elsewhere.join("debug/incremental/x")).unwrap();
     std::fs::write(elsewhere.join("debug/incremental/x/graph.bin"), b"12345").unwrap();
-    let dry = stow.json(&project.root, &["clean", "--dry-run"]);
+    let dry = stash.json(&project.root, &["clean", "--dry-run"]);
     assert_eq!(
         dry["roots"]["target"],
         elsewhere.display().to_string(),
@@ -229,7 +229,7 @@ fn the_target_dir_comes_from_cargo() {
     assert!(!project.path("target").exists());
 }
 
-/// Digest of every file under `target/` but cargo-stow's own state.
+/// Digest of every file under `target/` but cargo-stash's own state.
 fn target_files(project: &Project) -> std::collections::BTreeMap<String, blake3::Hash> {
     let root = project.path("target");
     walkdir::WalkDir::new(&root)
@@ -240,20 +240,20 @@ fn target_files(project: &Project) -> std::collections::BTreeMap<String, blake3:
             let rel = e.path().strip_prefix(&root).unwrap().display().to_string();
             (rel, blake3::hash(&std::fs::read(e.path()).unwrap()))
         })
-        .filter(|(rel, _)| !rel.starts_with(".cargo-stow"))
+        .filter(|(rel, _)| !rel.starts_with(".cargo-stash"))
         .collect()
 }
 
 #[test]
 fn a_rebuilt_binary_is_stored_as_a_patch_that_restores_byte_for_byte() {
-    let (project, store, stow, first) = built_and_saved("a");
-    stow_tests::reclone_in_place(&project);
-    stow.json(&project.root, &["restore", "--suffix", "a"]);
+    let (project, store, stash, first) = built_and_saved("a");
+    stash_tests::reclone_in_place(&project);
+    stash.json(&project.root, &["restore", "--suffix", "a"]);
     let lib = std::fs::read_to_string(project.path("util/src/lib.rs")).unwrap();
     project.write("util/src/lib.rs", &lib.replace("util-v1", "util-v2"));
-    stow_tests::fixture::git(&project.root, &["commit", "-qam", "util v2"]);
+    stash_tests::fixture::git(&project.root, &["commit", "-qam", "util v2"]);
     build_json(&project.root, &[]);
-    let second = stow.json(&project.root, &["save", "--suffix", "b"]);
+    let second = stash.json(&project.root, &["save", "--suffix", "b"]);
     assert_eq!(second["outcome"], "saved", "{second}");
     // app's binary (over a MiB) and util's rlib changed; at least the binary is patched.
     assert!(second["packs_patched"].as_u64().unwrap() >= 1, "{second}");
@@ -268,7 +268,7 @@ fn a_rebuilt_binary_is_stored_as_a_patch_that_restores_byte_for_byte() {
     let saved = target_files(&project);
 
     // The first snapshot goes; its packs the patches are based on must stay.
-    let gc = stow.json(&project.root, &["gc", "--keep", "1", "--grace", "0s"]);
+    let gc = stash.json(&project.root, &["gc", "--keep", "1", "--grace", "0s"]);
     let deleted = gc["snapshots_deleted"].as_array().unwrap();
     assert!(
         deleted
@@ -278,8 +278,8 @@ fn a_rebuilt_binary_is_stored_as_a_patch_that_restores_byte_for_byte() {
     );
     assert!(gc["packs_deleted"].as_u64().unwrap() > 0, "{gc}");
 
-    stow_tests::reclone_in_place(&project);
-    let restored = stow.json(&project.root, &["restore", "--suffix", "b"]);
+    stash_tests::reclone_in_place(&project);
+    let restored = stash.json(&project.root, &["restore", "--suffix", "b"]);
     assert_eq!(restored["hit"], "exact", "{restored}");
     assert_eq!(restored["packs_failed"], 0, "{restored}");
     let units = build_json(&project.root, &[]);
@@ -297,7 +297,7 @@ fn a_rebuilt_binary_is_stored_as_a_patch_that_restores_byte_for_byte() {
     assert!(differ.is_empty(), "restored files differ: {differ:?}");
     assert!(back.keys().any(|p| p.starts_with("debug/deps/app-")));
     // Restored patches are known to the next save like whole packs.
-    let again = stow.json(&project.root, &["save", "--suffix", "c"]);
+    let again = stash.json(&project.root, &["save", "--suffix", "c"]);
     assert_eq!(again["bytes_uploaded"], 0, "{again}");
 
     // Without its base a patch is not referenced again: the pack goes up whole.
@@ -316,7 +316,7 @@ fn a_rebuilt_binary_is_stored_as_a_patch_that_restores_byte_for_byte() {
     for b in &bases {
         std::fs::remove_file(store.path().join("v2/packs").join(b)).unwrap();
     }
-    let last = stow.json(&project.root, &["save", "--suffix", "d"]);
+    let last = stash.json(&project.root, &["save", "--suffix", "d"]);
     assert!(last["bytes_uploaded"].as_u64().unwrap() > 0, "{last}");
     let packs = manifest(last["key"].as_str().unwrap())["packs"].clone();
     assert!(

@@ -1,9 +1,9 @@
 //! One backend-agnostic suite, run against every store: a temp folder (file://),
-//! SeaweedFS (s3://), Azurite (az://), and GCS when `CARGO_STOW_TEST_GCS` is set.
+//! SeaweedFS (s3://), Azurite (az://), and GCS when `CARGO_STASH_TEST_GCS` is set.
 //!
 //! Needs `scripts/servers.sh start` first for S3 and Azure (they fail with that hint
-//! otherwise; `CARGO_STOW_SKIP_SERVERS=1` skips them). The binary is
-//! `<workspace>/target/debug/cargo-stow`, built on first use, or `CARGO_STOW_BIN`.
+//! otherwise; `CARGO_STASH_SKIP_SERVERS=1` skips them). The binary is
+//! `<workspace>/target/debug/cargo-stash`, built on first use, or `CARGO_STASH_BIN`.
 
 #[path = "harness/servers.rs"]
 mod servers;
@@ -13,7 +13,7 @@ use std::path::Path;
 use std::thread;
 
 use servers::{Backend, Proxy};
-use stow_tests::{Project, Run, Stow, build_json, clone_to, copy_built_fixture};
+use stash_tests::{Project, Run, Stash, build_json, clone_to, copy_built_fixture};
 
 /// A store name unique to this run, so reruns against a long-lived server never see
 /// each other's snapshots.
@@ -26,8 +26,8 @@ fn unique(name: &str) -> String {
 }
 
 /// Runs a command and checks no secret of the backend appears in its output.
-fn run(b: &Backend, stow: &Stow, dir: &Path, args: &[&str]) -> Run {
-    let r = stow.run(dir, args);
+fn run(b: &Backend, stash: &Stash, dir: &Path, args: &[&str]) -> Run {
+    let r = stash.run(dir, args);
     for s in b.secrets() {
         assert!(
             !r.stdout.contains(&s) && !r.stderr.contains(&s),
@@ -40,13 +40,13 @@ fn run(b: &Backend, stow: &Stow, dir: &Path, args: &[&str]) -> Run {
     r
 }
 
-fn json(b: &Backend, stow: &Stow, dir: &Path, args: &[&str]) -> serde_json::Value {
+fn json(b: &Backend, stash: &Stash, dir: &Path, args: &[&str]) -> serde_json::Value {
     let mut all = args.to_vec();
     all.push("--json");
-    let r = run(b, stow, dir, &all);
+    let r = run(b, stash, dir, &all);
     assert_eq!(
         r.code, 0,
-        "{}: cargo-stow {args:?} failed:\n{}",
+        "{}: cargo-stash {args:?} failed:\n{}",
         b.name, r.stderr
     );
     r.json()
@@ -54,7 +54,7 @@ fn json(b: &Backend, stow: &Stow, dir: &Path, args: &[&str]) -> serde_json::Valu
 
 /// The whole suite for one backend.
 fn suite(b: &Backend) {
-    eprintln!("store suite: {} at {}", b.name, b.stow.store);
+    eprintln!("store suite: {} at {}", b.name, b.stash.store);
     let project = copy_built_fixture("workspace", "checkout");
     build_json(&project.root, &[]);
     round_trip(b, &project);
@@ -68,12 +68,12 @@ fn suite(b: &Backend) {
 
 /// save → clone elsewhere → restore → every registry unit fresh.
 fn round_trip(b: &Backend, project: &Project) {
-    let saved = json(b, &b.stow, &project.root, &["save", "--suffix", "rt"]);
+    let saved = json(b, &b.stash, &project.root, &["save", "--suffix", "rt"]);
     assert_eq!(saved["outcome"], "saved", "{}: {saved}", b.name);
     assert!(saved["packs_uploaded"].as_u64().unwrap() > 0);
 
     let clone = clone_to(project, "elsewhere");
-    let restored = json(b, &b.stow, &clone.root, &["restore", "--suffix", "rt"]);
+    let restored = json(b, &b.stash, &clone.root, &["restore", "--suffix", "rt"]);
     assert_eq!(restored["hit"], "exact", "{}: {restored}", b.name);
     assert_eq!(restored["packs_failed"], 0, "{}: {restored}", b.name);
     let units = build_json(&clone.root, &[]);
@@ -90,7 +90,7 @@ fn round_trip(b: &Backend, project: &Project) {
         b.name
     );
 
-    let ls = json(b, &b.stow, &project.root, &["ls"]);
+    let ls = json(b, &b.stash, &project.root, &["ls"]);
     assert_eq!(target_snapshots(&ls).len(), 1, "{}: {ls}", b.name);
 }
 
@@ -105,7 +105,7 @@ fn patched_round_trip(b: &Backend, project: &Project) {
     };
     let call = |dir: &Path, a: Vec<String>| {
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        json(b, &b.stow, dir, &a)
+        json(b, &b.stash, dir, &a)
     };
     call(&project.root, args("save", "one"));
     let edited = clone_to(project, "patched");
@@ -155,7 +155,7 @@ fn concurrent_saves(b: &Backend, project: &Project) {
             .map(|a| {
                 s.spawn(move || {
                     let a: Vec<&str> = a.iter().map(String::as_str).collect();
-                    json(b, &b.stow, &project.root, &a)
+                    json(b, &b.stash, &project.root, &a)
                 })
             })
             .collect();
@@ -176,7 +176,7 @@ fn concurrent_saves(b: &Backend, project: &Project) {
         assert_eq!(o["outcome"], "saved", "{}: {o}", b.name);
     }
 
-    let ls = json(b, &b.stow, &project.root, &["ls"]);
+    let ls = json(b, &b.stash, &project.root, &["ls"]);
     let keys: Vec<String> = target_snapshots(&ls)
         .into_iter()
         .map(|s| s["key"].as_str().unwrap().to_string())
@@ -201,7 +201,7 @@ fn concurrent_saves(b: &Backend, project: &Project) {
     for extra in restores {
         let mut a = vec!["restore", "--exact"];
         a.extend(extra.iter().map(String::as_str));
-        let r = json(b, &b.stow, &clone.root, &a);
+        let r = json(b, &b.stash, &clone.root, &a);
         assert_eq!(r["hit"], "exact", "{}: {extra:?}: {r}", b.name);
         assert_eq!(r["packs_failed"], 0, "{}: a pack is missing: {r}", b.name);
     }
@@ -210,12 +210,12 @@ fn concurrent_saves(b: &Backend, project: &Project) {
 /// gc deleting snapshots while a save publishes a new one: the new one restores whole.
 fn gc_racing_a_save(b: &Backend, project: &Project) {
     thread::scope(|s| {
-        let saver = s.spawn(|| json(b, &b.stow, &project.root, &["save", "--suffix", "race"]));
+        let saver = s.spawn(|| json(b, &b.stash, &project.root, &["save", "--suffix", "race"]));
         let gcs: Vec<serde_json::Value> = (0..3)
             .map(|_| {
                 json(
                     b,
-                    &b.stow,
+                    &b.stash,
                     &project.root,
                     &["gc", "--keep", "1", "--max-age", "1d"],
                 )
@@ -232,11 +232,11 @@ fn gc_racing_a_save(b: &Backend, project: &Project) {
         }
     });
     // And once more after the save, as a scheduled gc would.
-    json(b, &b.stow, &project.root, &["gc", "--keep", "1"]);
+    json(b, &b.stash, &project.root, &["gc", "--keep", "1"]);
     let clone = clone_to(project, "after-gc");
     let r = json(
         b,
-        &b.stow,
+        &b.stash,
         &clone.root,
         &["restore", "--exact", "--suffix", "race"],
     );
@@ -254,7 +254,7 @@ fn gc_racing_a_save(b: &Backend, project: &Project) {
     // Dry run reports, deletes nothing.
     let dry = json(
         b,
-        &b.stow,
+        &b.stash,
         &project.root,
         &["gc", "--keep", "0", "--dry-run"],
     );
@@ -262,14 +262,14 @@ fn gc_racing_a_save(b: &Backend, project: &Project) {
         !dry["snapshots_deleted"].as_array().unwrap().is_empty(),
         "{dry}"
     );
-    let ls = json(b, &b.stow, &project.root, &["ls"]);
+    let ls = json(b, &b.stash, &project.root, &["ls"]);
     assert!(!ls["snapshots"].as_array().unwrap().is_empty());
 }
 
 /// The server goes away after part of the packs came back: restore warns, exits 0, and
 /// every file it left is whole (equal to the saved one); the build then succeeds.
 fn server_stops_mid_restore(b: &Backend, project: &Project) {
-    let saved = json(b, &b.stow, &project.root, &["save", "--suffix", "cut"]);
+    let saved = json(b, &b.stash, &project.root, &["save", "--suffix", "cut"]);
     let stored =
         saved["bytes_uploaded"].as_u64().unwrap() + saved["bytes_skipped"].as_u64().unwrap();
     let proxy = Proxy::start(b.addr.as_deref().unwrap(), stored / 3);
@@ -324,9 +324,9 @@ fn assert_whole(original: &Path, restored: &Path) {
     for entry in walk(restored) {
         let rel = entry.strip_prefix(restored).unwrap();
         let orig = original.join(rel);
-        // cargo-stow's own state (memo, restore state) is per checkout, never restored.
-        if !orig.is_file() || rel.starts_with(".cargo-stow") {
-            continue; // Written by the build or by stow's state, not restored.
+        // cargo-stash's own state (memo, restore state) is per checkout, never restored.
+        if !orig.is_file() || rel.starts_with(".cargo-stash") {
+            continue; // Written by the build or by stash's state, not restored.
         }
         assert_eq!(
             std::fs::read(&entry).unwrap(),
@@ -379,7 +379,7 @@ fn file_store() {
 #[test]
 fn gc_removes_what_a_killed_local_save_left_in_tmp() {
     let b = Backend::file();
-    let root = Path::new(b.stow.store.strip_prefix("file://").unwrap());
+    let root = Path::new(b.stash.store.strip_prefix("file://").unwrap());
     let tmp = root.join("v2/tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let (old, young) = (tmp.join("4242-0.zst"), tmp.join("4242-1.zst"));
@@ -390,7 +390,7 @@ fn gc_removes_what_a_killed_local_save_left_in_tmp() {
         0,
     );
     filetime::set_file_mtime(&old, three_days_ago).unwrap();
-    let out = json(&b, &b.stow, root, &["gc"]);
+    let out = json(&b, &b.stash, root, &["gc"]);
     assert!(!old.exists(), "a stale tmp file survived gc: {out}");
     assert!(
         young.exists(),
@@ -423,7 +423,7 @@ fn gcs_store_when_configured() {
 /// and the error says what is wrong and how to fix it.
 #[test]
 fn credentials_never_printed() {
-    let project = stow_tests::copy_fixture("workspace", "secrets");
+    let project = stash_tests::copy_fixture("workspace", "secrets");
     let dir = project.root.as_path();
     let secret = "SeCrEt0123456789abcdefNEVERPRINT";
     let sig = "SiGnAtUrE0123456789NEVERPRINT";
@@ -474,7 +474,7 @@ fn credentials_never_printed() {
     if let Some(env) = servers::server_env() {
         // A live server that rejects a wrong secret.
         with_server.push((
-            "s3://stow/secrets",
+            "s3://stash/secrets",
             vec![
                 ("AWS_ACCESS_KEY_ID", env["AWS_ACCESS_KEY_ID"].clone()),
                 ("AWS_SECRET_ACCESS_KEY", secret.to_string()),
@@ -484,16 +484,16 @@ fn credentials_never_printed() {
         ));
     }
     for (url, env, expect) in cases.into_iter().chain(with_server) {
-        let stow = Stow {
+        let stash = Stash {
             store: url.into(),
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .chain(
                     [
-                        ("CARGO_STOW_RETRIES", "1"),
-                        ("CARGO_STOW_RETRY_TIMEOUT", "2s"),
-                        ("CARGO_STOW_CONNECT_TIMEOUT", "1s"),
+                        ("CARGO_STASH_RETRIES", "1"),
+                        ("CARGO_STASH_RETRY_TIMEOUT", "2s"),
+                        ("CARGO_STASH_CONNECT_TIMEOUT", "1s"),
                         ("AWS_REGION", "us-east-1"),
                         // Never fall back to a cloud metadata service off this machine.
                         ("AWS_METADATA_ENDPOINT", "http://127.0.0.1:9"),
@@ -511,7 +511,7 @@ fn credentials_never_printed() {
             &["gc", "--dry-run"],
             &["ls", "--json", "-vv"],
         ] {
-            let r = stow.run(dir, args);
+            let r = stash.run(dir, args);
             all.push_str(&r.stdout);
             all.push_str(&r.stderr);
             if args == ["restore"] {
@@ -539,7 +539,7 @@ fn bad_store_urls_explain_the_fix() {
             "credentials do not belong",
         ),
     ] {
-        let r = Stow {
+        let r = Stash {
             store: url.into(),
             env: Vec::new(),
         }

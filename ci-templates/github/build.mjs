@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const wasm = path.resolve(here, '../../wasm/pkg/stow_wasm_bg.wasm');
+const wasm = path.resolve(here, '../../wasm/pkg/stash_wasm_bg.wasm');
 if (!fs.existsSync(wasm)) {
   console.error(`error: ${wasm} is missing; run scripts/wasm-build.sh first`);
   process.exit(1);
@@ -19,12 +19,12 @@ fs.mkdirSync(dist);
 
 // The bundled CommonJS parts (the wasm glue, @azure/*) use require and __dirname.
 const banner = [
-  "import { createRequire as __stowCreateRequire } from 'node:module';",
-  "import { fileURLToPath as __stowFileURLToPath } from 'node:url';",
-  "import { dirname as __stowDirname } from 'node:path';",
-  'const require = __stowCreateRequire(import.meta.url);',
-  'const __stow_filename = __stowFileURLToPath(import.meta.url);',
-  'const __stow_dirname = __stowDirname(__stow_filename);',
+  "import { createRequire as __stashCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __stashFileURLToPath } from 'node:url';",
+  "import { dirname as __stashDirname } from 'node:path';",
+  'const require = __stashCreateRequire(import.meta.url);',
+  'const __stash_filename = __stashFileURLToPath(import.meta.url);',
+  'const __stash_dirname = __stashDirname(__stash_filename);',
 ].join('\n');
 
 await esbuild.build({
@@ -41,11 +41,11 @@ await esbuild.build({
   chunkNames: '[name]-[hash]',
   banner: { js: banner },
   // Free uses only: modules that declare their own keep them.
-  define: { __dirname: '__stow_dirname', __filename: '__stow_filename' },
+  define: { __dirname: '__stash_dirname', __filename: '__stash_filename' },
   legalComments: 'linked',
   logLevel: 'warning',
 });
-fs.copyFileSync(wasm, path.join(dist, 'stow_wasm_bg.wasm'));
+fs.copyFileSync(wasm, path.join(dist, 'stash_wasm_bg.wasm'));
 for (const f of fs.readdirSync(dist)) {
   console.log(`dist/${f.padEnd(28)} ${fs.statSync(path.join(dist, f)).size} bytes`);
 }

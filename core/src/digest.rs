@@ -35,7 +35,7 @@ impl Default for Hasher {
             #[cfg(not(target_arch = "wasm32"))]
             None => Hasher::Own(Sha256::default()),
             #[cfg(target_arch = "wasm32")]
-            None => panic!("stow-core in wasm needs the host's SHA-256: call use_host_sha256"),
+            None => panic!("stash-core in wasm needs the host's SHA-256: call use_host_sha256"),
         }
     }
 }

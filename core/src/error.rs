@@ -6,7 +6,7 @@ use thiserror::Error;
 #[derive(Debug, Error, PartialEq)]
 pub enum KeyError {
     #[error(
-        "key inputs use schema {found}, this version understands {supported}; upgrade cargo-stow or regenerate the inputs"
+        "key inputs use schema {found}, this version understands {supported}; upgrade cargo-stash or regenerate the inputs"
     )]
     Schema { found: u32, supported: u32 },
     #[error("field `{field}` is invalid: {reason}")]
@@ -36,7 +36,7 @@ pub enum ManifestError {
     #[error("manifest is not valid JSON: {0}")]
     Json(String),
     #[error(
-        "manifest has schema {found}, this cargo-stow reads schema {supported}; use the cargo-stow version that saved it (upgrade cargo-stow for a newer schema)"
+        "manifest has schema {found}, this cargo-stash reads schema {supported}; use the cargo-stash version that saved it (upgrade cargo-stash for a newer schema)"
     )]
     Schema { found: u64, supported: u32 },
     #[error("manifest field `{field}` is invalid: {reason}")]

@@ -1,6 +1,6 @@
 //! Cache keys: [`KeyInputs`] in, a readable key and its restore ladder out.
 //!
-//! A key reads `[prefix-]stow1-<os>-<arch>-<toolchain>-<config>-<deps>[-suffix]`. Each
+//! A key reads `[prefix-]stash1-<os>-<arch>-<toolchain>-<config>-<deps>[-suffix]`. Each
 //! later segment is a short digest, so every ladder rung is a plain string prefix:
 //! falling back across a dependency change keeps most units fresh, while falling back
 //! across a toolchain or config change would restore nothing Cargo can reuse.
@@ -428,9 +428,9 @@ pub fn compute(inputs: &KeyInputs) -> Result<KeySet, KeyError> {
         h.short(DIGEST_LEN)
     };
     let head = if inputs.prefix.is_empty() {
-        format!("stow{KEY_SCHEMA}")
+        format!("stash{KEY_SCHEMA}")
     } else {
-        format!("{}-stow{KEY_SCHEMA}", sanitize(&inputs.prefix))
+        format!("{}-stash{KEY_SCHEMA}", sanitize(&inputs.prefix))
     };
     let toolchain = format!(
         "{}_{}",

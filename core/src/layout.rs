@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-/// Directory cargo-stow keeps its own state in, inside the target dir. Never packed.
-pub const STATE_DIR: &str = ".cargo-stow";
+/// Directory cargo-stash keeps its own state in, inside the target dir. Never packed.
+pub const STATE_DIR: &str = ".cargo-stash";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -61,7 +61,7 @@ pub enum Class {
     Incremental,
     DepFile,
     Other,
-    /// cargo-stow's own state: never saved.
+    /// cargo-stash's own state: never saved.
     Internal,
 }
 
@@ -128,7 +128,7 @@ impl Profiles {
 
 /// Classifies one path of a root.
 pub fn classify(path: &str, profiles: &Profiles) -> Class {
-    if path == STATE_DIR || path.starts_with(".cargo-stow/") {
+    if path == STATE_DIR || path.starts_with(".cargo-stash/") {
         return Class::Internal;
     }
     let Some((profile, rest)) = profiles.split(path) else {
@@ -292,6 +292,6 @@ mod tests {
         );
         assert_eq!(c(".rustc_info.json"), Class::Other);
         assert_eq!(c("doc/index.html"), Class::Other);
-        assert_eq!(c(".cargo-stow/state.json"), Class::Internal);
+        assert_eq!(c(".cargo-stash/state.json"), Class::Internal);
     }
 }

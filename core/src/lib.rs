@@ -1,4 +1,4 @@
-//! stow-core: everything cargo-stow decides, with no I/O.
+//! stash-core: everything cargo-stash decides, with no I/O.
 //!
 //! The native CLI and the WebAssembly package both call this crate, so a cache key or a
 //! sanitization plan is computed by exactly one piece of code on every platform. Inputs

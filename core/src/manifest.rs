@@ -25,14 +25,14 @@ pub struct Manifest {
     pub key: String,
     /// Seconds since the Unix epoch when the save finished.
     pub created: u64,
-    /// `cargo-stow <version>` that wrote it.
+    /// `cargo-stash <version>` that wrote it.
     pub tool: String,
     /// Root name -> absolute path at save time (informational: restores use their own).
     pub roots: BTreeMap<String, String>,
     pub packs: Vec<PackRef>,
     #[serde(default)]
     pub links: Vec<LinkRef>,
-    /// The key's inputs, as `cargo stow key --explain` shows them.
+    /// The key's inputs, as `cargo stash key --explain` shows them.
     #[serde(default)]
     pub inputs: Vec<ExplainLine>,
     /// The checkout's tracked files at save time, for content-gated mtime restore.
@@ -184,9 +184,9 @@ mod tests {
         Manifest {
             schema: MANIFEST_SCHEMA,
             layer: "target".into(),
-            key: "stow1-x".into(),
+            key: "stash1-x".into(),
             created: 1,
-            tool: "cargo-stow 0.1.0".into(),
+            tool: "cargo-stash 0.1.0".into(),
             roots: BTreeMap::new(),
             packs: vec![PackRef {
                 id: "a".repeat(64),

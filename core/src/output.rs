@@ -121,7 +121,7 @@ pub struct CleanOutput {
     pub bytes_removed: u64,
 }
 
-/// `cargo stow stats`: what the build after a restore made of it.
+/// `cargo stash stats`: what the build after a restore made of it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StatsOutput {
     pub version: u32,

@@ -126,7 +126,7 @@ mod tests {
             f("registry/index/idx/.cache/to/ki/tokio"),
             f("registry/src/idx/serde-1.0.219/src/lib.rs"),
             f("git/db/repo-abc/HEAD"),
-            f("bin/cargo-stow"),
+            f("bin/cargo-stash"),
             f("credentials.toml"),
         ];
         let p = plan(&entries, Some(&lock), 1 << 20);

@@ -1,13 +1,13 @@
 //! Golden vectors: inputs -> keys and listings -> plans, shared with the wasm package's
 //! `node --test` suite so every implementation is pinned to the same answers.
 //!
-//! `STOW_BLESS=1 cargo test -p stow-core --test golden` rewrites the expected outputs
+//! `STASH_BLESS=1 cargo test -p stash-core --test golden` rewrites the expected outputs
 //! after an intended change; review the diff like code.
 
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use stow_core::{KeyInputs, PlanOptions, key, plan};
+use stash_core::{KeyInputs, PlanOptions, key, plan};
 
 fn golden(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -18,7 +18,7 @@ fn golden(name: &str) -> PathBuf {
 fn check(name: &str, compute: impl Fn(&Value) -> Value) {
     let path = golden(name);
     let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let bless = std::env::var_os("STOW_BLESS").is_some();
+    let bless = std::env::var_os("STASH_BLESS").is_some();
     let mut failures = Vec::new();
     for case in doc["cases"].as_array_mut().unwrap() {
         let got = compute(case);
@@ -53,7 +53,7 @@ fn key_vectors() {
 #[test]
 fn plan_vectors() {
     check("plans.json", |case| {
-        let entries: Vec<stow_core::Entry> =
+        let entries: Vec<stash_core::Entry> =
             serde_json::from_value(case["entries"].clone()).unwrap();
         let opts: PlanOptions = serde_json::from_value(case["options"].clone()).unwrap();
         let p = plan::plan(&entries, &opts);

@@ -1,7 +1,7 @@
-//! Measures stow-delta on a real pair of files:
+//! Measures stash-delta on a real pair of files:
 //!
 //! ```text
-//! cargo run --release -p stow-delta --example measure -- OLD NEW
+//! cargo run --release -p stash-delta --example measure -- OLD NEW
 //! ```
 //!
 //! Prints the patch size against zstd -3 of NEW, encode and decode speed (MB/s of NEW), and
@@ -21,18 +21,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let started = Instant::now();
     let mut patch = Vec::new();
-    let stats = stow_delta::encode(&base, BufReader::new(File::open(new)?), &mut patch)?;
+    let stats = stash_delta::encode(&base, BufReader::new(File::open(new)?), &mut patch)?;
     let encode_secs = started.elapsed().as_secs_f64();
 
     // Timed into a sink, then checked in a second pass (reading NEW is not decoding).
     let started = Instant::now();
-    stow_delta::decode(&base, &patch[..], io::sink())?;
+    stash_delta::decode(&base, &patch[..], io::sink())?;
     let decode_secs = started.elapsed().as_secs_f64();
     let mut check = CompareWriter {
         expected: BufReader::new(File::open(new)?),
         same: true,
     };
-    let decoded = stow_delta::decode(&base, &patch[..], &mut check)?;
+    let decoded = stash_delta::decode(&base, &patch[..], &mut check)?;
     let round_trip_ok = check.same && decoded == stats.new_len && check.at_end()?;
 
     let started = Instant::now();

@@ -17,7 +17,7 @@ use crate::zeros;
 ///
 /// Memory: a few buffers of one block (at most 16 MiB each for a valid header). A damaged
 /// patch gives an [`Error`]; one made against a different base of the same length gives
-/// wrong bytes, so callers should verify the output (cargo-stow checks pack ids).
+/// wrong bytes, so callers should verify the output (cargo-stash checks pack ids).
 pub fn decode<R: Read, W: Write>(base: &[u8], mut patch: R, mut out: W) -> Result<u64, Error> {
     let mut header = [0u8; HEADER_LEN];
     read_exact(&mut patch, &mut header)?;

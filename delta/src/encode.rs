@@ -60,7 +60,7 @@ pub(crate) fn encode_with_block_len<R: Read, W: Write>(
     if base.len() >= u32::MAX as usize {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "stow-delta: base of 4 GiB or more",
+            "stash-delta: base of 4 GiB or more",
         ));
     }
     let mut scratch = Scratch::new();

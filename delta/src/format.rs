@@ -54,11 +54,11 @@ pub enum Error {
     /// Reading the patch or writing the output failed.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
-    /// The patch does not start with the stow-delta magic.
-    #[error("not a stow-delta patch (bad magic)")]
+    /// The patch does not start with the stash-delta magic.
+    #[error("not a stash-delta patch (bad magic)")]
     BadMagic,
     /// The patch was written by a newer, incompatible version of the format.
-    #[error("unsupported stow-delta patch version {0}")]
+    #[error("unsupported stash-delta patch version {0}")]
     UnsupportedVersion(u8),
     /// The patch was made against a base of a different length.
     #[error("patch expects a base of {expected} bytes, got {actual}")]

@@ -1,4 +1,4 @@
-//! stow-delta: a fast binary delta codec in the spirit of bsdiff.
+//! stash-delta: a fast binary delta codec in the spirit of bsdiff.
 //!
 //! A pack that changed a little since the last save (a relinked debug binary, a rebuilt
 //! rlib) is stored as a patch against its previous version, the *base*. Such files differ
@@ -12,9 +12,9 @@
 //! let base = b"the quick brown fox jumps over the lazy dog".repeat(100);
 //! let new = b"the quick brown cat jumps over the lazy dog".repeat(100);
 //! let mut patch = Vec::new();
-//! stow_delta::encode(&base, &new[..], &mut patch).unwrap();
+//! stash_delta::encode(&base, &new[..], &mut patch).unwrap();
 //! let mut rebuilt = Vec::new();
-//! stow_delta::decode(&base, &patch[..], &mut rebuilt).unwrap();
+//! stash_delta::decode(&base, &patch[..], &mut rebuilt).unwrap();
 //! assert_eq!(rebuilt, new);
 //! ```
 //!

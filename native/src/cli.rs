@@ -1,5 +1,5 @@
 //! Command line: clap structs only. Flags beat environment variables, which beat the
-//! built-in defaults; every `CARGO_STOW_*` variable is listed in `docs/cli.md`.
+//! built-in defaults; every `CARGO_STASH_*` variable is listed in `docs/cli.md`.
 
 use std::path::PathBuf;
 
@@ -7,8 +7,8 @@ use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
-    name = "cargo-stow",
-    bin_name = "cargo stow",
+    name = "cargo-stash",
+    bin_name = "cargo stash",
     version,
     about = "A Cargo build cache for CI: precise keys, sanitized target dirs, content-addressed packs"
 )]
@@ -26,16 +26,16 @@ pub struct GlobalArgs {
     pub json: bool,
     /// Store URL: s3://bucket/prefix, gs://bucket/prefix, az://container/prefix or
     /// file:///path. Default: a folder under the user's cache dir.
-    #[arg(long, global = true, env = "CARGO_STOW_STORE", value_name = "URL")]
+    #[arg(long, global = true, env = "CARGO_STASH_STORE", value_name = "URL")]
     pub store: Option<String>,
     /// Path to Cargo.toml of the workspace (default: found from the current dir, as Cargo does).
     #[arg(long, global = true, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
     /// Treat a cache problem (miss, store down, corrupt pack) as an error (exit 3).
-    #[arg(long, global = true, env = "CARGO_STOW_STRICT")]
+    #[arg(long, global = true, env = "CARGO_STASH_STRICT")]
     pub strict: bool,
     /// Packs transferred at once (default: 4 per core).
-    #[arg(long, global = true, env = "CARGO_STOW_JOBS", value_name = "N")]
+    #[arg(long, global = true, env = "CARGO_STASH_JOBS", value_name = "N")]
     pub jobs: Option<usize>,
     /// Only print warnings and errors.
     #[arg(short, long, global = true)]
@@ -49,24 +49,24 @@ pub struct GlobalArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct KeyArgs {
     /// Prefix of every key, e.g. a job name; jobs with different prefixes never share.
-    #[arg(long, env = "CARGO_STOW_PREFIX")]
+    #[arg(long, env = "CARGO_STASH_PREFIX")]
     pub prefix: Option<String>,
     /// Suffix of the key, e.g. a commit: each value saves its own snapshot and restore
     /// falls back to the newest one.
-    #[arg(long, env = "CARGO_STOW_SUFFIX")]
+    #[arg(long, env = "CARGO_STASH_SUFFIX")]
     pub suffix: Option<String>,
     /// Target triple the job builds for (repeatable; default: CARGO_BUILD_TARGET or the host).
     #[arg(long = "target", value_name = "TRIPLE")]
     pub targets: Vec<String>,
     /// Cargo profile the job builds.
-    #[arg(long, default_value = "dev", env = "CARGO_STOW_PROFILE")]
+    #[arg(long, default_value = "dev", env = "CARGO_STASH_PROFILE")]
     pub profile: String,
     /// Extra environment variable that changes artifacts (repeatable, or comma-separated in
-    /// CARGO_STOW_ENV_VARS).
+    /// CARGO_STASH_ENV_VARS).
     #[arg(
         long = "env-var",
         value_name = "NAME",
-        env = "CARGO_STOW_ENV_VARS",
+        env = "CARGO_STASH_ENV_VARS",
         value_delimiter = ','
     )]
     pub env_vars: Vec<String>,
@@ -82,10 +82,10 @@ pub struct PlanArgs {
     #[arg(long)]
     pub keep_dep_files: bool,
     /// Keep units this job's builds did not use (default: leave them out of the snapshot).
-    #[arg(long, env = "CARGO_STOW_KEEP_UNUSED")]
+    #[arg(long, env = "CARGO_STASH_KEEP_UNUSED")]
     pub keep_unused: bool,
     /// Do not save the registry layer (CARGO_HOME's downloaded crates and index).
-    #[arg(long, env = "CARGO_STOW_NO_REGISTRY")]
+    #[arg(long, env = "CARGO_STASH_NO_REGISTRY")]
     pub no_registry: bool,
 }
 
@@ -96,10 +96,10 @@ pub struct RestoreArgs {
     pub exact: bool,
     /// Leave source mtimes alone (default: give unchanged tracked files their saved
     /// mtimes so unchanged workspace crates stay fresh).
-    #[arg(long, env = "CARGO_STOW_NO_MTIME")]
+    #[arg(long, env = "CARGO_STASH_NO_MTIME")]
     pub no_mtime: bool,
     /// Do not restore the registry layer into CARGO_HOME.
-    #[arg(long, env = "CARGO_STOW_NO_REGISTRY")]
+    #[arg(long, env = "CARGO_STASH_NO_REGISTRY")]
     pub no_registry: bool,
 }
 
@@ -128,7 +128,7 @@ pub enum Command {
         plan: PlanArgs,
         /// Store every pack whole, never as a patch against the restored snapshot's
         /// (more bytes stored; a restore then never fetches a base).
-        #[arg(long, env = "CARGO_STOW_NO_PATCHES")]
+        #[arg(long, env = "CARGO_STASH_NO_PATCHES")]
         no_patches: bool,
     },
     /// Apply the sanitization plan to the local target dir.

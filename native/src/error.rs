@@ -60,13 +60,13 @@ pub fn classify(err: &anyhow::Error) -> (u8, Option<&str>) {
         if let Some(u) = cause.downcast_ref::<UserError>() {
             return (u.code, Some(u.hint.as_str()));
         }
-        if cause.downcast_ref::<stow_core::KeyError>().is_some() {
+        if cause.downcast_ref::<stash_core::KeyError>().is_some() {
             return (exit::INPUT, Some("fix the file or setting named above"));
         }
-        if cause.downcast_ref::<stow_core::ManifestError>().is_some() {
+        if cause.downcast_ref::<stash_core::ManifestError>().is_some() {
             return (
                 exit::INPUT,
-                Some("upgrade cargo-stow, or save the cache again"),
+                Some("upgrade cargo-stash, or save the cache again"),
             );
         }
     }

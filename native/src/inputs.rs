@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result};
-use stow_core::key::{KEY_SCHEMA, arch_label, artifact_env, os_label};
-use stow_core::{KeyInputs, RustcInfo};
+use stash_core::key::{KEY_SCHEMA, arch_label, artifact_env, os_label};
+use stash_core::{KeyInputs, RustcInfo};
 
 use crate::cli::KeyArgs;
 use crate::error::UserError;

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use stow_core::layout::STATE_DIR;
-use stow_core::{Entry, EntryKind};
+use stash_core::layout::STATE_DIR;
+use stash_core::{Entry, EntryKind};
 
 pub fn list(root: &Path) -> Result<Vec<Entry>> {
     let mut out = Vec::new();

@@ -1,4 +1,4 @@
-//! `cargo stow`: restore and save Cargo build caches. The work happens in `commands`;
+//! `cargo stash`: restore and save Cargo build caches. The work happens in `commands`;
 //! this file parses the command line, sets up logging and maps errors to exit codes.
 
 mod cli;
@@ -20,9 +20,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    // `cargo stow ...` runs us as `cargo-stow stow ...`.
+    // `cargo stash ...` runs us as `cargo-stash stash ...`.
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == "stow") {
+    if args.get(1).is_some_and(|a| a == "stash") {
         args.remove(1);
     }
     let cli = cli::Cli::parse_from(args);
@@ -46,8 +46,8 @@ fn main() -> ExitCode {
 fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
-        1 => "cargo_stow=info",
-        _ => "cargo_stow=debug",
+        1 => "cargo_stash=info",
+        _ => "cargo_stash=debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

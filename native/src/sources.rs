@@ -1,7 +1,7 @@
 //! The checkout side of content-gated mtime restore: lists tracked files (git's list, or
 //! a walk without git), hashes them in parallel, and applies an mtime plan. Also reads the
 //! repository state and the git metadata files build scripts watch, and gives them their
-//! saved mtimes back when `stow_core::sources::git_plan` says so.
+//! saved mtimes back when `stash_core::sources::git_plan` says so.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,8 +9,8 @@ use std::process::Command;
 use anyhow::{Context, Result};
 use filetime::FileTime;
 use sha2::{Digest, Sha256};
-use stow_core::output::GitMtimeOutput;
-use stow_core::sources::{
+use stash_core::output::GitMtimeOutput;
+use stash_core::sources::{
     self, GitFile, GitMeta, GitPlan, GitState, MtimeAction, MtimePlan, SourceEntry, SourceKind,
     SourceManifest,
 };

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use stow_core::output::HitKind;
+use stash_core::output::HitKind;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct State {

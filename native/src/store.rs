@@ -21,7 +21,7 @@ use object_store::{
     MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutMultipartOptions,
     PutOptions, PutPayload, PutResult, RenameOptions, RetryConfig, UploadPart,
 };
-use stow_core::Manifest;
+use stash_core::Manifest;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::error::UserError;
@@ -43,14 +43,14 @@ pub const PACK_REFRESH_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// The first part of every object's path. It changes when packs are named differently:
 /// v1 named them by SHA-256, v2 by BLAKE3. Objects of other layouts are neither read
-/// nor collected; `gc` of an older cargo-stow handles its own.
+/// nor collected; `gc` of an older cargo-stash handles its own.
 pub const LAYOUT: &str = "v2";
 
 /// The embedded default: a folder under the user's cache dir.
 pub fn default_dir() -> Result<PathBuf> {
     let base =
-        dirs::cache_dir().context("no cache directory; pass --store or set CARGO_STOW_STORE")?;
-    Ok(base.join("cargo-stow").join("store"))
+        dirs::cache_dir().context("no cache directory; pass --store or set CARGO_STASH_STORE")?;
+    Ok(base.join("cargo-stash").join("store"))
 }
 
 /// Where a store URL points, before anything is opened.
@@ -167,8 +167,8 @@ pub fn parse_location(url: &str) -> Result<Location> {
 }
 
 /// How hard to try: retries with exponential backoff and timeouts for every request.
-/// Read from `CARGO_STOW_RETRIES`, `CARGO_STOW_RETRY_TIMEOUT`, `CARGO_STOW_TIMEOUT`,
-/// `CARGO_STOW_CONNECT_TIMEOUT`.
+/// Read from `CARGO_STASH_RETRIES`, `CARGO_STASH_RETRY_TIMEOUT`, `CARGO_STASH_TIMEOUT`,
+/// `CARGO_STASH_CONNECT_TIMEOUT`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Transfer {
     /// Retries of one request after a transient error (5xx, 429, connection reset).
@@ -197,18 +197,18 @@ impl Transfer {
     pub fn from_env() -> Result<Transfer> {
         let mut t = Transfer::default();
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        if let Some(v) = var("CARGO_STOW_RETRIES") {
+        if let Some(v) = var("CARGO_STASH_RETRIES") {
             t.retries = v.trim().parse().map_err(|_| {
                 UserError::new(
-                    format!("CARGO_STOW_RETRIES=`{v}` is not a number"),
+                    format!("CARGO_STASH_RETRIES=`{v}` is not a number"),
                     "set it to a count such as 3",
                 )
             })?;
         }
         for (name, slot) in [
-            ("CARGO_STOW_RETRY_TIMEOUT", &mut t.retry_timeout),
-            ("CARGO_STOW_TIMEOUT", &mut t.timeout),
-            ("CARGO_STOW_CONNECT_TIMEOUT", &mut t.connect_timeout),
+            ("CARGO_STASH_RETRY_TIMEOUT", &mut t.retry_timeout),
+            ("CARGO_STASH_TIMEOUT", &mut t.timeout),
+            ("CARGO_STASH_CONNECT_TIMEOUT", &mut t.connect_timeout),
         ] {
             if let Some(v) = var(name) {
                 *slot = parse_duration(&v).map_err(|e| {
@@ -359,7 +359,7 @@ impl Store {
     /// A patch is reusable only while its base is too: a save referencing it must keep
     /// both out of `gc`'s reach.
     pub async fn reusable(&self, id: &str, base: Option<&str>) -> Result<Option<ObjectMeta>> {
-        let object = stow_core::manifest::object_name(id, base);
+        let object = stash_core::manifest::object_name(id, base);
         let Some(meta) = self.reusable_pack(&object).await? else {
             return Ok(None);
         };
@@ -464,7 +464,7 @@ impl Store {
                     self.display
                 ),
                 format!(
-                    "create it, or point --store / CARGO_STOW_STORE at an existing one{}",
+                    "create it, or point --store / CARGO_STASH_STORE at an existing one{}",
                     if self.cloud() == Some(Cloud::S3) {
                         " (for an S3-compatible server check AWS_ENDPOINT too)"
                     } else {
@@ -474,8 +474,8 @@ impl Store {
             ),
             Problem::Unreachable => (
                 format!("{} is unreachable", self.display),
-                "check the endpoint and network; CARGO_STOW_TIMEOUT, CARGO_STOW_RETRIES and \
-                 CARGO_STOW_RETRY_TIMEOUT tune how long to wait"
+                "check the endpoint and network; CARGO_STASH_TIMEOUT, CARGO_STASH_RETRIES and \
+                 CARGO_STASH_RETRY_TIMEOUT tune how long to wait"
                     .to_string(),
             ),
             Problem::Other => {
@@ -668,7 +668,7 @@ fn apply_transfer<B: CloudBuilder>(mut b: B, transfer: &Transfer) -> B {
 fn bad_url(url: &str, why: &str) -> anyhow::Error {
     UserError::new(
         format!("store URL `{}` is invalid: {why}", redact(url)),
-        "pass --store (or CARGO_STOW_STORE) as file:///absolute/path, s3://bucket/prefix, \
+        "pass --store (or CARGO_STASH_STORE) as file:///absolute/path, s3://bucket/prefix, \
          gs://bucket/prefix or az://container/prefix",
     )
     .into()
@@ -693,7 +693,7 @@ fn secrets() -> &'static [String] {
 }
 
 fn secrets_in(vars: impl Iterator<Item = (String, String)>) -> Vec<String> {
-    const CLOUDS: [&str; 5] = ["AWS_", "AZURE_", "AZURITE_", "GOOGLE_", "CARGO_STOW_"];
+    const CLOUDS: [&str; 5] = ["AWS_", "AZURE_", "AZURITE_", "GOOGLE_", "CARGO_STASH_"];
     const SECRET_WORDS: [&str; 8] = [
         "SECRET",
         "KEY",

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use filetime::FileTime;
-use stow_core::Group;
+use stash_core::Group;
 
 use crate::pack::is_fingerprint;
 

@@ -49,7 +49,7 @@ impl Workspace {
             let stderr = String::from_utf8_lossy(&out.stderr);
             return Err(UserError::new(
                 format!("`cargo metadata` failed: {}", stderr.trim()),
-                "run cargo-stow inside a Cargo workspace or pass --manifest-path",
+                "run cargo-stash inside a Cargo workspace or pass --manifest-path",
             )
             .into());
         }
@@ -80,9 +80,9 @@ impl Workspace {
         roots
     }
 
-    /// Where cargo-stow keeps state between restore and save.
+    /// Where cargo-stash keeps state between restore and save.
     pub fn state_dir(&self) -> PathBuf {
-        self.target_dir.join(stow_core::layout::STATE_DIR)
+        self.target_dir.join(stash_core::layout::STATE_DIR)
     }
 }
 

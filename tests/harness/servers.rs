@@ -1,6 +1,6 @@
 //! The object stores the store suite runs against: a temp folder, and the SeaweedFS (S3)
 //! and Azurite servers that `scripts/servers.sh start` runs on 127.0.0.1 and describes in
-//! `target/servers.env`; GCS only when `CARGO_STOW_TEST_GCS` names a bucket. Also a TCP
+//! `target/servers.env`; GCS only when `CARGO_STASH_TEST_GCS` names a bucket. Also a TCP
 //! proxy that "stops the server" after a number of bytes, for failure tests.
 
 use std::collections::BTreeMap;
@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use stow_tests::Stow;
+use stash_tests::Stash;
 
 /// The env file `scripts/servers.sh start` writes.
 pub fn env_file() -> PathBuf {
-    std::env::var_os("CARGO_STOW_SERVERS_ENV").map_or_else(
+    std::env::var_os("CARGO_STASH_SERVERS_ENV").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/servers.env"),
         PathBuf::from,
     )
@@ -37,7 +37,7 @@ pub fn server_env() -> Option<BTreeMap<String, String>> {
 /// A backend the suite runs against: the store URL plus the env it needs.
 pub struct Backend {
     pub name: &'static str,
-    pub stow: Stow,
+    pub stash: Stash,
     /// Where the server listens (`host:port`), for the proxy; `None` for file://.
     pub addr: Option<String>,
     /// The env var holding the endpoint URL, to point it at a proxy.
@@ -50,7 +50,7 @@ impl Backend {
         let dir = tempfile::tempdir().unwrap();
         Backend {
             name: "file",
-            stow: Stow::local(dir.path()),
+            stash: Stash::local(dir.path()),
             addr: None,
             endpoint_var: None,
             _dir: Some(dir),
@@ -58,26 +58,26 @@ impl Backend {
     }
 
     /// S3 or Azure from the env file. Without it: panics with how to start the servers,
-    /// unless `CARGO_STOW_SKIP_SERVERS=1`, which skips with a printed reason.
+    /// unless `CARGO_STASH_SKIP_SERVERS=1`, which skips with a printed reason.
     pub fn server(name: &'static str, unique: &str) -> Option<Backend> {
         let Some(env) = server_env() else {
-            if std::env::var("CARGO_STOW_SKIP_SERVERS").is_ok_and(|v| v == "1") {
+            if std::env::var("CARGO_STASH_SKIP_SERVERS").is_ok_and(|v| v == "1") {
                 eprintln!(
-                    "SKIPPED {name}: no {} and CARGO_STOW_SKIP_SERVERS=1",
+                    "SKIPPED {name}: no {} and CARGO_STASH_SKIP_SERVERS=1",
                     env_file().display()
                 );
                 return None;
             }
             panic!(
                 "{} is missing: run `scripts/servers.sh start` first (or set \
-                 CARGO_STOW_SKIP_SERVERS=1 to skip the {name} store tests)",
+                 CARGO_STASH_SKIP_SERVERS=1 to skip the {name} store tests)",
                 env_file().display()
             );
         };
         let (url_var, endpoint_var, prefixes): (_, _, &[&str]) = match name {
-            "s3" => ("CARGO_STOW_TEST_S3", "AWS_ENDPOINT", &["AWS_"]),
+            "s3" => ("CARGO_STASH_TEST_S3", "AWS_ENDPOINT", &["AWS_"]),
             "azure" => (
-                "CARGO_STOW_TEST_AZURE",
+                "CARGO_STASH_TEST_AZURE",
                 "AZURITE_BLOB_STORAGE_URL",
                 &["AZURE_", "AZURITE_"],
             ),
@@ -93,7 +93,7 @@ impl Backend {
             .to_string();
         Some(Backend {
             name,
-            stow: Stow {
+            stash: Stash {
                 store: format!("{url}/{unique}"),
                 env: env
                     .iter()
@@ -108,19 +108,19 @@ impl Backend {
         })
     }
 
-    /// GCS when `CARGO_STOW_TEST_GCS=gs://bucket/prefix` is set (credentials from the usual
+    /// GCS when `CARGO_STASH_TEST_GCS=gs://bucket/prefix` is set (credentials from the usual
     /// GOOGLE_* variables of this process); skipped with a printed reason otherwise.
     pub fn gcs(unique: &str) -> Option<Backend> {
-        let Ok(url) = std::env::var("CARGO_STOW_TEST_GCS") else {
+        let Ok(url) = std::env::var("CARGO_STASH_TEST_GCS") else {
             eprintln!(
-                "SKIPPED gcs: no GCS emulator runs here; set CARGO_STOW_TEST_GCS=gs://bucket/prefix \
+                "SKIPPED gcs: no GCS emulator runs here; set CARGO_STASH_TEST_GCS=gs://bucket/prefix \
                  with GOOGLE_SERVICE_ACCOUNT(_KEY) to run the suite against GCS"
             );
             return None;
         };
         Some(Backend {
             name: "gcs",
-            stow: Stow {
+            stash: Stash {
                 store: format!("{}/{unique}", url.trim_end_matches('/')),
                 env: Vec::new(),
             },
@@ -131,25 +131,25 @@ impl Backend {
     }
 
     /// The same backend reached through `proxy` instead of directly.
-    pub fn via(&self, proxy: &Proxy) -> Stow {
+    pub fn via(&self, proxy: &Proxy) -> Stash {
         let var = self.endpoint_var.expect("a server backend");
         let mut env: Vec<(String, String)> = self
-            .stow
+            .stash
             .env
             .iter()
             .filter(|(k, _)| k != var)
             .cloned()
             .collect();
         env.push((var.to_string(), format!("http://{}", proxy.addr)));
-        Stow {
-            store: self.stow.store.clone(),
+        Stash {
+            store: self.stash.store.clone(),
             env,
         }
     }
 
     /// Values in this backend's env that must never be printed.
     pub fn secrets(&self) -> Vec<String> {
-        self.stow
+        self.stash
             .env
             .iter()
             .filter(|(k, _)| k.contains("SECRET") || k.contains("KEY") || k.contains("TOKEN"))
@@ -163,11 +163,11 @@ impl Backend {
 /// Give up on a dead store in seconds, not minutes.
 fn fast_failure() -> Vec<(String, String)> {
     [
-        ("CARGO_STOW_RETRIES", "2"),
-        ("CARGO_STOW_RETRY_TIMEOUT", "5s"),
-        ("CARGO_STOW_CONNECT_TIMEOUT", "2s"),
+        ("CARGO_STASH_RETRIES", "2"),
+        ("CARGO_STASH_RETRY_TIMEOUT", "5s"),
+        ("CARGO_STASH_CONNECT_TIMEOUT", "2s"),
         // Whole request, body included: generous, as 8 streams share 2 loaded cores.
-        ("CARGO_STOW_TIMEOUT", "300s"),
+        ("CARGO_STASH_TIMEOUT", "300s"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -1,12 +1,12 @@
-//! Native side of `scripts/bench-key.sh`: times `stow_core::key::compute` on the very
+//! Native side of `scripts/bench-key.sh`: times `stash_core::key::compute` on the very
 //! `KeyInputs` JSON the wasm side used, so the two numbers compare the same work.
 //!
-//! `cargo run --release -p stow-wasm --example bench_key -- inputs.json [runs]`
+//! `cargo run --release -p stash-wasm --example bench_key -- inputs.json [runs]`
 
 use std::time::Instant;
 
-use stow_core::key;
-use stow_wasm::read;
+use stash_core::key;
+use stash_wasm::read;
 
 fn main() {
     let mut args = std::env::args().skip(1);

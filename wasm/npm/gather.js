@@ -1,7 +1,7 @@
 'use strict';
-// Gathers key inputs from the filesystem the way `cargo stow key` does, so a JS plugin
+// Gathers key inputs from the filesystem the way `cargo stash key` does, so a JS plugin
 // and the native binary hash the same things. Only file reading happens here: parsing
-// and filtering are stow-core's (reached through the wasm functions passed in).
+// and filtering are stash-core's (reached through the wasm functions passed in).
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -68,7 +68,7 @@ function gatherKeyInputs(options = {}, core) {
   if (typeof rustcVersion !== 'string') {
     throw new TypeError('rustcVersion: expected the output of `rustc -vV` as a string');
   }
-  // As `cargo stow key`: no `--target` means CARGO_BUILD_TARGET, else the host.
+  // As `cargo stash key`: no `--target` means CARGO_BUILD_TARGET, else the host.
   let targets = [...(options.targets ?? [])];
   if (targets.length === 0 && env.CARGO_BUILD_TARGET) targets = [env.CARGO_BUILD_TARGET];
   let { metadata } = options;

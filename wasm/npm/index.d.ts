@@ -1,5 +1,5 @@
-// Types of @cargo-stow/wasm. The shapes mirror stow-core's serde types (snake_case
-// fields, as in `cargo stow key --json`).
+// Types of @cargo-stash/wasm. The shapes mirror stash-core's serde types (snake_case
+// fields, as in `cargo stash key --json`).
 
 /** Everything that decides whether a saved target dir can be reused (schema 1). */
 export interface KeyInputs {
@@ -156,7 +156,7 @@ export function parseRustcVersion(output: string): RustcInfo;
 export function artifactEnv(env: Record<string, string | undefined>, extraEnv?: string[]): Record<string, string>;
 export function classify(entries: Entry[]): Classified[];
 export function plan(entries: Entry[], options?: PlanOptions): Plan;
-/** Key inputs read from the workspace the way `cargo stow key` reads them. */
+/** Key inputs read from the workspace the way `cargo stash key` reads them. */
 export function gatherKeyInputs(options: GatherOptions): KeyInputs;
 /** Runs `cargo metadata --no-deps --format-version 1`. */
 export function cargoMetadata(options?: { cargo?: string; manifestPath?: string; cwd?: string; env?: Record<string, string | undefined> }): CargoMetadata;
@@ -166,10 +166,10 @@ export function osLabel(targetOs: string): string;
 export function archLabel(targetArch: string): string;
 /** Schema of `KeyInputs` this build understands. */
 export const KEY_SCHEMA: number;
-/** Version of stow-core this module was built from. */
+/** Version of stash-core this module was built from. */
 export const VERSION: string;
 
-declare const stow: {
+declare const stash: {
   computeKey: typeof computeKey;
   explain: typeof explain;
   reduceLockfile: typeof reduceLockfile;
@@ -185,4 +185,4 @@ declare const stow: {
   KEY_SCHEMA: number;
   VERSION: string;
 };
-export default stow;
+export default stash;

@@ -1,8 +1,8 @@
 'use strict';
 // Plain-object API over the wasm-bindgen module. Values cross into wasm as JSON text;
-// every rule (keys, classification, plans) lives in stow-core, none here.
+// every rule (keys, classification, plans) lives in stash-core, none here.
 
-const wasm = require('./stow_wasm.js');
+const wasm = require('./stash_wasm.js');
 const { gatherKeyInputs, cargoMetadata } = require('./gather.js');
 
 function json(name, value, kind) {

@@ -1,5 +1,5 @@
 // ESM entry: the same module as index.js (Node 20 imports CommonJS natively).
-import stow from './index.js';
+import stash from './index.js';
 
 export const {
   computeKey,
@@ -16,5 +16,5 @@ export const {
   archLabel,
   KEY_SCHEMA,
   VERSION,
-} = stow;
-export default stow;
+} = stash;
+export default stash;

@@ -1,4 +1,4 @@
-//! wasm-bindgen bindings of stow-core for JavaScript CI plugins: no logic of their own.
+//! wasm-bindgen bindings of stash-core for JavaScript CI plugins: no logic of their own.
 //!
 //! Values cross the boundary as JSON text (a key's lockfile as UTF-8 bytes apart); the
 //! npm wrapper (`wasm/npm/index.js`) turns them into plain objects. The JSON is read and
@@ -6,8 +6,8 @@
 //! for the module's size. Every error becomes a JS `Error` whose message names the
 //! offending field, so a plugin author can tell which input to fix.
 
-use stow_core::layout::{Profiles, classify as classify_path};
-use stow_core::{KeyInputs, RustcInfo, key, plan as plan_mod};
+use stash_core::layout::{Profiles, classify as classify_path};
+use stash_core::{KeyInputs, RustcInfo, key, plan as plan_mod};
 use wasm_bindgen::prelude::*;
 
 pub mod json;
@@ -27,7 +27,7 @@ fn err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
-// Node's SHA-256 (native code) for every digest: see stow_core::digest.
+// Node's SHA-256 (native code) for every digest: see stash_core::digest.
 #[wasm_bindgen(module = "node:crypto")]
 extern "C" {
     type Hash;
@@ -48,7 +48,7 @@ fn node_sha256(message: &[u8]) -> [u8; 32] {
 }
 
 // JavaScript's own number reading and shortest printing for TOML floats: see
-// stow_core::key::use_host_float.
+// stash_core::key::use_host_float.
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = Number)]
@@ -169,7 +169,7 @@ pub fn key_schema() -> u32 {
     key::KEY_SCHEMA
 }
 
-/// Version of stow-core this module was built from.
+/// Version of stash-core this module was built from.
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()

@@ -1,10 +1,10 @@
-//! JSON text -> stow-core's input types, with serde's rules for them: the same required
+//! JSON text -> stash-core's input types, with serde's rules for them: the same required
 //! fields and defaults as their `#[serde(...)]` attributes, unknown fields ignored, and a
 //! bad field's error naming its path.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use stow_core::{Entry, EntryKind, KeyInputs, PlanOptions, RustcInfo};
+use stash_core::{Entry, EntryKind, KeyInputs, PlanOptions, RustcInfo};
 
 use crate::json::{Error, Fields, Value, parse};
 

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use stow_core::layout::{Class, Profiles, classify};
-use stow_core::{Entry, KeyInputs, PlanOptions, key, plan};
+use stash_core::layout::{Class, Profiles, classify};
+use stash_core::{Entry, KeyInputs, PlanOptions, key, plan};
 
 use crate::json::{Error, Value};
 use crate::{read, write};
@@ -202,7 +202,7 @@ fn writes_what_serde_wrote() {
         {"path": "debug/itoa.rlib", "kind": "file", "size": 10, "link_id": 1},
         {"path": "debug/deps/x.d", "kind": "file", "size": 3},
         {"path": "debug/incremental/x", "kind": "file", "size": 3},
-        {"path": ".cargo-stow/s", "kind": "file", "size": 3},
+        {"path": ".cargo-stash/s", "kind": "file", "size": 3},
     ]))
     .unwrap();
     let p = plan::plan(&entries, &PlanOptions::default());

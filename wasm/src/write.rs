@@ -1,12 +1,12 @@
-//! stow-core's output types -> JSON text, in the shape their serde derives give (field
-//! names and order, lower/kebab-case enums), which `cargo stow ... --json` also prints.
+//! stash-core's output types -> JSON text, in the shape their serde derives give (field
+//! names and order, lower/kebab-case enums), which `cargo stash ... --json` also prints.
 
 use std::collections::BTreeMap;
 
-use stow_core::key::{ExplainLine, Segment};
-use stow_core::layout::Class;
-use stow_core::plan::CategoryStats;
-use stow_core::{Category, Key, KeySet, Plan, RustcInfo};
+use stash_core::key::{ExplainLine, Segment};
+use stash_core::layout::Class;
+use stash_core::plan::CategoryStats;
+use stash_core::{Category, Key, KeySet, Plan, RustcInfo};
 
 use crate::json::Writer;
 

@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use serde_json::{Value, json};
-use stow_wasm::{
+use stash_wasm::{
     classify, compute_key, explain, normalize_manifest, parse_rustc_version, plan, reduce_lockfile,
 };
 use wasm_bindgen::JsValue;
@@ -33,13 +33,16 @@ fn computes_a_key_with_a_ladder() {
     let out: Value =
         serde_json::from_str(&compute_key(&inputs().to_string(), None).unwrap()).unwrap();
     let key = out["target"]["key"].as_str().unwrap();
-    assert!(key.starts_with("stow1-linux-x64-1.95.0_59807616-"), "{key}");
+    assert!(
+        key.starts_with("stash1-linux-x64-1.95.0_59807616-"),
+        "{key}"
+    );
     assert_eq!(out["target"]["ladder"][0], key);
     assert!(
         out["registry"]["key"]
             .as_str()
             .unwrap()
-            .starts_with("stow1-registry-")
+            .starts_with("stash1-registry-")
     );
     let lines: Value =
         serde_json::from_str(&explain(&inputs().to_string(), None).unwrap()).unwrap();

@@ -1,10 +1,10 @@
 #!/usr/bin/env bats
 # Runs the plugin's real hooks, the way the Buildkite agent runs them, against the real
-# cargo-stow binary and SeaweedFS, on fresh clones of tests/fixtures/workspace.
+# cargo-stash binary and SeaweedFS, on fresh clones of tests/fixtures/workspace.
 #
-# Needs (ci-templates/test.sh provides them): CARGO_STOW_TEST_S3 and the AWS_* variables
-# of target/servers.env, STOW_BIN (the binary), STOW_WORK (a scratch dir), STOW_CARGO_HOME
-# (a CARGO_HOME shared by the steps, as on one agent host), STOW_PYTHON (a python3 with
+# Needs (ci-templates/test.sh provides them): CARGO_STASH_TEST_S3 and the AWS_* variables
+# of target/servers.env, STASH_BIN (the binary), STASH_WORK (a scratch dir), STASH_CARGO_HOME
+# (a CARGO_HOME shared by the steps, as on one agent host), STASH_PYTHON (a python3 with
 # PyYAML and jsonschema).
 #
 # `buildkite-agent` itself cannot run here (it needs a Buildkite backend): a stand-in
@@ -13,7 +13,7 @@
 setup_file() {
   BK_ROOT="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
   REPO_ROOT="$(cd "$BK_ROOT/../.." && pwd)"
-  WORK="$STOW_WORK/buildkite"
+  WORK="$STASH_WORK/buildkite"
   rm -rf "$WORK"
   mkdir -p "$WORK/bin"
   ORIGIN="$WORK/origin"
@@ -23,7 +23,7 @@ setup_file() {
   git -C "$ORIGIN" init -q -b main
   git -C "$ORIGIN" add -A
   git -C "$ORIGIN" -c user.name=test -c user.email=test@example.invalid commit -q -m fixture
-  BK_STORE="$CARGO_STOW_TEST_S3/ci-buildkite-$(date +%s)-$$"
+  BK_STORE="$CARGO_STASH_TEST_S3/ci-buildkite-$(date +%s)-$$"
   AGENT_LOG="$WORK/agent.log"
   cat >"$WORK/bin/buildkite-agent" <<'AGENT'
 #!/usr/bin/env bash
@@ -38,11 +38,11 @@ setup() {
   bats_load_library bats-support
   bats_load_library bats-assert
   local v
-  while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(CARGO_STOW_|BUILDKITE_)' || true)
-  export BUILDKITE_PLUGIN_CARGO_STOW_STORE="$BK_STORE"
-  export BUILDKITE_PLUGIN_CARGO_STOW_BINARY="$STOW_BIN"
-  export BUILDKITE_PLUGIN_CARGO_STOW_PREFIX=fixture
-  export CARGO_HOME="$STOW_CARGO_HOME"
+  while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep -E '^(CARGO_STASH_|BUILDKITE_)' || true)
+  export BUILDKITE_PLUGIN_CARGO_STASH_STORE="$BK_STORE"
+  export BUILDKITE_PLUGIN_CARGO_STASH_BINARY="$STASH_BIN"
+  export BUILDKITE_PLUGIN_CARGO_STASH_PREFIX=fixture
+  export CARGO_HOME="$STASH_CARGO_HOME"
   export BUILDKITE_PULL_REQUEST=false BUILDKITE_STEP_KEY="test$BATS_TEST_NUMBER" BUILDKITE_LABEL=":rust: test"
   export CARGO_TERM_COLOR=never
   PATH="$WORK/bin:$PATH"
@@ -85,14 +85,14 @@ restore_only() { # DIR: environment and pre-command hooks only
   )
 }
 
-key_prefix() { # user prefix -> the sanitized prefix cargo-stow puts in keys
-  (cd "$ORIGIN" && "$STOW_BIN" key --json --prefix "$1") |
-    "$STOW_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["target"]["key"].split("-stow1-")[0])'
+key_prefix() { # user prefix -> the sanitized prefix cargo-stash puts in keys
+  (cd "$ORIGIN" && "$STASH_BIN" key --json --prefix "$1") |
+    "$STASH_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["target"]["key"].split("-stash1-")[0])'
 }
 
 snapshots() { # key prefix -> number of target snapshots in the store under it
-  (cd "$ORIGIN" && "$STOW_BIN" ls --json --store "$BK_STORE" --prefix "$(key_prefix "$1")") |
-    "$STOW_PYTHON" -c 'import json,sys; print(sum(1 for s in json.load(sys.stdin)["snapshots"] if s["layer"]=="target"))'
+  (cd "$ORIGIN" && "$STASH_BIN" ls --json --store "$BK_STORE" --prefix "$(key_prefix "$1")") |
+    "$STASH_PYTHON" -c 'import json,sys; print(sum(1 for s in json.load(sys.stdin)["snapshots"] if s["layer"]=="target"))'
 }
 
 @test "shellcheck passes on every hook and the shared library" {
@@ -101,45 +101,45 @@ snapshots() { # key prefix -> number of target snapshots in the store under it
 }
 
 @test "plugin.yml validates: a JSON schema that accepts good configs and rejects bad ones" {
-  run "$STOW_PYTHON" "$BATS_TEST_DIRNAME/validate-plugin.py" "$BK_ROOT/plugin.yml" "$BK_ROOT/lib/cargo-stow.bash" "$REPO_ROOT/docs/ci.md"
+  run "$STASH_PYTHON" "$BATS_TEST_DIRNAME/validate-plugin.py" "$BK_ROOT/plugin.yml" "$BK_ROOT/lib/cargo-stash.bash" "$REPO_ROOT/docs/ci.md"
   assert_success
   assert_output --partial "plugin.yml: valid"
 }
 
 @test "bad config: an unknown policy fails the environment hook, naming the option" {
-  export BUILDKITE_PLUGIN_CARGO_STOW_POLICY=sometimes
+  export BUILDKITE_PLUGIN_CARGO_STASH_POLICY=sometimes
   run "$BK_ROOT/hooks/environment"
   assert_failure 2
   assert_output --partial "option 'policy' must be pull, push or pull-push, not 'sometimes'"
 }
 
 @test "bad config: a misspelt option is named" {
-  export BUILDKITE_PLUGIN_CARGO_STOW_SAVE_ON_FAILIURE=true
+  export BUILDKITE_PLUGIN_CARGO_STASH_SAVE_ON_FAILIURE=true
   run "$BK_ROOT/hooks/environment"
   assert_failure 2
   assert_output --partial "unknown option 'save-on-failiure'"
 }
 
 @test "bad config: save-on-failure must be a boolean" {
-  export BUILDKITE_PLUGIN_CARGO_STOW_SAVE_ON_FAILURE=maybe
+  export BUILDKITE_PLUGIN_CARGO_STASH_SAVE_ON_FAILURE=maybe
   run "$BK_ROOT/hooks/post-command"
   assert_failure 2
   assert_output --partial "option 'save-on-failure' must be true or false, not 'maybe'"
 }
 
 @test "bad config: a store that is no store URL is named" {
-  export BUILDKITE_PLUGIN_CARGO_STOW_STORE=ftp://example.invalid/cache
+  export BUILDKITE_PLUGIN_CARGO_STASH_STORE=ftp://example.invalid/cache
   run "$BK_ROOT/hooks/environment"
   assert_failure 2
   assert_output --partial "option 'store' must be a URL"
 }
 
 @test "bad config: a binary that does not exist fails pre-command, naming the option" {
-  export BUILDKITE_PLUGIN_CARGO_STOW_BINARY="$WORK/no/such/cargo-stow"
+  export BUILDKITE_PLUGIN_CARGO_STASH_BINARY="$WORK/no/such/cargo-stash"
   dir="$(clone)"
   run restore_only "$dir"
   assert_failure 2
-  assert_output --partial "option 'binary' names '$WORK/no/such/cargo-stow'"
+  assert_output --partial "option 'binary' names '$WORK/no/such/cargo-stash'"
 }
 
 @test "first build: restore misses, the command builds, post-command saves on success" {
@@ -148,12 +148,12 @@ snapshots() { # key prefix -> number of target snapshots in the store under it
   assert_success
   assert_output --partial "cache miss for"
   assert_output --partial "command exited with 0"
-  assert_output --partial "cargo-stow: saved protected_fixture-"
+  assert_output --partial "cargo-stash: saved protected_fixture-"
   [ "$(snapshots protected-fixture)" = 1 ]
   run cat "$AGENT_LOG"
-  assert_line "meta-data set cargo-stow:test$BATS_TEST_NUMBER:restore miss"
-  assert_line --partial "annotate --style warning --context cargo-stow-test$BATS_TEST_NUMBER"
-  assert_line "meta-data set cargo-stow:test$BATS_TEST_NUMBER:save saved"
+  assert_line "meta-data set cargo-stash:test$BATS_TEST_NUMBER:restore miss"
+  assert_line --partial "annotate --style warning --context cargo-stash-test$BATS_TEST_NUMBER"
+  assert_line "meta-data set cargo-stash:test$BATS_TEST_NUMBER:save saved"
 }
 
 @test "fresh clone: exact hit, every registry unit fresh, save skips the exact hit" {
@@ -162,7 +162,7 @@ snapshots() { # key prefix -> number of target snapshots in the store under it
   assert_success
   assert_output --partial "exact hit: restored protected_fixture-"
   assert_output --partial "nothing to save"
-  run "$STOW_PYTHON" - "$dir/cargo-build.json" <<'PY'
+  run "$STASH_PYTHON" - "$dir/cargo-build.json" <<'PY'
 import json, sys
 units = [m for m in map(json.loads, open(sys.argv[1])) if m.get("reason") == "compiler-artifact"]
 reg = [u for u in units if "registry+" in u["package_id"]]
@@ -173,12 +173,12 @@ PY
   assert_success
   [ "$(snapshots protected-fixture)" = 1 ]
   run cat "$AGENT_LOG"
-  assert_line "meta-data set cargo-stow:test$BATS_TEST_NUMBER:restore exact"
-  assert_line "meta-data set cargo-stow:test$BATS_TEST_NUMBER:save skipped-exact-hit"
+  assert_line "meta-data set cargo-stash:test$BATS_TEST_NUMBER:restore exact"
+  assert_line "meta-data set cargo-stash:test$BATS_TEST_NUMBER:save skipped-exact-hit"
 }
 
 @test "failed command: post-command does not save" {
-  export BUILDKITE_PLUGIN_CARGO_STOW_SUFFIX=failing
+  export BUILDKITE_PLUGIN_CARGO_STASH_SUFFIX=failing
   dir="$(clone)"
   run step "$dir" "cargo build --locked && exit 1"
   assert_success
@@ -190,17 +190,17 @@ PY
 }
 
 @test "failed command with save-on-failure: true: post-command saves" {
-  export BUILDKITE_PLUGIN_CARGO_STOW_SUFFIX=failing BUILDKITE_PLUGIN_CARGO_STOW_SAVE_ON_FAILURE=true
+  export BUILDKITE_PLUGIN_CARGO_STASH_SUFFIX=failing BUILDKITE_PLUGIN_CARGO_STASH_SAVE_ON_FAILURE=true
   dir="$(clone)"
   run step "$dir" "cargo build --locked && exit 1"
   assert_success
   assert_output --partial "command exited with 1"
-  assert_output --partial "cargo-stow: saved protected_fixture-"
+  assert_output --partial "cargo-stash: saved protected_fixture-"
   [ "$(snapshots protected-fixture)" = 2 ]
 }
 
 @test "policy pull: restores, never saves" {
-  export BUILDKITE_PLUGIN_CARGO_STOW_SUFFIX=lint BUILDKITE_PLUGIN_CARGO_STOW_POLICY=pull
+  export BUILDKITE_PLUGIN_CARGO_STASH_SUFFIX=lint BUILDKITE_PLUGIN_CARGO_STASH_POLICY=pull
   dir="$(clone)"
   run step "$dir" "cargo build --locked"
   assert_success
@@ -210,7 +210,7 @@ PY
 }
 
 @test "policy push: pre-command does not restore" {
-  export BUILDKITE_PLUGIN_CARGO_STOW_POLICY=push
+  export BUILDKITE_PLUGIN_CARGO_STASH_POLICY=push
   dir="$(clone)"
   run restore_only "$dir"
   assert_success
@@ -219,7 +219,7 @@ PY
 }
 
 @test "strict: a miss fails pre-command with exit 3" {
-  export BUILDKITE_PLUGIN_CARGO_STOW_PREFIX=nothing-here BUILDKITE_PLUGIN_CARGO_STOW_STRICT=true
+  export BUILDKITE_PLUGIN_CARGO_STASH_PREFIX=nothing-here BUILDKITE_PLUGIN_CARGO_STASH_STRICT=true
   dir="$(clone)"
   run restore_only "$dir"
   assert_failure 3
@@ -229,7 +229,7 @@ PY
 }
 
 @test "pull-request builds are kept apart: unprotected- keys miss the branch snapshots" {
-  export BUILDKITE_PULL_REQUEST=17 BUILDKITE_PLUGIN_CARGO_STOW_POLICY=pull
+  export BUILDKITE_PULL_REQUEST=17 BUILDKITE_PLUGIN_CARGO_STASH_POLICY=pull
   dir="$(clone)"
   run restore_only "$dir"
   assert_success
@@ -238,7 +238,7 @@ PY
 }
 
 @test "without buildkite-agent on PATH the hooks work and call nothing" {
-  export BUILDKITE_PLUGIN_CARGO_STOW_PREFIX=nothing-here
+  export BUILDKITE_PLUGIN_CARGO_STASH_PREFIX=nothing-here
   PATH="${PATH#"$WORK/bin:"}"
   run command -v buildkite-agent
   assert_failure
@@ -255,8 +255,8 @@ PY
   assert_success
   assert_output --partial "is under $WORK/builds, whose path differs between agents"
   assert_output --partial "CARGO_HOME is $HOME/.cargo"
-  export BUILDKITE_PLUGIN_CARGO_STOW_CARGO_HOME="$STOW_CARGO_HOME"
+  export BUILDKITE_PLUGIN_CARGO_STASH_CARGO_HOME="$STASH_CARGO_HOME"
   run bash -c '. "$BK_ROOT/hooks/environment" && echo "CARGO_HOME is $CARGO_HOME"'
   assert_success
-  assert_output --partial "CARGO_HOME is $STOW_CARGO_HOME"
+  assert_output --partial "CARGO_HOME is $STASH_CARGO_HOME"
 }

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Validates the Buildkite plugin's plugin.yml.
 
-usage: validate-plugin.py plugin.yml lib/cargo-stow.bash [docs/ci.md]
+usage: validate-plugin.py plugin.yml lib/cargo-stash.bash [docs/ci.md]
 
 - plugin.yml parses and has the fields Buildkite's plugin tooling reads (name,
   description, author, requirements, configuration);
 - `configuration` is a valid JSON schema (draft 7, as the plugin linter uses) that
   rejects unknown options, accepts good configs and rejects bad ones;
-- its options are exactly the ones the hooks read (STOW_OPTIONS in the library);
-- every cargo-stow plugin config in docs/ci.md's YAML examples validates.
+- its options are exactly the ones the hooks read (STASH_OPTIONS in the library);
+- every cargo-stash plugin config in docs/ci.md's YAML examples validates.
 """
 import re
 import sys
@@ -32,7 +32,7 @@ def main():
         problems.append("configuration must set additionalProperties: false")
 
     lib = open(lib_path).read()
-    m = re.search(r"STOW_OPTIONS=\(([^)]*)\)", lib)
+    m = re.search(r"STASH_OPTIONS=\(([^)]*)\)", lib)
     hook_options = set(m.group(1).split()) if m else set()
     schema_options = set(schema["properties"])
     if hook_options != schema_options:
@@ -45,13 +45,13 @@ def main():
         {},
         {"store": "s3://ci-cache/cargo", "prefix": "linux", "policy": "pull"},
         {
-            "store": "file:///var/cache/stow",
+            "store": "file:///var/cache/stash",
             "suffix": "nightly",
             "policy": "pull-push",
             "save-on-failure": True,
             "strict": False,
             "unprotect": False,
-            "binary": "/usr/local/bin/cargo-stow",
+            "binary": "/usr/local/bin/cargo-stash",
             "install": False,
             "version": "0.1.0",
             "cargo-home": "/var/lib/buildkite-agent/.cargo",
@@ -94,12 +94,12 @@ def main():
             for step in (doc or {}).get("steps", []) if isinstance(doc, dict) else []:
                 for plugin_ref in step.get("plugins", []) if isinstance(step, dict) else []:
                     for name, config in (plugin_ref.items() if isinstance(plugin_ref, dict) else []):
-                        if "cargo-stow" in name:
+                        if "cargo-stash" in name:
                             checked += 1
                             for e in validator.iter_errors(config or {}):
                                 problems.append(f"docs example {name}: {e.message}")
         if checked == 0:
-            problems.append(f"no cargo-stow plugin example found in {docs_path}")
+            problems.append(f"no cargo-stash plugin example found in {docs_path}")
 
     for p in problems:
         print(f"plugin.yml: {p}")

@@ -1,9 +1,9 @@
-import { createRequire as __stowCreateRequire } from 'node:module';
-import { fileURLToPath as __stowFileURLToPath } from 'node:url';
-import { dirname as __stowDirname } from 'node:path';
-const require = __stowCreateRequire(import.meta.url);
-const __stow_filename = __stowFileURLToPath(import.meta.url);
-const __stow_dirname = __stowDirname(__stow_filename);
+import { createRequire as __stashCreateRequire } from 'node:module';
+import { fileURLToPath as __stashFileURLToPath } from 'node:url';
+import { dirname as __stashDirname } from 'node:path';
+const require = __stashCreateRequire(import.meta.url);
+const __stash_filename = __stashFileURLToPath(import.meta.url);
+const __stash_dirname = __stashDirname(__stash_filename);
 import {
   actionsCache,
   exportVariable,
@@ -19,7 +19,7 @@ import {
   setOutput,
   warning,
   workspaceKeys
-} from "./chunk-Z65ABE56.mjs";
+} from "./chunk-OIX6LHUS.mjs";
 
 // src/restore.mjs
 async function run() {
@@ -39,17 +39,17 @@ async function run() {
   setOutput("key", workspaces[0]?.keys.target.key ?? "");
   let allExact = workspaces.length > 0;
   if (inputs.store) {
-    if (inputs.cacheBin) info("cargo-stow: cache-bin applies to GitHub's cache only; the binary caches target dirs");
+    if (inputs.cacheBin) info("cargo-stash: cache-bin applies to GitHub's cache only; the binary caches target dirs");
     const native = nativeStore({ bin: inputs.bin, store: inputs.store, inputs, prefix: keyPrefix(inputs) });
     for (const ws of workspaces) {
       try {
         const out = await native.restore(ws, { lookupOnly: inputs.lookupOnly });
         if (out.key !== ws.keys.target.key) {
-          warning(`cargo-stow: the binary computed key ${out.key}, the wasm package ${ws.keys.target.key}: versions differ?`);
+          warning(`cargo-stash: the binary computed key ${out.key}, the wasm package ${ws.keys.target.key}: versions differ?`);
         }
         state.restored[ws.root] = { target: out.hit === "exact" ? out.key : out.restored_key ?? null };
         allExact &&= out.hit === "exact";
-        info(`cargo-stow: ${out.hit} for ${ws.root}${out.restored_key ? ` (${out.restored_key})` : ""}`);
+        info(`cargo-stash: ${out.hit} for ${ws.root}${out.restored_key ? ` (${out.restored_key})` : ""}`);
       } catch (err) {
         allExact = false;
         reportProblem(`restore of ${ws.root} failed`, err);
@@ -57,7 +57,7 @@ async function run() {
     }
   } else if (!actionsCache.available()) {
     allExact = false;
-    warning("cargo-stow: GitHub's cache service is not available to this job; nothing is restored");
+    warning("cargo-stash: GitHub's cache service is not available to this job; nothing is restored");
   } else {
     const lookupOnly = inputs.lookupOnly;
     for (const ws of workspaces) {

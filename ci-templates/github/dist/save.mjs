@@ -1,9 +1,9 @@
-import { createRequire as __stowCreateRequire } from 'node:module';
-import { fileURLToPath as __stowFileURLToPath } from 'node:url';
-import { dirname as __stowDirname } from 'node:path';
-const require = __stowCreateRequire(import.meta.url);
-const __stow_filename = __stowFileURLToPath(import.meta.url);
-const __stow_dirname = __stowDirname(__stow_filename);
+import { createRequire as __stashCreateRequire } from 'node:module';
+import { fileURLToPath as __stashFileURLToPath } from 'node:url';
+import { dirname as __stashDirname } from 'node:path';
+const require = __stashCreateRequire(import.meta.url);
+const __stash_filename = __stashFileURLToPath(import.meta.url);
+const __stash_dirname = __stashDirname(__stash_filename);
 import {
   actionsCache,
   info,
@@ -14,22 +14,22 @@ import {
   reportProblem,
   sanitize,
   warning
-} from "./chunk-Z65ABE56.mjs";
+} from "./chunk-OIX6LHUS.mjs";
 
 // src/save.mjs
 async function run() {
   const state = loadState();
   if (!state) {
-    info("cargo-stow: the main step did not run; nothing to save");
+    info("cargo-stash: the main step did not run; nothing to save");
     return;
   }
   const { inputs, workspaces } = state;
   if (!inputs.saveIf) {
-    info("cargo-stow: not saving (save-if is false)");
+    info("cargo-stash: not saving (save-if is false)");
     return;
   }
   if (inputs.lookupOnly) {
-    info("cargo-stow: not saving (lookup-only)");
+    info("cargo-stash: not saving (lookup-only)");
     return;
   }
   if (state.mode === "native") {
@@ -37,8 +37,8 @@ async function run() {
     for (const ws of workspaces) {
       try {
         const out = await native.save(ws);
-        info(`cargo-stow: ${out.outcome} ${out.key}`);
-        for (const w of out.warnings ?? []) warning(`cargo-stow: ${w}`);
+        info(`cargo-stash: ${out.outcome} ${out.key}`);
+        for (const w of out.warnings ?? []) warning(`cargo-stash: ${w}`);
       } catch (err) {
         reportProblem(`save of ${ws.root} failed`, err);
       }
@@ -46,18 +46,18 @@ async function run() {
     return;
   }
   if (!actionsCache.available()) {
-    warning("cargo-stow: GitHub's cache service is not available to this job; nothing is saved");
+    warning("cargo-stash: GitHub's cache service is not available to this job; nothing is saved");
     return;
   }
   for (const ws of workspaces) {
     const key = ws.keys.target.key;
     if (state.restored[ws.root]?.target === key) {
-      info(`cargo-stow: ${key} was an exact hit; not saving it again`);
+      info(`cargo-stash: ${key} was an exact hit; not saving it again`);
       continue;
     }
     try {
       for (const dir of ws.targetDirs) sanitize(dir, { pruneUnused: state.marked.includes(dir) });
-      if (await actionsCache.save(ws.targetDirs, key)) info(`cargo-stow: saved ${key}`);
+      if (await actionsCache.save(ws.targetDirs, key)) info(`cargo-stash: saved ${key}`);
     } catch (err) {
       reportProblem(`save of ${ws.root} failed`, err);
     }
@@ -66,7 +66,7 @@ async function run() {
   if (first && state.restored.registry !== first.keys.registry.key) {
     try {
       const paths = registryPaths(first.cargoHome, inputs.cacheBin);
-      if (await actionsCache.save(paths, first.keys.registry.key)) info(`cargo-stow: saved ${first.keys.registry.key}`);
+      if (await actionsCache.save(paths, first.keys.registry.key)) info(`cargo-stash: saved ${first.keys.registry.key}`);
     } catch (err) {
       reportProblem("save of the registry failed", err);
     }

@@ -1,5 +1,5 @@
 // Sanitizing a target dir before it is saved with GitHub's cache: the listing is read
-// here, the decisions (what is a unit, what is dropped) are stow-core's `plan`.
+// here, the decisions (what is a unit, what is dropped) are stash-core's `plan`.
 //
 // Unused units are found with atimes, like the native binary: after a restore every
 // fingerprint hash file gets an old sentinel atime; Cargo reads the fingerprint of every
@@ -9,12 +9,12 @@
 import * as core from '@actions/core';
 import fs from 'node:fs';
 import path from 'node:path';
-import { stow } from './config.mjs';
+import { stash } from './config.mjs';
 
 // 1970-01-02: far below any real atime, and below mtime so relatime updates it on read.
 const SENTINEL_S = 86400;
 
-/** Every path under `root` as stow-core `Entry`s (relative, `/`-separated). */
+/** Every path under `root` as stash-core `Entry`s (relative, `/`-separated). */
 export function listing(root) {
   const out = [];
   const walk = (dir, rel) => {
@@ -54,7 +54,7 @@ export function listing(root) {
  *  atime is safe. */
 function fingerprintFiles(root, entries) {
   const files = [];
-  for (const c of stow.classify(entries)) {
+  for (const c of stash.classify(entries)) {
     if (c.class !== 'unit') continue;
     const parts = c.path.split('/');
     const name = parts[parts.length - 1];
@@ -68,7 +68,7 @@ function fingerprintFiles(root, entries) {
 
 /** Whether reading a file updates its atime here (not so with `noatime`). */
 function atimeWorks(dir) {
-  const probe = path.join(dir, `.cargo-stow-atime-probe-${process.pid}`);
+  const probe = path.join(dir, `.cargo-stash-atime-probe-${process.pid}`);
   try {
     fs.writeFileSync(probe, 'probe');
     const { mtime } = fs.statSync(probe);
@@ -91,7 +91,7 @@ export function markUnits(root) {
   return true;
 }
 
-/** Before a save: apply stow-core's plan, pruning units this job did not use. */
+/** Before a save: apply stash-core's plan, pruning units this job did not use. */
 export function sanitize(root, { pruneUnused }) {
   if (!fs.existsSync(root)) return undefined;
   const entries = listing(root);
@@ -109,11 +109,11 @@ export function sanitize(root, { pruneUnused }) {
     // A unit without marked files (built by this job) counts as used.
     options.used_units = [...units].filter((u) => read.has(u) || !marked.has(u));
   }
-  const plan = stow.plan(entries, options);
+  const plan = stash.plan(entries, options);
   for (const p of plan.dropped) fs.rmSync(path.join(root, p), { recursive: true, force: true });
   const dropped = Object.values(plan.categories).reduce((n, c) => n + (c.bytes - c.kept_bytes), 0);
   core.info(
-    `cargo-stow: sanitized ${root}: removed ${plan.dropped.length} paths (${dropped} bytes), ` +
+    `cargo-stash: sanitized ${root}: removed ${plan.dropped.length} paths (${dropped} bytes), ` +
       `${plan.unused_units.length} unused units`,
   );
   return plan;

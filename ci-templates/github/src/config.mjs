@@ -1,13 +1,13 @@
 // Inputs, keys and the state handed from the main step to the post step. The key is
-// computed once, here, by the wasm package (the same code as `cargo stow key`); the post
+// computed once, here, by the wasm package (the same code as `cargo stash key`); the post
 // step reads it from the state and never recomputes it.
 
 import * as core from '@actions/core';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import stow from '../../../wasm/pkg/index.js';
+import stash from '../../../wasm/pkg/index.js';
 
-const STATE = 'cargo-stow';
+const STATE = 'cargo-stash';
 
 function list(value) {
   return value.split(/[\s,]+/).filter(Boolean);
@@ -32,7 +32,7 @@ export function readInputs() {
     lookupOnly: bool('lookup-only'),
     cacheBin: core.getInput('cache-bin').trim().toLowerCase() !== 'false',
     store: core.getInput('store').trim(),
-    bin: core.getInput('bin') || 'cargo-stow',
+    bin: core.getInput('bin') || 'cargo-stash',
   };
 }
 
@@ -45,11 +45,11 @@ export function keyPrefix(inputs, env = process.env) {
 /** Keys of one workspace plus the directories they cover. */
 export function workspaceKeys(dir, inputs, env = process.env) {
   const cwd = path.resolve(dir);
-  const metadata = stow.cargoMetadata({ cwd, env });
+  const metadata = stash.cargoMetadata({ cwd, env });
   const root = metadata.workspace_root;
   const rustc = env.RUSTC || 'rustc';
   const rustcVersion = execFileSync(rustc, ['-vV'], { cwd: root, env, encoding: 'utf8' });
-  const keyInputs = stow.gatherKeyInputs({
+  const keyInputs = stash.gatherKeyInputs({
     rustcVersion,
     metadata,
     env,
@@ -58,7 +58,7 @@ export function workspaceKeys(dir, inputs, env = process.env) {
     profile: inputs.profile,
     extraEnv: inputs.envVars,
   });
-  const keys = stow.computeKey(keyInputs);
+  const keys = stash.computeKey(keyInputs);
   const targetDirs = [metadata.target_directory];
   if (metadata.build_directory && metadata.build_directory !== metadata.target_directory) {
     targetDirs.push(metadata.build_directory);
@@ -74,7 +74,7 @@ export function workspaceKeys(dir, inputs, env = process.env) {
 }
 
 export function printKeys(ws) {
-  core.startGroup(`cargo-stow key of ${ws.root}`);
+  core.startGroup(`cargo-stash key of ${ws.root}`);
   core.info(`target   ${ws.keys.target.key}`);
   core.info(`registry ${ws.keys.registry.key}`);
   core.info(`ladder   ${ws.keys.target.ladder.join('\n         ')}`);
@@ -96,8 +96,8 @@ export function loadState() {
 
 /** Cache trouble never fails the job: it is reported and the build runs cold. */
 export function reportProblem(what, err) {
-  core.warning(`cargo-stow: ${what}: ${err instanceof Error ? err.message : err}`);
+  core.warning(`cargo-stash: ${what}: ${err instanceof Error ? err.message : err}`);
   if (err instanceof Error && err.stack) core.debug(err.stack);
 }
 
-export { stow };
+export { stash };

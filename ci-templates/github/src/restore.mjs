@@ -24,17 +24,17 @@ async function run() {
   let allExact = workspaces.length > 0;
 
   if (inputs.store) {
-    if (inputs.cacheBin) core.info('cargo-stow: cache-bin applies to GitHub\'s cache only; the binary caches target dirs');
+    if (inputs.cacheBin) core.info('cargo-stash: cache-bin applies to GitHub\'s cache only; the binary caches target dirs');
     const native = nativeStore({ bin: inputs.bin, store: inputs.store, inputs, prefix: keyPrefix(inputs) });
     for (const ws of workspaces) {
       try {
         const out = await native.restore(ws, { lookupOnly: inputs.lookupOnly });
         if (out.key !== ws.keys.target.key) {
-          core.warning(`cargo-stow: the binary computed key ${out.key}, the wasm package ${ws.keys.target.key}: versions differ?`);
+          core.warning(`cargo-stash: the binary computed key ${out.key}, the wasm package ${ws.keys.target.key}: versions differ?`);
         }
         state.restored[ws.root] = { target: out.hit === 'exact' ? out.key : out.restored_key ?? null };
         allExact &&= out.hit === 'exact';
-        core.info(`cargo-stow: ${out.hit} for ${ws.root}${out.restored_key ? ` (${out.restored_key})` : ''}`);
+        core.info(`cargo-stash: ${out.hit} for ${ws.root}${out.restored_key ? ` (${out.restored_key})` : ''}`);
       } catch (err) {
         allExact = false;
         reportProblem(`restore of ${ws.root} failed`, err);
@@ -42,7 +42,7 @@ async function run() {
     }
   } else if (!actionsCache.available()) {
     allExact = false;
-    core.warning("cargo-stow: GitHub's cache service is not available to this job; nothing is restored");
+    core.warning("cargo-stash: GitHub's cache service is not available to this job; nothing is restored");
   } else {
     const lookupOnly = inputs.lookupOnly;
     for (const ws of workspaces) {

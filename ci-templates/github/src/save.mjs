@@ -9,16 +9,16 @@ import { actionsCache, nativeStore, registryPaths } from './store.mjs';
 async function run() {
   const state = loadState();
   if (!state) {
-    core.info('cargo-stow: the main step did not run; nothing to save');
+    core.info('cargo-stash: the main step did not run; nothing to save');
     return;
   }
   const { inputs, workspaces } = state;
   if (!inputs.saveIf) {
-    core.info('cargo-stow: not saving (save-if is false)');
+    core.info('cargo-stash: not saving (save-if is false)');
     return;
   }
   if (inputs.lookupOnly) {
-    core.info('cargo-stow: not saving (lookup-only)');
+    core.info('cargo-stash: not saving (lookup-only)');
     return;
   }
   if (state.mode === 'native') {
@@ -27,8 +27,8 @@ async function run() {
       try {
         // The binary sanitizes, prunes unused units and skips exact hits on its own.
         const out = await native.save(ws);
-        core.info(`cargo-stow: ${out.outcome} ${out.key}`);
-        for (const w of out.warnings ?? []) core.warning(`cargo-stow: ${w}`);
+        core.info(`cargo-stash: ${out.outcome} ${out.key}`);
+        for (const w of out.warnings ?? []) core.warning(`cargo-stash: ${w}`);
       } catch (err) {
         reportProblem(`save of ${ws.root} failed`, err);
       }
@@ -36,18 +36,18 @@ async function run() {
     return;
   }
   if (!actionsCache.available()) {
-    core.warning("cargo-stow: GitHub's cache service is not available to this job; nothing is saved");
+    core.warning("cargo-stash: GitHub's cache service is not available to this job; nothing is saved");
     return;
   }
   for (const ws of workspaces) {
     const key = ws.keys.target.key;
     if (state.restored[ws.root]?.target === key) {
-      core.info(`cargo-stow: ${key} was an exact hit; not saving it again`);
+      core.info(`cargo-stash: ${key} was an exact hit; not saving it again`);
       continue;
     }
     try {
       for (const dir of ws.targetDirs) sanitize(dir, { pruneUnused: state.marked.includes(dir) });
-      if (await actionsCache.save(ws.targetDirs, key)) core.info(`cargo-stow: saved ${key}`);
+      if (await actionsCache.save(ws.targetDirs, key)) core.info(`cargo-stash: saved ${key}`);
     } catch (err) {
       reportProblem(`save of ${ws.root} failed`, err);
     }
@@ -56,7 +56,7 @@ async function run() {
   if (first && state.restored.registry !== first.keys.registry.key) {
     try {
       const paths = registryPaths(first.cargoHome, inputs.cacheBin);
-      if (await actionsCache.save(paths, first.keys.registry.key)) core.info(`cargo-stow: saved ${first.keys.registry.key}`);
+      if (await actionsCache.save(paths, first.keys.registry.key)) core.info(`cargo-stash: saved ${first.keys.registry.key}`);
     } catch (err) {
       reportProblem('save of the registry failed', err);
     }

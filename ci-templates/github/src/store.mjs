@@ -1,5 +1,5 @@
 // The two storages behind the same three calls: GitHub's cache service through
-// @actions/cache, or any cargo-stow store through the native binary.
+// @actions/cache, or any cargo-stash store through the native binary.
 
 import * as cache from '@actions/cache';
 import * as core from '@actions/core';
@@ -46,14 +46,14 @@ function run(bin, args, env) {
   });
 }
 
-/** The cargo-stow binary, given the same key settings the wasm key was computed with. */
+/** The cargo-stash binary, given the same key settings the wasm key was computed with. */
 export function nativeStore({ bin, store, inputs, prefix }) {
   const keyArgs = ['--prefix', prefix, '--profile', inputs.profile];
   for (const t of inputs.targets) keyArgs.push('--target', t);
   for (const v of inputs.envVars) keyArgs.push('--env-var', v);
   const common = (ws) => ['--json', '--store', store, '--manifest-path', ws.manifestPath];
   return {
-    name: `cargo-stow store ${store}`,
+    name: `cargo-stash store ${store}`,
     async restore(ws, { lookupOnly }) {
       if (lookupOnly) {
         const out = await run(bin, ['ls', '--json', '--store', store], process.env);

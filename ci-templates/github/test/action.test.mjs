@@ -2,13 +2,13 @@
 // Node with GitHub's conventions (see github.mjs) around real `cargo build`s of a small
 // workspace (two members, a path dependency, a build script; no network needed):
 //
-// - with `store:`: through the native cargo-stow binary and a real file:// store;
+// - with `store:`: through the native cargo-stash binary and a real file:// store;
 // - by default: through @actions/cache against a local stand-in of GitHub's cache
 //   service (cache-service.mjs) whose blobs live in a real Azurite. GitHub's service
 //   cannot run here, so its HTTP API is mocked; everything else is real.
 //
-// Needs: dist/ built (npm run build), the native binary ($STOW_NATIVE_BIN or
-// target/debug/cargo-stow) and Azurite's blob endpoint in $STOW_AZURITE_BLOB_URL
+// Needs: dist/ built (npm run build), the native binary ($STASH_NATIVE_BIN or
+// target/debug/cargo-stash) and Azurite's blob endpoint in $STASH_AZURITE_BLOB_URL
 // (scripts/wasm-test.sh starts one); each part skips with a message when its piece is missing.
 
 import test from 'node:test';
@@ -21,10 +21,10 @@ import { Job, actionDir } from './github.mjs';
 import { startCacheService } from './cache-service.mjs';
 
 const repo = path.resolve(actionDir, '../..');
-const nativeBin = process.env.STOW_NATIVE_BIN || process.env.CARGO_STOW_BIN || path.join(repo, 'target/debug/cargo-stow');
-const azurite = process.env.STOW_AZURITE_BLOB_URL;
-const noNative = fs.existsSync(nativeBin) ? false : `native binary ${nativeBin} is missing: cargo build -p cargo-stow, or set STOW_NATIVE_BIN`;
-const noAzurite = azurite ? false : 'STOW_AZURITE_BLOB_URL is not set: run scripts/wasm-test.sh, which starts Azurite';
+const nativeBin = process.env.STASH_NATIVE_BIN || process.env.CARGO_STASH_BIN || path.join(repo, 'target/debug/cargo-stash');
+const azurite = process.env.STASH_AZURITE_BLOB_URL;
+const noNative = fs.existsSync(nativeBin) ? false : `native binary ${nativeBin} is missing: cargo build -p cargo-stash, or set STASH_NATIVE_BIN`;
+const noAzurite = azurite ? false : 'STASH_AZURITE_BLOB_URL is not set: run scripts/wasm-test.sh, which starts Azurite';
 
 function write(file, text) {
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -33,14 +33,14 @@ function write(file, text) {
 
 /** A fresh "runner": a checkout of the fixture workspace, its own CARGO_HOME and temp. */
 function runner(name) {
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), `stow-action-${name}-`));
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), `stash-action-${name}-`));
   const root = path.join(base, 'checkout');
   write(path.join(root, 'Cargo.toml'), '[workspace]\nmembers = ["a", "b"]\nresolver = "2"\n');
-  write(path.join(root, 'a/Cargo.toml'), '[package]\nname = "stow-fixture-a"\nversion = "0.1.0"\nedition = "2021"\n');
+  write(path.join(root, 'a/Cargo.toml'), '[package]\nname = "stash-fixture-a"\nversion = "0.1.0"\nedition = "2021"\n');
   write(path.join(root, 'a/src/lib.rs'), 'pub fn answer() -> u32 {\n    42\n}\n');
   write(
     path.join(root, 'b/Cargo.toml'),
-    '[package]\nname = "stow-fixture-b"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nstow-fixture-a = { path = "../a" }\n',
+    '[package]\nname = "stash-fixture-b"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nstash-fixture-a = { path = "../a" }\n',
   );
   write(
     path.join(root, 'b/build.rs'),
@@ -48,7 +48,7 @@ function runner(name) {
   );
   write(
     path.join(root, 'b/src/main.rs'),
-    'include!(concat!(env!("OUT_DIR"), "/gen.rs"));\n\nfn main() {\n    println!("{}", stow_fixture_a::answer() + GEN);\n}\n',
+    'include!(concat!(env!("OUT_DIR"), "/gen.rs"));\n\nfn main() {\n    println!("{}", stash_fixture_a::answer() + GEN);\n}\n',
   );
   const cargoHome = path.join(base, 'cargo-home');
   // Stands for downloaded crates: the registry layer must carry them.
@@ -56,7 +56,7 @@ function runner(name) {
   write(path.join(cargoHome, 'registry/cache/example/itoa-1.0.0.crate'), 'crate bytes');
   const env = { ...process.env };
   for (const k of Object.keys(env)) {
-    if (k.startsWith('CARGO_STOW_') || k.startsWith('ACTIONS_') || k.startsWith('GITHUB_') || k.startsWith('INPUT_') || k.startsWith('STATE_')) delete env[k];
+    if (k.startsWith('CARGO_STASH_') || k.startsWith('ACTIONS_') || k.startsWith('GITHUB_') || k.startsWith('INPUT_') || k.startsWith('STATE_')) delete env[k];
   }
   Object.assign(env, {
     CARGO_HOME: cargoHome,
@@ -117,7 +117,7 @@ test('with store: restore and save through the native binary and a file:// store
   assert.ok(build(r).every((u) => !u.fresh), 'cold build');
   step = await j1.post();
   assert.equal(step.code, 0, j1.log());
-  assert.match(j1.log(), /cargo-stow: saved /, j1.log());
+  assert.match(j1.log(), /cargo-stash: saved /, j1.log());
   assert.doesNotMatch(j1.log(), /the binary computed key/, 'binary and wasm agree on the key');
   assert.ok(fs.readdirSync(storeDir).length > 0, 'the store has the snapshot');
 
@@ -190,7 +190,7 @@ test("by default: @actions/cache against a stand-in of GitHub's cache service on
   assert.equal(j3.outputs['cache-hit'], 'false', j3.log());
   assert.notEqual(j3.outputs.key, j1.outputs.key);
   assert.match(j3.log(), /Cache hit for restore-key: /, j3.log());
-  assert.ok(build(r, ['-p', 'stow-fixture-a']).every((u) => u.fresh), j3.log());
+  assert.ok(build(r, ['-p', 'stash-fixture-a']).every((u) => u.fresh), j3.log());
   await j3.post();
   assert.match(j3.log(), /[1-9]\d* unused units/, j3.log());
   assert.ok(service.entries.some((e) => e.key === j3.outputs.key && e.finalized), j3.log());
@@ -202,9 +202,9 @@ test("by default: @actions/cache against a stand-in of GitHub's cache service on
   await j4.main();
   assert.equal(j4.outputs['cache-hit'], 'true', j4.log());
   const fp = fs.readdirSync(path.join(targetDir, 'debug/.fingerprint'));
-  assert.ok(fp.some((d) => d.startsWith('stow-fixture-a-')), fp.join(' '));
-  assert.ok(!fp.some((d) => d.startsWith('stow-fixture-b-')), `b was pruned: ${fp.join(' ')}`);
-  assert.ok(build(r, ['-p', 'stow-fixture-a']).every((u) => u.fresh));
+  assert.ok(fp.some((d) => d.startsWith('stash-fixture-a-')), fp.join(' '));
+  assert.ok(!fp.some((d) => d.startsWith('stash-fixture-b-')), `b was pruned: ${fp.join(' ')}`);
+  assert.ok(build(r, ['-p', 'stash-fixture-a']).every((u) => u.fresh));
 });
 
 test('cache trouble never fails the job', async (t) => {
@@ -218,6 +218,6 @@ test('cache trouble never fails the job', async (t) => {
   assert.equal((await j1.post()).code, 0, j1.log());
   const j2 = job(r, 'bad-bin', { 'prefix-key': 'v1', store: 'file:///nonexistent', bin: path.join(r.base, 'no-such-binary') });
   assert.equal((await j2.main()).code, 0, j2.log());
-  assert.match(j2.log(), /::warning::cargo-stow: restore of .* failed/);
+  assert.match(j2.log(), /::warning::cargo-stash: restore of .* failed/);
   assert.equal((await j2.post()).code, 0, j2.log());
 });

@@ -1,27 +1,27 @@
 #!/usr/bin/env bash
 # Runs the GitLab template for real: gitlab-ci-local (shell executor, no image) runs the
-# example pipeline (example/.gitlab-ci.yml, which includes ../cargo-stow.yml) in fresh
-# clones of tests/fixtures/workspace, against the real cargo-stow binary and SeaweedFS.
+# example pipeline (example/.gitlab-ci.yml, which includes ../cargo-stash.yml) in fresh
+# clones of tests/fixtures/workspace, against the real cargo-stash binary and SeaweedFS.
 # Prints TAP lines (`ok N - ...` / `not ok N - ...`); exits non-zero if any failed.
 #
-# Needs (ci-templates/test.sh provides them): CARGO_STOW_TEST_S3 and the AWS_* variables
-# of target/servers.env in the environment, STOW_BIN (the cargo-stow binary), STOW_WORK (a
-# scratch dir), STOW_CARGO_HOME (a CARGO_HOME shared by the jobs, as on one runner).
+# Needs (ci-templates/test.sh provides them): CARGO_STASH_TEST_S3 and the AWS_* variables
+# of target/servers.env in the environment, STASH_BIN (the cargo-stash binary), STASH_WORK (a
+# scratch dir), STASH_CARGO_HOME (a CARGO_HOME shared by the jobs, as on one runner).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 gcl="$here/node_modules/.bin/gitlab-ci-local"
-: "${STOW_BIN:?}" "${STOW_WORK:?}" "${STOW_CARGO_HOME:?}" "${CARGO_STOW_TEST_S3:?}"
+: "${STASH_BIN:?}" "${STASH_WORK:?}" "${STASH_CARGO_HOME:?}" "${CARGO_STASH_TEST_S3:?}"
 
-work="$STOW_WORK/gitlab"
+work="$STASH_WORK/gitlab"
 rm -rf "$work"
 mkdir -p "$work"
-store="$CARGO_STOW_TEST_S3/ci-gitlab-$(date +%s)-$$"
+store="$CARGO_STASH_TEST_S3/ci-gitlab-$(date +%s)-$$"
 
 # What a project's CI/CD settings would hold. Nothing else of ours leaks in.
-while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep '^CARGO_STOW_' || true)
-export CARGO_STOW_STORE="$store" CARGO_STOW_BIN="$STOW_BIN" CARGO_STOW_CARGO_HOME="$STOW_CARGO_HOME"
+while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep '^CARGO_STASH_' || true)
+export CARGO_STASH_STORE="$store" CARGO_STASH_BIN="$STASH_BIN" CARGO_STASH_CARGO_HOME="$STASH_CARGO_HOME"
 export CARGO_TERM_COLOR=never
 
 n=0
@@ -44,7 +44,7 @@ origin="$work/origin"
 cp -r "$root/tests/fixtures/workspace" "$origin"
 rm -rf "$origin/target"
 mkdir -p "$origin/ci"
-cp "$here/../cargo-stow.yml" "$origin/ci/cargo-stow.yml"
+cp "$here/../cargo-stash.yml" "$origin/ci/cargo-stash.yml"
 cp "$here/example/.gitlab-ci.yml" "$origin/.gitlab-ci.yml"
 printf '/target/\n/.gitlab-ci-local/\n/cargo-build.json\n' >"$origin/.gitignore"
 git -C "$origin" init -q -b main
@@ -60,7 +60,7 @@ run_job() {
   local dir="$work/clone$clones"
   git clone -q "$origin" "$dir"
   # gitlab-ci-local reads group/project from this remote; it is never contacted.
-  git -C "$dir" remote add gcl-origin https://gitlab.example.invalid/stow/fixture.git
+  git -C "$dir" remote add gcl-origin https://gitlab.example.invalid/stash/fixture.git
   last_clone="$dir"
   (cd "$dir" && "$gcl" --shell-executor-no-image --no-color --max-job-name-padding 0 \
     "$@" "$job") >"$log" 2>&1 </dev/null
@@ -68,19 +68,19 @@ run_job() {
 
 # snapshots PREFIX: how many target snapshots the store holds under that key prefix.
 snapshots() {
-  (cd "$origin" && "$STOW_BIN" ls --json --prefix "$1") |
+  (cd "$origin" && "$STASH_BIN" ls --json --prefix "$1") |
     python3 -c 'import json,sys; print(sum(1 for s in json.load(sys.stdin)["snapshots"] if s["layer"]=="target"))'
 }
 
-# Keys are sanitized by cargo-stow (`-` in a prefix becomes `_`); ask it for the real one.
-key_prefix="$(cd "$origin" && CARGO_HOME="$STOW_CARGO_HOME" "$STOW_BIN" key --json --prefix unprotected-fixture |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["target"]["key"].split("-stow1-")[0])')"
+# Keys are sanitized by cargo-stash (`-` in a prefix becomes `_`); ask it for the real one.
+key_prefix="$(cd "$origin" && CARGO_HOME="$STASH_CARGO_HOME" "$STASH_BIN" key --json --prefix unprotected-fixture |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["target"]["key"].split("-stash1-")[0])')"
 protected_prefix="${key_prefix/unprotected/protected}"
 
 # 0. The template's shell is POSIX sh: shellcheck it, and run its setup under dash.
-"${STOW_PYTHON:-python3}" - "$here/../cargo-stow.yml" "$work/lib.sh" <<'EOF'
+"${STASH_PYTHON:-python3}" - "$here/../cargo-stash.yml" "$work/lib.sh" <<'EOF'
 import sys, yaml
-job = yaml.safe_load(open(sys.argv[1]))[".cargo-stow"]
+job = yaml.safe_load(open(sys.argv[1]))[".cargo-stash"]
 assert job["after_script"][0] == job["before_script"][0], "after_script must reuse the same functions"
 open(sys.argv[2], "w").write("#!/bin/sh\n" + job["before_script"][0])
 EOF
@@ -91,10 +91,10 @@ else
 fi
 # shellcheck disable=SC2016 # the dash -c script expands its variables itself
 if command -v dash >/dev/null; then
-  if (cd "$origin" && CARGO_STOW_CARGO_HOME="$work/dash-home" CI_COMMIT_REF_PROTECTED=true CARGO_STOW_PREFIX=x \
-    dash -c '. "$1" && set -e && cargo_stow_setup && echo "prefix=$CARGO_STOW_PREFIX home=$CARGO_HOME bin=$cargo_stow_bin"' \
+  if (cd "$origin" && CARGO_STASH_CARGO_HOME="$work/dash-home" CI_COMMIT_REF_PROTECTED=true CARGO_STASH_PREFIX=x \
+    dash -c '. "$1" && set -e && cargo_stash_setup && echo "prefix=$CARGO_STASH_PREFIX home=$CARGO_HOME bin=$cargo_stash_bin"' \
     sh "$work/lib.sh") >"$work/dash.log" 2>&1 &&
-    grep -qx "prefix=protected-x home=$work/dash-home bin=$STOW_BIN" "$work/dash.log"; then
+    grep -qx "prefix=protected-x home=$work/dash-home bin=$STASH_BIN" "$work/dash.log"; then
     ok "the template's setup runs under dash (POSIX sh)"
   else
     not_ok "the template's setup runs under dash (POSIX sh)" "$work/dash.log"
@@ -161,13 +161,13 @@ else
   not_ok "failed job does not save (snapshots: $(snapshots "$key_prefix"))" "$work/flaky.log"
 fi
 
-# 5. ... unless CARGO_STOW_SAVE_ON_FAILURE is true.
+# 5. ... unless CARGO_STASH_SAVE_ON_FAILURE is true.
 t0=$SECONDS
-if ! run_job flaky "$work/flaky-save.log" --variable CARGO_STOW_SAVE_ON_FAILURE=true &&
+if ! run_job flaky "$work/flaky-save.log" --variable CARGO_STASH_SAVE_ON_FAILURE=true &&
   [[ "$(snapshots "$key_prefix")" == 2 ]]; then
-  ok "failed job with CARGO_STOW_SAVE_ON_FAILURE=true saves its own snapshot ($((SECONDS - t0)) s)"
+  ok "failed job with CARGO_STASH_SAVE_ON_FAILURE=true saves its own snapshot ($((SECONDS - t0)) s)"
 else
-  not_ok "failed job with CARGO_STOW_SAVE_ON_FAILURE=true saves (snapshots: $(snapshots "$key_prefix"))" "$work/flaky-save.log"
+  not_ok "failed job with CARGO_STASH_SAVE_ON_FAILURE=true saves (snapshots: $(snapshots "$key_prefix"))" "$work/flaky-save.log"
 fi
 
 # 6. A protected ref neither sees nor writes the unprotected snapshots.
@@ -182,11 +182,11 @@ else
 fi
 
 # 7. A bad setting fails the job with a message naming it.
-if ! run_job build "$work/bad.log" --variable CARGO_STOW_POLICY=sometimes &&
-  grep -q "CARGO_STOW_POLICY must be pull, push or pull-push, not 'sometimes'" "$work/bad.log"; then
-  ok "bad CARGO_STOW_POLICY fails the job and names the variable"
+if ! run_job build "$work/bad.log" --variable CARGO_STASH_POLICY=sometimes &&
+  grep -q "CARGO_STASH_POLICY must be pull, push or pull-push, not 'sometimes'" "$work/bad.log"; then
+  ok "bad CARGO_STASH_POLICY fails the job and names the variable"
 else
-  not_ok "bad CARGO_STOW_POLICY fails the job and names the variable" "$work/bad.log"
+  not_ok "bad CARGO_STASH_POLICY fails the job and names the variable" "$work/bad.log"
 fi
 
 echo "# gitlab: $((n - failed)) passed, $failed failed"

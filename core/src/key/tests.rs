@@ -71,7 +71,7 @@ fn assert_same(name: &str, f: impl FnOnce(&mut KeyInputs)) {
 #[test]
 fn key_is_readable() {
     let k = key(&inputs());
-    assert!(k.starts_with("stow1-linux-x64-1.95.0_59807616-"), "{k}");
+    assert!(k.starts_with("stash1-linux-x64-1.95.0_59807616-"), "{k}");
     assert_eq!(k.split('-').count(), 6, "{k}");
 }
 

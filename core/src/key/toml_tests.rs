@@ -467,10 +467,10 @@ impl Gen {
 
 #[test]
 fn generated_documents_agree() {
-    // STOW_TOML_DOCS=200000 STOW_TOML_SEED=n (with --release) for a longer search.
+    // STASH_TOML_DOCS=200000 STASH_TOML_SEED=n (with --release) for a longer search.
     let env = |name, default| std::env::var(name).map_or(default, |n| n.parse().unwrap());
-    let n = env("STOW_TOML_DOCS", 6000);
-    let mut g = Gen(0x2545_f491_4f6c_dd1d ^ env("STOW_TOML_SEED", 0) as u64);
+    let n = env("STASH_TOML_DOCS", 6000);
+    let mut g = Gen(0x2545_f491_4f6c_dd1d ^ env("STASH_TOML_SEED", 0) as u64);
     let mut docs = Vec::new();
     for _ in 0..n {
         let doc = g.document();

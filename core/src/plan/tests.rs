@@ -51,7 +51,7 @@ fn listing() -> Vec<Entry> {
         dir("debug/incremental/app-x"),
         file("debug/incremental/app-x/dep-graph.bin", 500),
         file("debug/.cargo-lock", 0),
-        file(".cargo-stow/state.json", 3),
+        file(".cargo-stash/state.json", 3),
     ]
 }
 
@@ -83,7 +83,7 @@ fn default_plan_keeps_units_and_drops_incremental_and_dep_files() {
     assert!(
         p.groups
             .iter()
-            .all(|g| g.paths.iter().all(|x| !x.starts_with(".cargo-stow")))
+            .all(|g| g.paths.iter().all(|x| !x.starts_with(".cargo-stash")))
     );
 }
 

@@ -1,10 +1,10 @@
-//! `cargo stow clean`: applies the sanitization plan to the local target dir.
+//! `cargo stash clean`: applies the sanitization plan to the local target dir.
 
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use stow_core::output::{CleanOutput, OUTPUT_VERSION};
-use stow_core::plan::{self, CategoryStats, PlanOptions};
+use stash_core::output::{CleanOutput, OUTPUT_VERSION};
+use stash_core::plan::{self, CategoryStats, PlanOptions};
 
 use super::Ctx;
 use crate::cli::PlanArgs;

@@ -1,4 +1,4 @@
-//! `cargo stow gc`: deletes snapshots past the retention rules (`--max-age`, newest
+//! `cargo stash gc`: deletes snapshots past the retention rules (`--max-age`, newest
 //! `--keep` per restore prefix), then packs that no remaining snapshot references and
 //! that are older than `--grace`, so packs a save in flight has just uploaded survive.
 
@@ -88,13 +88,13 @@ pub struct Listed {
     pub age_seconds: i64,
 }
 
-/// The restore prefix a key falls back under: `[prefix-]stowN-os-arch-toolchain-config-`
-/// for target keys, `[prefix-]stowN-registry-` for registry keys. `--keep` counts per
+/// The restore prefix a key falls back under: `[prefix-]stashN-os-arch-toolchain-config-`
+/// for target keys, `[prefix-]stashN-registry-` for registry keys. `--keep` counts per
 /// prefix, so a lockfile change that makes a new key still ages out old ones.
 pub fn rung(key: &str) -> String {
     let parts: Vec<&str> = key.split('-').collect();
     let head = parts.iter().position(|p| {
-        p.strip_prefix("stow")
+        p.strip_prefix("stash")
             .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
     });
     let end = match head {
@@ -137,7 +137,7 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
     let start = Instant::now();
     let store = ctx.store()?;
     let mut out = GcOutput {
-        version: stow_core::output::OUTPUT_VERSION,
+        version: stash_core::output::OUTPUT_VERSION,
         dry_run: opts.dry_run,
         snapshots_deleted: Vec::new(),
         snapshots_kept: 0,
@@ -208,7 +208,7 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
         .map(|(layer, key, _)| (layer, key))
         .filter(|lk| !dropped.contains(lk))
         .collect();
-    let manifests: Vec<Result<Option<stow_core::Manifest>>> = futures::stream::iter(&remaining)
+    let manifests: Vec<Result<Option<stash_core::Manifest>>> = futures::stream::iter(&remaining)
         .map(|(layer, key)| {
             let store = &store;
             async move { store.manifest(layer, key).await }
@@ -374,25 +374,25 @@ mod tests {
     #[test]
     fn rungs() {
         assert_eq!(
-            rung("stow1-linux-x64-1.95.0_59807616-eb564e911a-a1acae545a"),
-            "stow1-linux-x64-1.95.0_59807616-eb564e911a-"
+            rung("stash1-linux-x64-1.95.0_59807616-eb564e911a-a1acae545a"),
+            "stash1-linux-x64-1.95.0_59807616-eb564e911a-"
         );
         assert_eq!(
-            rung("job_a-stow1-linux-x64-1.95.0_59807616-eb564e911a-a1acae545a-abc123"),
-            "job_a-stow1-linux-x64-1.95.0_59807616-eb564e911a-"
+            rung("job_a-stash1-linux-x64-1.95.0_59807616-eb564e911a-a1acae545a-abc123"),
+            "job_a-stash1-linux-x64-1.95.0_59807616-eb564e911a-"
         );
-        assert_eq!(rung("stow1-registry-a1acae545a"), "stow1-registry-");
-        assert_eq!(rung("not-a-stow-key"), "not-a-stow-key");
+        assert_eq!(rung("stash1-registry-a1acae545a"), "stash1-registry-");
+        assert_eq!(rung("not-a-stash-key"), "not-a-stash-key");
     }
 
     #[test]
     fn keep_counts_per_rung_and_layer() {
         let s = [
-            snap("target", "stow1-linux-x64-t_1-c1-d1", 10),
-            snap("target", "stow1-linux-x64-t_1-c1-d2", 20),
-            snap("target", "stow1-linux-x64-t_1-c1-d3", 30),
-            snap("target", "stow1-linux-x64-t_1-c2-d1", 40),
-            snap("registry", "stow1-registry-d1", 50),
+            snap("target", "stash1-linux-x64-t_1-c1-d1", 10),
+            snap("target", "stash1-linux-x64-t_1-c1-d2", 20),
+            snap("target", "stash1-linux-x64-t_1-c1-d3", 30),
+            snap("target", "stash1-linux-x64-t_1-c2-d1", 40),
+            snap("registry", "stash1-registry-d1", 50),
         ];
         let p = plan(&s, &opts(None, Some(2)));
         assert_eq!(p, vec![(2, "keep")]);
@@ -403,9 +403,9 @@ mod tests {
     #[test]
     fn max_age_and_keep_combine() {
         let s = [
-            snap("target", "stow1-linux-x64-t_1-c1-d1", 10),
-            snap("target", "stow1-linux-x64-t_1-c1-d2", 100_000),
-            snap("target", "stow1-linux-x64-t_1-c1-d3", 5),
+            snap("target", "stash1-linux-x64-t_1-c1-d1", 10),
+            snap("target", "stash1-linux-x64-t_1-c1-d2", 100_000),
+            snap("target", "stash1-linux-x64-t_1-c1-d3", 5),
         ];
         let p = plan(&s, &opts(Some(86_400), Some(1)));
         assert_eq!(p, vec![(0, "keep"), (1, "max-age")]);

@@ -1,8 +1,8 @@
-//! `cargo stow key`: the key, its ladder and, with `--explain`, every input.
+//! `cargo stash key`: the key, its ladder and, with `--explain`, every input.
 
 use anyhow::Result;
-use stow_core::key;
-use stow_core::output::{KeyOutput, OUTPUT_VERSION};
+use stash_core::key;
+use stash_core::output::{KeyOutput, OUTPUT_VERSION};
 
 use super::Ctx;
 use crate::cli::KeyArgs;

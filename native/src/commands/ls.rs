@@ -1,4 +1,4 @@
-//! `cargo stow ls`: snapshots in the store, newest first, with their size.
+//! `cargo stash ls`: snapshots in the store, newest first, with their size.
 
 use anyhow::Result;
 use futures::StreamExt;
@@ -98,7 +98,7 @@ pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<u8> {
         .join("\n");
     ctx.report.result(
         &LsOutput {
-            version: stow_core::output::OUTPUT_VERSION,
+            version: stash_core::output::OUTPUT_VERSION,
             snapshots,
         },
         if human.is_empty() {

@@ -1,4 +1,4 @@
-//! `cargo stow restore`: find the best snapshot on the ladder and unpack it. Packs are
+//! `cargo stash restore`: find the best snapshot on the ladder and unpack it. Packs are
 //! downloaded, verified and staged in parallel; a pack that fails verification is
 //! skipped whole, so the target dir only ever holds complete units.
 
@@ -10,10 +10,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use futures::StreamExt;
-use stow_core::layout::STATE_DIR;
-use stow_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, RestoreOutput};
-use stow_core::sources::{SourceManifest, mtime_plan};
-use stow_core::{Key, Manifest, PackRef, key, registry};
+use stash_core::layout::STATE_DIR;
+use stash_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, RestoreOutput};
+use stash_core::sources::{SourceManifest, mtime_plan};
+use stash_core::{Key, Manifest, PackRef, key, registry};
 
 use super::Ctx;
 use crate::cli::{KeyArgs, RestoreArgs};
@@ -370,7 +370,7 @@ fn remember_packs(
     }
 }
 
-/// Keeps the fingerprint JSON of every restored unit for `cargo stow stats`. Reading a
+/// Keeps the fingerprint JSON of every restored unit for `cargo stash stats`. Reading a
 /// fingerprint moves its atime, so it is put back to the sentinel `usage` looks for.
 fn remember_fingerprints(ws: &Workspace, results: &Unpacked, root_of: &dyn Fn(&str) -> PathBuf) {
     let mut units = RestoredUnits::default();

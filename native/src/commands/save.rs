@@ -1,4 +1,4 @@
-//! `cargo stow save`: sanitize the target dir and publish it as a snapshot. Packs go
+//! `cargo stash save`: sanitize the target dir and publish it as a snapshot. Packs go
 //! first (only those the store lacks), the manifest last with create-if-absent, so no
 //! reader ever sees a manifest whose packs are missing.
 
@@ -11,11 +11,11 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use object_store::buffered::BufWriter;
-use stow_core::bases::{self, NewPack};
-use stow_core::manifest::MANIFEST_SCHEMA;
-use stow_core::manifest::{object_name, parse_object_name};
-use stow_core::output::{HitKind, OUTPUT_VERSION, SaveOutput};
-use stow_core::{Group, Manifest, PackRef, PlanOptions, key, plan, registry};
+use stash_core::bases::{self, NewPack};
+use stash_core::manifest::MANIFEST_SCHEMA;
+use stash_core::manifest::{object_name, parse_object_name};
+use stash_core::output::{HitKind, OUTPUT_VERSION, SaveOutput};
+use stash_core::{Group, Manifest, PackRef, PlanOptions, key, plan, registry};
 use tokio::io::AsyncWriteExt;
 
 use super::Ctx;
@@ -203,7 +203,7 @@ async fn save(
     ctx: &Ctx,
     ws: &Workspace,
     store: &Store,
-    keys: &stow_core::KeySet,
+    keys: &stash_core::KeySet,
     plan_args: &PlanArgs,
     scope: Scope,
     out: &mut SaveOutput,
@@ -244,7 +244,7 @@ async fn save(
         }
         let dir = Arc::new(dir);
         for (path, target) in plan.links {
-            links.push(stow_core::LinkRef {
+            links.push(stash_core::LinkRef {
                 root: name.into(),
                 path,
                 target,
@@ -279,7 +279,7 @@ async fn save(
         layer: "target".into(),
         key: key.clone(),
         created: unix_now(),
-        tool: format!("cargo-stow {}", env!("CARGO_PKG_VERSION")),
+        tool: format!("cargo-stash {}", env!("CARGO_PKG_VERSION")),
         roots,
         packs,
         links,
@@ -419,7 +419,7 @@ async fn save_registry(
         layer: "registry".into(),
         key: key.to_string(),
         created: unix_now(),
-        tool: format!("cargo-stow {}", env!("CARGO_PKG_VERSION")),
+        tool: format!("cargo-stash {}", env!("CARGO_PKG_VERSION")),
         roots: [("cargo-home".to_string(), home.display().to_string())].into(),
         packs,
         links: Vec::new(),

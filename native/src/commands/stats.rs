@@ -1,4 +1,4 @@
-//! `cargo stow stats`: after a build, how many restored units Cargo reused, which it
+//! `cargo stash stats`: after a build, how many restored units Cargo reused, which it
 //! compiled again and why, read from the target dir alone (fingerprint times and JSON).
 
 use std::collections::BTreeMap;
@@ -7,9 +7,9 @@ use std::path::Path;
 use anyhow::Result;
 use filetime::FileTime;
 use serde_json::Value;
-use stow_core::output::{BuiltUnit, OUTPUT_VERSION, StatsOutput, UnitCounts};
-use stow_core::plan::{self, PlanOptions};
-use stow_core::stats::{Reason, rebuild_reason};
+use stash_core::output::{BuiltUnit, OUTPUT_VERSION, StatsOutput, UnitCounts};
+use stash_core::plan::{self, PlanOptions};
+use stash_core::stats::{Reason, rebuild_reason};
 
 use super::Ctx;
 use crate::error::UserError;
@@ -25,7 +25,7 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
     let state = State::load(&ws.state_dir()).ok_or_else(|| {
         UserError::new(
             "no restore recorded in this target dir",
-            "run `cargo stow restore` before the build, then `cargo stow stats` after it",
+            "run `cargo stash restore` before the build, then `cargo stash stats` after it",
         )
     })?;
     let restored = RestoredUnits::load(&ws.state_dir());

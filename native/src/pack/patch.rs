@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::{Context, Result, bail};
-use stow_core::bases::BASE_MAX_BYTES;
+use stash_core::bases::BASE_MAX_BYTES;
 
 use super::CountWriter;
 
@@ -45,7 +45,7 @@ pub fn encode<R: Read, W: Write>(base: &[u8], new_tar: R, out: W) -> Result<u64>
         inner: out,
         count: 0,
     };
-    stow_delta::encode(base, new_tar, &mut counted).context("writing patch")?;
+    stash_delta::encode(base, new_tar, &mut counted).context("writing patch")?;
     counted.flush().context("writing patch")?;
     Ok(counted.count)
 }
@@ -53,7 +53,7 @@ pub fn encode<R: Read, W: Write>(base: &[u8], new_tar: R, out: W) -> Result<u64>
 /// Checks that `patch` rebuilds the tar `id` out of `base`, before anyone relies on it.
 pub fn verify(base: &[u8], patch: impl Read, id: &str) -> Result<()> {
     let mut hasher = blake3::Hasher::new();
-    stow_delta::decode(base, patch, &mut hasher).context("decoding the new patch")?;
+    stash_delta::decode(base, patch, &mut hasher).context("decoding the new patch")?;
     let got = hasher.finalize().to_hex();
     if got.as_str() != id {
         bail!("the patch rebuilds {got}, not {id}");
@@ -66,7 +66,7 @@ pub fn decode<R: Read + Send + 'static>(base: Arc<Vec<u8>>, patch: R) -> impl Re
     let (tx, rx) = sync_channel(1);
     let decoder = std::thread::spawn(move || {
         let mut pipe = PipeWriter { tx };
-        let res = stow_delta::decode(&base, patch, &mut pipe).map_err(io::Error::other);
+        let res = stash_delta::decode(&base, patch, &mut pipe).map_err(io::Error::other);
         if let Err(e) = res {
             let _ = pipe.tx.send(Err(e));
         }

@@ -225,7 +225,7 @@ fn a_registry_pack_may_not_write_outside_the_download_dirs() {
         outer.path(),
         &outer.path().join("s"),
         &id,
-        stow_core::registry::is_allowed,
+        stash_core::registry::is_allowed,
     )
     .unwrap_err();
     assert!(

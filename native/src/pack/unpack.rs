@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use filetime::FileTime;
-use stow_core::path::{check_relative, check_symlink};
+use stash_core::path::{check_relative, check_symlink};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { stow, dir } = require('./pkg.js');
+const { stash, dir } = require('./pkg.js');
 
 const RUSTC_VV = `rustc 1.95.0 (59807616e 2026-04-14)
 binary: rustc
@@ -24,28 +24,28 @@ function baseInputs() {
     schema: 1,
     os: 'linux',
     arch: 'x64',
-    rustc: stow.parseRustcVersion(RUSTC_VV),
+    rustc: stash.parseRustcVersion(RUSTC_VV),
     cargo_home: '/home/ci/.cargo',
   };
 }
 
 test('ESM and CommonJS expose the same module', async () => {
   const esm = await import(path.join(dir, 'index.mjs'));
-  assert.equal(esm.computeKey, stow.computeKey);
-  assert.equal(esm.default, stow);
-  assert.equal(stow.KEY_SCHEMA, 1);
-  assert.match(stow.VERSION, /^\d+\.\d+\.\d+/);
+  assert.equal(esm.computeKey, stash.computeKey);
+  assert.equal(esm.default, stash);
+  assert.equal(stash.KEY_SCHEMA, 1);
+  assert.match(stash.VERSION, /^\d+\.\d+\.\d+/);
   const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
   for (const f of pkg.files) assert.ok(fs.existsSync(path.join(dir, f)), `${f} is in the package`);
 });
 
 test('parseRustcVersion reads rustc -vV', () => {
-  assert.deepEqual(stow.parseRustcVersion(RUSTC_VV), {
+  assert.deepEqual(stash.parseRustcVersion(RUSTC_VV), {
     release: '1.95.0',
     commit_hash: '59807616e1fa2540724bfbac14d7976d7e4a3860',
     host: 'x86_64-unknown-linux-gnu',
   });
-  assert.throws(() => stow.parseRustcVersion('rustc 1.0\n'), /rustc\.release/);
+  assert.throws(() => stash.parseRustcVersion('rustc 1.0\n'), /rustc\.release/);
 });
 
 test('bad input throws an Error naming the field', () => {
@@ -61,12 +61,12 @@ test('bad input throws an Error naming the field', () => {
     [null, /inputs: expected an object/],
   ];
   for (const [inputs, re] of cases) {
-    assert.throws(() => stow.computeKey(inputs), (e) => e instanceof Error && re.test(e.message), String(re));
+    assert.throws(() => stash.computeKey(inputs), (e) => e instanceof Error && re.test(e.message), String(re));
   }
-  assert.throws(() => stow.plan([{ path: 'a', kind: 'pipe' }]), /`\[0\]\.kind`/);
-  assert.throws(() => stow.plan([], { batch_bytes: -1 }), /`batch_bytes`/);
-  assert.throws(() => stow.classify('debug'), /entries: expected an array/);
-  assert.throws(() => stow.reduceLockfile(undefined), /lockfile: expected a string/);
+  assert.throws(() => stash.plan([{ path: 'a', kind: 'pipe' }]), /`\[0\]\.kind`/);
+  assert.throws(() => stash.plan([], { batch_bytes: -1 }), /`batch_bytes`/);
+  assert.throws(() => stash.classify('debug'), /entries: expected an array/);
+  assert.throws(() => stash.reduceLockfile(undefined), /lockfile: expected a string/);
 });
 
 test('lockfile and manifest normalisation', () => {
@@ -80,19 +80,19 @@ version = "1.0.15"
 source = "registry+https://github.com/rust-lang/crates.io-index"
 checksum = "abc"
 `;
-  assert.equal(stow.reduceLockfile(lock), 'itoa 1.0.15 registry+https://github.com/rust-lang/crates.io-index abc');
-  const a = stow.normalizeManifest('app/Cargo.toml', '[package]\nname = "app"\nversion = "0.1.0"\n[dependencies]\nh = { path = "../h", version = "0.1" }\n');
-  const b = stow.normalizeManifest('app/Cargo.toml', '[package]\nversion = "0.2.0"\nname = "app"\n\n[dependencies]\nh = { version = "0.2", path = "../h" }\n');
+  assert.equal(stash.reduceLockfile(lock), 'itoa 1.0.15 registry+https://github.com/rust-lang/crates.io-index abc');
+  const a = stash.normalizeManifest('app/Cargo.toml', '[package]\nname = "app"\nversion = "0.1.0"\n[dependencies]\nh = { path = "../h", version = "0.1" }\n');
+  const b = stash.normalizeManifest('app/Cargo.toml', '[package]\nversion = "0.2.0"\nname = "app"\n\n[dependencies]\nh = { version = "0.2", path = "../h" }\n');
   assert.equal(a, b);
   assert.doesNotMatch(a, /version/);
 });
 
 test('artifactEnv keeps only what changes artifacts', () => {
   const env = { RUSTFLAGS: '-Dwarnings', AWS_SECRET_ACCESS_KEY: 'x', RUST_LOG: 'debug', MY_VAR: '1', CARGO_TARGET_DIR: '/t', UNSET: undefined };
-  assert.deepEqual(stow.artifactEnv(env), { RUSTFLAGS: '-Dwarnings' });
-  assert.deepEqual(stow.artifactEnv(env, ['MY_VAR']), { MY_VAR: '1', RUSTFLAGS: '-Dwarnings' });
-  assert.equal(stow.archLabel('x86_64'), 'x64');
-  assert.equal(stow.osLabel('macos'), 'macos');
+  assert.deepEqual(stash.artifactEnv(env), { RUSTFLAGS: '-Dwarnings' });
+  assert.deepEqual(stash.artifactEnv(env, ['MY_VAR']), { MY_VAR: '1', RUSTFLAGS: '-Dwarnings' });
+  assert.equal(stash.archLabel('x86_64'), 'x64');
+  assert.equal(stash.osLabel('macos'), 'macos');
 });
 
 test('classify names units, uplifted files, dep files and incremental', () => {
@@ -105,7 +105,7 @@ test('classify names units, uplifted files, dep files and incremental', () => {
     { path: 'debug/app', kind: 'file', size: 5 },
     { path: 'debug/incremental/app-1/x', kind: 'file', size: 5 },
   ];
-  assert.deepEqual(stow.classify(entries).map((c) => [c.class, c.unit, c.name]), [
+  assert.deepEqual(stash.classify(entries).map((c) => [c.class, c.unit, c.name]), [
     ['other', undefined, undefined],
     ['uplifted', undefined, undefined], // a dir: the plan never packs dirs on their own
     ['unit', `debug/${h}`, 'serde'],
@@ -113,13 +113,13 @@ test('classify names units, uplifted files, dep files and incremental', () => {
     ['uplifted', undefined, undefined],
     ['incremental', undefined, undefined],
   ]);
-  const p = stow.plan(entries);
+  const p = stash.plan(entries);
   assert.deepEqual(p.dropped, [`debug/deps/app-${h}.d`, 'debug/incremental/app-1/x']);
   assert.equal(p.categories.unit.kept_files, 1);
 });
 
-test('gatherKeyInputs reads a workspace like cargo stow key', () => {
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'stow-gather-'));
+test('gatherKeyInputs reads a workspace like cargo stash key', () => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'stash-gather-'));
   try {
     const root = path.join(base, 'ws');
     const home = path.join(base, 'cargo-home');
@@ -137,7 +137,7 @@ test('gatherKeyInputs reads a workspace like cargo stow key', () => {
       packages: [{ name: 'app', manifest_path: path.join(root, 'app/Cargo.toml') }],
     };
     const env = { CARGO_HOME: home, RUSTFLAGS: '-Copt-level=1', GITHUB_TOKEN: 'secret', MY_VAR: 'x' };
-    const inputs = stow.gatherKeyInputs({ rustcVersion: RUSTC_VV, metadata, env, extraEnv: ['MY_VAR'], platform: 'darwin', arch: 'arm64' });
+    const inputs = stash.gatherKeyInputs({ rustcVersion: RUSTC_VV, metadata, env, extraEnv: ['MY_VAR'], platform: 'darwin', arch: 'arm64' });
     assert.deepEqual(Object.keys(inputs.manifests).sort(), ['Cargo.toml', 'app/Cargo.toml']);
     assert.deepEqual(Object.keys(inputs.config_files).sort(), ['$CARGO_HOME/config.toml', '../.cargo/config', '.cargo/config.toml']);
     assert.equal(inputs.toolchain_file, 'stable\n');
@@ -147,12 +147,12 @@ test('gatherKeyInputs reads a workspace like cargo stow key', () => {
     assert.equal(inputs.os, 'macos');
     assert.equal(inputs.arch, 'arm64');
     assert.match(inputs.lockfile, /name = "app"/);
-    assert.match(stow.computeKey(inputs).target.key, /^stow1-macos-arm64-1\.95\.0_59807616-/);
+    assert.match(stash.computeKey(inputs).target.key, /^stash1-macos-arm64-1\.95\.0_59807616-/);
 
     // Without `metadata` it asks cargo, like the native binary.
-    const viaCargo = stow.gatherKeyInputs({ rustcVersion: RUSTC_VV, cwd: path.join(root, 'app'), env: { ...process.env, ...env } });
+    const viaCargo = stash.gatherKeyInputs({ rustcVersion: RUSTC_VV, cwd: path.join(root, 'app'), env: { ...process.env, ...env } });
     assert.deepEqual(viaCargo.manifests, inputs.manifests);
-    assert.throws(() => stow.gatherKeyInputs({ metadata }), /rustcVersion/);
+    assert.throws(() => stash.gatherKeyInputs({ metadata }), /rustcVersion/);
   } finally {
     fs.rmSync(base, { recursive: true, force: true });
   }

@@ -1,10 +1,10 @@
 'use strict';
 // Cross-check on generated inputs: for each generated workspace (members, lockfile,
 // config files, toolchain file, CARGO_HOME, environment, flags) the native
-// `cargo-stow key --json --explain` and this package's gatherKeyInputs + computeKey must
+// `cargo-stash key --json --explain` and this package's gatherKeyInputs + computeKey must
 // print the same keys, ladders and explanation.
 //
-// Native binary: $STOW_NATIVE_BIN, else target/debug/cargo-stow (cargo build -p cargo-stow).
+// Native binary: $STASH_NATIVE_BIN, else target/debug/cargo-stash (cargo build -p cargo-stash).
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -12,10 +12,10 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { stow, repo } = require('./pkg.js');
+const { stash, repo } = require('./pkg.js');
 
-const bin = process.env.STOW_NATIVE_BIN || process.env.CARGO_STOW_BIN || path.join(repo, 'target', 'debug', 'cargo-stow');
-const skip = fs.existsSync(bin) ? false : `native binary ${bin} is missing: run \`cargo build -p cargo-stow\` or set STOW_NATIVE_BIN`;
+const bin = process.env.STASH_NATIVE_BIN || process.env.CARGO_STASH_BIN || path.join(repo, 'target', 'debug', 'cargo-stash');
+const skip = fs.existsSync(bin) ? false : `native binary ${bin} is missing: run \`cargo build -p cargo-stash\` or set STASH_NATIVE_BIN`;
 
 // Deterministic generator, so a failure names a case that can be rerun.
 function rng(seed) {
@@ -94,12 +94,12 @@ function generate(base, seed) {
   return { root, home, env, flags };
 }
 
-// The environment both sides see: this process's, minus cargo-stow's own settings and
+// The environment both sides see: this process's, minus cargo-stash's own settings and
 // anything a generated case sets, plus the case's variables.
 function caseEnv(c) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('CARGO_STOW_') || k.startsWith('CARGO_PROFILE_') || k.startsWith('CARGO_BUILD_') || k === 'RUSTFLAGS' || k === 'CC' || k === 'MY_FLAVOUR') continue;
+    if (k.startsWith('CARGO_STASH_') || k.startsWith('CARGO_PROFILE_') || k.startsWith('CARGO_BUILD_') || k === 'RUSTFLAGS' || k === 'CC' || k === 'MY_FLAVOUR') continue;
     env[k] = v;
   }
   // A generated rust-toolchain file names a toolchain that does not exist: pin the one
@@ -109,10 +109,10 @@ function caseEnv(c) {
   return { ...env, ...c.env };
 }
 
-test('native `cargo-stow key --json` and the wasm package agree on generated inputs', { skip }, async (t) => {
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'stow-xcheck-'));
+test('native `cargo-stash key --json` and the wasm package agree on generated inputs', { skip }, async (t) => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'stash-xcheck-'));
   t.after(() => fs.rmSync(base, { recursive: true, force: true }));
-  const seeds = Array.from({ length: Number(process.env.STOW_XCHECK_CASES || 16) }, (_, i) => i + 1);
+  const seeds = Array.from({ length: Number(process.env.STASH_XCHECK_CASES || 16) }, (_, i) => i + 1);
   for (const seed of seeds) {
     await t.test(`case ${seed}`, () => {
       const c = generate(base, seed);
@@ -126,8 +126,8 @@ test('native `cargo-stow key --json` and the wasm package agree on generated inp
       const native = JSON.parse(execFileSync(bin, args, { env, cwd: c.root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
 
       const rustcVersion = execFileSync(env.RUSTC || 'rustc', ['-vV'], { env, cwd: c.root, encoding: 'utf8' });
-      const inputs = stow.gatherKeyInputs({ rustcVersion, manifestPath, env, cwd: c.root, ...c.flags });
-      const wasm = stow.computeKey(inputs);
+      const inputs = stash.gatherKeyInputs({ rustcVersion, manifestPath, env, cwd: c.root, ...c.flags });
+      const wasm = stash.computeKey(inputs);
       assert.equal(native.version, 1);
       assert.deepEqual(wasm.explain, native.explain, 'same inputs, same digests');
       assert.deepEqual(wasm.target, native.target);

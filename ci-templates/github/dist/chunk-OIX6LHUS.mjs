@@ -1,9 +1,9 @@
-import { createRequire as __stowCreateRequire } from 'node:module';
-import { fileURLToPath as __stowFileURLToPath } from 'node:url';
-import { dirname as __stowDirname } from 'node:path';
-const require = __stowCreateRequire(import.meta.url);
-const __stow_filename = __stowFileURLToPath(import.meta.url);
-const __stow_dirname = __stowDirname(__stow_filename);
+import { createRequire as __stashCreateRequire } from 'node:module';
+import { fileURLToPath as __stashFileURLToPath } from 'node:url';
+import { dirname as __stashDirname } from 'node:path';
+const require = __stashCreateRequire(import.meta.url);
+const __stash_filename = __stashFileURLToPath(import.meta.url);
+const __stash_dirname = __stashDirname(__stash_filename);
 var __create = Object.create;
 var __defProp = Object.defineProperty;
 var __getOwnPropDesc = Object.getOwnPropertyDescriptor;
@@ -19158,9 +19158,9 @@ var require_undici = __commonJS({
   }
 });
 
-// ../../wasm/pkg/stow_wasm.js
-var require_stow_wasm = __commonJS({
-  "../../wasm/pkg/stow_wasm.js"(exports2) {
+// ../../wasm/pkg/stash_wasm.js
+var require_stash_wasm = __commonJS({
+  "../../wasm/pkg/stash_wasm.js"(exports2) {
     var { createHash: createHash2 } = __require("node:crypto");
     function archLabel(target_arch) {
       let deferred2_0;
@@ -19458,11 +19458,11 @@ var require_stow_wasm = __commonJS({
           const ret = Error(getStringFromWasm0(arg0, arg1));
           return ret;
         },
-        __wbg_Number_ee20b32e79800f25: function(arg0, arg1) {
+        __wbg_Number_67d55905a84bdfb3: function(arg0, arg1) {
           const ret = Number(getStringFromWasm0(arg0, arg1));
           return ret;
         },
-        __wbg_String_dcf23c040f9769a1: function(arg0, arg1) {
+        __wbg_String_44286018e413c671: function(arg0, arg1) {
           const ret = String(arg1);
           const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
           const len1 = WASM_VECTOR_LEN;
@@ -19472,18 +19472,18 @@ var require_stow_wasm = __commonJS({
         __wbg___wbindgen_throw_4c88d8bf264fd984: function(arg0, arg1) {
           throw new Error(getStringFromWasm0(arg0, arg1));
         },
-        __wbg_createHash_6a7c2b81d1dde087: function(arg0, arg1) {
+        __wbg_createHash_0d915621bce0385a: function(arg0, arg1) {
           const ret = createHash2(getStringFromWasm0(arg0, arg1));
           return ret;
         },
-        __wbg_digest_04d1e8a42e94936c: function(arg0, arg1) {
+        __wbg_digest_04e150bc6509db60: function(arg0, arg1) {
           const ret = arg1.digest();
           const ptr1 = passArray8ToWasm0(ret, wasm.__wbindgen_malloc);
           const len1 = WASM_VECTOR_LEN;
           getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
           getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
         },
-        __wbg_update_bd64aeecbbe99b19: function(arg0, arg1, arg2) {
+        __wbg_update_af6f65a0610d3943: function(arg0, arg1, arg2) {
           const ret = arg0.update(getArrayU8FromWasm0(arg1, arg2));
           return ret;
         },
@@ -19498,7 +19498,7 @@ var require_stow_wasm = __commonJS({
       };
       return {
         __proto__: null,
-        "./stow_wasm_bg.js": import0
+        "./stash_wasm_bg.js": import0
       };
     }
     function getArrayU8FromWasm0(ptr, len) {
@@ -19584,7 +19584,7 @@ var require_stow_wasm = __commonJS({
       };
     }
     var WASM_VECTOR_LEN = 0;
-    var wasmPath = `${__stow_dirname}/stow_wasm_bg.wasm`;
+    var wasmPath = `${__stash_dirname}/stash_wasm_bg.wasm`;
     var wasmBytes = __require("fs").readFileSync(wasmPath);
     var wasmModule = new WebAssembly.Module(wasmBytes);
     var wasmInstance = new WebAssembly.Instance(wasmModule, __wbg_get_imports());
@@ -19722,7 +19722,7 @@ var require_gather = __commonJS({
 var require_pkg = __commonJS({
   "../../wasm/pkg/index.js"(exports2, module) {
     "use strict";
-    var wasm = require_stow_wasm();
+    var wasm = require_stash_wasm();
     var { gatherKeyInputs, cargoMetadata } = require_gather();
     function json(name, value, kind) {
       const ok2 = kind === "array" ? Array.isArray(value) : value !== null && typeof value === "object" && !Array.isArray(value);
@@ -29671,7 +29671,7 @@ function getState(name) {
 var import_pkg = __toESM(require_pkg(), 1);
 import { execFileSync } from "node:child_process";
 import path4 from "node:path";
-var STATE = "cargo-stow";
+var STATE = "cargo-stash";
 function list(value) {
   return value.split(/[\s,]+/).filter(Boolean);
 }
@@ -29691,7 +29691,7 @@ function readInputs() {
     lookupOnly: bool("lookup-only"),
     cacheBin: getInput("cache-bin").trim().toLowerCase() !== "false",
     store: getInput("store").trim(),
-    bin: getInput("bin") || "cargo-stow"
+    bin: getInput("bin") || "cargo-stash"
   };
 }
 function keyPrefix(inputs, env = process.env) {
@@ -29728,7 +29728,7 @@ function workspaceKeys(dir, inputs, env = process.env) {
   };
 }
 function printKeys(ws) {
-  startGroup(`cargo-stow key of ${ws.root}`);
+  startGroup(`cargo-stash key of ${ws.root}`);
   info(`target   ${ws.keys.target.key}`);
   info(`registry ${ws.keys.registry.key}`);
   info(`ladder   ${ws.keys.target.ladder.join("\n         ")}`);
@@ -29746,7 +29746,7 @@ function loadState() {
   return raw ? JSON.parse(raw) : void 0;
 }
 function reportProblem(what, err) {
-  warning(`cargo-stow: ${what}: ${err instanceof Error ? err.message : err}`);
+  warning(`cargo-stash: ${what}: ${err instanceof Error ? err.message : err}`);
   if (err instanceof Error && err.stack) debug(err.stack);
 }
 
@@ -29801,7 +29801,7 @@ function fingerprintFiles(root, entries) {
   return files;
 }
 function atimeWorks(dir) {
-  const probe = path5.join(dir, `.cargo-stow-atime-probe-${process.pid}`);
+  const probe = path5.join(dir, `.cargo-stash-atime-probe-${process.pid}`);
   try {
     fs3.writeFileSync(probe, "probe");
     const { mtime } = fs3.statSync(probe);
@@ -29841,7 +29841,7 @@ function sanitize(root, { pruneUnused }) {
   for (const p of plan.dropped) fs3.rmSync(path5.join(root, p), { recursive: true, force: true });
   const dropped = Object.values(plan.categories).reduce((n, c) => n + (c.bytes - c.kept_bytes), 0);
   info(
-    `cargo-stow: sanitized ${root}: removed ${plan.dropped.length} paths (${dropped} bytes), ${plan.unused_units.length} unused units`
+    `cargo-stash: sanitized ${root}: removed ${plan.dropped.length} paths (${dropped} bytes), ${plan.unused_units.length} unused units`
   );
   return plan;
 }
@@ -69714,7 +69714,7 @@ function nativeStore({ bin, store, inputs, prefix: prefix2 }) {
   for (const v of inputs.envVars) keyArgs.push("--env-var", v);
   const common = (ws) => ["--json", "--store", store, "--manifest-path", ws.manifestPath];
   return {
-    name: `cargo-stow store ${store}`,
+    name: `cargo-stash store ${store}`,
     async restore(ws, { lookupOnly }) {
       if (lookupOnly) {
         const out = await run(bin, ["ls", "--json", "--store", store], process.env);
@@ -69749,4 +69749,4 @@ export {
   actionsCache,
   nativeStore
 };
-/*! For license information please see chunk-Z65ABE56.mjs.LEGAL.txt */
+/*! For license information please see chunk-OIX6LHUS.mjs.LEGAL.txt */

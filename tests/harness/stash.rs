@@ -1,30 +1,30 @@
-//! Runs the real `cargo-stow` binary against a store.
+//! Runs the real `cargo-stash` binary against a store.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// The binary under test: `CARGO_STOW_BIN`, else built once from this workspace.
-pub fn stow_bin() -> PathBuf {
+/// The binary under test: `CARGO_STASH_BIN`, else built once from this workspace.
+pub fn stash_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("CARGO_STOW_BIN") {
+        if let Some(bin) = std::env::var_os("CARGO_STASH_BIN") {
             return PathBuf::from(bin);
         }
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let status = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "cargo-stow"])
+            .args(["build", "-q", "-p", "cargo-stash"])
             .current_dir(root)
             .status()
             .unwrap();
-        assert!(status.success(), "building cargo-stow failed");
-        root.join("target/debug/cargo-stow")
+        assert!(status.success(), "building cargo-stash failed");
+        root.join("target/debug/cargo-stash")
     })
     .clone()
 }
 
 /// A store URL plus environment for running commands against it.
-pub struct Stow {
+pub struct Stash {
     pub store: String,
     pub env: Vec<(String, String)>,
 }
@@ -43,20 +43,20 @@ impl Run {
     }
 }
 
-impl Stow {
-    pub fn local(dir: &Path) -> Stow {
-        Stow {
+impl Stash {
+    pub fn local(dir: &Path) -> Stash {
+        Stash {
             store: format!("file://{}", dir.display()),
             env: Vec::new(),
         }
     }
 
-    /// Runs `cargo-stow <args>` in `dir` with `CI=true` (no progress bars).
+    /// Runs `cargo-stash <args>` in `dir` with `CI=true` (no progress bars).
     pub fn run(&self, dir: &Path, args: &[&str]) -> Run {
-        let mut cmd = Command::new(stow_bin());
+        let mut cmd = Command::new(stash_bin());
         cmd.args(args)
             .current_dir(dir)
-            .env("CARGO_STOW_STORE", &self.store)
+            .env("CARGO_STASH_STORE", &self.store)
             .env("CI", "true")
             .env_remove("CARGO_TARGET_DIR");
         for (k, v) in &self.env {
@@ -79,7 +79,7 @@ impl Stow {
         let mut all = args.to_vec();
         all.push("--json");
         let run = self.run(dir, &all);
-        assert_eq!(run.code, 0, "cargo-stow {args:?} failed:\n{}", run.stderr);
+        assert_eq!(run.code, 0, "cargo-stash {args:?} failed:\n{}", run.stderr);
         run.json()
     }
 }
