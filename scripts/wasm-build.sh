@@ -3,7 +3,7 @@
 #   cargo (wasm32, size-tuned release) -> wasm-bindgen --target nodejs -> wasm-opt -Oz
 # plus the committed JS sources of wasm/npm/. Prints the size of the final .wasm.
 #
-# Env: STASH_WASM_MAX_BYTES  size budget of the optimised wasm, in bytes (default 150000);
+# Env: STASH_WASM_MAX_BYTES  size budget of the optimised wasm, in bytes (default 400000);
 #                           the build fails above it. Raise it only with a reason.
 set -euo pipefail
 
@@ -11,7 +11,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 npm_dir="$root/wasm/npm"
 pkg="$root/wasm/pkg"
-budget="${STASH_WASM_MAX_BYTES:-150000}"
+budget="${STASH_WASM_MAX_BYTES:-400000}"
 if [[ ! "$budget" =~ ^[0-9]+$ ]]; then
   echo "error: STASH_WASM_MAX_BYTES must be a number of bytes (got '$budget')" >&2
   exit 1

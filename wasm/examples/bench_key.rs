@@ -5,8 +5,8 @@
 
 use std::time::Instant;
 
-use stash_core::key;
-use stash_wasm::read;
+use stash_core::{KeyInputs, key};
+use stash_wasm::boundary;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -20,8 +20,7 @@ fn main() {
     for _ in 0..runs {
         let start = Instant::now();
         // Parsing the JSON is part of the work on both sides, by the same reader.
-        let inputs =
-            read::from_text("key inputs", &text, read::key_inputs).expect("valid key inputs");
+        let inputs: KeyInputs = boundary::read("key inputs", &text).expect("valid key inputs");
         key = key::compute(&inputs).expect("computable key").target.key;
         times.push(start.elapsed().as_secs_f64() * 1000.0);
     }

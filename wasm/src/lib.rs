@@ -2,25 +2,23 @@
 //!
 //! Values cross the boundary as JSON text (a key's lockfile as UTF-8 bytes apart); the
 //! npm wrapper (`wasm/npm/index.js`) turns them into plain objects. The JSON is read and
-//! written by this crate's own small code ([`json`], [`read`], `write`), not serde's,
-//! for the module's size. Every error becomes a JS `Error` whose message names the
-//! offending field, so a plugin author can tell which input to fix.
+//! written by serde ([`boundary`]). Every error becomes a JS `Error` whose message names
+//! the offending field, so a plugin author can tell which input to fix.
 
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
 use stash_core::layout::{Profiles, classify as classify_path};
-use stash_core::{KeyInputs, RustcInfo, key, plan as plan_mod};
+use stash_core::{Entry, KeyInputs, PlanOptions, RustcInfo, key, plan as plan_mod};
 use wasm_bindgen::prelude::*;
 
-pub mod json;
-pub mod read;
-mod write;
+pub mod boundary;
 
-/// `what`'s JSON text read by `read`, or a JS `Error` naming the bad field.
-fn parse<T>(
-    what: &str,
-    text: &str,
-    read: impl FnOnce(&json::Value) -> Result<T, json::Error>,
-) -> Result<T, JsError> {
-    read::from_text(what, text, read).map_err(|msg| JsError::new(&msg))
+use boundary::{Classified, write};
+
+/// `what`'s JSON text as a `T`, or a JS `Error` naming the bad field.
+fn parse<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, JsError> {
+    boundary::read(what, text).map_err(|msg| JsError::new(&msg))
 }
 
 fn err(e: impl std::fmt::Display) -> JsError {
@@ -76,7 +74,7 @@ fn use_hosts() {
 /// string transfer (a loop in JavaScript).
 fn key_inputs(inputs: &str, lockfile: Option<Vec<u8>>) -> Result<KeyInputs, JsError> {
     use_hosts();
-    let mut inputs = parse("key inputs", inputs, read::key_inputs)?;
+    let mut inputs: KeyInputs = parse("key inputs", inputs)?;
     if let Some(bytes) = lockfile {
         let text = String::from_utf8(bytes)
             .map_err(|_| JsError::new("key inputs: field `lockfile`: not UTF-8"))?;
@@ -89,7 +87,7 @@ fn key_inputs(inputs: &str, lockfile: Option<Vec<u8>>) -> Result<KeyInputs, JsEr
 /// bytes) takes the place of the inputs' own.
 #[wasm_bindgen(js_name = computeKey)]
 pub fn compute_key(inputs: &str, lockfile: Option<Vec<u8>>) -> Result<String, JsError> {
-    Ok(write::key_set(
+    Ok(write(
         &key::compute(&key_inputs(inputs, lockfile)?).map_err(err)?,
     ))
 }
@@ -97,7 +95,7 @@ pub fn compute_key(inputs: &str, lockfile: Option<Vec<u8>>) -> Result<String, Js
 /// `KeyInputs` JSON -> the explanation lines of its key, JSON.
 #[wasm_bindgen]
 pub fn explain(inputs: &str, lockfile: Option<Vec<u8>>) -> Result<String, JsError> {
-    Ok(write::explain(
+    Ok(write(
         &key::compute(&key_inputs(inputs, lockfile)?)
             .map_err(err)?
             .explain,
@@ -120,17 +118,15 @@ pub fn normalize_manifest(path: &str, text: &str) -> Result<String, JsError> {
 /// `rustc -vV` output -> `{release, commit_hash, host}` JSON.
 #[wasm_bindgen(js_name = parseRustcVersion)]
 pub fn parse_rustc_version(text: &str) -> Result<String, JsError> {
-    Ok(write::rustc_info(
-        &RustcInfo::parse_verbose_version(text).map_err(err)?,
-    ))
+    Ok(write(&RustcInfo::parse_verbose_version(text).map_err(err)?))
 }
 
 /// Environment map JSON + extra names JSON -> only the variables that change artifacts.
 #[wasm_bindgen(js_name = artifactEnv)]
 pub fn artifact_env(env: &str, extra: &str) -> Result<String, JsError> {
-    let env = parse("env", env, |v| v.string_pairs())?;
-    let extra = parse("extra_env", extra, |v| v.strings())?;
-    Ok(write::string_map(&key::artifact_env(env, &extra)))
+    let env: BTreeMap<String, String> = parse("env", env)?;
+    let extra: Vec<String> = parse("extra_env", extra)?;
+    Ok(write(&key::artifact_env(env, &extra)))
 }
 
 /// Node's `process.platform` values map to these already; kept for non-Node callers.
@@ -148,19 +144,26 @@ pub fn arch_label(target_arch: &str) -> String {
 /// Listing (`Entry[]`) JSON -> `[{path, class, unit?, name?}]` JSON, in listing order.
 #[wasm_bindgen]
 pub fn classify(entries: &str) -> Result<String, JsError> {
-    let entries = parse("entries", entries, read::entries)?;
+    let entries: Vec<Entry> = parse("entries", entries)?;
     let profiles = Profiles::find(&entries);
-    Ok(write::classified(entries.iter().map(|e| {
-        (e.path.as_str(), classify_path(&e.path, &profiles))
-    })))
+    let classes: Vec<_> = entries
+        .iter()
+        .map(|e| classify_path(&e.path, &profiles))
+        .collect();
+    let out: Vec<Classified> = entries
+        .iter()
+        .zip(&classes)
+        .map(|(e, c)| Classified::new(&e.path, c))
+        .collect();
+    Ok(write(&out))
 }
 
 /// Listing JSON + `PlanOptions` JSON -> the sanitization `Plan` JSON.
 #[wasm_bindgen]
 pub fn plan(entries: &str, options: &str) -> Result<String, JsError> {
-    let entries = parse("entries", entries, read::entries)?;
-    let options = parse("options", options, read::plan_options)?;
-    Ok(write::plan(&plan_mod::plan(&entries, &options)))
+    let entries: Vec<Entry> = parse("entries", entries)?;
+    let options: PlanOptions = parse("options", options)?;
+    Ok(write(&plan_mod::plan(&entries, &options)))
 }
 
 /// Version of the key schema this build computes (`schema` of the inputs).
