@@ -4,6 +4,8 @@
 //! sanitization plan is computed by exactly one piece of code on every platform. Inputs
 //! are plain data (file contents, listings, environment maps); outputs are plain data.
 
+#![forbid(unsafe_code)]
+
 pub mod bases;
 pub mod error;
 pub mod key;

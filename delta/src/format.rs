@@ -62,7 +62,12 @@ pub enum Error {
     UnsupportedVersion(u8),
     /// The patch was made against a base of a different length.
     #[error("patch expects a base of {expected} bytes, got {actual}")]
-    BaseMismatch { expected: u64, actual: u64 },
+    BaseMismatch {
+        /// The base length the patch was made against.
+        expected: u64,
+        /// The length of the base given.
+        actual: u64,
+    },
     /// The patch ended before its end marker.
     #[error("patch is truncated")]
     Truncated,

@@ -39,6 +39,9 @@
 //! current alignment; anchors are looked up only where that alignment is not perfect. See
 //! `src/encode.rs` and `src/index.rs`.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 mod decode;
 mod encode;
 mod format;
