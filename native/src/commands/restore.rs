@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use filetime::FileTime;
 use futures::StreamExt;
 use stash_core::layout::STATE_DIR;
 use stash_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, RestoreOutput};
-use stash_core::sources::{SourceManifest, mtime_plan};
+use stash_core::sources::{self as sources_core, MtimePlan, SourceManifest, Stamp, mtime_plan};
 use stash_core::{Key, Manifest, PackRef, key, registry};
 
 use super::Ctx;
@@ -48,9 +49,10 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         seconds: 0.0,
         warnings: Vec::new(),
         mtime: None,
+        clock_shift_ms: None,
         registry: None,
     };
-    let result = restore(ctx, &ws, &store, &keys.target, opts, &mut out).await;
+    let result = restore(ctx, &ws, &store, &keys.target, opts, started, &mut out).await;
     if result.is_ok() && !opts.no_registry {
         let mut reg = RestoreOutput {
             layer: "registry".into(),
@@ -58,6 +60,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
             ..out.clone()
         };
         reg.warnings.clear();
+        reg.clock_shift_ms = None;
         (reg.hit, reg.restored_key, reg.packs, reg.packs_failed) = (HitKind::Miss, None, 0, 0);
         (
             reg.files,
@@ -127,6 +130,13 @@ fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<
         },
         None => human,
     };
+    let human = match out.clock_shift_ms {
+        Some(ms) => format!(
+            "{human}\nthe saving machine's clock ran {:.1}s ahead of this one: restored times moved back to keep changed files newer",
+            ms as f64 / 1000.0
+        ),
+        None => human,
+    };
     let human = match &out.registry {
         Some(r) if r.hit != HitKind::Miss => format!(
             "{human}\nregistry: {} hit {} ({} files into CARGO_HOME)",
@@ -184,6 +194,7 @@ async fn restore(
     store: &Store,
     key: &Key,
     opts: &RestoreArgs,
+    started: FileTime,
     out: &mut RestoreOutput,
 ) -> Result<()> {
     let Some((hit, manifest)) = find(store, "target", key, opts.exact).await? else {
@@ -203,21 +214,41 @@ async fn restore(
             _ => ws.target_dir.clone(),
         }
     };
-    // The checkout's mtimes do not depend on target/: set them while the packs unpack.
-    let mtimes = match (&manifest.sources, opts.no_mtime) {
+    // Hashing the checkout does not depend on target/: plan its mtimes while the packs
+    // unpack, apply them once the restored timeline is known.
+    let planning = match (&manifest.sources, opts.no_mtime) {
         (Some(saved), false) => {
             let (ws, saved) = (ws.clone(), saved.clone());
             Some(tokio::task::spawn_blocking(move || {
-                restore_mtimes(&ws, &saved)
+                plan_mtimes(&ws, &saved)
             }))
         }
         _ => None,
     };
     let results = unpack_snapshot(ctx, store, &manifest, &root_of, out).await;
+    // Recorded before any shift: a shifted file no longer matches its pack, so the memo
+    // must not vouch for it and the next save packs it afresh.
     remember_packs(ws, &results, &root_of);
     remember_fingerprints(ws, &results, &root_of);
-    if let Some(task) = mtimes {
-        match task.await.map_err(anyhow::Error::from).and_then(|r| r) {
+    let planned = match planning {
+        Some(task) => match task.await.map_err(anyhow::Error::from).and_then(|r| r) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                out.warnings
+                    .push(format!("source mtimes not restored: {}", describe(&e)));
+                None
+            }
+        },
+        None => None,
+    };
+    let back = newest_restored(&results, planned.as_ref())
+        .and_then(|newest| sources_core::skew_shift(newest, stamp(started)));
+    if let Some(back) = back {
+        shift_restored(&results, &root_of, back);
+        out.clock_shift_ms = Some((back / 1_000_000).max(0) as u64);
+    }
+    if let Some(planned) = planned {
+        match apply_mtimes(&manifest, planned, back) {
             Ok(m) => out.mtime = Some(m),
             Err(e) => out
                 .warnings
@@ -225,6 +256,53 @@ async fn restore(
         }
     }
     Ok(())
+}
+
+fn stamp(t: FileTime) -> Stamp {
+    (t.unix_seconds(), t.nanoseconds())
+}
+
+/// The newest time the saving machine's clock gave anything this restore puts back:
+/// restored artifacts and the saved mtimes of unchanged tracked files.
+fn newest_restored(results: &Unpacked, planned: Option<&Planned>) -> Option<Stamp> {
+    let artifacts = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .flatten()
+        .filter(|s| s.kind != pack::Kind::Symlink)
+        .map(|s| stamp(s.mtime));
+    let sources = planned
+        .and_then(|p| match p {
+            Planned::Apply { plan, .. } => Some(plan),
+            Planned::Skipped(_) => None,
+        })
+        .into_iter()
+        .flat_map(|plan| plan.actions.iter().filter_map(|(_, a)| a.saved()));
+    artifacts.chain(sources).max()
+}
+
+/// Moves every restored file and directory `back` nanoseconds (see
+/// `stash_core::sources::skew_shift`): the saving machine's clock ran ahead of ours.
+/// Only mtimes change; fingerprints keep the atime `usage` looks for.
+fn shift_restored(results: &Unpacked, root_of: &dyn Fn(&str) -> PathBuf, back: i128) {
+    for (p, staged) in results
+        .iter()
+        .filter_map(|(p, r)| Some((p, r.as_ref().ok()?)))
+    {
+        let root = root_of(&p.root);
+        for s in staged.iter().filter(|s| s.kind != pack::Kind::Symlink) {
+            let path = root.join(&s.path);
+            // Never through a link another pack may have put in the way.
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                continue;
+            }
+            let (secs, nanos) = sources_core::shifted(stamp(s.mtime), back);
+            let t = FileTime::from_unix_time(secs, nanos);
+            if let Err(e) = filetime::set_file_mtime(&path, t) {
+                tracing::debug!("mtime of {} not shifted: {e}", path.display());
+            }
+        }
+    }
 }
 
 /// Restores the registry layer into CARGO_HOME: exact key, else the newest snapshot.
@@ -407,12 +485,24 @@ fn remember_fingerprints(ws: &Workspace, results: &Unpacked, root_of: &dyn Fn(&s
     }
 }
 
-/// Content-gated mtime restore of the checkout (DESIGN §5): only at the saved path.
-fn restore_mtimes(ws: &Workspace, saved: &SourceManifest) -> Result<MtimeOutput> {
+/// The checkout's mtime plan, made while the packs unpack.
+enum Planned {
+    /// Not at the saved path: nothing to apply.
+    Skipped(MtimeOutput),
+    Apply {
+        root: PathBuf,
+        current: SourceManifest,
+        plan: MtimePlan,
+    },
+}
+
+/// Content-gated mtime restore of the checkout (DESIGN §5), first half: hash the
+/// checkout and decide each entry's mtime. Only at the saved path.
+fn plan_mtimes(ws: &Workspace, saved: &SourceManifest) -> Result<Planned> {
     let root = sources::checkout_root(&ws.root);
     if root.display().to_string() != saved.root {
         sources::settle_git_index(&root);
-        return Ok(MtimeOutput {
+        return Ok(Planned::Skipped(MtimeOutput {
             skipped: Some(format!(
                 "the checkout is at {} but was saved at {}: workspace crates will rebuild \
                  (their artifacts embed the old path); keep the checkout path stable to reuse them",
@@ -420,17 +510,45 @@ fn restore_mtimes(ws: &Workspace, saved: &SourceManifest) -> Result<MtimeOutput>
                 saved.root
             )),
             ..Default::default()
-        });
+        }));
     }
     let skip: Vec<PathBuf> = ws.roots().into_iter().map(|(_, d)| d).collect();
     let current = sources::scan(&root, &skip)?;
     let plan = mtime_plan(saved, &current.entries);
+    Ok(Planned::Apply {
+        root,
+        current,
+        plan,
+    })
+}
+
+/// Second half, after the packs: unchanged entries get their saved mtime (moved `back`
+/// with the artifacts when the saving clock ran ahead), the rest "now", which is then
+/// later than every restored artifact.
+fn apply_mtimes(manifest: &Manifest, planned: Planned, back: Option<i128>) -> Result<MtimeOutput> {
+    let (root, current, mut plan) = match planned {
+        Planned::Skipped(out) => return Ok(out),
+        Planned::Apply {
+            root,
+            current,
+            plan,
+        } => (root, current, plan),
+    };
+    if let Some(back) = back {
+        for (_, a) in &mut plan.actions {
+            *a = a.shifted(back);
+        }
+    }
+    let saved = manifest
+        .sources
+        .as_ref()
+        .context("snapshot without sources")?;
     sources::apply(&root, &plan)?;
     Ok(MtimeOutput {
         restored: plan.restored,
         touched: plan.touched,
         skipped: None,
-        git: sources::restore_git(&root, saved, &current, &plan),
+        git: sources::restore_git(&root, saved, &current, &plan, back),
     })
 }
 
