@@ -14,7 +14,7 @@ use futures::StreamExt;
 use stash_core::layout::STATE_DIR;
 use stash_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, RestoreOutput};
 use stash_core::sources::{self as sources_core, MtimePlan, SourceManifest, Stamp, mtime_plan};
-use stash_core::{Key, Manifest, PackRef, key, registry};
+use stash_core::{Key, Manifest, PackRef, key, manifest};
 
 use super::Ctx;
 use crate::cli::{KeyArgs, RestoreArgs};
@@ -203,6 +203,7 @@ async fn restore(
         }
         return Ok(());
     };
+    refuse_outside(&manifest, "target")?;
     out.hit = hit;
     out.restored_key = Some(manifest.key.clone());
     let root_of = |name: &str| -> PathBuf {
@@ -315,11 +316,24 @@ async fn restore_registry(
     let Some((hit, manifest)) = find(store, "registry", key, false).await? else {
         return Ok(());
     };
+    refuse_outside(&manifest, "registry")?;
     out.hit = hit;
     out.restored_key = Some(manifest.key.clone());
     let home = cargo_home()?;
     unpack_snapshot(ctx, store, &manifest, &|_: &str| home.clone(), out).await;
     Ok(())
+}
+
+/// A snapshot whose packs or links name a place its layer may not write is refused whole
+/// before anything is written: only a forged or foreign manifest does that.
+fn refuse_outside(manifest: &Manifest, layer: &str) -> Result<()> {
+    manifest.check_layer(layer).with_context(|| {
+        format!(
+            "snapshot {} refused: it would write outside the {layer} layer's directories; \
+             the manifest was not written by cargo-stash, check who may write this store",
+            manifest.key
+        )
+    })
 }
 
 type Unpacked = Vec<(PackRef, Result<Vec<pack::Staged>>)>;
@@ -348,6 +362,10 @@ async fn unpack_snapshot(
     // Most work first, so one big pack does not finish alone at the end: content bytes,
     // not stored ones, since a small patch can rebuild a large pack.
     let mut packs = manifest.packs.clone();
+    // A pack is staged under its id: one listed twice (only a forged manifest does that)
+    // would race with itself in one staging dir, so each (root, id) restores once.
+    let mut seen = std::collections::HashSet::new();
+    packs.retain(|p| seen.insert((p.root.clone(), p.id.clone())));
     packs.sort_by_key(|p| std::cmp::Reverse(p.bytes));
     let results: Unpacked = futures::stream::iter(packs)
         .map(|p| {
@@ -574,11 +592,13 @@ async fn restore_pack(
     };
     let staging = staging_of(&root).join(&p.id);
     let id = p.id.clone();
-    // A registry snapshot may only write where Cargo keeps downloads, never bin/ or config.
-    let allow: fn(&str) -> bool = if p.root == "cargo-home" {
-        registry::is_allowed
-    } else {
-        |_| true
+    let cap = p.expansion_cap();
+    // A registry snapshot may only write where Cargo keeps downloads, never bin/ or
+    // config; a target snapshot never our own state (see `manifest::may_write`).
+    let allow: fn(&str) -> bool = match p.root.as_str() {
+        "cargo-home" => |path| manifest::may_write("cargo-home", path),
+        "target" | "build" => |path| manifest::may_write("target", path),
+        _ => |_| false,
     };
     let count = move |inner| CountReader {
         inner,
@@ -587,7 +607,7 @@ async fn restore_pack(
     let Some((base_id, _memory, base)) = base else {
         let source = store.open_pack(&p.object()).await?;
         return tokio::task::spawn_blocking(move || {
-            pack::restore(count(source), &root, &staging, &id, allow)
+            pack::restore(count(source), &root, &staging, &id, allow, cap)
         })
         .await?;
     };
@@ -600,7 +620,7 @@ async fn restore_pack(
     let source = store.open_pack(&p.object()).await?;
     tokio::task::spawn_blocking(move || {
         let tar = pack::patch::decode(Arc::new(base_tar), count(source));
-        pack::restore_tar(tar, &root, &staging, &id, allow)
+        pack::restore_tar(tar, &root, &staging, &id, allow, cap)
     })
     .await?
 }
@@ -627,6 +647,10 @@ fn relink(root: &Path, path: &str, target: &str) -> Result<()> {
     }
     pack::ensure_real_dirs(root, path)?;
     let dest = root.join(path);
+    // Never a directory, which may hold other units' files.
+    if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+        anyhow::bail!("{path} is a directory, which a link may not replace");
+    }
     pack::remove_any(&dest)?;
     std::fs::hard_link(&target_path, &dest)?;
     Ok(())
