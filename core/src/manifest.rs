@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ManifestError;
 use crate::key::ExplainLine;
+use crate::layout::STATE_DIR;
 use crate::path::check_relative;
 use crate::sources::SourceManifest;
 
@@ -92,6 +93,40 @@ pub struct LinkRef {
     pub target: String,
 }
 
+/// The most a pack may expand to on restore, from what its manifest entry declares: a
+/// forged pack of a few KiB must not fill the disk (issue 14, item 11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExpansionCap {
+    /// Bytes of file content, summed over the tar's headers.
+    pub content: u64,
+    /// Bytes of the uncompressed tar (headers, padding and content).
+    pub tar: u64,
+}
+
+impl ExpansionCap {
+    /// No cap: for packs this process just wrote.
+    pub const NONE: ExpansionCap = ExpansionCap {
+        content: u64::MAX,
+        tar: u64::MAX,
+    };
+}
+
+impl PackRef {
+    /// `bytes` with 1/64 + 64 KiB of slack (a file that grew while it was packed); the
+    /// tar adds up to 8 KiB per file for its headers, long names and a directory entry,
+    /// plus 1 MiB.
+    pub fn expansion_cap(&self) -> ExpansionCap {
+        let content = self
+            .bytes
+            .saturating_add(self.bytes / 64)
+            .saturating_add(64 << 10);
+        let tar = content
+            .saturating_add(self.files.saturating_mul(8 << 10))
+            .saturating_add(1 << 20);
+        ExpansionCap { content, tar }
+    }
+}
+
 impl Manifest {
     /// Parses and validates a manifest read from a store.
     pub fn from_json(bytes: &[u8]) -> Result<Manifest, ManifestError> {
@@ -157,8 +192,62 @@ impl Manifest {
         Ok(())
     }
 
+    /// Checks that every pack and link stays where the `layer` being restored may write
+    /// (see [`may_write`]), whatever the manifest's own fields claim: a manifest at a
+    /// registry key that names `target` packs, or links into `bin/`, is refused whole.
+    pub fn check_layer(&self, layer: &str) -> Result<(), ManifestError> {
+        if self.layer != layer {
+            return Err(field("layer".into(), "not the layer being restored"));
+        }
+        for (i, p) in self.packs.iter().enumerate() {
+            if !layer_roots(layer).contains(&p.root.as_str()) {
+                return Err(field(
+                    format!("packs[{i}].root"),
+                    "not a root of this layer",
+                ));
+            }
+        }
+        for (i, l) in self.links.iter().enumerate() {
+            if !layer_roots(layer).contains(&l.root.as_str()) {
+                return Err(field(
+                    format!("links[{i}].root"),
+                    "not a root of this layer",
+                ));
+            }
+            if !may_write(&l.root, &l.path) || !may_write(&l.root, &l.target) {
+                return Err(field(
+                    format!("links[{i}]"),
+                    "outside what this layer may write",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn stored_bytes(&self) -> u64 {
         self.packs.iter().map(|p| p.stored).sum()
+    }
+}
+
+/// The roots a layer's packs and links may name.
+pub fn layer_roots(layer: &str) -> &'static [&'static str] {
+    match layer {
+        "target" => &["target", "build"],
+        "registry" => &["cargo-home"],
+        _ => &[],
+    }
+}
+
+/// Whether a restore may write `path` (relative, already checked by
+/// [`check_relative`]) under `root`. In CARGO_HOME only where Cargo keeps downloads
+/// ([`crate::registry::ALLOWED`]): never `bin/`, config or credentials. In the target
+/// and build dirs anything but our own state ([`STATE_DIR`]: the memo and staging),
+/// which a pack must not be able to forge.
+pub fn may_write(root: &str, path: &str) -> bool {
+    match root {
+        "cargo-home" => crate::registry::is_allowed(path),
+        "target" | "build" => path.split('/').next() != Some(STATE_DIR),
+        _ => false,
     }
 }
 
@@ -250,5 +339,86 @@ mod tests {
         assert_eq!(parse_object_name(&patch), Some((&a[..], Some(&b[..]))));
         assert_eq!(parse_object_name("x.y"), None);
         assert_eq!(parse_object_name(&format!("{a}.")), None);
+    }
+
+    fn registry_sample() -> Manifest {
+        let mut m = sample();
+        m.layer = "registry".into();
+        m.packs[0].root = "cargo-home".into();
+        m
+    }
+
+    #[test]
+    fn a_registry_snapshot_may_write_only_downloads_in_cargo_home() {
+        assert!(registry_sample().check_layer("registry").is_ok());
+        // Issue 14, item 8: a target or build root in a registry snapshot would write
+        // anywhere in CARGO_HOME, since that is the only root the layer restores into.
+        for root in ["target", "build"] {
+            let mut m = registry_sample();
+            m.packs[0].root = root.into();
+            assert!(m.check_layer("registry").is_err(), "{root}");
+        }
+        // Links are held to the same allow-list as pack entries.
+        for (path, target) in [
+            ("bin/cargo-evil", "registry/cache/x/a.crate"),
+            ("registry/cache/x/b.crate", "config.toml"),
+            ("registry/index-not/x", "registry/cache/x/a.crate"),
+        ] {
+            let mut m = registry_sample();
+            m.links.push(LinkRef {
+                root: "cargo-home".into(),
+                path: path.into(),
+                target: target.into(),
+            });
+            assert!(m.check_layer("registry").is_err(), "{path} -> {target}");
+        }
+        let mut m = registry_sample();
+        m.links.push(LinkRef {
+            root: "target".into(),
+            path: "registry/cache/x/b.crate".into(),
+            target: "registry/cache/x/a.crate".into(),
+        });
+        assert!(m.check_layer("registry").is_err());
+        // A manifest of another layer is not restored as this one.
+        assert!(registry_sample().check_layer("target").is_err());
+        assert!(sample().check_layer("registry").is_err());
+    }
+
+    #[test]
+    fn a_target_snapshot_may_not_write_our_own_state() {
+        assert!(sample().check_layer("target").is_ok());
+        assert!(may_write("target", "debug/deps/libx.rlib"));
+        assert!(may_write("build", "debug/.fingerprint/x-1/lib-x"));
+        assert!(!may_write("target", ".cargo-stash/memo.json"));
+        assert!(!may_write("build", ".cargo-stash"));
+        assert!(may_write("target", ".cargo-stash-not/x"));
+        assert!(may_write("cargo-home", "registry/cache/x/a.crate"));
+        assert!(!may_write("cargo-home", "bin/cargo"));
+        assert!(!may_write("cargo-home", "credentials.toml"));
+        assert!(!may_write("elsewhere", "x"));
+        let mut m = sample();
+        m.packs[0].root = "cargo-home".into();
+        assert!(m.check_layer("target").is_err());
+        let mut m = sample();
+        m.links.push(LinkRef {
+            root: "target".into(),
+            path: ".cargo-stash/memo.json".into(),
+            target: "debug/app".into(),
+        });
+        assert!(m.check_layer("target").is_err());
+    }
+
+    #[test]
+    fn a_pack_may_expand_only_to_what_its_entry_declares() {
+        let mut p = sample().packs[0].clone();
+        (p.bytes, p.files) = (1, 1);
+        let cap = p.expansion_cap();
+        assert_eq!(cap.content, 1 + (64 << 10));
+        assert_eq!(cap.tar, cap.content + (8 << 10) + (1 << 20));
+        (p.bytes, p.files) = (640 << 20, 2_000);
+        let cap = p.expansion_cap();
+        assert_eq!(cap.content, (640 << 20) + (10 << 20) + (64 << 10));
+        (p.bytes, p.files) = (u64::MAX, u64::MAX);
+        assert_eq!(p.expansion_cap(), ExpansionCap::NONE);
     }
 }

@@ -48,6 +48,10 @@ pub struct RestoreOutput {
     /// Content-gated mtime restore of the checkout; absent when not attempted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtime: Option<MtimeOutput>,
+    /// How far every restored time was moved back because the saving machine's clock
+    /// ran ahead of this one's (milliseconds); absent when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_shift_ms: Option<u64>,
     /// The registry layer, when restored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<Box<RestoreOutput>>,

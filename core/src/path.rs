@@ -24,6 +24,13 @@ pub fn check_relative(path: &str) -> Result<(), PathError> {
     Ok(())
 }
 
+/// The permission bits a restored file or directory gets: the stored ones without
+/// setuid, setgid, sticky and world-writable (issue 14, item 12). A store could
+/// otherwise hand a root CI user a `-rwsrwsrwx` binary.
+pub fn restored_mode(mode: u32) -> u32 {
+    mode & 0o775
+}
+
 /// Checks a symlink at `path` pointing to `target` cannot lead out of the root.
 ///
 /// The target must be relative, made of some leading `..` (no more than the link's
@@ -58,6 +65,14 @@ pub fn check_symlink(path: &str, target: &str) -> Result<(), PathError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn special_and_world_writable_bits_are_never_restored() {
+        assert_eq!(restored_mode(0o7777), 0o775);
+        assert_eq!(restored_mode(0o4755), 0o755);
+        assert_eq!(restored_mode(0o100644), 0o644);
+        assert_eq!(restored_mode(0o600), 0o600);
+    }
 
     #[test]
     fn relative_paths() {

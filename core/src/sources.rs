@@ -104,7 +104,8 @@ pub struct GitFile {
 pub enum MtimeAction {
     /// Content proven equal: give back the saved mtime.
     Restore { mtime_s: i64, mtime_ns: u32 },
-    /// Changed or new: stamp with the restore time, newer than any restored artifact.
+    /// Changed or new: stamp with the restore time, which [`skew_shift`] makes newer
+    /// than any restored artifact.
     Touch,
 }
 
@@ -142,6 +143,66 @@ fn decide(same: Option<(i64, u32)>, restored: &mut u64, touched: &mut u64) -> Mt
         None => {
             *touched += 1;
             MtimeAction::Touch
+        }
+    }
+}
+
+/// A point in time as a file records it: seconds and nanoseconds since the epoch.
+pub type Stamp = (i64, u32);
+
+/// How far below "now" the newest restored instant is put when the saving machine's
+/// clock ran ahead: one second, the coarsest mtime common filesystems keep.
+const SKEW_MARGIN_NS: i128 = 1_000_000_000;
+
+/// How many nanoseconds to move every restored time (artifacts and restored source
+/// mtimes alike) back, given the newest of them and the restoring machine's `now`;
+/// `None` when the newest is already in the past.
+///
+/// Why a shift, and of everything restored. Cargo calls a unit stale when an input listed
+/// in its dep-info is newer than the unit's dep-info file, or a dependency's output is
+/// newer than the unit's own outputs. Changed or new files are stamped `now`, so `now`
+/// must be later than every restored artifact, whatever the saving machine's clock said.
+/// Clamping each artifact to `now` would collapse their order (a dependency rebuilt
+/// later would no longer look newer) and leave restored sources ahead of their
+/// artifacts; stamping changed files at "newest artifact + 1" instead would keep them in
+/// the future, so every later build rebuilds them again until the clock catches up. A
+/// uniform shift keeps every comparison among saved times as the saving machine made it,
+/// and puts all of them before `now`.
+pub fn skew_shift(newest: Stamp, now: Stamp) -> Option<i128> {
+    let back = nanos(newest) - nanos(now) + SKEW_MARGIN_NS;
+    (nanos(newest) >= nanos(now)).then_some(back)
+}
+
+/// `t` moved `back` nanoseconds into the past.
+pub fn shifted(t: Stamp, back: i128) -> Stamp {
+    let n = nanos(t) - back;
+    (
+        n.div_euclid(1_000_000_000) as i64,
+        n.rem_euclid(1_000_000_000) as u32,
+    )
+}
+
+fn nanos((s, ns): Stamp) -> i128 {
+    i128::from(s) * 1_000_000_000 + i128::from(ns)
+}
+
+impl MtimeAction {
+    /// The saved time this action gives back, if any.
+    pub fn saved(&self) -> Option<Stamp> {
+        match *self {
+            MtimeAction::Restore { mtime_s, mtime_ns } => Some((mtime_s, mtime_ns)),
+            MtimeAction::Touch => None,
+        }
+    }
+
+    /// The same action with a restored time moved `back` (see [`skew_shift`]).
+    pub fn shifted(self, back: i128) -> MtimeAction {
+        match self.saved() {
+            Some(t) => {
+                let (mtime_s, mtime_ns) = shifted(t, back);
+                MtimeAction::Restore { mtime_s, mtime_ns }
+            }
+            None => self,
         }
     }
 }
@@ -294,6 +355,36 @@ mod tests {
             mtime_s: t,
             mtime_ns: 5,
         }
+    }
+
+    #[test]
+    fn a_saving_clock_ahead_moves_the_restored_timeline_before_now() {
+        let now = (1_000, 500);
+        // An hour ahead: the newest restored time lands one second before now.
+        let back = skew_shift((4_600, 700), now).unwrap();
+        assert_eq!(shifted((4_600, 700), back), (999, 500));
+        // Every other restored time moves by the same amount: their order is kept.
+        assert_eq!(shifted((4_599, 900), back), (998, 700));
+        // Exactly now is not in the past: a file stamped now would tie with it.
+        assert_eq!(skew_shift(now, now), Some(1_000_000_000));
+    }
+
+    #[test]
+    fn a_saving_clock_behind_or_equal_leaves_restored_times_alone() {
+        assert_eq!(skew_shift((1_000, 499), (1_000, 500)), None);
+        assert_eq!(skew_shift((-3_600, 0), (1_000, 0)), None);
+        let restore = MtimeAction::Restore {
+            mtime_s: 5,
+            mtime_ns: 0,
+        };
+        assert_eq!(
+            restore.shifted(1),
+            MtimeAction::Restore {
+                mtime_s: 4,
+                mtime_ns: 999_999_999
+            }
+        );
+        assert_eq!(MtimeAction::Touch.shifted(1), MtimeAction::Touch);
     }
 
     #[test]

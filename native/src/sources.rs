@@ -353,6 +353,7 @@ pub fn restore_git(
     saved: &SourceManifest,
     current: &SourceManifest,
     sources: &MtimePlan,
+    back: Option<i128>,
 ) -> Option<GitMtimeOutput> {
     if saved.git.is_none() {
         // An older snapshot: leave git files alone, but keep this job's build from
@@ -371,13 +372,14 @@ pub fn restore_git(
         touched: plan.touched,
         reason: plan.reason.clone(),
     };
-    if let Err(e) = apply_git(root, &plan) {
+    if let Err(e) = apply_git(root, &plan, back) {
         out.reason = Some(format!("git metadata mtimes not restored: {e:#}"));
     }
     Some(out)
 }
 
-fn apply_git(root: &Path, plan: &GitPlan) -> Result<()> {
+/// `back`: how far restored times move with the artifacts (a saving clock ahead).
+fn apply_git(root: &Path, plan: &GitPlan, back: Option<i128>) -> Result<()> {
     if plan.actions.is_empty() {
         return Ok(());
     }
@@ -387,9 +389,10 @@ fn apply_git(root: &Path, plan: &GitPlan) -> Result<()> {
     let paths = git_paths(root, &names).context("resolving git paths")?;
     let now = FileTime::now();
     for ((name, action), path) in plan.actions.iter().zip(&paths) {
+        let action = back.map_or(*action, |b| action.shifted(b));
         let t = match action {
             MtimeAction::Restore { mtime_s, mtime_ns } => {
-                FileTime::from_unix_time(*mtime_s, *mtime_ns)
+                FileTime::from_unix_time(mtime_s, mtime_ns)
             }
             // Rewritten just now, after the tracked files: newer than any artifact and
             // not racy. Stamping it "now" by hand could put it in their second.

@@ -463,3 +463,37 @@ fn lockfile_strings_read_the_same_at_every_alignment() {
         }
     }
 }
+
+/// Issue 14, item 2: an escape then non-ASCII text sliced inside a character (exit 101).
+#[test]
+fn an_escape_before_non_ascii_text_reads_like_toml() {
+    for body in ["\\té", "\\t\\u00e9ü€😀 x", "a\\\\é", "\\u00e9é", "é\\té"] {
+        let text =
+            format!("x = \"{body}\"\n[[package]]\nname = \"{body}\"\nsource = \"s{body}\"\n");
+        assert_lock(&text, &reduce_with_toml(&text));
+    }
+    // toml-test's valid/multibyte.toml, in its spirit: escapes and multi-byte text mixed.
+    let text = "# Test multibyte throughout\n\
+        # Tést\n\
+        [\"Tést\"]\n\
+        \"∂åƒ\" = \"Ƭ\\tḗ\\nśƫ\"\n\
+        [[package]]\n\
+        name = \"ünï\\\"cødé\"\n\
+        source = 'ßøü®çé'\n";
+    assert_lock(text, "ünï\"cødé  ßøü®çé ");
+}
+
+/// Issue 14, item 2: TOML's inline spelling of the package array read as no packages.
+#[test]
+fn an_inline_package_array_reads_like_toml() {
+    let text = "version = 4\n\
+        package = [\n\
+          { name = \"a\", version = \"1\", source = \"s\", checksum = \"c\" },\n\
+          { name = \"member\", version = \"0.1.0\" }, # no source\n\
+          { name = \"d\", source.kind = \"x\" },\n\
+        ]\n";
+    assert_lock(text, "a 1 s c\nd   ");
+    // Only at the root: elsewhere `package` is just a key.
+    assert_lock("[t]\npackage = [{ name = \"a\", source = \"s\" }]\n", "");
+    assert!(reduce_lockfile("package = [{ name = \"a\", name = \"b\" }]\n").is_err());
+}

@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use filetime::FileTime;
 use futures::StreamExt;
 use stash_core::layout::STATE_DIR;
 use stash_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, RestoreOutput};
-use stash_core::sources::{SourceManifest, mtime_plan};
-use stash_core::{Key, Manifest, PackRef, key, registry};
+use stash_core::sources::{self as sources_core, MtimePlan, SourceManifest, Stamp, mtime_plan};
+use stash_core::{Key, Manifest, PackRef, key, manifest};
 
 use super::Ctx;
 use crate::cli::{KeyArgs, RestoreArgs};
@@ -48,9 +49,10 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         seconds: 0.0,
         warnings: Vec::new(),
         mtime: None,
+        clock_shift_ms: None,
         registry: None,
     };
-    let result = restore(ctx, &ws, &store, &keys.target, opts, &mut out).await;
+    let result = restore(ctx, &ws, &store, &keys.target, opts, started, &mut out).await;
     if result.is_ok() && !opts.no_registry {
         let mut reg = RestoreOutput {
             layer: "registry".into(),
@@ -58,6 +60,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
             ..out.clone()
         };
         reg.warnings.clear();
+        reg.clock_shift_ms = None;
         (reg.hit, reg.restored_key, reg.packs, reg.packs_failed) = (HitKind::Miss, None, 0, 0);
         (
             reg.files,
@@ -127,6 +130,13 @@ fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<
         },
         None => human,
     };
+    let human = match out.clock_shift_ms {
+        Some(ms) => format!(
+            "{human}\nthe saving machine's clock ran {:.1}s ahead of this one: restored times moved back to keep changed files newer",
+            ms as f64 / 1000.0
+        ),
+        None => human,
+    };
     let human = match &out.registry {
         Some(r) if r.hit != HitKind::Miss => format!(
             "{human}\nregistry: {} hit {} ({} files into CARGO_HOME)",
@@ -184,6 +194,7 @@ async fn restore(
     store: &Store,
     key: &Key,
     opts: &RestoreArgs,
+    started: FileTime,
     out: &mut RestoreOutput,
 ) -> Result<()> {
     let Some((hit, manifest)) = find(store, "target", key, opts.exact).await? else {
@@ -192,6 +203,7 @@ async fn restore(
         }
         return Ok(());
     };
+    refuse_outside(&manifest, "target")?;
     out.hit = hit;
     out.restored_key = Some(manifest.key.clone());
     let root_of = |name: &str| -> PathBuf {
@@ -203,21 +215,41 @@ async fn restore(
             _ => ws.target_dir.clone(),
         }
     };
-    // The checkout's mtimes do not depend on target/: set them while the packs unpack.
-    let mtimes = match (&manifest.sources, opts.no_mtime) {
+    // Hashing the checkout does not depend on target/: plan its mtimes while the packs
+    // unpack, apply them once the restored timeline is known.
+    let planning = match (&manifest.sources, opts.no_mtime) {
         (Some(saved), false) => {
             let (ws, saved) = (ws.clone(), saved.clone());
             Some(tokio::task::spawn_blocking(move || {
-                restore_mtimes(&ws, &saved)
+                plan_mtimes(&ws, &saved)
             }))
         }
         _ => None,
     };
     let results = unpack_snapshot(ctx, store, &manifest, &root_of, out).await;
+    // Recorded before any shift: a shifted file no longer matches its pack, so the memo
+    // must not vouch for it and the next save packs it afresh.
     remember_packs(ws, &results, &root_of);
     remember_fingerprints(ws, &results, &root_of);
-    if let Some(task) = mtimes {
-        match task.await.map_err(anyhow::Error::from).and_then(|r| r) {
+    let planned = match planning {
+        Some(task) => match task.await.map_err(anyhow::Error::from).and_then(|r| r) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                out.warnings
+                    .push(format!("source mtimes not restored: {}", describe(&e)));
+                None
+            }
+        },
+        None => None,
+    };
+    let back = newest_restored(&results, planned.as_ref())
+        .and_then(|newest| sources_core::skew_shift(newest, stamp(started)));
+    if let Some(back) = back {
+        shift_restored(&results, &root_of, back);
+        out.clock_shift_ms = Some((back / 1_000_000).max(0) as u64);
+    }
+    if let Some(planned) = planned {
+        match apply_mtimes(&manifest, planned, back) {
             Ok(m) => out.mtime = Some(m),
             Err(e) => out
                 .warnings
@@ -225,6 +257,53 @@ async fn restore(
         }
     }
     Ok(())
+}
+
+fn stamp(t: FileTime) -> Stamp {
+    (t.unix_seconds(), t.nanoseconds())
+}
+
+/// The newest time the saving machine's clock gave anything this restore puts back:
+/// restored artifacts and the saved mtimes of unchanged tracked files.
+fn newest_restored(results: &Unpacked, planned: Option<&Planned>) -> Option<Stamp> {
+    let artifacts = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .flatten()
+        .filter(|s| s.kind != pack::Kind::Symlink)
+        .map(|s| stamp(s.mtime));
+    let sources = planned
+        .and_then(|p| match p {
+            Planned::Apply { plan, .. } => Some(plan),
+            Planned::Skipped(_) => None,
+        })
+        .into_iter()
+        .flat_map(|plan| plan.actions.iter().filter_map(|(_, a)| a.saved()));
+    artifacts.chain(sources).max()
+}
+
+/// Moves every restored file and directory `back` nanoseconds (see
+/// `stash_core::sources::skew_shift`): the saving machine's clock ran ahead of ours.
+/// Only mtimes change; fingerprints keep the atime `usage` looks for.
+fn shift_restored(results: &Unpacked, root_of: &dyn Fn(&str) -> PathBuf, back: i128) {
+    for (p, staged) in results
+        .iter()
+        .filter_map(|(p, r)| Some((p, r.as_ref().ok()?)))
+    {
+        let root = root_of(&p.root);
+        for s in staged.iter().filter(|s| s.kind != pack::Kind::Symlink) {
+            let path = root.join(&s.path);
+            // Never through a link another pack may have put in the way.
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                continue;
+            }
+            let (secs, nanos) = sources_core::shifted(stamp(s.mtime), back);
+            let t = FileTime::from_unix_time(secs, nanos);
+            if let Err(e) = filetime::set_file_mtime(&path, t) {
+                tracing::debug!("mtime of {} not shifted: {e}", path.display());
+            }
+        }
+    }
 }
 
 /// Restores the registry layer into CARGO_HOME: exact key, else the newest snapshot.
@@ -237,11 +316,24 @@ async fn restore_registry(
     let Some((hit, manifest)) = find(store, "registry", key, false).await? else {
         return Ok(());
     };
+    refuse_outside(&manifest, "registry")?;
     out.hit = hit;
     out.restored_key = Some(manifest.key.clone());
     let home = cargo_home()?;
     unpack_snapshot(ctx, store, &manifest, &|_: &str| home.clone(), out).await;
     Ok(())
+}
+
+/// A snapshot whose packs or links name a place its layer may not write is refused whole
+/// before anything is written: only a forged or foreign manifest does that.
+fn refuse_outside(manifest: &Manifest, layer: &str) -> Result<()> {
+    manifest.check_layer(layer).with_context(|| {
+        format!(
+            "snapshot {} refused: it would write outside the {layer} layer's directories; \
+             the manifest was not written by cargo-stash, check who may write this store",
+            manifest.key
+        )
+    })
 }
 
 type Unpacked = Vec<(PackRef, Result<Vec<pack::Staged>>)>;
@@ -270,6 +362,10 @@ async fn unpack_snapshot(
     // Most work first, so one big pack does not finish alone at the end: content bytes,
     // not stored ones, since a small patch can rebuild a large pack.
     let mut packs = manifest.packs.clone();
+    // A pack is staged under its id: one listed twice (only a forged manifest does that)
+    // would race with itself in one staging dir, so each (root, id) restores once.
+    let mut seen = std::collections::HashSet::new();
+    packs.retain(|p| seen.insert((p.root.clone(), p.id.clone())));
     packs.sort_by_key(|p| std::cmp::Reverse(p.bytes));
     let results: Unpacked = futures::stream::iter(packs)
         .map(|p| {
@@ -407,12 +503,24 @@ fn remember_fingerprints(ws: &Workspace, results: &Unpacked, root_of: &dyn Fn(&s
     }
 }
 
-/// Content-gated mtime restore of the checkout (DESIGN §5): only at the saved path.
-fn restore_mtimes(ws: &Workspace, saved: &SourceManifest) -> Result<MtimeOutput> {
+/// The checkout's mtime plan, made while the packs unpack.
+enum Planned {
+    /// Not at the saved path: nothing to apply.
+    Skipped(MtimeOutput),
+    Apply {
+        root: PathBuf,
+        current: SourceManifest,
+        plan: MtimePlan,
+    },
+}
+
+/// Content-gated mtime restore of the checkout (DESIGN §5), first half: hash the
+/// checkout and decide each entry's mtime. Only at the saved path.
+fn plan_mtimes(ws: &Workspace, saved: &SourceManifest) -> Result<Planned> {
     let root = sources::checkout_root(&ws.root);
     if root.display().to_string() != saved.root {
         sources::settle_git_index(&root);
-        return Ok(MtimeOutput {
+        return Ok(Planned::Skipped(MtimeOutput {
             skipped: Some(format!(
                 "the checkout is at {} but was saved at {}: workspace crates will rebuild \
                  (their artifacts embed the old path); keep the checkout path stable to reuse them",
@@ -420,17 +528,45 @@ fn restore_mtimes(ws: &Workspace, saved: &SourceManifest) -> Result<MtimeOutput>
                 saved.root
             )),
             ..Default::default()
-        });
+        }));
     }
     let skip: Vec<PathBuf> = ws.roots().into_iter().map(|(_, d)| d).collect();
     let current = sources::scan(&root, &skip)?;
     let plan = mtime_plan(saved, &current.entries);
+    Ok(Planned::Apply {
+        root,
+        current,
+        plan,
+    })
+}
+
+/// Second half, after the packs: unchanged entries get their saved mtime (moved `back`
+/// with the artifacts when the saving clock ran ahead), the rest "now", which is then
+/// later than every restored artifact.
+fn apply_mtimes(manifest: &Manifest, planned: Planned, back: Option<i128>) -> Result<MtimeOutput> {
+    let (root, current, mut plan) = match planned {
+        Planned::Skipped(out) => return Ok(out),
+        Planned::Apply {
+            root,
+            current,
+            plan,
+        } => (root, current, plan),
+    };
+    if let Some(back) = back {
+        for (_, a) in &mut plan.actions {
+            *a = a.shifted(back);
+        }
+    }
+    let saved = manifest
+        .sources
+        .as_ref()
+        .context("snapshot without sources")?;
     sources::apply(&root, &plan)?;
     Ok(MtimeOutput {
         restored: plan.restored,
         touched: plan.touched,
         skipped: None,
-        git: sources::restore_git(&root, saved, &current, &plan),
+        git: sources::restore_git(&root, saved, &current, &plan, back),
     })
 }
 
@@ -456,11 +592,13 @@ async fn restore_pack(
     };
     let staging = staging_of(&root).join(&p.id);
     let id = p.id.clone();
-    // A registry snapshot may only write where Cargo keeps downloads, never bin/ or config.
-    let allow: fn(&str) -> bool = if p.root == "cargo-home" {
-        registry::is_allowed
-    } else {
-        |_| true
+    let cap = p.expansion_cap();
+    // A registry snapshot may only write where Cargo keeps downloads, never bin/ or
+    // config; a target snapshot never our own state (see `manifest::may_write`).
+    let allow: fn(&str) -> bool = match p.root.as_str() {
+        "cargo-home" => |path| manifest::may_write("cargo-home", path),
+        "target" | "build" => |path| manifest::may_write("target", path),
+        _ => |_| false,
     };
     let count = move |inner| CountReader {
         inner,
@@ -469,7 +607,7 @@ async fn restore_pack(
     let Some((base_id, _memory, base)) = base else {
         let source = store.open_pack(&p.object()).await?;
         return tokio::task::spawn_blocking(move || {
-            pack::restore(count(source), &root, &staging, &id, allow)
+            pack::restore(count(source), &root, &staging, &id, allow, cap)
         })
         .await?;
     };
@@ -482,7 +620,7 @@ async fn restore_pack(
     let source = store.open_pack(&p.object()).await?;
     tokio::task::spawn_blocking(move || {
         let tar = pack::patch::decode(Arc::new(base_tar), count(source));
-        pack::restore_tar(tar, &root, &staging, &id, allow)
+        pack::restore_tar(tar, &root, &staging, &id, allow, cap)
     })
     .await?
 }
@@ -509,6 +647,10 @@ fn relink(root: &Path, path: &str, target: &str) -> Result<()> {
     }
     pack::ensure_real_dirs(root, path)?;
     let dest = root.join(path);
+    // Never a directory, which may hold other units' files.
+    if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+        anyhow::bail!("{path} is a directory, which a link may not replace");
+    }
     pack::remove_any(&dest)?;
     std::fs::hard_link(&target_path, &dest)?;
     Ok(())

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use super::*;
 
 const ANY: fn(&str) -> bool = |_| true;
+const NONE: stash_core::manifest::ExpansionCap = stash_core::manifest::ExpansionCap::NONE;
 
 fn tree() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -43,7 +44,7 @@ fn round_trip_keeps_content_nanosecond_mtimes_and_links() {
 
     let dst = tempfile::tempdir().unwrap();
     let staging = dst.path().join(".staging");
-    restore(&packed[..], dst.path(), &staging, &info.id, ANY).unwrap();
+    restore(&packed[..], dst.path(), &staging, &info.id, ANY, NONE).unwrap();
     assert!(!staging.exists());
 
     let rlib = dst.path().join("debug/deps/libfoo-0123456789abcdef.rlib");
@@ -90,6 +91,7 @@ fn a_corrupt_pack_leaves_no_fingerprint_dir() {
         &dst.path().join("s"),
         &"0".repeat(64),
         ANY,
+        NONE,
     );
     assert!(bad.is_err());
     assert!(
@@ -106,12 +108,20 @@ fn corrupt_pack_is_refused_before_anything_is_committed() {
     let dst = tempfile::tempdir().unwrap();
     // Claiming another id is the same as flipped content: the hash must not match.
     let staging = dst.path().join("s");
-    let err = restore(&packed[..], dst.path(), &staging, &"0".repeat(64), ANY).unwrap_err();
+    let err = restore(
+        &packed[..],
+        dst.path(),
+        &staging,
+        &"0".repeat(64),
+        ANY,
+        NONE,
+    )
+    .unwrap_err();
     assert!(format!("{err:#}").contains("corrupt"), "{err:#}");
     assert_eq!(files_under(dst.path()), Vec::<PathBuf>::new());
     let mid = packed.len() / 2;
     packed[mid] ^= 0xff;
-    assert!(restore(&packed[..], dst.path(), &staging, &info.id, ANY).is_err());
+    assert!(restore(&packed[..], dst.path(), &staging, &info.id, ANY, NONE).is_err());
     assert_eq!(files_under(dst.path()), Vec::<PathBuf>::new());
 }
 
@@ -140,6 +150,7 @@ fn a_corrupt_pack_replaces_nothing_that_was_there() {
         &dst.path().join("s"),
         &"0".repeat(64),
         ANY,
+        NONE,
     );
     assert!(err.is_err());
     assert_eq!(fs::read(&rlib).unwrap(), b"the old rlib");
@@ -184,7 +195,17 @@ fn escaping_entries_are_refused() {
     ];
     for packed in cases {
         let id = id_of(&zstd::decode_all(&packed[..]).unwrap());
-        assert!(restore(&packed[..], &outer.path().join("root"), &staging, &id, ANY).is_err());
+        assert!(
+            restore(
+                &packed[..],
+                &outer.path().join("root"),
+                &staging,
+                &id,
+                ANY,
+                NONE
+            )
+            .is_err()
+        );
     }
     assert!(!outer.path().join("escape").exists());
     assert!(!outer.path().join("root/debug/evil").exists());
@@ -204,7 +225,7 @@ fn commit_replaces_a_symlinked_parent_instead_of_following_it() {
     let mut packed = Vec::new();
     let info = encode(src.path(), &paths()[..1], 3, &mut packed).unwrap();
     let staging = root.join(".staging");
-    restore(&packed[..], &root, &staging, &info.id, ANY).unwrap();
+    restore(&packed[..], &root, &staging, &info.id, ANY, NONE).unwrap();
     assert!(
         fs::read_dir(&elsewhere).unwrap().next().is_none(),
         "wrote through a symlink"
@@ -226,6 +247,7 @@ fn a_registry_pack_may_not_write_outside_the_download_dirs() {
         &outer.path().join("s"),
         &id,
         stash_core::registry::is_allowed,
+        NONE,
     )
     .unwrap_err();
     assert!(
@@ -260,7 +282,7 @@ fn packs_sharing_a_new_parent_restore_concurrently() {
                 s.spawn(move || {
                     let staging = dst.join(format!(".staging-{i}"));
                     barrier.wait();
-                    restore(&bytes[..], dst, &staging, id, ANY)
+                    restore(&bytes[..], dst, &staging, id, ANY, NONE)
                         .unwrap_or_else(|e| panic!("round {round}: {e:#}"));
                 });
             }
@@ -300,4 +322,69 @@ fn a_file_that_changed_size_never_yields_a_lying_entry() {
     assert_eq!(out.len(), 512 + 1024);
     assert!(out[512..1512].iter().all(|&b| b == 7));
     assert!(out[1512..].iter().all(|&b| b == 0));
+}
+
+/// Issue 14, item 9: the escape needed a pack to turn a directory another pack had just
+/// checked real into a symlink. No entry may replace a directory any more, so a checked
+/// parent stays real whatever commits meanwhile; and a symlink over `debug/deps` can no
+/// longer wipe other units' files (item 10).
+#[test]
+fn no_entry_replaces_a_directory() {
+    let outer = tempfile::tempdir().unwrap();
+    let root = outer.path().join("root");
+    fs::create_dir_all(root.join("t/x")).unwrap();
+    fs::write(root.join("t/x/other-unit"), b"kept").unwrap();
+    let cases = [
+        raw_tar("t/x", tar::EntryType::Symlink, Some("..")),
+        raw_tar("t/x", tar::EntryType::Regular, None),
+    ];
+    for packed in cases {
+        let id = id_of(&zstd::decode_all(&packed[..]).unwrap());
+        let err = restore(&packed[..], &root, &root.join(".s"), &id, ANY, NONE).unwrap_err();
+        assert!(format!("{err:#}").contains("directory"), "{err:#}");
+        assert!(fs::symlink_metadata(root.join("t/x")).unwrap().is_dir());
+        assert_eq!(fs::read(root.join("t/x/other-unit")).unwrap(), b"kept");
+    }
+}
+
+/// Issue 14, item 11: a tar stream longer than the manifest allows (here through a
+/// large pax header, which no file size counts) stops at the cap.
+#[test]
+fn a_tar_longer_than_its_cap_is_refused() {
+    let src = tempfile::tempdir().unwrap();
+    fs::write(src.path().join("f"), b"x").unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let big = "y".repeat(4 << 20);
+    b.append_pax_extensions([("comment", big.as_bytes())])
+        .unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_size(1);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "f", &b"x"[..]).unwrap();
+    let tar = b.into_inner().unwrap();
+    let id = id_of(&tar);
+    let packed = zstd::encode_all(&tar[..], 3).unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let cap = stash_core::manifest::ExpansionCap {
+        content: 1 << 20,
+        tar: 1 << 20,
+    };
+    let err = restore(
+        &packed[..],
+        dst.path(),
+        &dst.path().join(".s"),
+        &id,
+        ANY,
+        cap,
+    );
+    assert!(format!("{:#}", err.unwrap_err()).contains("expands beyond"));
+    let fine = restore(
+        &packed[..],
+        dst.path(),
+        &dst.path().join(".s"),
+        &id,
+        ANY,
+        NONE,
+    );
+    assert!(fine.is_ok());
 }

@@ -16,7 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use filetime::FileTime;
-use stash_core::path::{check_relative, check_symlink};
+use stash_core::manifest::ExpansionCap;
+use stash_core::path::{check_relative, check_symlink, restored_mode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -60,11 +61,12 @@ pub fn restore<R: Read>(
     staging: &Path,
     expected_id: &str,
     allow: fn(&str) -> bool,
+    cap: ExpansionCap,
 ) -> Result<Vec<Staged>> {
     Kit::with(|kit| {
         let src = io::BufReader::with_capacity(64 << 10, src);
         let tar = zstd::Decoder::with_context(src, &mut kit.dctx);
-        unpack(tar, root, staging, expected_id, allow, &mut kit.buf)
+        unpack(tar, root, staging, expected_id, allow, cap, &mut kit.buf)
     })
 }
 
@@ -99,8 +101,9 @@ pub fn restore_tar<R: Read>(
     staging: &Path,
     expected_id: &str,
     allow: fn(&str) -> bool,
+    cap: ExpansionCap,
 ) -> Result<Vec<Staged>> {
-    Kit::with(|kit| unpack(tar, root, staging, expected_id, allow, &mut kit.buf))
+    Kit::with(|kit| unpack(tar, root, staging, expected_id, allow, cap, &mut kit.buf))
 }
 
 fn unpack<R: Read>(
@@ -109,12 +112,15 @@ fn unpack<R: Read>(
     staging: &Path,
     expected_id: &str,
     allow: fn(&str) -> bool,
+    cap: ExpansionCap,
     buf: &mut [u8],
 ) -> Result<Vec<Staged>> {
     let mut u = Unpacker {
         root,
         staging,
         allow,
+        cap,
+        content: 0,
         entries: Vec::new(),
         deferred: Vec::new(),
         written: Vec::new(),
@@ -141,6 +147,9 @@ struct Unpacker<'a, 'b> {
     root: &'a Path,
     staging: &'a Path,
     allow: fn(&str) -> bool,
+    /// What the manifest lets this pack expand to, and the file content read so far.
+    cap: ExpansionCap,
+    content: u64,
     entries: Vec<Staged>,
     /// Index into `entries` and what is left to do for it.
     deferred: Vec<(usize, Deferred)>,
@@ -156,6 +165,7 @@ impl Unpacker<'_, '_> {
         let mut hashing = HashReader {
             inner: tar,
             hasher: blake3::Hasher::new(),
+            left: self.cap.tar,
         };
         {
             let mut archive = tar::Archive::new(&mut hashing);
@@ -182,8 +192,16 @@ impl Unpacker<'_, '_> {
         let mtime = pax_mtime(&mut entry)?.unwrap_or_else(|| {
             FileTime::from_unix_time(entry.header().mtime().unwrap_or(0) as i64, 0)
         });
-        let mode = entry.header().mode().unwrap_or(0o644);
+        let mode = restored_mode(entry.header().mode().unwrap_or(0o644));
         let size = entry.size();
+        // Checked on the header, before a byte of content is written.
+        self.content = self.content.saturating_add(size);
+        if self.content > self.cap.content {
+            bail!(
+                "pack holds more than the {} bytes of content its manifest declares: refused",
+                self.cap.content
+            );
+        }
         let index = self.entries.len();
         let (kind, deferred) = match entry.header().entry_type() {
             tar::EntryType::Regular => (Kind::File, self.file(&path, &mut entry, mode, mtime)?),
@@ -300,16 +318,13 @@ impl Unpacker<'_, '_> {
                     finish_file(&f, *mode, Some(crate::usage::SENTINEL_ATIME), s.mtime)
                         .with_context(|| format!("writing {}", d.display()))
                 })?,
-                Deferred::Symlink(target) => {
-                    remove_any(&dest)?;
-                    symlink(target, &dest)?;
-                }
+                Deferred::Symlink(target) => put_symlink(target, &dest, &s.path)?,
                 Deferred::Dir { mode } => {
                     if !fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
                         remove_any(&dest)?;
                         create_dir_shared(&dest)?;
                     }
-                    set_mode(&dest, mode | 0o700)?;
+                    set_mode(&dest, restored_mode(*mode) | 0o700)?;
                 }
             }
         }
@@ -324,12 +339,38 @@ impl Unpacker<'_, '_> {
     }
 }
 
-/// Replaces whatever is at `dest` (a directory in the way is removed) by `put`.
+/// Replaces a file or symlink at `dest` by `put`. A directory is never removed: it may
+/// hold other packs' files, and a directory checked real must stay real while other
+/// packs write under it (see [`put_symlink`]).
 fn replace_with(dest: &Path, put: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    if fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
-        remove_any(dest)?;
-    }
+    refuse_dir(dest)?;
     put(dest)
+}
+
+fn refuse_dir(dest: &Path) -> Result<()> {
+    if fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
+        bail!(
+            "{} is a directory, which a pack entry may not replace",
+            dest.display()
+        );
+    }
+    Ok(())
+}
+
+/// Makes the symlink `dest` -> `target` where nothing or a file or symlink is. Never in
+/// place of a directory (a symlink over `debug/deps` would hide every unit's files), and
+/// never by removing one: since no pack removes a real directory, a parent checked real
+/// by `ensure_real_dirs` cannot turn into a symlink before the link is made, so the
+/// link lands inside the root whatever other packs commit at the same time (issue 14,
+/// item 9). A symlink that appeared meanwhile fails the pack.
+fn put_symlink(target: &str, dest: &Path, path: &str) -> Result<()> {
+    refuse_dir(dest)?;
+    match fs::symlink_metadata(dest) {
+        Ok(_) => fs::remove_file(dest).with_context(|| format!("removing {}", dest.display()))?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dest.display())),
+    }
+    symlink(target, dest).with_context(|| format!("pack entry `{path}`"))
 }
 
 /// Copies an entry through one reused buffer, straight into the file.
@@ -366,14 +407,20 @@ fn system_time(t: FileTime) -> SystemTime {
     whole + Duration::from_nanos(u64::from(t.nanoseconds()))
 }
 
+/// Hashes the tar as it is read, and stops it at the expansion cap.
 struct HashReader<R> {
     inner: R,
     hasher: blake3::Hasher,
+    /// Bytes the tar may still hold.
+    left: u64,
 }
 
 impl<R: Read> Read for HashReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
+            io::Error::other("the pack expands beyond what its manifest declares: refused")
+        })?;
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
@@ -406,7 +453,7 @@ fn parse_mtime(v: &str) -> Result<FileTime> {
 #[cfg(unix)]
 fn set_file_mode(file: &File, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(mode & 0o7777))?;
+    file.set_permissions(fs::Permissions::from_mode(restored_mode(mode)))?;
     Ok(())
 }
 
@@ -418,7 +465,7 @@ fn set_file_mode(_: &File, _: u32) -> Result<()> {
 #[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
+    fs::set_permissions(path, fs::Permissions::from_mode(restored_mode(mode)))
         .with_context(|| format!("setting mode of {}", path.display()))
 }
 
