@@ -36,6 +36,16 @@ pub struct Store {
     pub local: Option<PathBuf>,
 }
 
+/// A manifest as read from the store.
+pub enum Found {
+    Missing,
+    /// Not a manifest this version reads: bad JSON, bad fields, an old schema.
+    Bad(anyhow::Error),
+    /// A newer schema: a newer cargo-stash wrote it.
+    Newer(anyhow::Error),
+    Good(Box<Manifest>),
+}
+
 /// A save re-uploads a pack it would reuse when the stored copy is older than this, so
 /// `gc` (which only deletes unreferenced packs older than its grace period) never deletes
 /// a pack that a save in flight is about to reference. `gc --grace` must exceed it.
@@ -371,20 +381,52 @@ impl Store {
         Ok(Some(meta))
     }
 
-    /// Reads and validates a manifest; `None` when there is none.
+    /// Reads and validates a manifest; `None` when there is none, an error when it is
+    /// there but unusable.
     pub async fn manifest(&self, layer: &str, key: &str) -> Result<Option<Manifest>> {
+        match self.read_manifest(layer, key).await? {
+            Found::Missing => Ok(None),
+            Found::Good(m) => Ok(Some(*m)),
+            Found::Bad(e) | Found::Newer(e) => Err(e),
+        }
+    }
+
+    /// Reads a manifest and tells a missing one from an unusable one; only a store
+    /// problem (unreachable, credentials) is an error.
+    pub async fn read_manifest(&self, layer: &str, key: &str) -> Result<Found> {
         let path = Store::manifest_path(layer, key);
         let bytes = match self.inner.get(&path).await {
             Ok(r) => r
                 .bytes()
                 .await
                 .map_err(|e| self.explain(e, &format!("reading {path}")))?,
-            Err(e) if is_missing_object(&e) => return Ok(None),
+            Err(e) if is_missing_object(&e) => return Ok(Found::Missing),
             Err(e) => return Err(self.explain(e, &format!("reading {path}"))),
         };
-        let m =
-            Manifest::from_json(&bytes).with_context(|| format!("manifest {path} is unusable"))?;
-        Ok(Some(m))
+        Ok(match Manifest::from_json(&bytes) {
+            Ok(m) => Found::Good(Box::new(m)),
+            Err(e) => {
+                let newer = matches!(e, stash_core::ManifestError::Schema { found, .. }
+                    if found > u64::from(stash_core::manifest::MANIFEST_SCHEMA));
+                let err = anyhow::Error::new(e).context(format!("manifest {path} is unusable"));
+                if newer {
+                    Found::Newer(err)
+                } else {
+                    Found::Bad(err)
+                }
+            }
+        })
+    }
+
+    /// Publishes a manifest over whatever is at its key. The write is atomic (a PUT, or
+    /// a staged file renamed into place), so readers see the old or the new one whole.
+    pub async fn replace_manifest(&self, layer: &str, key: &str, bytes: Vec<u8>) -> Result<()> {
+        let path = Store::manifest_path(layer, key);
+        self.inner
+            .put_opts(&path, PutPayload::from(bytes), PutOptions::default())
+            .await
+            .map(|_| ())
+            .map_err(|e| self.explain(e, &format!("writing {path}")))
     }
 
     /// Every manifest of a layer whose key starts with `prefix`.

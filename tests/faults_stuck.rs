@@ -1,0 +1,188 @@
+//! Fault suite, "never stuck" (issue 14): one bad object in the store must not disable
+//! the cache, a dead store must not stall a job, and a failed or killed save must not
+//! leave litter that nothing collects. Real `cargo build`s of the fixture workspace,
+//! the real binary, a real local store (and SeaweedFS where the protocol differs).
+
+use std::path::{Path, PathBuf};
+
+use stash_tests::{Stash, build_json, clone_to, copy_built_fixture, copy_fixture, run_app};
+
+const APP_OUTPUT: &str = r#"hello from App util-v1 42 {"generated":42} bzip2=1.0.8"#;
+
+fn key(stash: &Stash, dir: &Path, suffix: Option<&str>) -> String {
+    let mut args = vec!["key"];
+    if let Some(s) = suffix {
+        args.extend(["--suffix", s]);
+    }
+    stash.json(dir, &args)["target"]["key"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn manifest_file(store: &Path, key: &str) -> PathBuf {
+    store.join("v2/manifests/target").join(key)
+}
+
+fn corrupt(path: &Path) {
+    std::fs::write(path, b"{\"schema\": 2, \"packs\": [ truncated").unwrap();
+}
+
+fn warnings(out: &serde_json::Value) -> String {
+    out["warnings"].to_string()
+}
+
+/// Issue 14 item 3: a corrupt newest manifest on a fallback rung made the restore a miss.
+#[test]
+fn a_corrupt_newest_snapshot_on_a_fallback_rung_falls_back_to_an_older_one() {
+    let project = copy_built_fixture("workspace", "checkout");
+    build_json(&project.root, &[]);
+    let store = tempfile::tempdir().unwrap();
+    let stash = Stash::local(store.path());
+    stash.json(&project.root, &["save", "--suffix", "a"]);
+    // The newest snapshot of the rung is garbage, as a torn or hostile write leaves it.
+    let newest = manifest_file(store.path(), &key(&stash, &project.root, Some("b")));
+    corrupt(&newest);
+    let later =
+        filetime::FileTime::from_unix_time(filetime::FileTime::now().unix_seconds() + 60, 0);
+    filetime::set_file_mtime(&newest, later).unwrap();
+
+    let clone = clone_to(&project, "checkout");
+    let out = stash.json(&clone.root, &["restore", "--suffix", "c"]);
+    assert_eq!(out["hit"], "fallback", "{out}");
+    assert_eq!(
+        out["restored_key"].as_str().unwrap(),
+        key(&stash, &project.root, Some("a")),
+        "{out}"
+    );
+    assert!(warnings(&out).contains("skipped snapshot"), "{out}");
+    assert_ne!(out["registry"]["hit"], "miss", "registry layer: {out}");
+    let units = build_json(&clone.root, &[]);
+    assert!(
+        units.iter().filter(|u| u.is_registry()).all(|u| u.fresh),
+        "registry units must come from the older snapshot"
+    );
+    assert_eq!(run_app(&clone.root), APP_OUTPUT);
+}
+
+/// Issue 14 item 3: a corrupt manifest at the exact key made every later save answer
+/// "already saved".
+#[test]
+fn a_corrupt_exact_snapshot_is_replaced_by_the_next_save() {
+    let project = copy_built_fixture("workspace", "checkout");
+    build_json(&project.root, &[]);
+    let store = tempfile::tempdir().unwrap();
+    let stash = Stash::local(store.path());
+    stash.json(&project.root, &["save", "--no-registry"]);
+    let exact = manifest_file(store.path(), &key(&stash, &project.root, None));
+    corrupt(&exact);
+
+    let clone = clone_to(&project, "checkout");
+    let out = stash.json(&clone.root, &["restore", "--no-registry"]);
+    assert_eq!(out["hit"], "miss", "{out}");
+    assert!(warnings(&out).contains("skipped snapshot"), "{out}");
+    build_json(&clone.root, &[]);
+    let saved = stash.json(&clone.root, &["save", "--no-registry"]);
+    assert_eq!(saved["outcome"], "saved", "{saved}");
+    assert!(
+        saved["replaced"].as_str().unwrap().contains("unreadable"),
+        "{saved}"
+    );
+
+    let again = clone_to(&project, "checkout");
+    let out = stash.json(&again.root, &["restore", "--no-registry"]);
+    assert_eq!(out["hit"], "exact", "{out}");
+    assert_eq!(out["packs_failed"], 0, "{out}");
+    let units = build_json(&again.root, &[]);
+    assert!(units.iter().filter(|u| u.is_registry()).all(|u| u.fresh));
+    assert_eq!(run_app(&again.root), APP_OUTPUT);
+}
+
+/// Issue 14 item 4: after a restore skipped a corrupt pack, the next save answered
+/// `skipped-exact-hit`, so every later job rebuilt that unit.
+#[test]
+fn a_save_after_a_corrupt_pack_repairs_the_snapshot() {
+    let project = copy_built_fixture("workspace", "checkout");
+    build_json(&project.root, &[]);
+    let store = tempfile::tempdir().unwrap();
+    let stash = Stash::local(store.path());
+    stash.json(&project.root, &["save", "--no-registry"]);
+    let mut packs: Vec<PathBuf> = std::fs::read_dir(store.path().join("v2/packs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    packs.sort_by_key(|p| std::fs::metadata(p).unwrap().len());
+    let victim = packs.last().unwrap();
+    let mut bytes = std::fs::read(victim).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 64] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(victim, bytes).unwrap();
+
+    let clone = clone_to(&project, "checkout");
+    let out = stash.json(&clone.root, &["restore", "--no-registry"]);
+    assert_eq!(
+        (out["hit"].as_str(), out["packs_failed"].as_u64()),
+        (Some("exact"), Some(1))
+    );
+    build_json(&clone.root, &[]);
+    let saved = stash.json(&clone.root, &["save", "--no-registry"]);
+    assert_eq!(saved["outcome"], "saved", "{saved}");
+    assert!(
+        saved["replaced"]
+            .as_str()
+            .unwrap()
+            .contains("missing or corrupt"),
+        "{saved}"
+    );
+
+    let again = clone_to(&project, "checkout");
+    let out = stash.json(&again.root, &["restore", "--no-registry"]);
+    assert_eq!(out["hit"], "exact", "{out}");
+    assert_eq!(
+        out["packs_failed"], 0,
+        "the save must have repaired it: {out}"
+    );
+    let units = build_json(&again.root, &[]);
+    assert!(units.iter().filter(|u| u.is_registry()).all(|u| u.fresh));
+    assert_eq!(run_app(&again.root), APP_OUTPUT);
+}
+
+/// Issue 14 item 5: a save with no target/ published a 0-pack snapshot that then won
+/// forever (restore an "exact hit" of nothing, every save skipped).
+#[test]
+fn an_empty_save_publishes_nothing_and_a_real_save_wins() {
+    let project = copy_fixture("workspace", "checkout");
+    let store = tempfile::tempdir().unwrap();
+    let stash = Stash::local(store.path());
+    let run = stash.run(&project.root, &["save", "--no-registry"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("nothing to save"), "{}", run.stdout);
+    let k = key(&stash, &project.root, None);
+    assert!(
+        !manifest_file(store.path(), &k).exists(),
+        "published an empty snapshot"
+    );
+
+    // An empty snapshot an older version published is replaced, never restored.
+    let empty = serde_json::json!({
+        "schema": 2, "layer": "target", "key": k, "created": 1, "tool": "cargo-stow 0.0.1",
+        "roots": {}, "packs": []
+    });
+    std::fs::create_dir_all(store.path().join("v2/manifests/target")).unwrap();
+    std::fs::write(manifest_file(store.path(), &k), empty.to_string()).unwrap();
+    let out = stash.json(&project.root, &["restore", "--no-registry"]);
+    assert_eq!(out["hit"], "miss", "{out}");
+    build_json(&project.root, &[]);
+    let saved = stash.json(&project.root, &["save", "--no-registry"]);
+    assert_eq!(saved["outcome"], "saved", "{saved}");
+    assert!(saved["packs"].as_u64().unwrap() > 3, "{saved}");
+
+    let clone = clone_to(&project, "checkout");
+    let out = stash.json(&clone.root, &["restore", "--no-registry"]);
+    assert_eq!(out["hit"], "exact", "{out}");
+    assert!(out["packs"].as_u64().unwrap() > 3, "{out}");
+    let units = build_json(&clone.root, &[]);
+    assert!(units.iter().filter(|u| u.is_registry()).all(|u| u.fresh));
+}
