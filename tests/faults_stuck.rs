@@ -186,3 +186,104 @@ fn an_empty_save_publishes_nothing_and_a_real_save_wins() {
     let units = build_json(&clone.root, &[]);
     assert!(units.iter().filter(|u| u.is_registry()).all(|u| u.fresh));
 }
+
+/// A TCP listener on 127.0.0.1 that accepts connections and never answers.
+struct BlackHole {
+    addr: String,
+    _held: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl BlackHole {
+    fn start() -> BlackHole {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let held: std::sync::Arc<std::sync::Mutex<Vec<_>>> = Default::default();
+        let keep = held.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                keep.lock().unwrap().push(conn);
+            }
+        });
+        BlackHole { addr, _held: held }
+    }
+
+    /// An S3 store behind the black hole, with `extra` settings.
+    fn stash(&self, extra: &[(&str, &str)]) -> Stash {
+        let mut env: Vec<(String, String)> = [
+            ("AWS_ENDPOINT", format!("http://{}", self.addr).as_str()),
+            ("AWS_ACCESS_KEY_ID", "blackhole"),
+            ("AWS_SECRET_ACCESS_KEY", "blackholesecret"),
+            ("AWS_REGION", "us-east-1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Stash {
+            store: "s3://stash/blackhole".into(),
+            env,
+        }
+    }
+}
+
+fn timed(stash: &Stash, dir: &Path, args: &[&str]) -> (stash_tests::Run, std::time::Duration) {
+    let start = std::time::Instant::now();
+    let run = stash.run(dir, args);
+    (run, start.elapsed())
+}
+
+/// Issue 14 item 6: a store that accepts connections and never answers stalled
+/// `restore` for 300 s.
+#[test]
+fn a_store_that_never_answers_is_given_up_at_the_deadline() {
+    let hole = BlackHole::start();
+    // Without the deadline each request would wait out its read timeout and retries.
+    let stash = hole.stash(&[
+        ("CARGO_STASH_DEADLINE", "3s"),
+        ("CARGO_STASH_READ_TIMEOUT", "300s"),
+    ]);
+    let project = copy_built_fixture("workspace", "checkout");
+
+    let (run, took) = timed(&stash, &project.root, &["restore"]);
+    assert_eq!(
+        run.code, 0,
+        "a dead store is a cache problem: {}",
+        run.stderr
+    );
+    assert!(took.as_secs() < 20, "restore took {took:?}");
+    assert!(run.stderr.contains("deadline"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("CARGO_STASH_DEADLINE"),
+        "{}",
+        run.stderr
+    );
+
+    let (run, took) = timed(&stash, &project.root, &["restore", "--strict"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(took.as_secs() < 20, "restore --strict took {took:?}");
+
+    let (run, took) = timed(&stash, &project.root, &["save"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(took.as_secs() < 20, "save took {took:?}");
+    assert!(run.stderr.contains("deadline"), "{}", run.stderr);
+    // The build is unaffected.
+    build_json(&project.root, &[]);
+    assert_eq!(run_app(&project.root), APP_OUTPUT);
+}
+
+/// Without a short deadline, silence on a connection is what fails a request: each read
+/// must come within CARGO_STASH_READ_TIMEOUT, so retries end within the retry timeout.
+#[test]
+fn a_silent_connection_fails_at_the_read_timeout() {
+    let hole = BlackHole::start();
+    let stash = hole.stash(&[
+        ("CARGO_STASH_READ_TIMEOUT", "1s"),
+        ("CARGO_STASH_RETRY_TIMEOUT", "2s"),
+    ]);
+    let project = copy_fixture("workspace", "checkout");
+    let (run, took) = timed(&stash, &project.root, &["restore", "--no-registry"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(took.as_secs() < 30, "restore took {took:?}");
+    assert!(!run.stderr.contains("deadline"), "{}", run.stderr);
+    assert!(run.stderr.contains("unreachable"), "{}", run.stderr);
+}

@@ -34,6 +34,8 @@ pub struct Store {
     /// The folder of a local store: a save writes its packs there directly and names
     /// them by a rename, instead of writing them twice.
     pub local: Option<PathBuf>,
+    /// How long a whole `restore` or `save` may take (`CARGO_STASH_DEADLINE`).
+    pub deadline: Duration,
 }
 
 /// A manifest as read from the store.
@@ -188,6 +190,11 @@ pub struct Transfer {
     /// One request, body included.
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// Silence on a connection: each read of an answer must come within this, so a
+    /// server that accepts and never answers fails fast while big bodies still stream.
+    pub read_timeout: Duration,
+    /// The whole `restore` or `save`, all requests and retries included.
+    pub deadline: Duration,
 }
 
 impl Default for Transfer {
@@ -199,6 +206,8 @@ impl Default for Transfer {
             retry_timeout: Duration::from_secs(60),
             timeout: Duration::from_secs(300),
             connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(20),
+            deadline: Duration::from_secs(600),
         }
     }
 }
@@ -219,6 +228,8 @@ impl Transfer {
             ("CARGO_STASH_RETRY_TIMEOUT", &mut t.retry_timeout),
             ("CARGO_STASH_TIMEOUT", &mut t.timeout),
             ("CARGO_STASH_CONNECT_TIMEOUT", &mut t.connect_timeout),
+            ("CARGO_STASH_READ_TIMEOUT", &mut t.read_timeout),
+            ("CARGO_STASH_DEADLINE", &mut t.deadline),
         ] {
             if let Some(v) = var(name) {
                 *slot = parse_duration(&v).map_err(|e| {
@@ -271,6 +282,14 @@ impl Store {
     }
 
     pub fn open_with(url: Option<&str>, transfer: &Transfer) -> Result<Store> {
+        let store = Store::open_url(url, transfer)?;
+        Ok(Store {
+            deadline: transfer.deadline,
+            ..store
+        })
+    }
+
+    fn open_url(url: Option<&str>, transfer: &Transfer) -> Result<Store> {
         match url.map(str::trim).filter(|u| !u.is_empty()) {
             None => Store::local(default_dir()?),
             Some(u) => match parse_location(u)? {
@@ -298,6 +317,7 @@ impl Store {
                         inner,
                         display,
                         local: None,
+                        deadline: transfer.deadline,
                     })
                 }
             },
@@ -313,6 +333,7 @@ impl Store {
             inner: Arc::new(fs),
             display: format!("file://{}", dir.display()),
             local: Some(dir),
+            deadline: Transfer::default().deadline,
         })
     }
 
@@ -527,6 +548,31 @@ impl Store {
         anyhow::anyhow!("{text}").context(UserError::cache(format!("{what}: {message}"), hint))
     }
 
+    /// Runs `work` within `until`; past it, a cache problem naming the store and the
+    /// setting to change. Work cut off is dropped like a killed process's.
+    pub async fn within<T>(
+        &self,
+        until: tokio::time::Instant,
+        what: &str,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match tokio::time::timeout_at(until, work).await {
+            Ok(r) => r,
+            Err(_) => Err(UserError::cache(
+                format!(
+                    "{what} gave up: {} did not finish within the {}s deadline \
+                     (CARGO_STASH_DEADLINE)",
+                    self.display,
+                    self.deadline.as_secs_f64()
+                ),
+                "the store may be down or too slow; CARGO_STASH_DEADLINE (default 10m) sets how \
+                 long restore and save may take, CARGO_STASH_READ_TIMEOUT (default 20s) how long \
+                 a silent connection is waited on",
+            )
+            .into()),
+        }
+    }
+
     fn cloud(&self) -> Option<Cloud> {
         [Cloud::S3, Cloud::Gcs, Cloud::Azure]
             .into_iter()
@@ -690,6 +736,7 @@ fn apply_transfer<B: CloudBuilder>(mut b: B, transfer: &Transfer) -> B {
     for (key, value) in [
         ("timeout", secs(transfer.timeout)),
         ("connect_timeout", secs(transfer.connect_timeout)),
+        ("read_timeout", secs(transfer.read_timeout)),
     ] {
         if let Ok(k) = key.parse() {
             b = b.with_config(k, &value);

@@ -50,7 +50,14 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         mtime: None,
         registry: None,
     };
-    let result = restore(ctx, &ws, &store, &keys.target, opts, &mut out).await;
+    let until = tokio::time::Instant::now() + store.deadline;
+    let result = store
+        .within(
+            until,
+            "restore",
+            restore(ctx, &ws, &store, &keys.target, opts, &mut out),
+        )
+        .await;
     let failed = result.as_ref().map(Vec::clone).unwrap_or_default();
     if result.is_ok() && !opts.no_registry {
         let mut reg = RestoreOutput {
@@ -66,7 +73,8 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
             reg.bytes_written,
             reg.mtime,
         ) = (0, 0, 0, None);
-        match restore_registry(ctx, &store, &keys.registry, &mut reg).await {
+        let registry = restore_registry(ctx, &store, &keys.registry, &mut reg);
+        match store.within(until, "registry restore", registry).await {
             Ok(()) => {
                 out.warnings.append(&mut reg.warnings.clone());
                 out.registry = Some(Box::new(reg));

@@ -52,6 +52,7 @@ pub async fn run(
         tracing::info!("the key changed since restore ({} -> {key})", s.key);
     }
     let store = ctx.store()?;
+    let until = tokio::time::Instant::now() + store.deadline;
     let mut out = blank(&key);
     let exact_hit = state.as_ref().is_some_and(|s| {
         let on_key = s.hit == HitKind::Exact && s.restored_key.as_deref() == Some(key.as_str());
@@ -81,7 +82,8 @@ pub async fn run(
             previous,
             distrust: distrust.clone(),
         };
-        save(ctx, &ws, &store, &keys, plan_args, scope, &mut out).await
+        let work = save(ctx, &ws, &store, &keys, plan_args, scope, &mut out);
+        store.within(until, "save", work).await
     };
     if result.is_ok() && !plan_args.no_registry {
         let mut reg = SaveOutput {
@@ -89,7 +91,8 @@ pub async fn run(
             key: keys.registry.key.clone(),
             ..blank(&keys.registry.key)
         };
-        match save_registry(ctx, &ws, &store, &keys.registry.key, &distrust, &mut reg).await {
+        let work = save_registry(ctx, &ws, &store, &keys.registry.key, &distrust, &mut reg);
+        match store.within(until, "registry save", work).await {
             Ok(()) => out.registry = Some(Box::new(reg)),
             Err(e) => out
                 .warnings
