@@ -287,3 +287,45 @@ fn a_silent_connection_fails_at_the_read_timeout() {
     assert!(!run.stderr.contains("deadline"), "{}", run.stderr);
     assert!(run.stderr.contains("unreachable"), "{}", run.stderr);
 }
+
+/// Issue 14 item 7: `gc --grace` shorter than a save deleted packs the save was about to
+/// publish (`--grace 0s` even its tmp packs). Below the floor gc refuses, so a save
+/// racing it stays whole; the floor itself is safe for a save in flight.
+#[test]
+fn gc_grace_below_the_floor_is_refused_and_a_racing_save_stays_whole() {
+    let project = copy_built_fixture("workspace", "checkout");
+    build_json(&project.root, &[]);
+    let store = tempfile::tempdir().unwrap();
+    let stash = Stash::local(store.path());
+    stash.json(&project.root, &["save", "--no-registry", "--suffix", "old"]);
+    std::thread::scope(|s| {
+        let saver =
+            s.spawn(|| stash.json(&project.root, &["save", "--no-registry", "--suffix", "new"]));
+        for _ in 0..4 {
+            let refused = stash.run(&project.root, &["gc", "--max-age", "0s", "--grace", "0s"]);
+            assert_eq!(refused.code, 4, "{}", refused.stderr);
+            assert!(
+                refused.stderr.contains("floor of 25h"),
+                "{}",
+                refused.stderr
+            );
+            assert!(
+                refused.stderr.contains("--no-concurrent-saves"),
+                "{}",
+                refused.stderr
+            );
+            let gc = stash.json(&project.root, &["gc", "--keep", "1", "--grace", "25h"]);
+            assert_eq!(gc["packs_deleted"], 0, "{gc}");
+        }
+        assert_eq!(saver.join().unwrap()["outcome"], "saved");
+    });
+    let clone = clone_to(&project, "checkout");
+    let out = stash.json(
+        &clone.root,
+        &["restore", "--no-registry", "--exact", "--suffix", "new"],
+    );
+    assert_eq!(out["hit"], "exact", "{out}");
+    assert_eq!(out["packs_failed"], 0, "{out}");
+    build_json(&clone.root, &[]);
+    assert_eq!(run_app(&clone.root), APP_OUTPUT);
+}

@@ -159,6 +159,10 @@ pub enum Command {
         /// flight keeps the packs it has just uploaded.
         #[arg(long, value_name = "AGE", default_value = "2d")]
         grace: String,
+        /// Promise that no save writes to the store while this gc runs, which lifts the
+        /// 25h floor on --grace (for tests and maintenance windows).
+        #[arg(long)]
+        no_concurrent_saves: bool,
         /// Only snapshots whose key starts with this (packs are judged against all).
         #[arg(long)]
         prefix: Option<String>,

@@ -18,6 +18,11 @@ use crate::report::human_bytes;
 use crate::store::LAYOUT;
 use crate::store::{PACK_REFRESH_AFTER, Store, parse_duration};
 
+/// The shortest `--grace` while saves may run. A save references stored packs younger
+/// than [`PACK_REFRESH_AFTER`] and uploads the rest; the hour on top covers the save's
+/// own duration, which `CARGO_STASH_DEADLINE` (default 10m) bounds.
+pub const GRACE_FLOOR: Duration = Duration::from_secs(PACK_REFRESH_AFTER.as_secs() + 3600);
+
 /// What `gc` was asked to do, resolved.
 pub struct GcOptions {
     pub max_age: Option<Duration>,
@@ -28,10 +33,11 @@ pub struct GcOptions {
 }
 
 impl GcOptions {
+    /// `grace` is the flag's text and whether the user promised that no save runs.
     pub fn parse(
         max_age: Option<&str>,
         keep: Option<usize>,
-        grace: &str,
+        (grace, no_concurrent_saves): (&str, bool),
         prefix: Option<&str>,
         dry_run: bool,
     ) -> Result<GcOptions> {
@@ -43,10 +49,23 @@ impl GcOptions {
                 )
             })
         };
+        let grace_age = dur("grace", grace)?;
+        if grace_age < GRACE_FLOOR && !no_concurrent_saves {
+            return Err(UserError::new(
+                format!(
+                    "--grace {grace} is below the floor of {}h: a save running meanwhile may \
+                     lose packs it uploaded or reuses, and publish a snapshot missing them",
+                    GRACE_FLOOR.as_secs() / 3600
+                ),
+                "use --grace 25h or more (default 2d), or add --no-concurrent-saves when no \
+                 save can write to the store during this gc",
+            )
+            .into());
+        }
         Ok(GcOptions {
             max_age: max_age.map(|v| dur("max-age", v)).transpose()?,
             keep,
-            grace: dur("grace", grace)?,
+            grace: grace_age,
             prefix: prefix.unwrap_or_default().to_string(),
             dry_run,
         })
@@ -148,14 +167,6 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
         seconds: 0.0,
         warnings: Vec::new(),
     };
-    if opts.grace < PACK_REFRESH_AFTER + Duration::from_secs(3600) {
-        out.warnings.push(format!(
-            "--grace {}s is shorter than {}s: a save running now that reuses an old pack may \
-             lose it; use the default unless no save runs during gc",
-            opts.grace.as_secs(),
-            (PACK_REFRESH_AFTER + Duration::from_secs(3600)).as_secs()
-        ));
-    }
 
     // 1. Snapshots past the retention rules.
     let now = crate::state::unix_now() as i64;
@@ -369,6 +380,16 @@ mod tests {
             prefix: String::new(),
             dry_run: false,
         }
+    }
+
+    #[test]
+    fn grace_has_a_floor_unless_no_save_runs() {
+        let parse = |g, promise| GcOptions::parse(None, None, (g, promise), None, false);
+        let err = format!("{:#}", parse("1h", false).err().unwrap());
+        assert!(err.contains("floor of 25h"), "{err}");
+        assert!(parse("0s", false).is_err());
+        assert_eq!(parse("25h", false).unwrap().grace, GRACE_FLOOR);
+        assert_eq!(parse("0s", true).unwrap().grace, Duration::ZERO);
     }
 
     #[test]

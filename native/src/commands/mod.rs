@@ -49,11 +49,17 @@ pub fn run(cli: Cli) -> Result<u8> {
             max_age,
             keep,
             grace,
+            no_concurrent_saves,
             prefix,
             dry_run,
         } => {
-            let opts =
-                gc::GcOptions::parse(max_age.as_deref(), keep, &grace, prefix.as_deref(), dry_run)?;
+            let opts = gc::GcOptions::parse(
+                max_age.as_deref(),
+                keep,
+                (&grace, no_concurrent_saves),
+                prefix.as_deref(),
+                dry_run,
+            )?;
             runtime()?.block_on(gc::run(&ctx, &opts))
         }
     }
