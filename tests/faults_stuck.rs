@@ -329,3 +329,169 @@ fn gc_grace_below_the_floor_is_refused_and_a_racing_save_stays_whole() {
     build_json(&clone.root, &[]);
     assert_eq!(run_app(&clone.root), APP_OUTPUT);
 }
+
+/// Runs `args` for each command line and returns everything printed.
+fn printed(stash: &Stash, dir: &Path, commands: &[&[&str]]) -> String {
+    let mut all = String::new();
+    for args in commands {
+        let r = stash.run(dir, args);
+        all.push_str(&format!(
+            "$ {args:?} -> {}\n{}{}",
+            r.code, r.stdout, r.stderr
+        ));
+    }
+    all
+}
+
+fn store_with(url: &str, env: &[(&str, &str)]) -> Stash {
+    let mut all: Vec<(String, String)> = [
+        ("CARGO_STASH_RETRIES", "0"),
+        ("CARGO_STASH_CONNECT_TIMEOUT", "1s"),
+        ("AWS_REGION", "us-east-1"),
+        // Never fall back to a cloud metadata service off this machine.
+        ("AWS_METADATA_ENDPOINT", "http://127.0.0.1:9"),
+        ("AZURE_MSI_ENDPOINT", "http://127.0.0.1:9"),
+    ]
+    .iter()
+    .chain(env)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    all.dedup_by(|a, b| a.0 == b.0);
+    Stash {
+        store: url.into(),
+        env: all,
+    }
+}
+
+/// Issue 14 item 13: userinfo in AWS_ENDPOINT, CARGO_STASH_STORE in `--help`, an
+/// unparsable store URL and a signature query were printed.
+#[test]
+fn secrets_in_urls_endpoints_and_help_are_never_printed() {
+    let project = copy_fixture("workspace", "checkout");
+    let dir = project.root.as_path();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let endpoint = format!("http://minio:EndpointPass0123NEVER@127.0.0.1:{closed}");
+    let cases: Vec<(Stash, &[&[&str]], &str)> = vec![
+        (
+            store_with(
+                "s3://bucket/p",
+                &[
+                    ("AWS_ENDPOINT", &endpoint),
+                    ("AWS_ACCESS_KEY_ID", "AKIAFAULTB"),
+                    ("AWS_SECRET_ACCESS_KEY", "x"),
+                ],
+            ),
+            &[
+                &["restore"],
+                &["save"],
+                &["ls"],
+                &["gc", "--dry-run"],
+                &["ls", "-vv"],
+            ],
+            "EndpointPass0123NEVER",
+        ),
+        (
+            store_with("s3://AKIA:HelpSecret0123NEVER@bucket/x", &[]),
+            &[
+                &["--help"],
+                &["restore", "--help"],
+                &["save", "--help"],
+                &["ls"],
+            ],
+            "HelpSecret0123NEVER",
+        ),
+        (
+            store_with("s3://user:RawSecret0123NEVER@bu cket/x", &[]),
+            &[&["restore"], &["save"], &["ls"]],
+            "RawSecret0123NEVER",
+        ),
+        (
+            store_with("s3://bucket/x?X-Amz-Signature=SigSecret0123NEVER", &[]),
+            &[&["restore"], &["ls"]],
+            "SigSecret0123NEVER",
+        ),
+        (
+            store_with("s3:/user:Typo0123NEVER@bucket", &[]),
+            &[&["restore"], &["ls"]],
+            "Typo0123NEVER",
+        ),
+    ];
+    for (stash, commands, secret) in cases {
+        let all = printed(&stash, dir, commands);
+        assert!(!all.contains(secret), "{} printed:\n{all}", stash.store);
+        assert!(all.contains("->"), "{all}");
+    }
+}
+
+/// Issue 14 item 14: unusable credentials exited 4 without `--strict`, failing `set -e`
+/// jobs. They are a cache problem on every cloud: warn, exit 0, 3 with `--strict`.
+#[test]
+fn unusable_credentials_are_a_cache_problem_on_every_cloud() {
+    let project = copy_fixture("workspace", "checkout");
+    let dir = project.root.as_path();
+    let gcs_key = r#"{"private_key":"not a pem at all","client_email":"ci@p.iam.gserviceaccount.com","private_key_id":"k"}"#;
+    let cases = [
+        (
+            "azure key not base64",
+            store_with(
+                "az://container/p",
+                &[
+                    ("AZURE_STORAGE_ACCOUNT_NAME", "acct"),
+                    ("AZURE_STORAGE_ACCOUNT_KEY", "this is %% not base64!"),
+                ],
+            ),
+        ),
+        ("azure without account", store_with("az://container/p", &[])),
+        (
+            "gcs key not PEM",
+            store_with("gs://bucket/p", &[("GOOGLE_SERVICE_ACCOUNT_KEY", gcs_key)]),
+        ),
+    ];
+    for (what, stash) in cases {
+        for (args, code) in [
+            (&["restore"][..], 0),
+            (&["save"], 0),
+            (&["restore", "--strict"], 3),
+            (&["save", "--strict"], 3),
+            (&["ls"], 3),
+        ] {
+            let r = stash.run(dir, args);
+            assert_eq!(r.code, code, "{what}: {args:?}:\n{}", r.stderr);
+            assert!(
+                r.stderr.contains("cannot configure store"),
+                "{what}: {args:?}:\n{}",
+                r.stderr
+            );
+        }
+    }
+}
+
+/// Issue 14 item 14: a mistyped store URL silently became a local folder.
+#[test]
+fn a_store_url_without_a_scheme_is_refused_and_creates_nothing() {
+    let project = copy_fixture("workspace", "checkout");
+    let dir = project.root.as_path();
+    let bare = project.root.parent().unwrap().join("bare-store");
+    for (url, expect) in [
+        ("s3:/bucket/p", "did you mean `s3://bucket/p`"),
+        (bare.to_str().unwrap(), "file:///absolute/path"),
+        ("relative/store", "file:///absolute/path"),
+    ] {
+        for args in [&["restore"][..], &["save"], &["ls"]] {
+            let r = store_with(url, &[]).run(dir, args);
+            assert_eq!(r.code, 4, "{url} {args:?}: {}", r.stderr);
+            assert!(r.stderr.contains(expect), "{url}: {}", r.stderr);
+            assert!(
+                r.stderr.contains("s3://bucket/prefix"),
+                "{url}: {}",
+                r.stderr
+            );
+        }
+    }
+    assert!(!dir.join("s3:").exists(), "created a folder for s3:/bucket");
+    assert!(!dir.join("relative").exists());
+    assert!(!bare.exists());
+}

@@ -120,14 +120,13 @@ impl Cloud {
     }
 }
 
-/// Parses a store URL: `file:///path`, a plain path, `s3://bucket/prefix`,
+/// Parses a store URL: `file:///path`, `s3://bucket/prefix`,
 /// `gs://bucket/prefix`, `az://container/prefix`.
 pub fn parse_location(url: &str) -> Result<Location> {
     let u = url.trim();
     if !u.contains("://") {
-        return Ok(Location::Local(
-            std::path::absolute(u).with_context(|| format!("resolving store path {u}"))?,
-        ));
+        let shown = hide_userinfo(u);
+        return Err(bad_url(&shown, &without_scheme(&shown)));
     }
     let parsed = url::Url::parse(u).map_err(|e| bad_url(u, &e.to_string()))?;
     let cloud = match parsed.scheme() {
@@ -667,7 +666,8 @@ fn cloud_store(cloud: Cloud, bucket: &str, transfer: &Transfer) -> Result<Arc<dy
     };
     built.map_err(|e| {
         let text = scrub(&error_text(&e));
-        anyhow::anyhow!("{text}").context(UserError::new(
+        // Unusable credentials are a cache problem like rejected ones: the build goes on.
+        anyhow::anyhow!("{text}").context(UserError::cache(
             format!("cannot configure store {url}"),
             cloud.credentials_hint(),
         ))
@@ -754,25 +754,40 @@ fn apply_transfer<B: CloudBuilder>(mut b: B, transfer: &Transfer) -> B {
     b.with_retry(transfer.retry_config())
 }
 
+/// A store value that is not a URL (`s3:/user:pw@bucket`), with anything that may be
+/// a `user:password@` part masked: `scrub` only knows it after `://`.
+fn hide_userinfo(u: &str) -> String {
+    let Some(at) = u.rfind('@') else {
+        return u.to_string();
+    };
+    let start = u.find(':').filter(|&c| c < at).map_or(0, |c| c + 1);
+    let start = start + u[start..at].len() - u[start..at].trim_start_matches('/').len();
+    format!("{}***{}", &u[..start], &u[at..])
+}
+
+/// Why a store value without `://` is refused: a typo of a cloud URL (`s3:/bucket`)
+/// or a bare path would otherwise silently become a local folder named after it.
+fn without_scheme(u: &str) -> String {
+    let scheme = u.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some(s @ ("s3" | "s3a" | "gs" | "az" | "azure" | "file")) => {
+            let rest = u
+                .split_once(':')
+                .map_or("", |(_, r)| r.trim_start_matches('/'));
+            let root = if s == "file" { "/" } else { "" };
+            format!("`{s}:` must be followed by `//` (did you mean `{s}://{root}{rest}`?)")
+        }
+        _ => "it has no scheme; a local folder is written file:///absolute/path".to_string(),
+    }
+}
+
 fn bad_url(url: &str, why: &str) -> anyhow::Error {
     UserError::new(
-        format!("store URL `{}` is invalid: {why}", redact(url)),
+        format!("store URL `{}` is invalid: {why}", scrub(url)),
         "pass --store (or CARGO_STASH_STORE) as file:///absolute/path, s3://bucket/prefix, \
          gs://bucket/prefix or az://container/prefix",
     )
     .into()
-}
-
-/// Strips a `user:password@` part so URLs can be printed.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
 }
 
 /// Values of credential-like environment variables; never printed.
@@ -823,7 +838,7 @@ pub fn scrub(text: &str) -> String {
 }
 
 fn scrub_with(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
+    let mut out = strip_userinfo(text);
     for s in secrets {
         if out.contains(s.as_str()) {
             out = out.replace(s.as_str(), "***");
@@ -846,6 +861,29 @@ fn scrub_with(text: &str, secrets: &[String]) -> String {
             from = start + 3;
         }
     }
+    out
+}
+
+/// Replaces the `user:password@` of every URL in `text` (an endpoint with credentials in
+/// it, a mistyped store URL) with `***@`, parsable or not.
+fn strip_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let authority_end = tail
+            .find(['/', '?', '#', ' ', '"', '\'', '`', '<', '>', '\n'])
+            .unwrap_or(tail.len());
+        match tail[..authority_end].rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                rest = &tail[at..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
     out
 }
 
@@ -1076,10 +1114,25 @@ mod tests {
             parse_location("file:///tmp/store").unwrap(),
             Location::Local("/tmp/store".into())
         );
-        assert!(matches!(
-            parse_location("rel/dir").unwrap(),
-            Location::Local(p) if p.is_absolute()
-        ));
+    }
+
+    #[test]
+    fn urls_without_a_scheme_are_refused_with_the_accepted_forms() {
+        for (url, why) in [
+            ("rel/dir", "file:///absolute/path"),
+            ("/abs/dir", "file:///absolute/path"),
+            ("s3:/bucket/p", "did you mean `s3://bucket/p`"),
+            ("gs:bucket", "did you mean `gs://bucket`"),
+            ("file:/tmp/x", "did you mean `file:///tmp/x`"),
+            ("s3:/AK:pw0123@bucket", "did you mean `s3://***@bucket`"),
+        ] {
+            let err = parse_location(url).unwrap_err();
+            let text = format!("{err:#}");
+            assert!(text.contains(why), "{url}: {text}");
+            let (code, hint) = crate::error::classify(&err);
+            assert_eq!(code, crate::error::exit::INPUT, "{url}");
+            assert!(hint.unwrap().contains("s3://bucket/prefix"), "{url}");
+        }
     }
 
     #[test]
@@ -1134,6 +1187,17 @@ mod tests {
         assert!(!out.contains("OTHERSIG"), "{out}");
         assert!(out.contains("us-east-1"), "{out}");
         assert!(out.contains("se=2"), "{out}");
+        let urls = "GET http://minio:passw0rd@127.0.0.1:9000/b failed; store `s3://AK:s3cret@bu cket/x`; \
+                    https://host/p?X-Amz-Signature=abc123&y=1 file:///tmp/a@b";
+        let out = scrub_with(urls, &[]);
+        for secret in ["passw0rd", "s3cret", "abc123"] {
+            assert!(!out.contains(secret), "{out}");
+        }
+        assert!(out.contains("http://***@127.0.0.1:9000/b"), "{out}");
+        assert!(
+            out.contains("file:///tmp/a@b"),
+            "a path is not userinfo: {out}"
+        );
     }
 
     /// GCS has no emulator here: check the configuration a gs:// URL and GOOGLE_* settings

@@ -17,8 +17,7 @@ use stash_core::{Key, Manifest, PackRef, key, registry, supersede};
 
 use super::Ctx;
 use crate::cli::{KeyArgs, RestoreArgs};
-use crate::error::UserError;
-use crate::error::describe;
+use crate::error::{UserError, describe, is_cache_problem};
 use crate::memo::{self, Memo};
 use crate::pack;
 use crate::report::human_bytes;
@@ -33,7 +32,6 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
     let started = filetime::FileTime::now();
     let (ws, inputs) = inputs::discover(ctx.global.manifest_path.as_deref(), args)?;
     let keys = key::compute(&inputs)?;
-    let store = ctx.store()?;
     let mut out = RestoreOutput {
         version: OUTPUT_VERSION,
         layer: "target".into(),
@@ -49,6 +47,15 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         warnings: Vec::new(),
         mtime: None,
         registry: None,
+    };
+    // A store that cannot be used (bad credentials) is a miss; a bad URL is an error.
+    let store = match ctx.store() {
+        Ok(store) => store,
+        Err(err) if is_cache_problem(&err) => {
+            out.warnings.push(describe(&err));
+            return finish(ctx, &out, Some(err));
+        }
+        Err(err) => return Err(err),
     };
     let until = tokio::time::Instant::now() + store.deadline;
     let result = store

@@ -23,8 +23,7 @@ use tokio::io::AsyncWriteExt;
 use super::Ctx;
 use crate::cli::{KeyArgs, PlanArgs};
 use crate::commands::clean::plan_options;
-use crate::error::UserError;
-use crate::error::describe;
+use crate::error::{UserError, describe, is_cache_problem};
 use crate::memo::{self, Memo};
 use crate::pack::{self, CountWriter};
 use crate::report::human_bytes;
@@ -51,9 +50,13 @@ pub async fn run(
     if let Some(s) = state.as_ref().filter(|s| s.key != key) {
         tracing::info!("the key changed since restore ({} -> {key})", s.key);
     }
-    let store = ctx.store()?;
-    let until = tokio::time::Instant::now() + store.deadline;
     let mut out = blank(&key);
+    let store = match ctx.store() {
+        Ok(store) => store,
+        Err(err) if is_cache_problem(&err) => return cache_problem(ctx, err, &mut out),
+        Err(err) => return Err(err),
+    };
+    let until = tokio::time::Instant::now() + store.deadline;
     let exact_hit = state.as_ref().is_some_and(|s| {
         let on_key = s.hit == HitKind::Exact && s.restored_key.as_deref() == Some(key.as_str());
         supersede::skip_after_exact_hit(on_key, s.failed.len())
