@@ -86,6 +86,9 @@ struct GcOutput {
     /// Unreferenced packs younger than the grace period: maybe a save in flight.
     packs_in_grace: u64,
     packs_kept: u64,
+    /// Half-written objects a killed save left in a local store (`<name>#<n>`, which
+    /// listings never show), deleted once older than the grace period.
+    staging_deleted: u64,
     seconds: f64,
     warnings: Vec<String>,
 }
@@ -164,6 +167,7 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
         bytes_freed: 0,
         packs_in_grace: 0,
         packs_kept: 0,
+        staging_deleted: 0,
         seconds: 0.0,
         warnings: Vec::new(),
     };
@@ -267,6 +271,14 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
             candidates.push(meta);
         }
     }
+    if let Some(dir) = &store.local {
+        for (path, size) in stale_staging(&dir.join(LAYOUT), grace_cutoff) {
+            if opts.dry_run || std::fs::remove_file(&path).is_ok() {
+                out.staging_deleted += 1;
+                out.bytes_freed += size;
+            }
+        }
+    }
     let swept: Vec<Result<Option<u64>>> = futures::stream::iter(candidates)
         .map(|meta| {
             let store = &store;
@@ -306,6 +318,30 @@ async fn sweep(
         Some(_) => Ok(None),
         None => Ok(None),
     }
+}
+
+/// Whether a file name is a local store's staging file: object_store writes `<name>#<n>`
+/// and renames it to `<name>`, so one whose writer was killed stays, unlisted.
+pub fn is_staging_name(name: &str) -> bool {
+    name.rsplit_once('#').is_some_and(|(base, n)| {
+        !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// Staging files under `dir` last written before `cutoff` (Unix seconds), with sizes.
+fn stale_staging(dir: &std::path::Path, cutoff: i64) -> Vec<(std::path::PathBuf, u64)> {
+    walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| e.file_name().to_str().is_some_and(is_staging_name))
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            let written = filetime::FileTime::from_last_modification_time(&meta).unix_seconds();
+            (written <= cutoff).then(|| (e.into_path(), meta.len()))
+        })
+        .collect()
 }
 
 /// `(layer, key, meta)` of every snapshot in the store.
@@ -356,6 +392,12 @@ fn finish(ctx: &Ctx, mut out: GcOutput, start: Instant) -> Result<u8> {
         out.packs_in_grace,
         out.packs_kept
     ));
+    if out.staging_deleted > 0 {
+        human.push(format!(
+            "gc: {verb} {} half-written objects left by killed saves",
+            out.staging_deleted
+        ));
+    }
     ctx.report.result(&out, &human.join("\n"));
     Ok(0)
 }
@@ -380,6 +422,16 @@ mod tests {
             prefix: String::new(),
             dry_run: false,
         }
+    }
+
+    #[test]
+    fn staging_names() {
+        assert!(is_staging_name("stash1-linux-x64-a-b-c#1"));
+        assert!(is_staging_name("0123abcd#42"));
+        assert!(!is_staging_name("stash1-linux-x64-a-b-c"));
+        assert!(!is_staging_name("#1"));
+        assert!(!is_staging_name("key#"));
+        assert!(!is_staging_name("key#1a"));
     }
 
     #[test]

@@ -642,7 +642,8 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
             res
         })
         .await
-        .map_err(|e| local(e.into()))?
+        .map_err(anyhow::Error::from)
+        .and_then(|r| r)
     };
     let (info, stored) = match packed {
         Ok(p) => p,
