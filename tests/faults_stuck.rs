@@ -3,6 +3,10 @@
 //! leave litter that nothing collects. Real `cargo build`s of the fixture workspace,
 //! the real binary, a real local store (and SeaweedFS where the protocol differs).
 
+#[allow(dead_code)] // Shared with the store suite; this module uses only the backends.
+#[path = "harness/servers.rs"]
+mod servers;
+
 use std::path::{Path, PathBuf};
 
 use stash_tests::{Stash, build_json, clone_to, copy_built_fixture, copy_fixture, run_app};
@@ -698,4 +702,63 @@ fn kill_9_during_save_and_restore_then_the_build_is_correct() {
         })
         .collect();
     assert!(litter.is_empty(), "gc left {litter:?}: {gc}");
+}
+
+/// The replacement is an unconditional overwrite where the first publish is a
+/// conditional create: on S3 (SeaweedFS) as on disk, a save that built more units than
+/// the stored snapshot replaces it whole, and saves racing it afterwards keep it.
+#[test]
+fn a_snapshot_with_fewer_units_is_replaced_on_s3_and_on_disk() {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let unique = format!("faults-replace-{}-{nanos}", std::process::id());
+    let backends = [
+        Some(servers::Backend::file()),
+        servers::Backend::server("s3", &unique),
+    ];
+    for b in backends.into_iter().flatten() {
+        let project = copy_built_fixture("workspace", "checkout");
+        let clean = std::process::Command::new(env!("CARGO"))
+            .args(["clean", "-q", "-p", "app"])
+            .current_dir(&project.root)
+            .env_remove("CARGO_TARGET_DIR")
+            .status()
+            .unwrap();
+        assert!(clean.success());
+        let first = b.stash.json(&project.root, &["save", "--no-registry"]);
+        assert_eq!(first["outcome"], "saved", "{}: {first}", b.name);
+        build_json(&project.root, &[]);
+        let second = b.stash.json(&project.root, &["save", "--no-registry"]);
+        assert_eq!(second["outcome"], "saved", "{}: {second}", b.name);
+        assert!(
+            second["replaced"].as_str().unwrap().contains("lacks"),
+            "{}: {second}",
+            b.name
+        );
+        assert!(
+            second["packs"].as_u64() > first["packs"].as_u64(),
+            "{second}"
+        );
+        let racing: Vec<serde_json::Value> = std::thread::scope(|s| {
+            let saves: Vec<_> = (0..3)
+                .map(|_| s.spawn(|| b.stash.json(&project.root, &["save", "--no-registry"])))
+                .collect();
+            saves.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in &racing {
+            assert_eq!(r["outcome"], "already-saved", "{}: {r}", b.name);
+        }
+        let clone = clone_to(&project, "checkout");
+        let out = b
+            .stash
+            .json(&clone.root, &["restore", "--no-registry", "--exact"]);
+        assert_eq!(out["hit"], "exact", "{}: {out}", b.name);
+        assert_eq!(out["packs"], second["packs"], "{}: {out}", b.name);
+        assert_eq!(out["packs_failed"], 0, "{}: {out}", b.name);
+        let units = build_json(&clone.root, &[]);
+        assert!(units.iter().filter(|u| u.is_registry()).all(|u| u.fresh));
+        assert_eq!(run_app(&clone.root), APP_OUTPUT);
+    }
 }

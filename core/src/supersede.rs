@@ -110,10 +110,11 @@ pub fn decide(stored: &Stored<'_>, built: &BTreeSet<(String, String)>) -> Publis
     }
 }
 
-/// Whether a restore may use a readable snapshot: one without a single content pack
-/// restores nothing and would only hide an older, useful one.
+/// Whether a restore may use a readable snapshot: one without a single pack (what a
+/// save with no target dir used to publish) restores nothing and would only hide an
+/// older, useful one.
 pub fn restorable(manifest: &Manifest) -> bool {
-    manifest.packs.iter().any(|p| is_content(&p.group))
+    !manifest.packs.is_empty()
 }
 
 /// Whether a save after this job's restore may skip itself: only after an exact hit
@@ -242,13 +243,9 @@ mod tests {
     }
 
     #[test]
-    fn only_snapshots_with_content_restore() {
+    fn only_snapshots_with_packs_restore() {
         assert!(!restorable(&manifest(Vec::new())));
-        assert!(!restorable(&manifest(vec![pack('a', "batch-0")])));
-        assert!(restorable(&manifest(vec![
-            pack('a', "batch-0"),
-            pack('b', "debug/1")
-        ])));
+        assert!(restorable(&manifest(vec![pack('a', "batch-0")])));
     }
 
     #[test]

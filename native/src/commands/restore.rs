@@ -212,7 +212,7 @@ async fn usable(
         Found::Missing => Ok(None),
         Found::Good(m) if supersede::restorable(&m) => Ok(Some(*m)),
         Found::Good(_) => {
-            warnings.push(format!("skipped snapshot {key}: it holds no unit"));
+            warnings.push(format!("skipped snapshot {key}: it holds no pack"));
             Ok(None)
         }
         Found::Bad(e) | Found::Newer(e) => {
