@@ -1,6 +1,7 @@
 //! `cargo stash save`: sanitize the target dir and publish it as a snapshot. Packs go
-//! first (only those the store lacks), the manifest last with create-if-absent, so no
-//! reader ever sees a manifest whose packs are missing.
+//! first (only those the store lacks), the manifest last with create-if-absent (or an
+//! atomic overwrite of a stored snapshot found wanting, see `stash_core::supersede`),
+//! so no reader ever sees a manifest whose packs are missing.
 
 use std::collections::BTreeSet;
 use std::io::{self, Write};
