@@ -499,7 +499,7 @@ elif [[ -n "$S3_JOBS" && " $PROJECTS " == *" bat "* ]]; then
                 record "s3.bytes_written" "$run" "$(jfield "$sw/restore.json" .bytes_written)"
                 rm -rf "$sw/store-$jobs-$run"
                 # Leave nothing behind in the shared S3 server (no save runs on this prefix).
-                if [[ $kind == s3 ]]; then "$STASH" gc --store "$url" --max-age 0s --grace 0s >/dev/null 2>&1 || true; fi
+                if [[ $kind == s3 ]]; then "$STASH" gc --store "$url" --max-age 0s --grace 0s --no-concurrent-saves >/dev/null 2>&1 || true; fi
             done
         done
     done

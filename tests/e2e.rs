@@ -2,6 +2,7 @@
 //! real local store. Grouped by topic; each test gets its own temp dirs.
 
 mod faults_outside;
+mod faults_stuck;
 mod freshness;
 mod git_freshness;
 mod safety;

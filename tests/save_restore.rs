@@ -268,7 +268,17 @@ fn a_rebuilt_binary_is_stored_as_a_patch_that_restores_byte_for_byte() {
     let saved = target_files(&project);
 
     // The first snapshot goes; its packs the patches are based on must stay.
-    let gc = stash.json(&project.root, &["gc", "--keep", "1", "--grace", "0s"]);
+    let gc = stash.json(
+        &project.root,
+        &[
+            "gc",
+            "--keep",
+            "1",
+            "--grace",
+            "0s",
+            "--no-concurrent-saves",
+        ],
+    );
     let deleted = gc["snapshots_deleted"].as_array().unwrap();
     assert!(
         deleted

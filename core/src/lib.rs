@@ -17,6 +17,7 @@ pub mod plan;
 pub mod registry;
 pub mod sources;
 pub mod stats;
+pub mod supersede;
 
 mod digest;
 mod toml_reader;

@@ -88,8 +88,12 @@ pub struct SaveOutput {
     pub version: u32,
     pub layer: String,
     pub key: String,
-    /// `saved`, `already-saved`, `skipped-exact-hit`.
+    /// `saved`, `already-saved`, `skipped-exact-hit`, `nothing-to-save`, `failed`.
     pub outcome: String,
+    /// When `saved` replaced a stored snapshot at the same key: why (see
+    /// `supersede::Why`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<String>,
     pub packs: u64,
     pub packs_uploaded: u64,
     /// Of the packs uploaded, those stored as patches against a pack of the restored

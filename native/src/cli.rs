@@ -26,7 +26,14 @@ pub struct GlobalArgs {
     pub json: bool,
     /// Store URL: s3://bucket/prefix, gs://bucket/prefix, az://container/prefix or
     /// file:///path. Default: a folder under the user's cache dir.
-    #[arg(long, global = true, env = "CARGO_STASH_STORE", value_name = "URL")]
+    // Its value may hold credentials by mistake: `--help` must not print it.
+    #[arg(
+        long,
+        global = true,
+        env = "CARGO_STASH_STORE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub store: Option<String>,
     /// Path to Cargo.toml of the workspace (default: found from the current dir, as Cargo does).
     #[arg(long, global = true, value_name = "PATH")]
@@ -159,6 +166,10 @@ pub enum Command {
         /// flight keeps the packs it has just uploaded.
         #[arg(long, value_name = "AGE", default_value = "2d")]
         grace: String,
+        /// Promise that no save writes to the store while this gc runs, which lifts the
+        /// 25h floor on --grace (for tests and maintenance windows).
+        #[arg(long)]
+        no_concurrent_saves: bool,
         /// Only snapshots whose key starts with this (packs are judged against all).
         #[arg(long)]
         prefix: Option<String>,

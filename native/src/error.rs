@@ -73,6 +73,11 @@ pub fn classify(err: &anyhow::Error) -> (u8, Option<&str>) {
     (exit::FAILURE, None)
 }
 
+/// Whether an error is a cache problem (exit 3 only under `--strict`).
+pub fn is_cache_problem(err: &anyhow::Error) -> bool {
+    classify(err).0 == exit::CACHE
+}
+
 /// An error and its causes on one line, like `{:#}`, without repeating a cause whose
 /// text the message before it already ends with (object_store errors print their source).
 pub fn describe(err: &anyhow::Error) -> String {

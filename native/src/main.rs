@@ -31,9 +31,10 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             let (code, hint) = error::classify(&err);
-            eprintln!("error: {err}");
+            // The one place errors are printed: scrubbed like every other output.
+            eprintln!("error: {}", store::scrub(&err.to_string()));
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", store::scrub(&cause.to_string()));
             }
             if let Some(hint) = hint {
                 eprintln!("  hint: {hint}");

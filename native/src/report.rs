@@ -7,6 +7,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use crate::store::scrub;
+
 #[derive(Clone, Debug)]
 pub struct Reporter {
     pub json: bool,
@@ -30,19 +32,19 @@ impl Reporter {
         }
     }
 
+    /// Warnings and results pass through [`scrub`]: whatever error text they quote, no
+    /// credential reaches the output.
     pub fn warn(&self, msg: &str) {
-        eprintln!("warning: {msg}");
+        eprintln!("warning: {}", scrub(msg));
     }
 
     /// The command's result: JSON document or human lines.
     pub fn result<T: Serialize>(&self, value: &T, human: &str) {
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).expect("output serializes")
-            );
+            let text = serde_json::to_string_pretty(value).expect("output serializes");
+            println!("{}", scrub(&text));
         } else if !self.quiet {
-            println!("{human}");
+            println!("{}", scrub(human));
         }
     }
 

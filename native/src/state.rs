@@ -22,6 +22,10 @@ pub struct State {
     /// belong to units this job rebuilt.
     #[serde(default)]
     pub started: (i64, u32),
+    /// Objects (`<id>` or `<id>.<base>`) of the restored snapshot that failed to
+    /// download or verify: the save replaces them and the snapshot naming them.
+    #[serde(default)]
+    pub failed: Vec<String>,
 }
 
 const FILE: &str = "state.json";

@@ -34,6 +34,18 @@ pub struct Store {
     /// The folder of a local store: a save writes its packs there directly and names
     /// them by a rename, instead of writing them twice.
     pub local: Option<PathBuf>,
+    /// How long a whole `restore` or `save` may take (`CARGO_STASH_DEADLINE`).
+    pub deadline: Duration,
+}
+
+/// A manifest as read from the store.
+pub enum Found {
+    Missing,
+    /// Not a manifest this version reads: bad JSON, bad fields, an old schema.
+    Bad(anyhow::Error),
+    /// A newer schema: a newer cargo-stash wrote it.
+    Newer(anyhow::Error),
+    Good(Box<Manifest>),
 }
 
 /// A save re-uploads a pack it would reuse when the stored copy is older than this, so
@@ -108,14 +120,13 @@ impl Cloud {
     }
 }
 
-/// Parses a store URL: `file:///path`, a plain path, `s3://bucket/prefix`,
+/// Parses a store URL: `file:///path`, `s3://bucket/prefix`,
 /// `gs://bucket/prefix`, `az://container/prefix`.
 pub fn parse_location(url: &str) -> Result<Location> {
     let u = url.trim();
     if !u.contains("://") {
-        return Ok(Location::Local(
-            std::path::absolute(u).with_context(|| format!("resolving store path {u}"))?,
-        ));
+        let shown = hide_userinfo(u);
+        return Err(bad_url(&shown, &without_scheme(&shown)));
     }
     let parsed = url::Url::parse(u).map_err(|e| bad_url(u, &e.to_string()))?;
     let cloud = match parsed.scheme() {
@@ -178,6 +189,11 @@ pub struct Transfer {
     /// One request, body included.
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// Silence on a connection: each read of an answer must come within this, so a
+    /// server that accepts and never answers fails fast while big bodies still stream.
+    pub read_timeout: Duration,
+    /// The whole `restore` or `save`, all requests and retries included.
+    pub deadline: Duration,
 }
 
 impl Default for Transfer {
@@ -189,6 +205,8 @@ impl Default for Transfer {
             retry_timeout: Duration::from_secs(60),
             timeout: Duration::from_secs(300),
             connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(20),
+            deadline: Duration::from_secs(600),
         }
     }
 }
@@ -209,6 +227,8 @@ impl Transfer {
             ("CARGO_STASH_RETRY_TIMEOUT", &mut t.retry_timeout),
             ("CARGO_STASH_TIMEOUT", &mut t.timeout),
             ("CARGO_STASH_CONNECT_TIMEOUT", &mut t.connect_timeout),
+            ("CARGO_STASH_READ_TIMEOUT", &mut t.read_timeout),
+            ("CARGO_STASH_DEADLINE", &mut t.deadline),
         ] {
             if let Some(v) = var(name) {
                 *slot = parse_duration(&v).map_err(|e| {
@@ -261,6 +281,14 @@ impl Store {
     }
 
     pub fn open_with(url: Option<&str>, transfer: &Transfer) -> Result<Store> {
+        let store = Store::open_url(url, transfer)?;
+        Ok(Store {
+            deadline: transfer.deadline,
+            ..store
+        })
+    }
+
+    fn open_url(url: Option<&str>, transfer: &Transfer) -> Result<Store> {
         match url.map(str::trim).filter(|u| !u.is_empty()) {
             None => Store::local(default_dir()?),
             Some(u) => match parse_location(u)? {
@@ -288,6 +316,7 @@ impl Store {
                         inner,
                         display,
                         local: None,
+                        deadline: transfer.deadline,
                     })
                 }
             },
@@ -303,6 +332,7 @@ impl Store {
             inner: Arc::new(fs),
             display: format!("file://{}", dir.display()),
             local: Some(dir),
+            deadline: Transfer::default().deadline,
         })
     }
 
@@ -371,20 +401,52 @@ impl Store {
         Ok(Some(meta))
     }
 
-    /// Reads and validates a manifest; `None` when there is none.
+    /// Reads and validates a manifest; `None` when there is none, an error when it is
+    /// there but unusable.
     pub async fn manifest(&self, layer: &str, key: &str) -> Result<Option<Manifest>> {
+        match self.read_manifest(layer, key).await? {
+            Found::Missing => Ok(None),
+            Found::Good(m) => Ok(Some(*m)),
+            Found::Bad(e) | Found::Newer(e) => Err(e),
+        }
+    }
+
+    /// Reads a manifest and tells a missing one from an unusable one; only a store
+    /// problem (unreachable, credentials) is an error.
+    pub async fn read_manifest(&self, layer: &str, key: &str) -> Result<Found> {
         let path = Store::manifest_path(layer, key);
         let bytes = match self.inner.get(&path).await {
             Ok(r) => r
                 .bytes()
                 .await
                 .map_err(|e| self.explain(e, &format!("reading {path}")))?,
-            Err(e) if is_missing_object(&e) => return Ok(None),
+            Err(e) if is_missing_object(&e) => return Ok(Found::Missing),
             Err(e) => return Err(self.explain(e, &format!("reading {path}"))),
         };
-        let m =
-            Manifest::from_json(&bytes).with_context(|| format!("manifest {path} is unusable"))?;
-        Ok(Some(m))
+        Ok(match Manifest::from_json(&bytes) {
+            Ok(m) => Found::Good(Box::new(m)),
+            Err(e) => {
+                let newer = matches!(e, stash_core::ManifestError::Schema { found, .. }
+                    if found > u64::from(stash_core::manifest::MANIFEST_SCHEMA));
+                let err = anyhow::Error::new(e).context(format!("manifest {path} is unusable"));
+                if newer {
+                    Found::Newer(err)
+                } else {
+                    Found::Bad(err)
+                }
+            }
+        })
+    }
+
+    /// Publishes a manifest over whatever is at its key. The write is atomic (a PUT, or
+    /// a staged file renamed into place), so readers see the old or the new one whole.
+    pub async fn replace_manifest(&self, layer: &str, key: &str, bytes: Vec<u8>) -> Result<()> {
+        let path = Store::manifest_path(layer, key);
+        self.inner
+            .put_opts(&path, PutPayload::from(bytes), PutOptions::default())
+            .await
+            .map(|_| ())
+            .map_err(|e| self.explain(e, &format!("writing {path}")))
     }
 
     /// Every manifest of a layer whose key starts with `prefix`.
@@ -485,6 +547,31 @@ impl Store {
         anyhow::anyhow!("{text}").context(UserError::cache(format!("{what}: {message}"), hint))
     }
 
+    /// Runs `work` within `until`; past it, a cache problem naming the store and the
+    /// setting to change. Work cut off is dropped like a killed process's.
+    pub async fn within<T>(
+        &self,
+        until: tokio::time::Instant,
+        what: &str,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match tokio::time::timeout_at(until, work).await {
+            Ok(r) => r,
+            Err(_) => Err(UserError::cache(
+                format!(
+                    "{what} gave up: {} did not finish within the {}s deadline \
+                     (CARGO_STASH_DEADLINE)",
+                    self.display,
+                    self.deadline.as_secs_f64()
+                ),
+                "the store may be down or too slow; CARGO_STASH_DEADLINE (default 10m) sets how \
+                 long restore and save may take, CARGO_STASH_READ_TIMEOUT (default 20s) how long \
+                 a silent connection is waited on",
+            )
+            .into()),
+        }
+    }
+
     fn cloud(&self) -> Option<Cloud> {
         [Cloud::S3, Cloud::Gcs, Cloud::Azure]
             .into_iter()
@@ -579,7 +666,8 @@ fn cloud_store(cloud: Cloud, bucket: &str, transfer: &Transfer) -> Result<Arc<dy
     };
     built.map_err(|e| {
         let text = scrub(&error_text(&e));
-        anyhow::anyhow!("{text}").context(UserError::new(
+        // Unusable credentials are a cache problem like rejected ones: the build goes on.
+        anyhow::anyhow!("{text}").context(UserError::cache(
             format!("cannot configure store {url}"),
             cloud.credentials_hint(),
         ))
@@ -648,6 +736,7 @@ fn apply_transfer<B: CloudBuilder>(mut b: B, transfer: &Transfer) -> B {
     for (key, value) in [
         ("timeout", secs(transfer.timeout)),
         ("connect_timeout", secs(transfer.connect_timeout)),
+        ("read_timeout", secs(transfer.read_timeout)),
     ] {
         if let Ok(k) = key.parse() {
             b = b.with_config(k, &value);
@@ -665,25 +754,40 @@ fn apply_transfer<B: CloudBuilder>(mut b: B, transfer: &Transfer) -> B {
     b.with_retry(transfer.retry_config())
 }
 
+/// A store value that is not a URL (`s3:/user:pw@bucket`), with anything that may be
+/// a `user:password@` part masked: `scrub` only knows it after `://`.
+fn hide_userinfo(u: &str) -> String {
+    let Some(at) = u.rfind('@') else {
+        return u.to_string();
+    };
+    let start = u.find(':').filter(|&c| c < at).map_or(0, |c| c + 1);
+    let start = start + u[start..at].len() - u[start..at].trim_start_matches('/').len();
+    format!("{}***{}", &u[..start], &u[at..])
+}
+
+/// Why a store value without `://` is refused: a typo of a cloud URL (`s3:/bucket`)
+/// or a bare path would otherwise silently become a local folder named after it.
+fn without_scheme(u: &str) -> String {
+    let scheme = u.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some(s @ ("s3" | "s3a" | "gs" | "az" | "azure" | "file")) => {
+            let rest = u
+                .split_once(':')
+                .map_or("", |(_, r)| r.trim_start_matches('/'));
+            let root = if s == "file" { "/" } else { "" };
+            format!("`{s}:` must be followed by `//` (did you mean `{s}://{root}{rest}`?)")
+        }
+        _ => "it has no scheme; a local folder is written file:///absolute/path".to_string(),
+    }
+}
+
 fn bad_url(url: &str, why: &str) -> anyhow::Error {
     UserError::new(
-        format!("store URL `{}` is invalid: {why}", redact(url)),
+        format!("store URL `{}` is invalid: {why}", scrub(url)),
         "pass --store (or CARGO_STASH_STORE) as file:///absolute/path, s3://bucket/prefix, \
          gs://bucket/prefix or az://container/prefix",
     )
     .into()
-}
-
-/// Strips a `user:password@` part so URLs can be printed.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
 }
 
 /// Values of credential-like environment variables; never printed.
@@ -734,7 +838,7 @@ pub fn scrub(text: &str) -> String {
 }
 
 fn scrub_with(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
+    let mut out = strip_userinfo(text);
     for s in secrets {
         if out.contains(s.as_str()) {
             out = out.replace(s.as_str(), "***");
@@ -757,6 +861,29 @@ fn scrub_with(text: &str, secrets: &[String]) -> String {
             from = start + 3;
         }
     }
+    out
+}
+
+/// Replaces the `user:password@` of every URL in `text` (an endpoint with credentials in
+/// it, a mistyped store URL) with `***@`, parsable or not.
+fn strip_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let authority_end = tail
+            .find(['/', '?', '#', ' ', '"', '\'', '`', '<', '>', '\n'])
+            .unwrap_or(tail.len());
+        match tail[..authority_end].rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                rest = &tail[at..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
     out
 }
 
@@ -987,10 +1114,25 @@ mod tests {
             parse_location("file:///tmp/store").unwrap(),
             Location::Local("/tmp/store".into())
         );
-        assert!(matches!(
-            parse_location("rel/dir").unwrap(),
-            Location::Local(p) if p.is_absolute()
-        ));
+    }
+
+    #[test]
+    fn urls_without_a_scheme_are_refused_with_the_accepted_forms() {
+        for (url, why) in [
+            ("rel/dir", "file:///absolute/path"),
+            ("/abs/dir", "file:///absolute/path"),
+            ("s3:/bucket/p", "did you mean `s3://bucket/p`"),
+            ("gs:bucket", "did you mean `gs://bucket`"),
+            ("file:/tmp/x", "did you mean `file:///tmp/x`"),
+            ("s3:/AK:pw0123@bucket", "did you mean `s3://***@bucket`"),
+        ] {
+            let err = parse_location(url).unwrap_err();
+            let text = format!("{err:#}");
+            assert!(text.contains(why), "{url}: {text}");
+            let (code, hint) = crate::error::classify(&err);
+            assert_eq!(code, crate::error::exit::INPUT, "{url}");
+            assert!(hint.unwrap().contains("s3://bucket/prefix"), "{url}");
+        }
     }
 
     #[test]
@@ -1045,6 +1187,17 @@ mod tests {
         assert!(!out.contains("OTHERSIG"), "{out}");
         assert!(out.contains("us-east-1"), "{out}");
         assert!(out.contains("se=2"), "{out}");
+        let urls = "GET http://minio:passw0rd@127.0.0.1:9000/b failed; store `s3://AK:s3cret@bu cket/x`; \
+                    https://host/p?X-Amz-Signature=abc123&y=1 file:///tmp/a@b";
+        let out = scrub_with(urls, &[]);
+        for secret in ["passw0rd", "s3cret", "abc123"] {
+            assert!(!out.contains(secret), "{out}");
+        }
+        assert!(out.contains("http://***@127.0.0.1:9000/b"), "{out}");
+        assert!(
+            out.contains("file:///tmp/a@b"),
+            "a path is not userinfo: {out}"
+        );
     }
 
     /// GCS has no emulator here: check the configuration a gs:// URL and GOOGLE_* settings

@@ -18,6 +18,11 @@ use crate::report::human_bytes;
 use crate::store::LAYOUT;
 use crate::store::{PACK_REFRESH_AFTER, Store, parse_duration};
 
+/// The shortest `--grace` while saves may run. A save references stored packs younger
+/// than [`PACK_REFRESH_AFTER`] and uploads the rest; the hour on top covers the save's
+/// own duration, which `CARGO_STASH_DEADLINE` (default 10m) bounds.
+pub const GRACE_FLOOR: Duration = Duration::from_secs(PACK_REFRESH_AFTER.as_secs() + 3600);
+
 /// What `gc` was asked to do, resolved.
 pub struct GcOptions {
     pub max_age: Option<Duration>,
@@ -28,10 +33,11 @@ pub struct GcOptions {
 }
 
 impl GcOptions {
+    /// `grace` is the flag's text and whether the user promised that no save runs.
     pub fn parse(
         max_age: Option<&str>,
         keep: Option<usize>,
-        grace: &str,
+        (grace, no_concurrent_saves): (&str, bool),
         prefix: Option<&str>,
         dry_run: bool,
     ) -> Result<GcOptions> {
@@ -43,10 +49,23 @@ impl GcOptions {
                 )
             })
         };
+        let grace_age = dur("grace", grace)?;
+        if grace_age < GRACE_FLOOR && !no_concurrent_saves {
+            return Err(UserError::new(
+                format!(
+                    "--grace {grace} is below the floor of {}h: a save running meanwhile may \
+                     lose packs it uploaded or reuses, and publish a snapshot missing them",
+                    GRACE_FLOOR.as_secs() / 3600
+                ),
+                "use --grace 25h or more (default 2d), or add --no-concurrent-saves when no \
+                 save can write to the store during this gc",
+            )
+            .into());
+        }
         Ok(GcOptions {
             max_age: max_age.map(|v| dur("max-age", v)).transpose()?,
             keep,
-            grace: dur("grace", grace)?,
+            grace: grace_age,
             prefix: prefix.unwrap_or_default().to_string(),
             dry_run,
         })
@@ -67,6 +86,9 @@ struct GcOutput {
     /// Unreferenced packs younger than the grace period: maybe a save in flight.
     packs_in_grace: u64,
     packs_kept: u64,
+    /// Half-written objects a killed save left in a local store (`<name>#<n>`, which
+    /// listings never show), deleted once older than the grace period.
+    staging_deleted: u64,
     seconds: f64,
     warnings: Vec<String>,
 }
@@ -145,17 +167,10 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
         bytes_freed: 0,
         packs_in_grace: 0,
         packs_kept: 0,
+        staging_deleted: 0,
         seconds: 0.0,
         warnings: Vec::new(),
     };
-    if opts.grace < PACK_REFRESH_AFTER + Duration::from_secs(3600) {
-        out.warnings.push(format!(
-            "--grace {}s is shorter than {}s: a save running now that reuses an old pack may \
-             lose it; use the default unless no save runs during gc",
-            opts.grace.as_secs(),
-            (PACK_REFRESH_AFTER + Duration::from_secs(3600)).as_secs()
-        ));
-    }
 
     // 1. Snapshots past the retention rules.
     let now = crate::state::unix_now() as i64;
@@ -256,6 +271,14 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
             candidates.push(meta);
         }
     }
+    if let Some(dir) = &store.local {
+        for (path, size) in stale_staging(&dir.join(LAYOUT), grace_cutoff) {
+            if opts.dry_run || std::fs::remove_file(&path).is_ok() {
+                out.staging_deleted += 1;
+                out.bytes_freed += size;
+            }
+        }
+    }
     let swept: Vec<Result<Option<u64>>> = futures::stream::iter(candidates)
         .map(|meta| {
             let store = &store;
@@ -295,6 +318,30 @@ async fn sweep(
         Some(_) => Ok(None),
         None => Ok(None),
     }
+}
+
+/// Whether a file name is a local store's staging file: object_store writes `<name>#<n>`
+/// and renames it to `<name>`, so one whose writer was killed stays, unlisted.
+pub fn is_staging_name(name: &str) -> bool {
+    name.rsplit_once('#').is_some_and(|(base, n)| {
+        !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// Staging files under `dir` last written before `cutoff` (Unix seconds), with sizes.
+fn stale_staging(dir: &std::path::Path, cutoff: i64) -> Vec<(std::path::PathBuf, u64)> {
+    walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| e.file_name().to_str().is_some_and(is_staging_name))
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            let written = filetime::FileTime::from_last_modification_time(&meta).unix_seconds();
+            (written <= cutoff).then(|| (e.into_path(), meta.len()))
+        })
+        .collect()
 }
 
 /// `(layer, key, meta)` of every snapshot in the store.
@@ -345,6 +392,12 @@ fn finish(ctx: &Ctx, mut out: GcOutput, start: Instant) -> Result<u8> {
         out.packs_in_grace,
         out.packs_kept
     ));
+    if out.staging_deleted > 0 {
+        human.push(format!(
+            "gc: {verb} {} half-written objects left by killed saves",
+            out.staging_deleted
+        ));
+    }
     ctx.report.result(&out, &human.join("\n"));
     Ok(0)
 }
@@ -369,6 +422,26 @@ mod tests {
             prefix: String::new(),
             dry_run: false,
         }
+    }
+
+    #[test]
+    fn staging_names() {
+        assert!(is_staging_name("stash1-linux-x64-a-b-c#1"));
+        assert!(is_staging_name("0123abcd#42"));
+        assert!(!is_staging_name("stash1-linux-x64-a-b-c"));
+        assert!(!is_staging_name("#1"));
+        assert!(!is_staging_name("key#"));
+        assert!(!is_staging_name("key#1a"));
+    }
+
+    #[test]
+    fn grace_has_a_floor_unless_no_save_runs() {
+        let parse = |g, promise| GcOptions::parse(None, None, (g, promise), None, false);
+        let err = format!("{:#}", parse("1h", false).err().unwrap());
+        assert!(err.contains("floor of 25h"), "{err}");
+        assert!(parse("0s", false).is_err());
+        assert_eq!(parse("25h", false).unwrap().grace, GRACE_FLOOR);
+        assert_eq!(parse("0s", true).unwrap().grace, Duration::ZERO);
     }
 
     #[test]

@@ -42,21 +42,37 @@ pub fn run(cli: Cli) -> Result<u8> {
             key,
             plan,
             no_patches,
-        } => runtime()?.block_on(save::run(&ctx, &key, &plan, no_patches)),
-        Command::Restore { key, opts } => runtime()?.block_on(restore::run(&ctx, &key, &opts)),
+        } => bounded(save::run(&ctx, &key, &plan, no_patches)),
+        Command::Restore { key, opts } => bounded(restore::run(&ctx, &key, &opts)),
         Command::Ls { prefix } => runtime()?.block_on(ls::run(&ctx, prefix.as_deref())),
         Command::Gc {
             max_age,
             keep,
             grace,
+            no_concurrent_saves,
             prefix,
             dry_run,
         } => {
-            let opts =
-                gc::GcOptions::parse(max_age.as_deref(), keep, &grace, prefix.as_deref(), dry_run)?;
+            let opts = gc::GcOptions::parse(
+                max_age.as_deref(),
+                keep,
+                (&grace, no_concurrent_saves),
+                prefix.as_deref(),
+                dry_run,
+            )?;
             runtime()?.block_on(gc::run(&ctx, &opts))
         }
     }
+}
+
+/// Runs a command that may give up at its deadline: blocking work it cut off (a pack
+/// half unpacked, a file half packed) is not waited for, as if the process were killed,
+/// which both are built to survive.
+fn bounded(work: impl std::future::Future<Output = Result<u8>>) -> Result<u8> {
+    let rt = runtime()?;
+    let result = rt.block_on(work);
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -14,17 +14,16 @@ use futures::StreamExt;
 use stash_core::layout::STATE_DIR;
 use stash_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, RestoreOutput};
 use stash_core::sources::{self as sources_core, MtimePlan, SourceManifest, Stamp, mtime_plan};
-use stash_core::{Key, Manifest, PackRef, key, manifest};
+use stash_core::{Key, Manifest, PackRef, key, manifest, supersede};
 
 use super::Ctx;
 use crate::cli::{KeyArgs, RestoreArgs};
-use crate::error::UserError;
-use crate::error::describe;
+use crate::error::{UserError, describe, is_cache_problem};
 use crate::memo::{self, Memo};
 use crate::pack;
 use crate::report::human_bytes;
 use crate::state::{RestoredUnits, State, unix_now};
-use crate::store::Store;
+use crate::store::{Found, Store};
 use crate::workspace::Workspace;
 use crate::workspace::cargo_home;
 use crate::{inputs, sources};
@@ -34,7 +33,6 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
     let started = filetime::FileTime::now();
     let (ws, inputs) = inputs::discover(ctx.global.manifest_path.as_deref(), args)?;
     let keys = key::compute(&inputs)?;
-    let store = ctx.store()?;
     let mut out = RestoreOutput {
         version: OUTPUT_VERSION,
         layer: "target".into(),
@@ -52,7 +50,24 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         clock_shift_ms: None,
         registry: None,
     };
-    let result = restore(ctx, &ws, &store, &keys.target, opts, started, &mut out).await;
+    // A store that cannot be used (bad credentials) is a miss; a bad URL is an error.
+    let store = match ctx.store() {
+        Ok(store) => store,
+        Err(err) if is_cache_problem(&err) => {
+            out.warnings.push(describe(&err));
+            return finish(ctx, &out, Some(err));
+        }
+        Err(err) => return Err(err),
+    };
+    let until = tokio::time::Instant::now() + store.deadline;
+    let result = store
+        .within(
+            until,
+            "restore",
+            restore(ctx, &ws, &store, &keys.target, opts, started, &mut out),
+        )
+        .await;
+    let failed = result.as_ref().map(Vec::clone).unwrap_or_default();
     if result.is_ok() && !opts.no_registry {
         let mut reg = RestoreOutput {
             layer: "registry".into(),
@@ -68,7 +83,8 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
             reg.bytes_written,
             reg.mtime,
         ) = (0, 0, 0, None);
-        match restore_registry(ctx, &store, &keys.registry, &mut reg).await {
+        let registry = restore_registry(ctx, &store, &keys.registry, &mut reg);
+        match store.within(until, "registry restore", registry).await {
             Ok(()) => {
                 out.warnings.append(&mut reg.warnings.clone());
                 out.registry = Some(Box::new(reg));
@@ -86,6 +102,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         restored_at: unix_now(),
         atime_works: out.hit != HitKind::Miss && crate::usage::atime_works(&ws.state_dir()),
         started: (started.unix_seconds(), started.nanoseconds()),
+        failed,
     }
     .store(&ws.state_dir())?;
     if let Err(err) = result {
@@ -163,14 +180,17 @@ fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<
     Ok(0)
 }
 
-/// Walks the ladder: the exact key, then the newest snapshot under each prefix.
+/// Walks the ladder: the exact key, then the newest snapshots under each prefix. An
+/// unreadable or empty snapshot is passed over with a warning (never stuck, see
+/// `stash_core::supersede`); only a store problem stops the walk.
 pub async fn find(
     store: &Store,
     layer: &str,
     key: &Key,
     exact: bool,
+    warnings: &mut Vec<String>,
 ) -> Result<Option<(HitKind, Manifest)>> {
-    if let Some(m) = store.manifest(layer, &key.key).await? {
+    if let Some(m) = usable(store, layer, &key.key, warnings).await? {
         return Ok(Some((HitKind::Exact, m)));
     }
     if exact {
@@ -179,13 +199,37 @@ pub async fn find(
     for rung in key.ladder.iter().filter(|r| **r != key.key) {
         let mut found = store.list_manifests(layer, rung).await?;
         found.sort_by_key(|(_, meta)| std::cmp::Reverse(meta.last_modified));
-        if let Some((k, _)) = found.first()
-            && let Some(m) = store.manifest(layer, k).await?
-        {
-            return Ok(Some((HitKind::Fallback, m)));
+        for (k, _) in found.iter().take(supersede::TRIES_PER_RUNG) {
+            if k == &key.key {
+                continue; // Tried above.
+            }
+            if let Some(m) = usable(store, layer, k, warnings).await? {
+                return Ok(Some((HitKind::Fallback, m)));
+            }
         }
     }
     Ok(None)
+}
+
+/// The snapshot at `key` if a restore may use it; why not goes to `warnings`.
+async fn usable(
+    store: &Store,
+    layer: &str,
+    key: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Manifest>> {
+    match store.read_manifest(layer, key).await? {
+        Found::Missing => Ok(None),
+        Found::Good(m) if supersede::restorable(&m) => Ok(Some(*m)),
+        Found::Good(_) => {
+            warnings.push(format!("skipped snapshot {key}: it holds no pack"));
+            Ok(None)
+        }
+        Found::Bad(e) | Found::Newer(e) => {
+            warnings.push(format!("skipped snapshot {key}: {}", describe(&e)));
+            Ok(None)
+        }
+    }
 }
 
 async fn restore(
@@ -196,12 +240,13 @@ async fn restore(
     opts: &RestoreArgs,
     started: FileTime,
     out: &mut RestoreOutput,
-) -> Result<()> {
-    let Some((hit, manifest)) = find(store, "target", key, opts.exact).await? else {
+) -> Result<Vec<String>> {
+    let Some((hit, manifest)) = find(store, "target", key, opts.exact, &mut out.warnings).await?
+    else {
         if !opts.no_mtime {
             sources::settle_git_index(&sources::checkout_root(&ws.root));
         }
-        return Ok(());
+        return Ok(Vec::new());
     };
     refuse_outside(&manifest, "target")?;
     out.hit = hit;
@@ -256,7 +301,20 @@ async fn restore(
                 .push(format!("source mtimes not restored: {}", describe(&e))),
         }
     }
-    Ok(())
+    Ok(failed_objects(&results))
+}
+
+/// Objects of the packs that did not restore (a patch's base too, which may be the
+/// culprit): the save after this restore uploads them again and replaces the snapshot.
+fn failed_objects(results: &Unpacked) -> Vec<String> {
+    let mut out: Vec<String> = results
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .flat_map(|(p, _)| std::iter::once(p.object()).chain(p.base.clone()))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn stamp(t: FileTime) -> Stamp {
@@ -313,7 +371,8 @@ async fn restore_registry(
     key: &Key,
     out: &mut RestoreOutput,
 ) -> Result<()> {
-    let Some((hit, manifest)) = find(store, "registry", key, false).await? else {
+    let Some((hit, manifest)) = find(store, "registry", key, false, &mut out.warnings).await?
+    else {
         return Ok(());
     };
     refuse_outside(&manifest, "registry")?;

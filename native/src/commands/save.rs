@@ -1,7 +1,9 @@
 //! `cargo stash save`: sanitize the target dir and publish it as a snapshot. Packs go
-//! first (only those the store lacks), the manifest last with create-if-absent, so no
-//! reader ever sees a manifest whose packs are missing.
+//! first (only those the store lacks), the manifest last with create-if-absent (or an
+//! atomic overwrite of a stored snapshot found wanting, see `stash_core::supersede`),
+//! so no reader ever sees a manifest whose packs are missing.
 
+use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,19 +17,19 @@ use stash_core::bases::{self, NewPack};
 use stash_core::manifest::MANIFEST_SCHEMA;
 use stash_core::manifest::{object_name, parse_object_name};
 use stash_core::output::{HitKind, OUTPUT_VERSION, SaveOutput};
+use stash_core::supersede::{self, Publish, Stored as AtKey};
 use stash_core::{Group, Manifest, PackRef, PlanOptions, key, plan, registry};
 use tokio::io::AsyncWriteExt;
 
 use super::Ctx;
 use crate::cli::{KeyArgs, PlanArgs};
 use crate::commands::clean::plan_options;
-use crate::error::UserError;
-use crate::error::describe;
+use crate::error::{UserError, describe, is_cache_problem};
 use crate::memo::{self, Memo};
 use crate::pack::{self, CountWriter};
 use crate::report::human_bytes;
 use crate::state::{State, unix_now};
-use crate::store::{LAYOUT, Store};
+use crate::store::{Found, LAYOUT, Store};
 use crate::workspace::{Workspace, cargo_home};
 use crate::{inputs, listing, sources, usage};
 
@@ -49,11 +51,23 @@ pub async fn run(
     if let Some(s) = state.as_ref().filter(|s| s.key != key) {
         tracing::info!("the key changed since restore ({} -> {key})", s.key);
     }
-    let store = ctx.store()?;
     let mut out = blank(&key);
+    let store = match ctx.store() {
+        Ok(store) => store,
+        Err(err) if is_cache_problem(&err) => return cache_problem(ctx, err, &mut out),
+        Err(err) => return Err(err),
+    };
+    let until = tokio::time::Instant::now() + store.deadline;
     let exact_hit = state.as_ref().is_some_and(|s| {
-        s.hit == HitKind::Exact && s.restored_key.as_deref() == Some(key.as_str())
+        let on_key = s.hit == HitKind::Exact && s.restored_key.as_deref() == Some(key.as_str());
+        supersede::skip_after_exact_hit(on_key, s.failed.len())
     });
+    // Objects this job's restore found missing or corrupt: never reused, and a snapshot
+    // naming them is replaced.
+    let distrust: BTreeSet<String> = state
+        .as_ref()
+        .map(|s| s.failed.iter().cloned().collect())
+        .unwrap_or_default();
     let result = if exact_hit {
         out.outcome = "skipped-exact-hit".into();
         Ok(())
@@ -70,8 +84,10 @@ pub async fn run(
         let scope = Scope {
             prune_unused: usage.is_ok(),
             previous,
+            distrust: distrust.clone(),
         };
-        save(ctx, &ws, &store, &keys, plan_args, scope, &mut out).await
+        let work = save(ctx, &ws, &store, &keys, plan_args, scope, &mut out);
+        store.within(until, "save", work).await
     };
     if result.is_ok() && !plan_args.no_registry {
         let mut reg = SaveOutput {
@@ -79,7 +95,8 @@ pub async fn run(
             key: keys.registry.key.clone(),
             ..blank(&keys.registry.key)
         };
-        match save_registry(ctx, &ws, &store, &keys.registry.key, &mut reg).await {
+        let work = save_registry(ctx, &ws, &store, &keys.registry.key, &distrust, &mut reg);
+        match store.within(until, "registry save", work).await {
             Ok(()) => out.registry = Some(Box::new(reg)),
             Err(e) => out
                 .warnings
@@ -103,7 +120,14 @@ pub async fn run(
             out.seconds
         ),
         "already-saved" => format!("already saved: {key} exists in the store; nothing uploaded"),
+        "nothing-to-save" => format!(
+            "nothing to save for {key}: the target dir holds no built unit (build first); nothing published"
+        ),
         _ => format!("exact hit on {key} at restore: nothing to save"),
+    };
+    let human = match &out.replaced {
+        Some(why) => format!("{human}\nreplaced the stored snapshot: {why}"),
+        None => human,
     };
     let human = match &out.registry {
         Some(r) if r.outcome == "saved" => format!(
@@ -138,6 +162,7 @@ fn blank(key: &str) -> SaveOutput {
         warnings: Vec::new(),
         units_unused: 0,
         usage_note: None,
+        replaced: None,
         registry: None,
     }
 }
@@ -181,6 +206,8 @@ struct Scope {
     prune_unused: bool,
     /// The packs of the snapshot restored in this job: bases for patches.
     previous: Vec<PackRef>,
+    /// Objects the restore found missing or corrupt.
+    distrust: BTreeSet<String>,
 }
 
 /// The packs of the snapshot this job restored, if any; a save that cannot read them
@@ -209,14 +236,6 @@ async fn save(
     out: &mut SaveOutput,
 ) -> Result<()> {
     let key = out.key.clone();
-    if store
-        .head(&Store::manifest_path("target", &key))
-        .await?
-        .is_some()
-    {
-        out.outcome = "already-saved".into();
-        return Ok(());
-    }
     let opts = plan_options(plan_args);
     let mut work: Vec<Job> = Vec::new();
     let mut links = Vec::new();
@@ -256,13 +275,19 @@ async fn save(
             group,
         }));
     }
+    let built = content_groups(work.iter().map(|j| (j.root, &j.group)));
+    let decision = decide(ctx, store, "target", &key, &built, &scope.distrust).await?;
+    if !start_publish(&decision, out) {
+        return Ok(());
+    }
     // The checkout is read while the packs are made: neither depends on the other.
     let scan = {
         let skip: Vec<PathBuf> = ws.roots().into_iter().map(|(_, d)| d).collect();
         let root = ws.root.clone();
         tokio::task::spawn_blocking(move || sources::scan(&sources::checkout_root(&root), &skip))
     };
-    let (packs, stored_paths) = upload_all(ctx, store, ws, work, scope.previous, out).await?;
+    let (packs, stored_paths) =
+        upload_all(ctx, store, ws, work, (scope.previous, &scope.distrust), out).await?;
     // A link whose target was left out would dangle at restore.
     links.retain(|l| stored_paths.contains(&(l.root.clone(), l.target.clone())));
     out.packs = packs.len() as u64;
@@ -286,10 +311,115 @@ async fn save(
         inputs: keys.explain.clone(),
         sources: source_manifest,
     };
-    let created = store
-        .create_manifest("target", &key, manifest.to_json())
-        .await?;
-    out.outcome = if created { "saved" } else { "already-saved" }.into();
+    finish_publish(store, &decision, manifest, out).await
+}
+
+/// `(root, group)` of the groups that make a snapshot worth publishing.
+fn content_groups<'a>(
+    groups: impl Iterator<Item = (&'a str, &'a Group)>,
+) -> BTreeSet<(String, String)> {
+    groups
+        .filter(|(_, g)| supersede::is_content(&g.name))
+        .map(|(root, g)| (root.to_string(), g.name.clone()))
+        .collect()
+}
+
+/// What to do at `key`: reads the stored snapshot, checks that the objects it names are
+/// there (unless the units already decide), and applies `stash_core::supersede`.
+async fn decide(
+    ctx: &Ctx,
+    store: &Store,
+    layer: &str,
+    key: &str,
+    built: &BTreeSet<(String, String)>,
+    distrust: &BTreeSet<String>,
+) -> Result<Publish> {
+    if built.is_empty() {
+        return Ok(Publish::Nothing);
+    }
+    let found = store.read_manifest(layer, key).await?;
+    let manifest = match &found {
+        Found::Missing => return Ok(supersede::decide(&AtKey::Absent, built)),
+        Found::Bad(e) => {
+            tracing::info!("replacing {key}: {e:#}");
+            return Ok(supersede::decide(&AtKey::Unreadable, built));
+        }
+        Found::Newer(_) => return Ok(supersede::decide(&AtKey::Newer, built)),
+        Found::Good(m) => m,
+    };
+    let mut bad = distrust.clone();
+    let objects: BTreeSet<String> = manifest
+        .packs
+        .iter()
+        .flat_map(|p| std::iter::once(p.object()).chain(p.base.clone()))
+        .filter(|o| !bad.contains(o))
+        .collect();
+    let heads: Vec<(String, Result<bool>)> = futures::stream::iter(objects)
+        .map(|o| async move {
+            let there = store.head(&Store::pack_path(&o)).await.map(|m| m.is_some());
+            (o, there)
+        })
+        .buffer_unordered(ctx.jobs)
+        .collect()
+        .await;
+    for (object, there) in heads {
+        if !there? {
+            bad.insert(object);
+        }
+    }
+    Ok(supersede::decide(
+        &AtKey::Readable {
+            manifest,
+            bad_objects: &bad,
+        },
+        built,
+    ))
+}
+
+/// Sets the outcome of a decision that publishes nothing; `true` when the save goes on.
+fn start_publish(decision: &Publish, out: &mut SaveOutput) -> bool {
+    match decision {
+        Publish::Nothing => out.outcome = "nothing-to-save".into(),
+        Publish::Keep => out.outcome = "already-saved".into(),
+        Publish::Create | Publish::Replace(_) => return true,
+    }
+    false
+}
+
+/// Publishes the manifest as decided: create-if-absent, or an atomic overwrite of a
+/// snapshot found wanting. A snapshot left without content is not published.
+async fn finish_publish(
+    store: &Store,
+    decision: &Publish,
+    manifest: Manifest,
+    out: &mut SaveOutput,
+) -> Result<()> {
+    if !manifest
+        .packs
+        .iter()
+        .any(|p| supersede::is_content(&p.group))
+    {
+        out.outcome = "nothing-to-save".into();
+        return Ok(());
+    }
+    let (layer, key) = (manifest.layer.clone(), manifest.key.clone());
+    out.outcome = match decision {
+        Publish::Replace(why) => {
+            store
+                .replace_manifest(&layer, &key, manifest.to_json())
+                .await?;
+            out.replaced = Some(why.to_string());
+            "saved"
+        }
+        _ if store
+            .create_manifest(&layer, &key, manifest.to_json())
+            .await? =>
+        {
+            "saved"
+        }
+        _ => "already-saved",
+    }
+    .into();
     Ok(())
 }
 
@@ -300,9 +430,13 @@ async fn upload_all(
     store: &Store,
     ws: &Workspace,
     mut work: Vec<Job>,
-    previous: Vec<PackRef>,
+    (mut previous, distrust): (Vec<PackRef>, &BTreeSet<String>),
     out: &mut SaveOutput,
 ) -> Result<(Vec<PackRef>, std::collections::BTreeSet<(String, String)>)> {
+    // A base that failed at restore is no base.
+    previous.retain(|p| {
+        !distrust.contains(&p.object()) && !p.base.as_ref().is_some_and(|b| distrust.contains(b))
+    });
     let mut packs = Vec::new();
     let mut stored_paths = std::collections::BTreeSet::new();
     let total: u64 = work.iter().map(|j| j.group.bytes).sum();
@@ -324,6 +458,7 @@ async fn upload_all(
         ),
         previous,
         patching: tokio::sync::Semaphore::new(1),
+        distrust: distrust.clone(),
     });
     std::fs::create_dir_all(&shared.tmp_dir)
         .with_context(|| format!("creating {}", shared.tmp_dir.display()))?;
@@ -379,16 +514,9 @@ async fn save_registry(
     ws: &Workspace,
     store: &Store,
     key: &str,
+    distrust: &BTreeSet<String>,
     out: &mut SaveOutput,
 ) -> Result<()> {
-    if store
-        .head(&Store::manifest_path("registry", key))
-        .await?
-        .is_some()
-    {
-        out.outcome = "already-saved".into();
-        return Ok(());
-    }
     let home = cargo_home()?;
     let mut entries = Vec::new();
     for sub in ["registry/index", "registry/cache", "git/db"] {
@@ -402,6 +530,11 @@ async fn save_registry(
         Err(_) => None,
     };
     let plan = registry::plan(&entries, lock.as_ref(), 32 << 20);
+    let built = content_groups(plan.groups.iter().map(|g| ("cargo-home", g)));
+    let decision = decide(ctx, store, "registry", key, &built, distrust).await?;
+    if !start_publish(&decision, out) {
+        return Ok(());
+    }
     let home = Arc::new(home);
     let work = plan
         .groups
@@ -412,7 +545,7 @@ async fn save_registry(
             group,
         })
         .collect();
-    let (packs, _) = upload_all(ctx, store, ws, work, Vec::new(), out).await?;
+    let (packs, _) = upload_all(ctx, store, ws, work, (Vec::new(), distrust), out).await?;
     out.packs = packs.len() as u64;
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA,
@@ -426,11 +559,7 @@ async fn save_registry(
         inputs: Vec::new(),
         sources: None,
     };
-    let created = store
-        .create_manifest("registry", key, manifest.to_json())
-        .await?;
-    out.outcome = if created { "saved" } else { "already-saved" }.into();
-    Ok(())
+    finish_publish(store, &decision, manifest, out).await
 }
 
 struct Saved {
@@ -474,6 +603,7 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
     if let (Some(object), Some(s)) = (known, &stat)
         && let Some((id, base)) = parse_object_name(&object)
         && (base.is_none() || !shared.previous.is_empty())
+        && !shared.distrust.contains(&object)
         // An old pack is uploaded again so a concurrent `gc` sees it as young (docs/stores.md).
         && let Some(meta) = store.reusable(id, base).await.map_err(GroupError::Store)?
     {
@@ -513,7 +643,8 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
             res
         })
         .await
-        .map_err(|e| local(e.into()))?
+        .map_err(anyhow::Error::from)
+        .and_then(|r| r)
     };
     let (info, stored) = match packed {
         Ok(p) => p,
@@ -578,11 +709,16 @@ async fn store_pack(
         size,
         uploaded: false,
     };
-    if let Some(meta) = store.reusable(id, None).await? {
+    let trusted = |object: &str| !shared.distrust.contains(object);
+    if trusted(id)
+        && let Some(meta) = store.reusable(id, None).await?
+    {
         return Ok(found(None, meta.size));
     }
     if let Some(base) = base {
-        if let Some(meta) = store.reusable(id, Some(&base)).await? {
+        if trusted(&object_name(id, Some(&base)))
+            && let Some(meta) = store.reusable(id, Some(&base)).await?
+        {
             return Ok(found(Some(base), meta.size));
         }
         match make_patch(store, info, &base, tmp, shared).await {
@@ -677,6 +813,8 @@ struct Shared {
     previous: Vec<PackRef>,
     /// One base tar in memory at a time.
     patching: tokio::sync::Semaphore,
+    /// Objects never reused: the restore found them missing or corrupt.
+    distrust: BTreeSet<String>,
 }
 
 struct Job {

@@ -63,6 +63,7 @@ impl Frames {
             threads,
             filled: 0,
             started: false,
+            broken: false,
         })
     }
 }
@@ -75,11 +76,15 @@ pub struct FrameWriter<'a, W: Write> {
     filled: usize,
     /// Whether a frame was written.
     started: bool,
+    /// A batch failed (a full disk, say): its chunks are in an unknown state, so every
+    /// later call fails too. The tar builder writes its trailer again when dropped.
+    broken: bool,
 }
 
 impl<W: Write> FrameWriter<'_, W> {
     /// Compresses what is left and returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
+        self.usable()?;
         let pending = self.filled + usize::from(!self.kit.chunks[self.filled].is_empty());
         if pending > 0 {
             self.compress_batch(pending)?;
@@ -96,6 +101,7 @@ impl<W: Write> FrameWriter<'_, W> {
     /// Compresses the first `n` chunks (in parallel when there are several) and writes
     /// their frames in order.
     fn compress_batch(&mut self, n: usize) -> io::Result<()> {
+        self.broken = true;
         let kit = &mut *self.kit;
         let jobs = kit
             .compressors
@@ -125,6 +131,14 @@ impl<W: Write> FrameWriter<'_, W> {
         }
         self.filled = 0;
         self.started = true;
+        self.broken = false;
+        Ok(())
+    }
+
+    fn usable(&self) -> io::Result<()> {
+        if self.broken {
+            return Err(io::Error::other("the pack's output failed earlier"));
+        }
         Ok(())
     }
 }
@@ -138,6 +152,7 @@ fn compress(c: &mut Compressor<'static>, chunk: &[u8], out: &mut Vec<u8>) -> io:
 
 impl<W: Write> Write for FrameWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.usable()?;
         let current = &mut self.kit.chunks[self.filled];
         let n = buf.len().min(CHUNK - current.len());
         current.extend_from_slice(&buf[..n]);
@@ -179,6 +194,48 @@ mod tests {
             w.write_all(piece).unwrap();
         }
         w.finish().unwrap()
+    }
+
+    /// A disk that fills up after `room` bytes.
+    struct Full {
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Issue 14 item 15: after a failed write the tar builder's Drop wrote again and
+    /// indexed past the chunks: a panic instead of an error.
+    #[test]
+    fn a_full_disk_is_an_error_every_time_never_a_panic() {
+        let mut kit = Frames::new(3);
+        let data = sample(3 * CHUNK);
+        for threads in [1, 2] {
+            let mut w = kit.writer(Full { room: 1000 }, threads).unwrap();
+            let err = w.write_all(&data).unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(28), "{err}");
+            // What tar::Builder's Drop does: write the trailer again.
+            assert!(w.write_all(&[0; 1024]).is_err());
+            assert!(w.finish().is_err());
+        }
+        // The kit is still good for the next pack.
+        let data = sample(CHUNK + 5);
+        assert_eq!(
+            zstd::decode_all(&frames(&mut kit, &data, 2)[..]).unwrap(),
+            data
+        );
     }
 
     #[test]

@@ -1,0 +1,257 @@
+//! Never stuck: which stored snapshot a restore may use, and whether a save creates,
+//! replaces or leaves alone the snapshot stored at its key. One bad object (an
+//! unreadable manifest, a missing or corrupt pack, an empty snapshot) must not disable
+//! the cache until someone runs `gc`. The rule is documented in docs/format.md.
+
+use std::collections::BTreeSet;
+
+use crate::Manifest;
+
+/// What a save found at its own key.
+#[derive(Clone, Debug)]
+pub enum Stored<'a> {
+    /// Nothing there.
+    Absent,
+    /// There, but not a manifest this version reads (bad JSON, bad fields).
+    Unreadable,
+    /// A manifest of a newer schema: a newer cargo-stash owns it.
+    Newer,
+    /// A readable manifest, and which of the objects it names are missing from the store
+    /// or were found corrupt by this job's restore.
+    Readable {
+        manifest: &'a Manifest,
+        bad_objects: &'a BTreeSet<String>,
+    },
+}
+
+/// What a save does at its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Publish {
+    /// This job built nothing worth a snapshot: publish nothing.
+    Nothing,
+    /// No snapshot yet: create it (create-if-absent; a concurrent save may win).
+    Create,
+    /// The stored snapshot cannot serve this job's build: overwrite it with a complete one.
+    Replace(Why),
+    /// The stored snapshot is as good as this one: "already saved".
+    Keep,
+}
+
+/// Why a stored snapshot is replaced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Why {
+    Unreadable,
+    /// Objects it names are missing or corrupt (how many).
+    BadPacks(usize),
+    /// Units this job built that it lacks (how many).
+    MissingUnits(usize),
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::Unreadable => f.write_str("the stored snapshot is unreadable"),
+            Why::BadPacks(n) => {
+                write!(f, "{n} packs of the stored snapshot are missing or corrupt")
+            }
+            Why::MissingUnits(n) => {
+                write!(f, "the stored snapshot lacks {n} units this job built")
+            }
+        }
+    }
+}
+
+/// Whether a pack group counts as built content: a unit or a registry crate, not a
+/// batch of loose files (`.rustc_info.json`, `CACHEDIR.TAG`) that every target dir has.
+pub fn is_content(group: &str) -> bool {
+    !group.starts_with("batch-")
+}
+
+/// The save's decision. `built` holds `(root, group)` of every content group this job
+/// would publish.
+pub fn decide(stored: &Stored<'_>, built: &BTreeSet<(String, String)>) -> Publish {
+    if built.is_empty() {
+        return Publish::Nothing;
+    }
+    match stored {
+        Stored::Absent => Publish::Create,
+        Stored::Unreadable => Publish::Replace(Why::Unreadable),
+        Stored::Newer => Publish::Keep,
+        Stored::Readable {
+            manifest,
+            bad_objects,
+        } => {
+            let bad = manifest
+                .packs
+                .iter()
+                .filter(|p| {
+                    bad_objects.contains(&p.object())
+                        || p.base.as_ref().is_some_and(|b| bad_objects.contains(b))
+                })
+                .count();
+            if bad > 0 {
+                return Publish::Replace(Why::BadPacks(bad));
+            }
+            let have: BTreeSet<(&str, &str)> = manifest
+                .packs
+                .iter()
+                .map(|p| (p.root.as_str(), p.group.as_str()))
+                .collect();
+            let lacking = built
+                .iter()
+                .filter(|(r, g)| !have.contains(&(r.as_str(), g.as_str())))
+                .count();
+            if lacking > 0 {
+                Publish::Replace(Why::MissingUnits(lacking))
+            } else {
+                Publish::Keep
+            }
+        }
+    }
+}
+
+/// Whether a restore may use a readable snapshot: one without a single pack (what a
+/// save with no target dir used to publish) restores nothing and would only hide an
+/// older, useful one.
+pub fn restorable(manifest: &Manifest) -> bool {
+    !manifest.packs.is_empty()
+}
+
+/// Whether a save after this job's restore may skip itself: only after an exact hit
+/// whose every pack restored.
+pub fn skip_after_exact_hit(exact_hit_on_this_key: bool, packs_failed: usize) -> bool {
+    exact_hit_on_this_key && packs_failed == 0
+}
+
+/// Stored snapshots a restore tries per rung of the ladder, newest first, before moving
+/// on: unreadable ones are skipped, but a store full of them must not stall the restore.
+pub const TRIES_PER_RUNG: usize = 8;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PackRef;
+    use crate::manifest::MANIFEST_SCHEMA;
+
+    fn pack(id: char, group: &str) -> PackRef {
+        PackRef {
+            id: id.to_string().repeat(64),
+            root: "target".into(),
+            group: group.into(),
+            unit: None,
+            files: 1,
+            bytes: 1,
+            stored: 1,
+            base: None,
+        }
+    }
+
+    fn manifest(packs: Vec<PackRef>) -> Manifest {
+        Manifest {
+            schema: MANIFEST_SCHEMA,
+            layer: "target".into(),
+            key: "k".into(),
+            created: 0,
+            tool: "t".into(),
+            roots: Default::default(),
+            packs,
+            links: Vec::new(),
+            inputs: Vec::new(),
+            sources: None,
+        }
+    }
+
+    fn built(groups: &[&str]) -> BTreeSet<(String, String)> {
+        groups
+            .iter()
+            .map(|g| ("target".to_string(), g.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn nothing_built_publishes_nothing() {
+        assert_eq!(decide(&Stored::Absent, &built(&[])), Publish::Nothing);
+        assert_eq!(decide(&Stored::Unreadable, &built(&[])), Publish::Nothing);
+    }
+
+    #[test]
+    fn absent_creates_and_unreadable_is_replaced() {
+        let b = built(&["debug/1"]);
+        assert_eq!(decide(&Stored::Absent, &b), Publish::Create);
+        assert_eq!(
+            decide(&Stored::Unreadable, &b),
+            Publish::Replace(Why::Unreadable)
+        );
+        assert_eq!(decide(&Stored::Newer, &b), Publish::Keep);
+    }
+
+    #[test]
+    fn bad_packs_are_replaced_even_when_units_match() {
+        let m = manifest(vec![pack('a', "debug/1"), pack('b', "debug/2")]);
+        let mut bad = BTreeSet::new();
+        bad.insert("b".repeat(64));
+        let stored = Stored::Readable {
+            manifest: &m,
+            bad_objects: &bad,
+        };
+        assert_eq!(
+            decide(&stored, &built(&["debug/1", "debug/2"])),
+            Publish::Replace(Why::BadPacks(1))
+        );
+        // A patch whose base is bad is bad too.
+        let mut patched = pack('c', "debug/3");
+        patched.base = Some("b".repeat(64));
+        let m = manifest(vec![patched]);
+        let stored = Stored::Readable {
+            manifest: &m,
+            bad_objects: &bad,
+        };
+        assert_eq!(
+            decide(&stored, &built(&["debug/3"])),
+            Publish::Replace(Why::BadPacks(1))
+        );
+    }
+
+    #[test]
+    fn fewer_units_are_replaced_more_are_kept() {
+        let none = BTreeSet::new();
+        let m = manifest(vec![pack('a', "debug/1"), pack('b', "debug/2")]);
+        let stored = Stored::Readable {
+            manifest: &m,
+            bad_objects: &none,
+        };
+        assert_eq!(decide(&stored, &built(&["debug/1"])), Publish::Keep);
+        assert_eq!(
+            decide(&stored, &built(&["debug/1", "debug/2"])),
+            Publish::Keep
+        );
+        assert_eq!(
+            decide(&stored, &built(&["debug/1", "debug/3", "debug/4"])),
+            Publish::Replace(Why::MissingUnits(2))
+        );
+        // An empty snapshot (what an older version published for a save with no target/)
+        // is replaced by the first real save.
+        let empty = manifest(Vec::new());
+        let stored = Stored::Readable {
+            manifest: &empty,
+            bad_objects: &none,
+        };
+        assert_eq!(
+            decide(&stored, &built(&["debug/1"])),
+            Publish::Replace(Why::MissingUnits(1))
+        );
+    }
+
+    #[test]
+    fn only_snapshots_with_packs_restore() {
+        assert!(!restorable(&manifest(Vec::new())));
+        assert!(restorable(&manifest(vec![pack('a', "batch-0")])));
+    }
+
+    #[test]
+    fn exact_hit_skips_only_when_complete() {
+        assert!(skip_after_exact_hit(true, 0));
+        assert!(!skip_after_exact_hit(true, 1));
+        assert!(!skip_after_exact_hit(false, 0));
+    }
+}
