@@ -3,15 +3,18 @@
 #   cargo (wasm32, size-tuned release) -> wasm-bindgen --target nodejs -> wasm-opt -Oz
 # plus the committed JS sources of wasm/npm/. Prints the size of the final .wasm.
 #
-# Env: STASH_WASM_MAX_BYTES  size budget of the optimised wasm, in bytes (default 150000);
-#                           the build fails above it. Raise it only with a reason.
+# Env: STASH_WASM_MAX_BYTES  size budget of the optimised wasm, in bytes (default 165000);
+#                           the build fails above it. Raise it only with a reason. It was
+#                           150000 until the GitHub Action took its unit-usage rule and
+#                           content-gated mtime plan from core (issue 16: +24 KB) instead
+#                           of JavaScript copies.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 npm_dir="$root/wasm/npm"
 pkg="$root/wasm/pkg"
-budget="${STASH_WASM_MAX_BYTES:-150000}"
+budget="${STASH_WASM_MAX_BYTES:-165000}"
 if [[ ! "$budget" =~ ^[0-9]+$ ]]; then
   echo "error: STASH_WASM_MAX_BYTES must be a number of bytes (got '$budget')" >&2
   exit 1

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod registry;
 pub mod sources;
 pub mod stats;
+pub mod usage;
 
 mod digest;
 mod toml_reader;

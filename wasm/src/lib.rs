@@ -163,6 +163,51 @@ pub fn plan(entries: &str, options: &str) -> Result<String, JsError> {
     Ok(write::plan(&plan_mod::plan(&entries, &options)))
 }
 
+/// Listing JSON + the fingerprint files whose atime moved off the sentinel (JSON array)
+/// -> the units this job used (JSON array), or `null` when nothing was touched: no build
+/// ran, so every unit is kept. See `stash_core::usage`.
+#[wasm_bindgen(js_name = usedUnits)]
+pub fn used_units(entries: &str, touched: &str) -> Result<String, JsError> {
+    let entries = parse("entries", entries, read::entries)?;
+    let touched: std::collections::BTreeSet<String> = parse("touched", touched, |v| v.strings())?
+        .into_iter()
+        .collect();
+    let groups = plan_mod::plan(&entries, &Default::default()).groups;
+    Ok(
+        match stash_core::usage::used_units(&groups, |p| touched.contains(p)) {
+            Some(used) => write::strings(&used.into_iter().collect::<Vec<_>>()),
+            None => "null".into(),
+        },
+    )
+}
+
+/// Saved and current tracked entries (`SourceEntry[]` JSON) -> the content-gated mtime
+/// plan: `{restore: [[path, mtime_s, mtime_ns]], touch: [path], restored, touched}`.
+/// Only an entry with the same kind, size and hash gets its saved mtime back.
+#[wasm_bindgen(js_name = mtimePlan)]
+pub fn mtime_plan(saved: &str, current: &str) -> Result<String, JsError> {
+    let saved = stash_core::sources::SourceManifest {
+        entries: parse("saved", saved, read::source_entries)?,
+        ..Default::default()
+    };
+    let current = parse("current", current, read::source_entries)?;
+    Ok(write::mtime_plan(&stash_core::sources::mtime_plan(
+        &saved, &current,
+    )))
+}
+
+/// Whether a target-dir path is a fingerprint file: the ones a restore marks.
+#[wasm_bindgen(js_name = isFingerprint)]
+pub fn is_fingerprint(path: &str) -> bool {
+    stash_core::usage::is_fingerprint(path)
+}
+
+/// The atime (seconds since the epoch) a restore gives fingerprint files.
+#[wasm_bindgen(js_name = sentinelAtime)]
+pub fn sentinel_atime() -> f64 {
+    stash_core::usage::SENTINEL_ATIME_S as f64
+}
+
 /// Version of the key schema this build computes (`schema` of the inputs).
 #[wasm_bindgen(js_name = keySchema)]
 pub fn key_schema() -> u32 {

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use stash_core::sources::{SourceEntry, SourceKind};
 use stash_core::{Entry, EntryKind, KeyInputs, PlanOptions, RustcInfo};
 
 use crate::json::{Error, Fields, Value, parse};
@@ -82,6 +83,33 @@ fn entry_kind(v: &Value) -> Result<EntryKind, Error> {
         "file" => Ok(EntryKind::File),
         "dir" => Ok(EntryKind::Dir),
         "symlink" => Ok(EntryKind::Symlink),
+        other => Err(Error::new(format!(
+            "unknown variant `{other}`, expected one of `file`, `dir`, `symlink`"
+        ))),
+    }
+}
+
+/// `[{path, kind, size, hash, mtime_s, mtime_ns}]`: a checkout's tracked entries, as
+/// `SourceEntry` (mtimes before 1970 are not accepted).
+pub fn source_entries(v: &Value) -> Result<Vec<SourceEntry>, Error> {
+    v.items(|v| {
+        let f = Fields::of(v)?;
+        Ok(SourceEntry {
+            path: f.required("path", Value::string)?,
+            kind: f.required("kind", source_kind)?,
+            size: f.required("size", |v| v.unsigned(u64::MAX))?,
+            hash: f.required("hash", Value::string)?,
+            mtime_s: f.required("mtime_s", |v| v.unsigned(i64::MAX as u64))? as i64,
+            mtime_ns: f.required("mtime_ns", |v| v.unsigned(999_999_999))? as u32,
+        })
+    })
+}
+
+fn source_kind(v: &Value) -> Result<SourceKind, Error> {
+    match v.string()?.as_str() {
+        "file" => Ok(SourceKind::File),
+        "dir" => Ok(SourceKind::Dir),
+        "symlink" => Ok(SourceKind::Symlink),
         other => Err(Error::new(format!(
             "unknown variant `{other}`, expected one of `file`, `dir`, `symlink`"
         ))),

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use stash_core::key::{ExplainLine, Segment};
 use stash_core::layout::Class;
 use stash_core::plan::CategoryStats;
+use stash_core::sources::{MtimeAction, MtimePlan};
 use stash_core::{Category, Key, KeySet, Plan, RustcInfo};
 
 use crate::json::Writer;
@@ -29,6 +30,41 @@ fn key(w: &mut Writer, k: &Key) {
         .key("ladder")
         .str_array(&k.ladder);
     w.close('}');
+}
+
+/// `{restore: [[path, mtime_s, mtime_ns]], touch: [path], restored, touched}`.
+pub fn mtime_plan(p: &MtimePlan) -> String {
+    let mut w = Writer::default();
+    w.open('{').key("restore").open('[');
+    for (path, action) in &p.actions {
+        if let MtimeAction::Restore { mtime_s, mtime_ns } = action {
+            w.open('[')
+                .str(path)
+                .uint(*mtime_s as u64)
+                .uint(u64::from(*mtime_ns));
+            w.close(']');
+        }
+    }
+    w.close(']').key("touch").open('[');
+    for (path, action) in &p.actions {
+        if matches!(action, MtimeAction::Touch) {
+            w.str(path);
+        }
+    }
+    w.close(']')
+        .key("restored")
+        .uint(p.restored)
+        .key("touched")
+        .uint(p.touched);
+    w.close('}');
+    w.out
+}
+
+/// A JSON array of strings.
+pub fn strings(items: &[String]) -> String {
+    let mut w = Writer::default();
+    w.str_array(items);
+    w.out
 }
 
 pub fn explain(lines: &[ExplainLine]) -> String {
