@@ -370,3 +370,25 @@ SH
   assert_success
   assert_output --partial "CARGO_HOME is $STASH_CARGO_HOME"
 }
+
+@test "every integration pins the crate's own version (a release bumps them together)" {
+  local version
+  version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_ROOT/Cargo.toml" | head -n 1)"
+  run grep -c "^STASH_VERSION_PIN=$version\$" "$BK_ROOT/lib/cargo-stash.bash"
+  assert_output 1
+  run "$STASH_PYTHON" - "$REPO_ROOT" "$version" <<'PY'
+import re, sys, yaml
+root, version = sys.argv[1], sys.argv[2]
+spec = next(yaml.safe_load_all(open(f"{root}/ci-templates/gitlab/templates/cargo-stash.yml")))
+pins = {"gitlab input": spec["spec"]["inputs"]["version"]["default"]}
+for f in ("action.yml", "restore/action.yml", "save/action.yml"):
+    pins[f"github {f}"] = str(yaml.safe_load(open(f"{root}/ci-templates/github/{f}"))["inputs"]["version"]["default"])
+pins["github config.mjs"] = re.search(r"PINNED_VERSION = '([^']+)'", open(f"{root}/ci-templates/github/src/config.mjs").read()).group(1)
+pins["gitlab script fallback"] = re.search(r"CARGO_STASH_IN_VERSION:-([0-9.]+)\}", open(f"{root}/ci-templates/gitlab/templates/cargo-stash.yml").read()).group(1)
+bad = {k: v for k, v in pins.items() if v != version}
+print(bad or f"all pin {version}")
+sys.exit(1 if bad else 0)
+PY
+  assert_success
+  assert_output "all pin $version"
+}
