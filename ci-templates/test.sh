@@ -2,10 +2,11 @@
 # Tests the CI templates under their real runners, against the real cargo-stash binary and
 # a real S3 store (SeaweedFS):
 #   - GitLab: gitlab-ci-local (npm, pinned in gitlab/test/package-lock.json) runs the
-#     example pipeline that includes gitlab/cargo-stash.yml (gitlab/test/run.sh);
+#     example pipeline that includes the component gitlab/templates/cargo-stash.yml
+#     (gitlab/test/run.sh);
 #   - Buildkite: bats runs the plugin's hooks (buildkite/tests/hooks.bats), shellcheck
-#     checks them, plugin.yml is validated.
-# Installs what is missing (Debian rsync, bats, bats-assert, bats-support, shellcheck,
+#     checks them, plugin.yml and README.md pass buildkite-plugin-linter's rules.
+# Installs what is missing (Debian rsync, bats, bats-assert, bats-support, shellcheck, jq,
 # dash; PyYAML and jsonschema; gitlab-ci-local), builds target/debug/cargo-stash if it is
 # not there (CARGO_STASH_BIN overrides), and starts the servers if target/servers.env is
 # missing (stopping them again at exit). Ends with `ci-templates: N passed, M failed`.
@@ -28,7 +29,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 missing=()
-for tool in rsync bats shellcheck dash git; do
+for tool in rsync bats shellcheck dash git jq; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 for lib in bats-assert bats-support; do

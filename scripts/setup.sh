@@ -32,7 +32,6 @@ done
 wbg_version=$(grep -A2 'name = "wasm-bindgen"' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p' | head -1)
 if [[ -n "$wbg_version" ]] && ! wasm-bindgen --version 2>/dev/null | grep -q "$wbg_version"; then
   log "cargo install wasm-bindgen-cli $wbg_version (several minutes, once)"
-  cargo install wasm-bindgen-cli --version "$wbg_version" --locked ||
-    cargo install wasm-bindgen-cli --version "$wbg_version"
+  bash "$root/scripts/install-wasm-bindgen.sh" "$wbg_version"
 fi
 log "done"

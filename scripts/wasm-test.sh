@@ -23,8 +23,7 @@ fi
 if [[ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]] ||
    ! command -v wasm-bindgen-test-runner >/dev/null; then
   log "cargo install wasm-bindgen-cli $bindgen_version"
-  cargo install wasm-bindgen-cli --version "$bindgen_version" --locked ||
-    cargo install wasm-bindgen-cli --version "$bindgen_version"
+  bash "$root/scripts/install-wasm-bindgen.sh" "$bindgen_version"
 fi
 npm_ci() { # npm ci unless node_modules matches package-lock.json already
   local dir="$1"
@@ -37,16 +36,37 @@ npm_ci() { # npm ci unless node_modules matches package-lock.json already
 npm_ci "$root/wasm/npm"
 npm_ci "$action"
 
+# dist/ is committed (the action runs without npm install), so it must be what these
+# sources bundle to: any difference fails. The .wasm is only reproduced by the tools
+# that made it (dist/wasm-toolchain.txt); built here with others, it is put back as
+# committed with a warning, and everything else must still match.
+check_dist() {
+  local dist=ci-templates/github/dist changed committed_tools
+  git -C "$root" ls-files --error-unmatch "$dist/restore.mjs" >/dev/null 2>&1 || return 0
+  changed="$(git -C "$root" status --porcelain --untracked-files=all -- "$dist")"
+  [[ -n "$changed" ]] || return 0
+  committed_tools="$(git -C "$root" show "HEAD:$dist/wasm-toolchain.txt" 2>/dev/null || true)"
+  if [[ -n "$committed_tools" && "$committed_tools" != "$(cat "$root/$dist/wasm-toolchain.txt")" ]] &&
+    ! grep -qv -e " $dist/stash_wasm_bg.wasm\$" -e " $dist/wasm-toolchain.txt\$" <<<"$changed"; then
+    echo "warning: the committed $dist/stash_wasm_bg.wasm was built with other tools" \
+      "($(head -n 1 <<<"$committed_tools")); here: $(head -n 1 "$root/$dist/wasm-toolchain.txt")." \
+      "Keeping the committed one; the JavaScript bundle matches." >&2
+    git -C "$root" checkout -- "$dist/stash_wasm_bg.wasm" "$dist/wasm-toolchain.txt"
+    return 0
+  fi
+  echo "error: $dist/ differs from a fresh bundle of these sources:" >&2
+  echo "$changed" >&2
+  echo "       commit the rebuilt one: scripts/wasm-build.sh && (cd ci-templates/github && node build.mjs)" >&2
+  exit 1
+}
+
 # --- build ---------------------------------------------------------------------------
 log "build the wasm package"
 bash "$root/scripts/wasm-build.sh"
 log "bundle the GitHub Action (dist/)"
 (cd "$action" && node build.mjs)
-# dist/ is committed (the action runs without npm install): say when it was stale.
-if git -C "$root" ls-files --error-unmatch ci-templates/github/dist/restore.mjs >/dev/null 2>&1 &&
-   [[ -n "$(git -C "$root" status --porcelain -- ci-templates/github/dist)" ]]; then
-  echo "warning: ci-templates/github/dist/ differed from the committed bundle; commit the rebuilt one" >&2
-fi
+check_dist
+
 log "cargo build -p cargo-stash (native side of the cross-checks)"
 cargo build -p cargo-stash
 export STASH_NATIVE_BIN="${STASH_NATIVE_BIN:-${CARGO_STASH_BIN:-$root/target/debug/cargo-stash}}"

@@ -1,5 +1,8 @@
 // Bundles the action into dist/ so it runs without `npm install` at use time:
-// dist/restore.mjs (main), dist/save.mjs (post) and the wasm module they load.
+// dist/restore.mjs (main, and restore/), dist/save.mjs (post, and save/) and the wasm
+// module they load. The output depends only on the sources, the locked npm packages and
+// the wasm package (no timestamps, no absolute paths), so CI can rebuild it and fail
+// when the committed dist/ differs (scripts/wasm-test.sh).
 // Needs the wasm package built first (scripts/wasm-build.sh).
 
 import * as esbuild from 'esbuild';
@@ -46,6 +49,9 @@ await esbuild.build({
   logLevel: 'warning',
 });
 fs.copyFileSync(wasm, path.join(dist, 'stash_wasm_bg.wasm'));
+// The tools that made the .wasm (scripts/wasm-build.sh): a bundle is reproduced byte for
+// byte from the same sources with the same tools.
+fs.copyFileSync(path.join(path.dirname(wasm), 'BUILD'), path.join(dist, 'wasm-toolchain.txt'));
 for (const f of fs.readdirSync(dist)) {
   console.log(`dist/${f.padEnd(28)} ${fs.statSync(path.join(dist, f)).size} bytes`);
 }

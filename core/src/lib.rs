@@ -18,6 +18,7 @@ pub mod registry;
 pub mod sources;
 pub mod stats;
 pub mod supersede;
+pub mod usage;
 
 mod digest;
 mod toml_reader;

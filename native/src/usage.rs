@@ -1,6 +1,5 @@
-//! Which restored units did this job use? Cargo reads every used unit's fingerprint
-//! files, even in a no-op build (DESIGN §1); restore sets their atime to a sentinel and
-//! save looks for fingerprints whose atime moved. Only stats are taken here: reading a
+//! Which restored units did this job use? The rule is stash-core's (`usage`); this
+//! probes that atimes work and stats fingerprints. Only stats are taken here: reading a
 //! fingerprint would mark it used.
 
 use std::collections::BTreeSet;
@@ -9,10 +8,9 @@ use std::path::Path;
 use filetime::FileTime;
 use stash_core::Group;
 
-use crate::pack::is_fingerprint;
-
-/// 1970-01-01T00:00:01Z: older than any mtime, so `relatime` updates it on the next read.
-pub const SENTINEL_ATIME: FileTime = FileTime::from_unix_time(1, 0);
+/// The core's sentinel as a file time.
+pub const SENTINEL_ATIME: FileTime =
+    FileTime::from_unix_time(stash_core::usage::SENTINEL_ATIME_S, 0);
 
 /// Whether this filesystem updates atime on read (not `noatime`), tried in `dir`.
 pub fn atime_works(dir: &Path) -> bool {
@@ -29,27 +27,11 @@ pub fn atime_works(dir: &Path) -> bool {
     ok.unwrap_or(false)
 }
 
-/// Units of `groups` that were used: any fingerprint file read or written since restore.
-/// A unit without fingerprint files counts as used (nothing proves otherwise). `None`
-/// when no fingerprint was touched at all: no build ran, which proves nothing unused.
+/// Units of `groups` that were used ([`stash_core::usage::used_units`]), from the
+/// atimes of their fingerprint files under `root`.
 pub fn used_units(root: &Path, groups: &[Group]) -> Option<BTreeSet<String>> {
-    let mut any_touched = false;
-    let used = groups
-        .iter()
-        .filter(|g| g.unit.is_some())
-        .filter(|g| {
-            let mut fingerprints = g.paths.iter().filter(|p| is_fingerprint(p)).peekable();
-            if fingerprints.peek().is_none() {
-                return true;
-            }
-            let touched = fingerprints.any(|p| match std::fs::symlink_metadata(root.join(p)) {
-                Ok(m) if m.is_file() => FileTime::from_last_access_time(&m) != SENTINEL_ATIME,
-                _ => false,
-            });
-            any_touched |= touched;
-            touched
-        })
-        .map(|g| g.name.clone())
-        .collect();
-    any_touched.then_some(used)
+    stash_core::usage::used_units(groups, |p| match std::fs::symlink_metadata(root.join(p)) {
+        Ok(m) if m.is_file() => FileTime::from_last_access_time(&m) != SENTINEL_ATIME,
+        _ => false,
+    })
 }

@@ -156,6 +156,34 @@ export function parseRustcVersion(output: string): RustcInfo;
 export function artifactEnv(env: Record<string, string | undefined>, extraEnv?: string[]): Record<string, string>;
 export function classify(entries: Entry[]): Classified[];
 export function plan(entries: Entry[], options?: PlanOptions): Plan;
+/** Units this job used (`used_units` of a plan), from the fingerprint files whose atime
+ *  moved off `SENTINEL_ATIME` since the restore; `null` when none moved (keep all). */
+export function usedUnits(entries: Entry[], touched: string[]): string[] | null;
+/** One tracked file of a checkout (stash-core `SourceEntry`). */
+export interface SourceEntry {
+  path: string;
+  kind: 'file' | 'dir' | 'symlink';
+  size: number;
+  /** sha256 hex of the content (file) or the link target (symlink). */
+  hash: string;
+  mtime_s: number;
+  mtime_ns: number;
+}
+export interface MtimePlan {
+  /** `[path, mtime_s, mtime_ns]`: content proven equal, give back the saved mtime. */
+  restore: [string, number, number][];
+  /** Changed or new: stamp newer than every restored artifact. */
+  touch: string[];
+  restored: number;
+  touched: number;
+}
+/** Content-gated mtime restore: only an entry with the same kind, size and hash as the
+ *  saved one gets its saved mtime back. */
+export function mtimePlan(saved: SourceEntry[], current: SourceEntry[]): MtimePlan;
+/** Whether a target-dir path is a fingerprint file (what a restore marks). */
+export function isFingerprint(path: string): boolean;
+/** The atime, in seconds since the epoch, a restore gives fingerprint files. */
+export const SENTINEL_ATIME: number;
 /** Key inputs read from the workspace the way `cargo stash key` reads them. */
 export function gatherKeyInputs(options: GatherOptions): KeyInputs;
 /** Runs `cargo metadata --no-deps --format-version 1`. */
@@ -178,6 +206,10 @@ declare const stash: {
   artifactEnv: typeof artifactEnv;
   classify: typeof classify;
   plan: typeof plan;
+  usedUnits: typeof usedUnits;
+  mtimePlan: typeof mtimePlan;
+  isFingerprint: typeof isFingerprint;
+  SENTINEL_ATIME: number;
   gatherKeyInputs: typeof gatherKeyInputs;
   cargoMetadata: typeof cargoMetadata;
   osLabel: typeof osLabel;

@@ -82,6 +82,18 @@ function plan(entries, options = {}) {
   return JSON.parse(wasm.plan(json('entries', entries, 'array'), json('options', options, 'object')));
 }
 
+/** Units this job used, from the fingerprint files whose atime moved off the sentinel
+ *  since the restore; `null` when none moved (no build ran: keep every unit). */
+function usedUnits(entries, touched) {
+  return JSON.parse(wasm.usedUnits(json('entries', entries, 'array'), json('touched', touched, 'array')));
+}
+
+/** Content-gated mtime restore: which tracked files get their saved mtime back
+ *  (same kind, size and hash) and which are touched. Entries are `SourceEntry`s. */
+function mtimePlan(saved, current) {
+  return JSON.parse(wasm.mtimePlan(json('saved', saved, 'array'), json('current', current, 'array')));
+}
+
 module.exports = {
   computeKey,
   explain,
@@ -91,6 +103,10 @@ module.exports = {
   artifactEnv,
   classify,
   plan,
+  usedUnits,
+  mtimePlan,
+  isFingerprint: wasm.isFingerprint,
+  SENTINEL_ATIME: wasm.sentinelAtime(),
   gatherKeyInputs: (options) => gatherKeyInputs(options, { parseRustcVersion, artifactEnv }),
   cargoMetadata: ({ cargo = process.env.CARGO || 'cargo', manifestPath, cwd = process.cwd(), env = process.env } = {}) =>
     JSON.parse(cargoMetadata({ cargo, manifestPath, cwd, env })),

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 use stash_core::layout::Class;
+use stash_core::sources::{MtimeAction, MtimePlan};
 
 /// `what`'s JSON text as a `T`, or a message naming `what` and the bad field:
 /// `inputs: field `rustc.release`: invalid type: number `1`, expected a string`.
@@ -85,5 +86,35 @@ impl<'a> Classified<'a> {
             unit,
             name,
         }
+    }
+}
+
+/// A content-gated mtime plan as the GitHub Action applies it:
+/// `{restore: [[path, mtime_s, mtime_ns]], touch: [path], restored, touched}`.
+#[derive(Serialize)]
+pub struct MtimePlanOut<'a> {
+    restore: Vec<(&'a str, i64, u32)>,
+    touch: Vec<&'a str>,
+    restored: u64,
+    touched: u64,
+}
+
+impl<'a> MtimePlanOut<'a> {
+    pub fn new(plan: &'a MtimePlan) -> Self {
+        let mut out = MtimePlanOut {
+            restore: Vec::new(),
+            touch: Vec::new(),
+            restored: plan.restored,
+            touched: plan.touched,
+        };
+        for (path, action) in &plan.actions {
+            match *action {
+                MtimeAction::Restore { mtime_s, mtime_ns } => {
+                    out.restore.push((path, mtime_s, mtime_ns))
+                }
+                MtimeAction::Touch => out.touch.push(path),
+            }
+        }
+        out
     }
 }

@@ -5,10 +5,11 @@
 //! written by serde ([`boundary`]). Every error becomes a JS `Error` whose message names
 //! the offending field, so a plugin author can tell which input to fix.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::de::DeserializeOwned;
 use stash_core::layout::{Profiles, classify as classify_path};
+use stash_core::sources::{self, SourceEntry, SourceManifest};
 use stash_core::{Entry, KeyInputs, PlanOptions, RustcInfo, key, plan as plan_mod};
 use wasm_bindgen::prelude::*;
 
@@ -164,6 +165,55 @@ pub fn plan(entries: &str, options: &str) -> Result<String, JsError> {
     let entries: Vec<Entry> = parse("entries", entries)?;
     let options: PlanOptions = parse("options", options)?;
     Ok(write(&plan_mod::plan(&entries, &options)))
+}
+
+/// Listing JSON + the fingerprint files whose atime moved off the sentinel (JSON array)
+/// -> the units this job used (JSON array), or `null` when nothing was touched: no build
+/// ran, so every unit is kept. See `stash_core::usage`.
+#[wasm_bindgen(js_name = usedUnits)]
+pub fn used_units(entries: &str, touched: &str) -> Result<String, JsError> {
+    let entries: Vec<Entry> = parse("entries", entries)?;
+    let touched: BTreeSet<String> = parse("touched", touched)?;
+    let groups = plan_mod::plan(&entries, &Default::default()).groups;
+    let used = stash_core::usage::used_units(&groups, |p| touched.contains(p));
+    Ok(write(&used))
+}
+
+/// Saved and current tracked entries (`SourceEntry[]` JSON) -> the content-gated mtime
+/// plan: `{restore: [[path, mtime_s, mtime_ns]], touch: [path], restored, touched}`.
+/// Only an entry with the same kind, size and hash gets its saved mtime back.
+#[wasm_bindgen(js_name = mtimePlan)]
+pub fn mtime_plan(saved: &str, current: &str) -> Result<String, JsError> {
+    let saved = SourceManifest {
+        entries: parse("saved", saved)?,
+        ..Default::default()
+    };
+    let current: Vec<SourceEntry> = parse("current", current)?;
+    if let Some(e) = saved
+        .entries
+        .iter()
+        .chain(&current)
+        .find(|e| e.mtime_ns > 999_999_999)
+    {
+        return Err(JsError::new(&format!(
+            "entry `{}`: mtime_ns must be below 1000000000",
+            e.path
+        )));
+    }
+    let plan = sources::mtime_plan(&saved, &current);
+    Ok(write(&boundary::MtimePlanOut::new(&plan)))
+}
+
+/// Whether a target-dir path is a fingerprint file: the ones a restore marks.
+#[wasm_bindgen(js_name = isFingerprint)]
+pub fn is_fingerprint(path: &str) -> bool {
+    stash_core::usage::is_fingerprint(path)
+}
+
+/// The atime (seconds since the epoch) a restore gives fingerprint files.
+#[wasm_bindgen(js_name = sentinelAtime)]
+pub fn sentinel_atime() -> f64 {
+    stash_core::usage::SENTINEL_ATIME_S as f64
 }
 
 /// Version of the key schema this build computes (`schema` of the inputs).

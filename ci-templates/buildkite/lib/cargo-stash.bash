@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # Shared by the cargo-stash plugin's hooks: reads and checks the plugin's options
-# (BUILDKITE_PLUGIN_CARGO_STASH_<OPTION>), finds the binary, runs it, reports.
+# (BUILDKITE_PLUGIN_<NAME>_<OPTION>), finds the binary, runs it, reports.
 # Sourced, not run.
 # shellcheck disable=SC2034 # the stash_* globals set here are read by the hooks
+
+# The cargo-stash release this plugin release installs when no binary is given or found.
+STASH_VERSION_PIN=0.1.0
 
 stash_log() { printf 'cargo-stash: %s\n' "$*" >&2; }
 stash_err() { printf 'cargo-stash: error: %s\n' "$*" >&2; }
 
+# The agent names option variables after the plugin as the pipeline refers to it (a
+# vendored copy in .buildkite/plugins/stash gets BUILDKITE_PLUGIN_STASH_*) and tells
+# the hooks that name in BUILDKITE_PLUGIN_NAME.
+stash_env_prefix() { printf 'BUILDKITE_PLUGIN_%s_' "${BUILDKITE_PLUGIN_NAME:-CARGO_STASH}"; }
+
 stash_var() { # option-name -> the env var the agent sets for it
   local name="${1//-/_}"
-  printf 'BUILDKITE_PLUGIN_CARGO_STASH_%s' "${name^^}"
+  printf '%s%s' "$(stash_env_prefix)" "${name^^}"
 }
 
 stash_opt() { # option-name [default] -> its value
@@ -44,8 +52,28 @@ stash_list() { # option-name -> one value a line, from a string (commas/spaces) 
   done
 }
 
-STASH_OPTIONS=(store prefix suffix policy save-on-failure strict unprotect binary install version
-  cargo-home manifest-path profile target env-vars jobs exact no-mtime keep-unused annotate)
+STASH_OPTIONS=(store prefix project suffix policy save-on-failure strict unprotect protected-branches
+  binary install version cargo-home manifest-path profile target env-vars jobs exact no-mtime
+  keep-unused annotate)
+
+stash_ident() { # text -> key-safe: [A-Za-z0-9._], the rest as _
+  local s="$1"
+  printf '%s' "${s//[^A-Za-z0-9._]/_}"
+}
+
+# Whether this build may write where protected builds read: not a pull request (its code
+# may come from a fork), and a branch matching protected-branches (default: the
+# pipeline's default branch), as GitLab's protected branches.
+stash_trusted() {
+  [[ -z "${BUILDKITE_PULL_REQUEST:-}" || "${BUILDKITE_PULL_REQUEST}" == false ]] || return 1
+  local branch="${BUILDKITE_BRANCH:-}" pattern
+  [[ -n "$branch" ]] || return 1
+  while IFS= read -r pattern; do
+    # shellcheck disable=SC2053 # the pattern is a glob on purpose (release/*)
+    [[ -n "$pattern" && "$branch" == $pattern ]] && return 0
+  done < <(stash_list protected-branches | grep . || printf '%s\n' "${BUILDKITE_PIPELINE_DEFAULT_BRANCH:-main}")
+  return 1
+}
 
 # Reads every option; on a bad one prints an error naming it and returns 2.
 # Sets stash_policy, stash_save_on_failure, stash_annotate, stash_prefix, stash_args (common
@@ -57,12 +85,12 @@ stash_config() {
     name="${var%%=*}"
     # Array items come as NAME_0, NAME_1 ...
     if [[ "$known" != *" ${name} "* && "$known" != *" ${name%_[0-9]*} "* ]]; then
-      o="${name#BUILDKITE_PLUGIN_CARGO_STASH_}"
+      o="${name#"$(stash_env_prefix)"}"
       o="${o,,}"
       stash_err "unknown option '${o//_/-}' (known: ${STASH_OPTIONS[*]})"
       return 2
     fi
-  done < <(compgen -e | grep '^BUILDKITE_PLUGIN_CARGO_STASH_' || true)
+  done < <(compgen -e | grep "^$(stash_env_prefix)" || true)
 
   stash_policy="$(stash_opt policy pull-push)"
   case "$stash_policy" in
@@ -125,23 +153,26 @@ stash_config() {
   fi
   export CARGO_HOME="$cargo_home"
 
-  # Pull requests (maybe from forks) never write what other builds restore.
-  local user_prefix scope
+  # The prefix: trust level, project, then the user's part. Pull requests and other
+  # branches never write what protected branches restore; pipelines sharing a bucket
+  # never restore each other's snapshots (unless given the same project).
+  local user_prefix project
   user_prefix="$(stash_opt prefix)"
   if [[ "$user_prefix" == */* ]]; then
     stash_err "option 'prefix' must not contain '/', not '$user_prefix'"
     return 2
   fi
-  if [[ "$unprotect" == true ]]; then
-    stash_prefix="$user_prefix"
-  else
-    if [[ -z "${BUILDKITE_PULL_REQUEST:-}" || "${BUILDKITE_PULL_REQUEST}" == false ]]; then
-      scope=protected
-    else
-      scope=unprotected
-    fi
-    stash_prefix="${scope}${user_prefix:+-$user_prefix}"
+  stash_prefix=""
+  if [[ "$unprotect" != true ]]; then
+    if stash_trusted; then stash_prefix=protected; else stash_prefix=unprotected; fi
   fi
+  project="$(stash_opt project)"
+  if [[ -z "$project" && -n "${BUILDKITE_PIPELINE_SLUG:-}" ]]; then
+    # Slugs are [a-z0-9-]: joined by '.', org and pipeline cannot run into another pair.
+    project="${BUILDKITE_ORGANIZATION_SLUG:+$BUILDKITE_ORGANIZATION_SLUG.}$BUILDKITE_PIPELINE_SLUG"
+  fi
+  [[ -n "$project" ]] && stash_prefix="${stash_prefix:+$stash_prefix-}$(stash_ident "$project")"
+  [[ -n "$user_prefix" ]] && stash_prefix="${stash_prefix:+$stash_prefix-}$user_prefix"
 
   stash_args=()
   [[ -n "$stash_prefix" ]] && stash_args+=(--prefix "$stash_prefix")
@@ -163,8 +194,13 @@ stash_config() {
 # Sets stash_bin to the binary, or to "" when there is none and the cache is skipped.
 # Returns non-zero on a bad `binary` option, or when strict and nothing is found.
 stash_binary() {
-  local bin
+  local bin want
   bin="$(stash_opt binary)"
+  want="$(stash_opt version "$STASH_VERSION_PIN")"
+  if [[ ! "$want" =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]]; then
+    stash_err "option 'version' must be an exact version like $STASH_VERSION_PIN, not '$want'"
+    return 2
+  fi
   stash_bin=""
   if [[ -n "$bin" ]]; then
     if [[ ! -f "$bin" || ! -x "$bin" ]]; then
@@ -174,14 +210,23 @@ stash_binary() {
     stash_bin="$bin"
   elif command -v cargo-stash >/dev/null 2>&1; then
     stash_bin="$(command -v cargo-stash)"
-  elif [[ -x "$CARGO_HOME/bin/cargo-stash" ]]; then
+  elif [[ -x "$CARGO_HOME/bin/cargo-stash" && "$(stash_version_of "$CARGO_HOME/bin/cargo-stash")" == "$want" ]]; then
     stash_bin="$CARGO_HOME/bin/cargo-stash"
   elif [[ "$stash_install" == true ]]; then
-    local version
-    version="$(stash_opt version)"
-    stash_log "installing cargo-stash${version:+ $version} with cargo install (preinstall it on the agent to skip this)"
-    if cargo install --locked --quiet cargo-stash ${version:+--version "$version"}; then
+    # Only our crate, only the pinned version, only its locked dependencies.
+    stash_log "installing cargo-stash $want: cargo install cargo-stash --version =$want --locked (preinstall it on the agent to skip this)"
+    if cargo install cargo-stash --version "=$want" --locked --force --quiet; then
       stash_bin="$CARGO_HOME/bin/cargo-stash"
+    fi
+  fi
+  if [[ -n "$stash_bin" ]]; then
+    local have
+    if ! have="$(stash_version_of "$stash_bin")"; then
+      stash_err "$stash_bin is not cargo-stash: '$stash_bin --version' did not print 'cargo-stash <version>'"
+      [[ -n "$bin" ]] && return 2
+      stash_bin=""
+    elif [[ "$have" != "$want" ]]; then
+      stash_log "warning: $stash_bin is cargo-stash $have, this plugin release pins $want"
     fi
   fi
   if [[ -z "$stash_bin" ]]; then
@@ -195,8 +240,19 @@ stash_binary() {
   return 0
 }
 
-stash_json_field() { # file field -> value of a top-level string field of cargo-stash's --json
-  sed -n "s/^  \"$2\": \"\\(.*\\)\",\\{0,1\\}\$/\\1/p" "$1" | head -n 1
+stash_version_of() { # binary -> its version if it says it is cargo-stash, else fails
+  local v
+  v="$("$1" --version 2>/dev/null)" || return 1
+  [[ "$v" =~ ^cargo-stash\ ([0-9][^[:space:]]*)$ ]] || return 1
+  printf '%s' "${BASH_REMATCH[1]}"
+}
+
+stash_json_field() { # file field -> a top-level string field of cargo-stash's --json, or ""
+  if ! command -v jq >/dev/null 2>&1; then
+    stash_log "warning: jq is not on PATH (a requirement of this plugin): the outcome is not reported"
+    return 0
+  fi
+  jq -r --arg f "$2" '.[$f] // empty | strings' "$1" 2>/dev/null || true
 }
 
 stash_agent() { # buildkite-agent args...: only when it is there; never fails the step

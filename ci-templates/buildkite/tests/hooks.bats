@@ -31,7 +31,12 @@ setup_file() {
 printf '%s\n' "$*" >>"$AGENT_LOG"
 AGENT
   chmod +x "$WORK/bin/buildkite-agent"
-  export BK_ROOT REPO_ROOT WORK ORIGIN BK_STORE AGENT_LOG
+  # The key prefixes of this pipeline (org acme, pipeline fixture, prefix option fixture)
+  # on its default branch, on anything else, and of another pipeline.
+  PROTECTED="protected-acme.fixture-fixture" UNPROTECTED="unprotected-acme.fixture-fixture"
+  export BK_ROOT REPO_ROOT WORK ORIGIN BK_STORE AGENT_LOG PROTECTED UNPROTECTED
+  P_KEY="$(key_prefix "$PROTECTED")"
+  export P_KEY
 }
 
 setup() {
@@ -44,6 +49,8 @@ setup() {
   export BUILDKITE_PLUGIN_CARGO_STASH_PREFIX=fixture
   export CARGO_HOME="$STASH_CARGO_HOME"
   export BUILDKITE_PULL_REQUEST=false BUILDKITE_STEP_KEY="test$BATS_TEST_NUMBER" BUILDKITE_LABEL=":rust: test"
+  export BUILDKITE_ORGANIZATION_SLUG=acme BUILDKITE_PIPELINE_SLUG=fixture
+  export BUILDKITE_BRANCH=main BUILDKITE_PIPELINE_DEFAULT_BRANCH=main
   export CARGO_TERM_COLOR=never
   PATH="$WORK/bin:$PATH"
   : >"$AGENT_LOG"
@@ -101,7 +108,10 @@ snapshots() { # key prefix -> number of target snapshots in the store under it
 }
 
 @test "plugin.yml validates: a JSON schema that accepts good configs and rejects bad ones" {
-  run "$STASH_PYTHON" "$BATS_TEST_DIRNAME/validate-plugin.py" "$BK_ROOT/plugin.yml" "$BK_ROOT/lib/cargo-stash.bash" "$REPO_ROOT/docs/ci.md"
+  local version
+  version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_ROOT/Cargo.toml" | head -n 1)"
+  run "$STASH_PYTHON" "$BATS_TEST_DIRNAME/validate-plugin.py" "$BK_ROOT/plugin.yml" "$BK_ROOT/lib/cargo-stash.bash" \
+    "$BK_ROOT/README.md" cargo-stash/cargo-stash "$version" "$REPO_ROOT/docs/ci.md"
   assert_success
   assert_output --partial "plugin.yml: valid"
 }
@@ -148,8 +158,8 @@ snapshots() { # key prefix -> number of target snapshots in the store under it
   assert_success
   assert_output --partial "cache miss for"
   assert_output --partial "command exited with 0"
-  assert_output --partial "cargo-stash: saved protected_fixture-"
-  [ "$(snapshots protected-fixture)" = 1 ]
+  assert_output --partial "cargo-stash: saved $P_KEY-"
+  [ "$(snapshots "$PROTECTED")" = 1 ]
   run cat "$AGENT_LOG"
   assert_line "meta-data set cargo-stash:test$BATS_TEST_NUMBER:restore miss"
   assert_line --partial "annotate --style warning --context cargo-stash-test$BATS_TEST_NUMBER"
@@ -160,7 +170,7 @@ snapshots() { # key prefix -> number of target snapshots in the store under it
   dir="$(clone)"
   run step "$dir" "cargo build --locked --message-format=json >cargo-build.json"
   assert_success
-  assert_output --partial "exact hit: restored protected_fixture-"
+  assert_output --partial "exact hit: restored $P_KEY-"
   assert_output --partial "nothing to save"
   run "$STASH_PYTHON" - "$dir/cargo-build.json" <<'PY'
 import json, sys
@@ -171,7 +181,7 @@ print(f"{len(reg) - len(stale)}/{len(reg)} registry units fresh; stale: {stale}"
 sys.exit(0 if reg and not stale else 1)
 PY
   assert_success
-  [ "$(snapshots protected-fixture)" = 1 ]
+  [ "$(snapshots "$PROTECTED")" = 1 ]
   run cat "$AGENT_LOG"
   assert_line "meta-data set cargo-stash:test$BATS_TEST_NUMBER:restore exact"
   assert_line "meta-data set cargo-stash:test$BATS_TEST_NUMBER:save skipped-exact-hit"
@@ -184,7 +194,7 @@ PY
   assert_success
   assert_output --partial "fallback hit"
   assert_output --partial "the command exited with 1: not saving"
-  [ "$(snapshots protected-fixture)" = 1 ]
+  [ "$(snapshots "$PROTECTED")" = 1 ]
   run grep -c ':save ' "$AGENT_LOG"
   assert_output 0
 }
@@ -195,8 +205,8 @@ PY
   run step "$dir" "cargo build --locked && exit 1"
   assert_success
   assert_output --partial "command exited with 1"
-  assert_output --partial "cargo-stash: saved protected_fixture-"
-  [ "$(snapshots protected-fixture)" = 2 ]
+  assert_output --partial "cargo-stash: saved $P_KEY-"
+  [ "$(snapshots "$PROTECTED")" = 2 ]
 }
 
 @test "policy pull: restores, never saves" {
@@ -206,7 +216,7 @@ PY
   assert_success
   assert_output --partial "fallback hit"
   assert_output --partial "policy pull: not saving"
-  [ "$(snapshots protected-fixture)" = 2 ]
+  [ "$(snapshots "$PROTECTED")" = 2 ]
 }
 
 @test "policy push: pre-command does not restore" {
@@ -233,8 +243,108 @@ PY
   dir="$(clone)"
   run restore_only "$dir"
   assert_success
-  assert_output --partial "key prefix 'unprotected-fixture'"
-  assert_output --partial "cache miss for unprotected_fixture-"
+  assert_output --partial "key prefix '$UNPROTECTED'"
+  assert_output --partial "cache miss for $(key_prefix "$UNPROTECTED")-"
+}
+
+@test "an untrusted build (a pull request, maybe from a fork) saves, but never where protected builds read" {
+  export BUILDKITE_PULL_REQUEST=18 BUILDKITE_PULL_REQUEST_REPO=https://example.invalid/fork/fixture.git
+  dir="$(clone)"
+  run step "$dir" "cargo build --locked"
+  assert_success
+  assert_output --partial "cargo-stash: saved $(key_prefix "$UNPROTECTED")-"
+  [ "$(snapshots "$UNPROTECTED")" = 1 ]
+  [ "$(snapshots "$PROTECTED")" = 2 ]
+}
+
+@test "protected-branches: other branches are unprotected, listed ones (globs) protected" {
+  export BUILDKITE_PLUGIN_CARGO_STASH_POLICY=pull BUILDKITE_BRANCH=feature/x
+  run bash -c '. "$BK_ROOT/hooks/environment"'
+  assert_success
+  assert_output --partial "key prefix '$UNPROTECTED'"
+  export BUILDKITE_BRANCH=release/1.2 BUILDKITE_PLUGIN_CARGO_STASH_PROTECTED_BRANCHES_0=main \
+    BUILDKITE_PLUGIN_CARGO_STASH_PROTECTED_BRANCHES_1='release/*'
+  run bash -c '. "$BK_ROOT/hooks/environment"'
+  assert_success
+  assert_output --partial "key prefix '$PROTECTED'"
+}
+
+@test "another pipeline sharing the bucket misses this one's snapshots" {
+  export BUILDKITE_PIPELINE_SLUG=other BUILDKITE_PLUGIN_CARGO_STASH_POLICY=pull
+  dir="$(clone)"
+  run restore_only "$dir"
+  assert_success
+  assert_output --partial "key prefix 'protected-acme.other-fixture'"
+  assert_output --partial "cache miss for"
+  export BUILDKITE_PLUGIN_CARGO_STASH_PROJECT=acme.fixture
+  run restore_only "$dir"
+  assert_success
+  assert_output --partial "exact hit: restored $P_KEY-"
+}
+
+@test "options are read under the name the pipeline gives the plugin (BUILDKITE_PLUGIN_NAME)" {
+  local v
+  while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep '^BUILDKITE_PLUGIN_CARGO_STASH_')
+  export BUILDKITE_PLUGIN_NAME=STASH BUILDKITE_PLUGIN_STASH_STORE="$BK_STORE" \
+    BUILDKITE_PLUGIN_STASH_BINARY="$STASH_BIN" BUILDKITE_PLUGIN_STASH_PREFIX=fixture
+  dir="$(clone)"
+  run restore_only "$dir"
+  assert_success
+  assert_output --partial "exact hit: restored $P_KEY-"
+  export BUILDKITE_PLUGIN_STASH_POLICY=sometimes
+  run "$BK_ROOT/hooks/environment"
+  assert_failure 2
+  assert_output --partial "option 'policy' must be pull, push or pull-push"
+}
+
+# A stand-in cargo on PATH: records `cargo install` calls and installs our binary, or with
+# STASH_IMPOSTOR a binary that says it is something else; other commands go to cargo.
+fake_cargo() {
+  mkdir -p "$WORK/fake"
+  cat >"$WORK/fake/cargo" <<'SH'
+#!/bin/sh
+if [ "$1" = install ]; then
+  printf '%s\n' "$*" >>"$STASH_FAKE_LOG"
+  mkdir -p "$CARGO_HOME/bin"
+  if [ -n "${STASH_IMPOSTOR:-}" ]; then
+    printf '#!/bin/sh\necho cargo-stow 0.0.1\n' >"$CARGO_HOME/bin/cargo-stash"
+    chmod +x "$CARGO_HOME/bin/cargo-stash"
+  else
+    cp "$STASH_BIN" "$CARGO_HOME/bin/cargo-stash"
+  fi
+  exit 0
+fi
+exec "$STASH_REAL_CARGO" "$@"
+SH
+  chmod +x "$WORK/fake/cargo"
+  STASH_REAL_CARGO="$(command -v cargo)" STASH_FAKE_LOG="$WORK/fake/install.log"
+  export STASH_REAL_CARGO STASH_FAKE_LOG
+  rm -f "$STASH_FAKE_LOG"
+  PATH="$WORK/fake:$PATH"
+}
+
+@test "no binary: installs exactly the pinned cargo-stash with --locked, checks it, restores" {
+  unset BUILDKITE_PLUGIN_CARGO_STASH_BINARY
+  export BUILDKITE_PLUGIN_CARGO_STASH_CARGO_HOME="$WORK/install-home$BATS_TEST_NUMBER"
+  fake_cargo
+  dir="$(clone)"
+  run restore_only "$dir"
+  assert_success
+  assert_output --partial "cache miss for"
+  run cat "$STASH_FAKE_LOG"
+  assert_output "install cargo-stash --version =0.1.0 --locked --force --quiet"
+}
+
+@test "an installed binary that is not cargo-stash is refused and the cache skipped" {
+  unset BUILDKITE_PLUGIN_CARGO_STASH_BINARY
+  export BUILDKITE_PLUGIN_CARGO_STASH_CARGO_HOME="$WORK/install-home$BATS_TEST_NUMBER" STASH_IMPOSTOR=1
+  fake_cargo
+  dir="$(clone)"
+  run restore_only "$dir"
+  assert_success
+  assert_output --partial "is not cargo-stash"
+  assert_output --partial "the cache is skipped"
+  refute_output --partial "cache miss for"
 }
 
 @test "without buildkite-agent on PATH the hooks work and call nothing" {
@@ -259,4 +369,26 @@ PY
   run bash -c '. "$BK_ROOT/hooks/environment" && echo "CARGO_HOME is $CARGO_HOME"'
   assert_success
   assert_output --partial "CARGO_HOME is $STASH_CARGO_HOME"
+}
+
+@test "every integration pins the crate's own version (a release bumps them together)" {
+  local version
+  version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_ROOT/Cargo.toml" | head -n 1)"
+  run grep -c "^STASH_VERSION_PIN=$version\$" "$BK_ROOT/lib/cargo-stash.bash"
+  assert_output 1
+  run "$STASH_PYTHON" - "$REPO_ROOT" "$version" <<'PY'
+import re, sys, yaml
+root, version = sys.argv[1], sys.argv[2]
+spec = next(yaml.safe_load_all(open(f"{root}/ci-templates/gitlab/templates/cargo-stash.yml")))
+pins = {"gitlab input": spec["spec"]["inputs"]["version"]["default"]}
+for f in ("action.yml", "restore/action.yml", "save/action.yml"):
+    pins[f"github {f}"] = str(yaml.safe_load(open(f"{root}/ci-templates/github/{f}"))["inputs"]["version"]["default"])
+pins["github config.mjs"] = re.search(r"PINNED_VERSION = '([^']+)'", open(f"{root}/ci-templates/github/src/config.mjs").read()).group(1)
+pins["gitlab script fallback"] = re.search(r"CARGO_STASH_IN_VERSION:-([0-9.]+)\}", open(f"{root}/ci-templates/gitlab/templates/cargo-stash.yml").read()).group(1)
+bad = {k: v for k, v in pins.items() if v != version}
+print(bad or f"all pin {version}")
+sys.exit(1 if bad else 0)
+PY
+  assert_success
+  assert_output "all pin $version"
 }

@@ -6,24 +6,94 @@ const __stash_filename = __stashFileURLToPath(import.meta.url);
 const __stash_dirname = __stashDirname(__stash_filename);
 import {
   actionsCache,
+  ensureBinary,
+  extraPaths,
+  fullPrefix,
   info,
-  keyPrefix,
   loadState,
   nativeStore,
-  registryPaths,
+  printKeys,
+  pruneCrates,
+  readInputs,
+  recordSources,
   reportProblem,
   sanitize,
-  warning
-} from "./chunk-OIX6LHUS.mjs";
+  warning,
+  workspaceKeys
+} from "./chunk-FN3SPCAC.mjs";
 
 // src/save.mjs
-async function run() {
-  const state = loadState();
-  if (!state) {
-    info("cargo-stash: the main step did not run; nothing to save");
-    return;
+function state() {
+  const saved = loadState();
+  if (saved?.from === "post") return saved.state;
+  const inputs = readInputs();
+  if (saved) {
+    saved.state.inputs.saveIf = inputs.saveIf;
+    return saved.state;
   }
-  const { inputs, workspaces } = state;
+  info("cargo-stash: no restore step ran in this job; computing the keys now");
+  const workspaces = [];
+  for (const ws of inputs.workspaces) {
+    try {
+      const w = workspaceKeys(ws, inputs);
+      printKeys(w);
+      workspaces.push(w);
+    } catch (err) {
+      reportProblem(`no key for workspace ${ws.root}, it will not be cached`, err);
+    }
+  }
+  return { mode: inputs.store ? "native" : "actions-cache", inputs, workspaces, restored: {}, marked: [] };
+}
+async function saveNative({ inputs, workspaces }) {
+  try {
+    inputs.bin = inputs.bin === null ? null : await ensureBinary(inputs);
+  } catch (err) {
+    inputs.bin = null;
+    reportProblem("the cache is skipped", err);
+  }
+  if (!inputs.bin) return;
+  const native = nativeStore({ bin: inputs.bin, store: inputs.store, inputs, prefix: fullPrefix(inputs) });
+  for (const ws of workspaces) {
+    try {
+      const out = await native.save(ws);
+      info(`cargo-stash: ${out.outcome} ${out.key}`);
+      for (const w of out.warnings ?? []) warning(`cargo-stash: ${w}`);
+    } catch (err) {
+      reportProblem(`save of ${ws.root} failed`, err);
+    }
+  }
+}
+async function saveActionsCache(st) {
+  const { inputs, workspaces } = st;
+  for (const ws of inputs.cacheTargets ? workspaces : []) {
+    const key = ws.keys.target.key;
+    if (st.restored[ws.root]?.target === key) {
+      info(`cargo-stash: ${key} was an exact hit; not saving it again`);
+      continue;
+    }
+    try {
+      const dropPackages = inputs.cacheWorkspaceCrates ? [] : ws.members;
+      for (const dir of ws.targetDirs) sanitize(dir, { pruneUnused: st.marked.includes(dir), dropPackages });
+      recordSources(ws);
+      if (await actionsCache.save(ws.targetDirs, key)) info(`cargo-stash: saved ${key}`);
+    } catch (err) {
+      reportProblem(`save of ${ws.root} failed`, err);
+    }
+  }
+  const first = workspaces[0];
+  if (first && st.restored.registry !== first.keys.registry.key) {
+    try {
+      if (!inputs.cacheAllCrates) pruneCrates(first.cargoHome, workspaces.map((w) => `${w.root}/Cargo.lock`));
+      const paths = extraPaths(first.cargoHome, inputs);
+      if (await actionsCache.save(paths, first.keys.registry.key)) info(`cargo-stash: saved ${first.keys.registry.key}`);
+    } catch (err) {
+      reportProblem("save of the registry failed", err);
+    }
+  }
+}
+async function run() {
+  const st = state();
+  const { inputs } = st;
   if (!inputs.saveIf) {
     info("cargo-stash: not saving (save-if is false)");
     return;
@@ -32,44 +102,11 @@ async function run() {
     info("cargo-stash: not saving (lookup-only)");
     return;
   }
-  if (state.mode === "native") {
-    const native = nativeStore({ bin: inputs.bin, store: inputs.store, inputs, prefix: keyPrefix(inputs) });
-    for (const ws of workspaces) {
-      try {
-        const out = await native.save(ws);
-        info(`cargo-stash: ${out.outcome} ${out.key}`);
-        for (const w of out.warnings ?? []) warning(`cargo-stash: ${w}`);
-      } catch (err) {
-        reportProblem(`save of ${ws.root} failed`, err);
-      }
-    }
-    return;
-  }
+  if (st.mode === "native") return saveNative(st);
   if (!actionsCache.available()) {
     warning("cargo-stash: GitHub's cache service is not available to this job; nothing is saved");
     return;
   }
-  for (const ws of workspaces) {
-    const key = ws.keys.target.key;
-    if (state.restored[ws.root]?.target === key) {
-      info(`cargo-stash: ${key} was an exact hit; not saving it again`);
-      continue;
-    }
-    try {
-      for (const dir of ws.targetDirs) sanitize(dir, { pruneUnused: state.marked.includes(dir) });
-      if (await actionsCache.save(ws.targetDirs, key)) info(`cargo-stash: saved ${key}`);
-    } catch (err) {
-      reportProblem(`save of ${ws.root} failed`, err);
-    }
-  }
-  const first = workspaces[0];
-  if (first && state.restored.registry !== first.keys.registry.key) {
-    try {
-      const paths = registryPaths(first.cargoHome, inputs.cacheBin);
-      if (await actionsCache.save(paths, first.keys.registry.key)) info(`cargo-stash: saved ${first.keys.registry.key}`);
-    } catch (err) {
-      reportProblem("save of the registry failed", err);
-    }
-  }
+  return saveActionsCache(st);
 }
 run().catch((err) => reportProblem("save failed", err));

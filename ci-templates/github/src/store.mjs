@@ -4,13 +4,15 @@
 import * as cache from '@actions/cache';
 import * as core from '@actions/core';
 import { execFile } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 
-/** `$CARGO_HOME` parts of the registry layer. */
-export function registryPaths(cargoHome, cacheBin) {
-  const paths = ['registry/index', 'registry/cache', 'git/db'];
-  if (cacheBin) paths.push('bin', '.crates.toml', '.crates2.json');
-  return paths.map((p) => path.join(cargoHome, p));
+/** The registry layer: `$CARGO_HOME` parts (bin with cache-bin, as rust-cache), plus
+ *  cache-directories. */
+export function extraPaths(cargoHome, { cacheBin, cacheDirectories = [] }) {
+  const parts = ['registry/index', 'registry/cache', 'git/db'];
+  if (cacheBin) parts.push('bin', '.crates.toml', '.crates2.json');
+  return [...parts.map((p) => path.join(cargoHome, p)), ...cacheDirectories.map((d) => path.resolve(d))];
 }
 
 export const actionsCache = {
@@ -44,6 +46,39 @@ function run(bin, args, env) {
       reject(err ?? new Error(`\`${bin} ${args.join(' ')}\` printed no JSON`));
     });
   });
+}
+
+/** The version `bin --version` reports if it is cargo-stash; `null` when it runs but is
+ *  something else; `undefined` when it cannot run (not installed). */
+function versionOf(bin) {
+  return new Promise((resolve) => {
+    execFile(bin, ['--version'], (err, stdout) => {
+      if (err) return resolve(err.code === 'ENOENT' || err.code === 'EACCES' ? undefined : null);
+      const m = stdout.trim().match(/^cargo-stash (\d\S*)$/);
+      resolve(m ? m[1] : null);
+    });
+  });
+}
+
+/** The binary for `store:`: `bin` when it is there, else the pinned release, installed
+ *  with exactly `cargo install cargo-stash --version =<version> --locked`. Whatever runs
+ *  must say it is cargo-stash. Returns its path; throws when there is none. */
+export async function ensureBinary(inputs, env = process.env) {
+  let bin = inputs.bin;
+  let version = await versionOf(bin);
+  if (version === undefined && inputs.install) {
+    const args = ['install', 'cargo-stash', '--version', `=${inputs.version}`, '--locked', '--force'];
+    core.info(`cargo-stash: ${bin} not found; cargo ${args.join(' ')}`);
+    await new Promise((resolve, reject) =>
+      execFile('cargo', args, { env, maxBuffer: 1 << 26 }, (err, _out, stderr) => (err ? reject(new Error(`cargo install failed: ${stderr.trim().split('\n').pop()}`)) : resolve())),
+    );
+    bin = path.join(env.CARGO_HOME || path.join(os.homedir(), '.cargo'), 'bin', 'cargo-stash');
+    version = await versionOf(bin);
+  }
+  if (version === undefined) throw new Error(`no cargo-stash binary: ${bin} was not found (set bin, or allow install)`);
+  if (version === null) throw new Error(`${bin} is not cargo-stash: \`${bin} --version\` did not print 'cargo-stash <version>'`);
+  if (version !== inputs.version) core.warning(`cargo-stash: ${bin} is cargo-stash ${version}, this action pins ${inputs.version}`);
+  return bin;
 }
 
 /** The cargo-stash binary, given the same key settings the wasm key was computed with. */

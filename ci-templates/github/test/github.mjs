@@ -42,7 +42,7 @@ export class Job {
     fs.mkdirSync(dir, { recursive: true });
   }
 
-  stepEnv(step) {
+  stepEnv(step, withState) {
     const files = {};
     for (const name of ['GITHUB_OUTPUT', 'GITHUB_STATE', 'GITHUB_ENV']) {
       files[name] = path.join(this.dir, `${step}-${name.toLowerCase()}`);
@@ -50,13 +50,14 @@ export class Job {
     }
     const env = { ...this.env, ...files };
     for (const [k, v] of Object.entries(this.inputs)) env[`INPUT_${k.replace(/ /g, '_').toUpperCase()}`] = v;
-    for (const [k, v] of Object.entries(this.state)) env[`STATE_${k}`] = v;
+    if (withState) for (const [k, v] of Object.entries(this.state)) env[`STATE_${k}`] = v;
     return { env, files };
   }
 
-  /** Runs `dist/<entry>.mjs` under node; resolves with { code, stdout }. */
-  async run(step, entry) {
-    const { env, files } = this.stepEnv(step);
+  /** Runs `dist/<entry>.mjs` under node; resolves with { code, stdout }. A post step
+   *  sees its main step's state; a main step (`save/` too) does not. */
+  async run(step, entry, { post = false } = {}) {
+    const { env, files } = this.stepEnv(step, post);
     const { code, stdout } = await new Promise((resolve) => {
       execFile(process.execPath, [path.join(actionDir, 'dist', `${entry}.mjs`)], { cwd: this.cwd, env, maxBuffer: 1 << 26 }, (err, stdout, stderr) =>
         resolve({ code: err ? err.code ?? 1 : 0, stdout: stdout + stderr }),
@@ -74,7 +75,16 @@ export class Job {
   }
 
   post() {
-    return this.run('post', 'save');
+    return this.run('post', 'save', { post: true });
+  }
+
+  /** A `save/` step: the save entry as a main step, later in the same job. */
+  saveStep(inputs = this.inputs) {
+    const own = this.inputs;
+    this.inputs = inputs;
+    return this.run('save-step', 'save').finally(() => {
+      this.inputs = own;
+    });
   }
 
   log() {

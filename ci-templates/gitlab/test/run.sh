@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the GitLab template for real: gitlab-ci-local (shell executor, no image) runs the
-# example pipeline (example/.gitlab-ci.yml, which includes ../cargo-stash.yml) in fresh
+# Runs the GitLab component for real: gitlab-ci-local (shell executor, no image) runs the
+# example pipeline (example/.gitlab-ci.yml, which includes ../templates/cargo-stash.yml as
+# a component of the project under test, with inputs) in fresh
 # clones of tests/fixtures/workspace, against the real cargo-stash binary and SeaweedFS.
 # Prints TAP lines (`ok N - ...` / `not ok N - ...`); exits non-zero if any failed.
 #
@@ -39,20 +40,40 @@ not_ok() {
   done
 }
 
-# The project: the fixture, the template as a local include, the example pipeline.
+# The `include: remote` form: the same file served over HTTP on 127.0.0.1, stopped by PID.
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+python3 -m http.server --bind 127.0.0.1 --directory "$here/.." "$port" >"$work/http.log" 2>&1 &
+http_pid=$!
+trap 'kill "$http_pid" 2>/dev/null || true' EXIT
+
+# The project: the fixture, the component in templates/ (as in a component project), the
+# example pipeline, and a pipeline that includes the component by URL.
 origin="$work/origin"
 cp -r "$root/tests/fixtures/workspace" "$origin"
 rm -rf "$origin/target"
-mkdir -p "$origin/ci"
-cp "$here/../cargo-stash.yml" "$origin/ci/cargo-stash.yml"
+mkdir -p "$origin/templates"
+cp "$here/../templates/cargo-stash.yml" "$origin/templates/cargo-stash.yml"
 cp "$here/example/.gitlab-ci.yml" "$origin/.gitlab-ci.yml"
+cat >"$origin/remote.gitlab-ci.yml" <<EOF
+include:
+  - remote: http://127.0.0.1:$port/templates/cargo-stash.yml
+    inputs:
+      prefix: fixture
+      policy: pull
+restore-remote:
+  extends: .cargo-stash
+  script:
+    - "true"
+EOF
 printf '/target/\n/.gitlab-ci-local/\n/cargo-build.json\n' >"$origin/.gitignore"
 git -C "$origin" init -q -b main
 git -C "$origin" add -A
 git -C "$origin" -c user.name=test -c user.email=test@example.invalid commit -q -m fixture
 
 clones=0
+project=stash/fixture
 # run_job NAME LOG [gitlab-ci-local args...]: a fresh clone, one job; exit code of gcl.
+# The clone's remote names the project ($project, which becomes CI_PROJECT_PATH).
 run_job() {
   local job="$1" log="$2"
   shift 2
@@ -60,7 +81,7 @@ run_job() {
   local dir="$work/clone$clones"
   git clone -q "$origin" "$dir"
   # gitlab-ci-local reads group/project from this remote; it is never contacted.
-  git -C "$dir" remote add gcl-origin https://gitlab.example.invalid/stash/fixture.git
+  git -C "$dir" remote add gcl-origin "https://gitlab.example.invalid/$project.git"
   last_clone="$dir"
   (cd "$dir" && "$gcl" --shell-executor-no-image --no-color --max-job-name-padding 0 \
     "$@" "$job") >"$log" 2>&1 </dev/null
@@ -72,15 +93,27 @@ snapshots() {
     python3 -c 'import json,sys; print(sum(1 for s in json.load(sys.stdin)["snapshots"] if s["layer"]=="target"))'
 }
 
+# The project part of the prefix, as the component builds it: readable, plus a checksum
+# of the exact path so that a/b_c and a_b/c stay apart.
+ident() { printf '%s.%s' "$(printf '%s' "$1" | tr -c 'A-Za-z0-9._' '_')" "$(printf '%s' "$1" | cksum | cut -d ' ' -f 1)"; }
 # Keys are sanitized by cargo-stash (`-` in a prefix becomes `_`); ask it for the real one.
-key_prefix="$(cd "$origin" && CARGO_HOME="$STASH_CARGO_HOME" "$STASH_BIN" key --json --prefix unprotected-fixture |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["target"]["key"].split("-stash1-")[0])')"
-protected_prefix="${key_prefix/unprotected/protected}"
+real_prefix() {
+  (cd "$origin" && CARGO_HOME="$STASH_CARGO_HOME" "$STASH_BIN" key --json --prefix "$1") |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["target"]["key"].split("-stash1-")[0])'
+}
+key_prefix="$(real_prefix "unprotected-$(ident "$project")-fixture")"
+protected_prefix="$(real_prefix "protected-$(ident "$project")-fixture")"
+other_prefix="$(real_prefix "unprotected-$(ident other/project)-fixture")"
 
-# 0. The template's shell is POSIX sh: shellcheck it, and run its setup under dash.
-"${STASH_PYTHON:-python3}" - "$here/../cargo-stash.yml" "$work/lib.sh" <<'EOF'
+# 0. The component's spec and shell: every input typed, defaulted and described; the
+# shell is POSIX sh: shellcheck it, and run its setup under dash.
+"${STASH_PYTHON:-python3}" - "$here/../templates/cargo-stash.yml" "$work/lib.sh" <<'EOF'
 import sys, yaml
-job = yaml.safe_load(open(sys.argv[1]))[".cargo-stash"]
+spec, body = yaml.safe_load_all(open(sys.argv[1]))
+for name, i in spec["spec"]["inputs"].items():
+    assert i.get("description") and "default" in i, name
+    assert i.get("type") in ("string", "boolean", "number", "array"), name
+job = body[".cargo-stash"]
 assert job["after_script"][0] == job["before_script"][0], "after_script must reuse the same functions"
 open(sys.argv[2], "w").write("#!/bin/sh\n" + job["before_script"][0])
 EOF
@@ -152,6 +185,14 @@ else
   not_ok "lint job (policy pull) restores and does not save (snapshots: $(snapshots "$key_prefix"))" "$work/lint.log"
 fi
 
+# 3b. The same component included by URL (`include: remote`), with inputs.
+if run_job restore-remote "$work/remote.log" --file remote.gitlab-ci.yml &&
+  grep -q "policy pull" "$work/remote.log" && grep -q "exact hit" "$work/remote.log"; then
+  ok "include: remote of templates/cargo-stash.yml with inputs: exact hit, policy pull from the input"
+else
+  not_ok "include: remote works" "$work/remote.log" "$work/http.log"
+fi
+
 # 4. flaky: a failed job does not save ...
 t0=$SECONDS
 if ! run_job flaky "$work/flaky.log" && grep -q "job status failed: not saving" "$work/flaky.log" &&
@@ -161,25 +202,96 @@ else
   not_ok "failed job does not save (snapshots: $(snapshots "$key_prefix"))" "$work/flaky.log"
 fi
 
-# 5. ... unless CARGO_STASH_SAVE_ON_FAILURE is true.
+# 5. ... unless CARGO_STASH_WHEN is on_failure (as cache:when) ...
 t0=$SECONDS
-if ! run_job flaky "$work/flaky-save.log" --variable CARGO_STASH_SAVE_ON_FAILURE=true &&
+if ! run_job flaky "$work/flaky-save.log" --variable CARGO_STASH_WHEN=on_failure &&
   [[ "$(snapshots "$key_prefix")" == 2 ]]; then
-  ok "failed job with CARGO_STASH_SAVE_ON_FAILURE=true saves its own snapshot ($((SECONDS - t0)) s)"
+  ok "failed job with CARGO_STASH_WHEN=on_failure saves its own snapshot ($((SECONDS - t0)) s)"
 else
-  not_ok "failed job with CARGO_STASH_SAVE_ON_FAILURE=true saves (snapshots: $(snapshots "$key_prefix"))" "$work/flaky-save.log"
+  not_ok "failed job with CARGO_STASH_WHEN=on_failure saves (snapshots: $(snapshots "$key_prefix"))" "$work/flaky-save.log"
+fi
+# ... and a successful job with on_failure does not.
+if run_job build "$work/build-on-failure.log" --variable CARGO_STASH_WHEN=on_failure --variable CARGO_STASH_SUFFIX=onf &&
+  grep -q "job status success: not saving (when: on_failure)" "$work/build-on-failure.log" &&
+  [[ "$(snapshots "$key_prefix")" == 2 ]]; then
+  ok "successful job with CARGO_STASH_WHEN=on_failure does not save"
+else
+  not_ok "successful job with CARGO_STASH_WHEN=on_failure does not save" "$work/build-on-failure.log"
 fi
 
 # 6. A protected ref neither sees nor writes the unprotected snapshots.
 t0=$SECONDS
 if run_job restore-only "$work/protected.log" --variable CI_COMMIT_REF_PROTECTED=true \
   --ignore-predefined-vars CI_COMMIT_REF_PROTECTED &&
-  grep -q "key prefix 'protected-fixture'" "$work/protected.log" && grep -q "cache miss" "$work/protected.log" &&
+  grep -q "key prefix 'protected-$(ident "$project")-fixture'" "$work/protected.log" && grep -q "cache miss" "$work/protected.log" &&
   [[ "$(snapshots "$protected_prefix")" == 0 ]]; then
-  ok "protected ref: key prefix protected-fixture, misses the unprotected snapshots ($((SECONDS - t0)) s)"
+  ok "protected ref: key prefix protected-<project>-fixture, misses the unprotected snapshots ($((SECONDS - t0)) s)"
 else
   not_ok "protected ref is kept apart from unprotected snapshots" "$work/protected.log"
 fi
+
+# 6b. Another project sharing the bucket (same inputs, same Cargo.lock) misses, and its
+# save lands under its own prefix.
+t0=$SECONDS
+if project=other/project run_job test "$work/other.log" && grep -q "cache miss" "$work/other.log" &&
+  [[ "$(snapshots "$other_prefix")" == 1 && "$(snapshots "$key_prefix")" == 2 ]]; then
+  ok "another project on the same bucket misses stash/fixture's snapshots, saves under its own prefix ($((SECONDS - t0)) s)"
+else
+  not_ok "another project on the same bucket is kept apart (its snapshots: $(snapshots "$other_prefix"))" "$work/other.log"
+fi
+
+# 6c. An unprotected ref (a merge request) never writes where protected refs read: after
+# all the unprotected saves above, the protected prefix is still empty.
+if [[ "$(snapshots "$protected_prefix")" == 0 && "$(snapshots "$key_prefix")" -ge 1 ]]; then
+  ok "unprotected jobs saved $(snapshots "$key_prefix") snapshots, none under the protected prefix"
+else
+  not_ok "unprotected jobs wrote under the protected prefix ($(snapshots "$protected_prefix"))"
+fi
+
+# 6d. The pinned install: with no binary anywhere the component runs exactly
+# `cargo install cargo-stash --version =<pin> --locked` and checks what it got. A stand-in
+# cargo records the call (crates.io has no cargo-stash release yet) and installs either
+# our binary or an impostor, which must be refused.
+fake="$work/fake-cargo"
+mkdir -p "$fake"
+real_cargo="$(command -v cargo)"
+cat >"$fake/cargo" <<'SH'
+#!/bin/sh
+# Stand-in: records `cargo install` calls; everything else goes to the real cargo.
+if [ "$1" = install ]; then
+  printf '%s\n' "$*" >>"$STASH_FAKE_LOG"
+  mkdir -p "$CARGO_HOME/bin"
+  if [ -n "${STASH_IMPOSTOR:-}" ]; then
+    printf '#!/bin/sh\necho cargo-stow 0.0.1\n' >"$CARGO_HOME/bin/cargo-stash"
+    chmod +x "$CARGO_HOME/bin/cargo-stash"
+  else
+    cp "$STASH_FAKE_BIN" "$CARGO_HOME/bin/cargo-stash"
+  fi
+  exit 0
+fi
+exec "$STASH_REAL_CARGO" "$@"
+SH
+export STASH_FAKE_LOG="$work/cargo-install.args" STASH_FAKE_BIN="$STASH_BIN" STASH_REAL_CARGO="$real_cargo"
+chmod +x "$fake/cargo"
+saved_bin="$CARGO_STASH_BIN" saved_home="$CARGO_STASH_CARGO_HOME" saved_path="$PATH"
+unset CARGO_STASH_BIN
+export PATH="$fake:$PATH" CARGO_STASH_CARGO_HOME="$work/install-home"
+if run_job restore-only "$work/install.log" &&
+  [[ "$(cat "$work/cargo-install.args" 2>/dev/null)" == "install cargo-stash --version =0.1.0 --locked --force --quiet" ]] &&
+  grep -q "cache miss\|exact hit\|fallback hit" "$work/install.log"; then
+  ok "no binary: installs exactly cargo-stash =0.1.0 --locked, checks its version, restores"
+else
+  not_ok "no binary: pinned install (cargo install args: $(cat "$work/cargo-install.args" 2>/dev/null))" "$work/install.log"
+fi
+rm -rf "$work/install-home"
+if STASH_IMPOSTOR=1 run_job restore-only "$work/impostor.log" &&
+  grep -q "is not cargo-stash" "$work/impostor.log" && grep -q "the cache is skipped" "$work/impostor.log" &&
+  ! grep -q "cache miss\|exact hit\|fallback hit" "$work/impostor.log"; then
+  ok "an installed binary that is not cargo-stash (prints 'cargo-stow 0.0.1') is refused, the cache skipped"
+else
+  not_ok "an impostor binary is refused" "$work/impostor.log"
+fi
+export CARGO_STASH_BIN="$saved_bin" CARGO_STASH_CARGO_HOME="$saved_home" PATH="$saved_path"
 
 # 7. A bad setting fails the job with a message naming it.
 if ! run_job build "$work/bad.log" --variable CARGO_STASH_POLICY=sometimes &&

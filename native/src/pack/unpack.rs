@@ -486,8 +486,7 @@ fn symlink(_: &str, dest: &Path) -> Result<()> {
 }
 
 pub fn is_fingerprint(path: &str) -> bool {
-    path.split('/')
-        .any(|c| c == ".fingerprint" || c == "fingerprint")
+    stash_core::usage::is_fingerprint(path)
 }
 
 /// Creates the parents of `rel` under `root` as real directories. Anything else in the

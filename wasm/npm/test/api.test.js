@@ -157,3 +157,42 @@ test('gatherKeyInputs reads a workspace like cargo stash key', () => {
     fs.rmSync(base, { recursive: true, force: true });
   }
 });
+
+test('usedUnits: the units whose fingerprints moved; null when none did', () => {
+  const entries = [
+    { path: 'debug', kind: 'dir' },
+    { path: 'debug/.fingerprint', kind: 'dir' },
+    { path: 'debug/.fingerprint/a-0123456789abcdef', kind: 'dir' },
+    { path: 'debug/.fingerprint/a-0123456789abcdef/lib-a', kind: 'file', size: 16 },
+    { path: 'debug/.fingerprint/b-fedcba9876543210', kind: 'dir' },
+    { path: 'debug/.fingerprint/b-fedcba9876543210/lib-b', kind: 'file', size: 16 },
+    { path: 'debug/deps', kind: 'dir' },
+    { path: 'debug/deps/liba-0123456789abcdef.rlib', kind: 'file', size: 100 },
+    { path: 'debug/deps/libb-fedcba9876543210.rlib', kind: 'file', size: 100 },
+  ];
+  const fingerprints = entries.filter((e) => e.kind === 'file' && stash.isFingerprint(e.path)).map((e) => e.path);
+  assert.deepEqual(fingerprints, ['debug/.fingerprint/a-0123456789abcdef/lib-a', 'debug/.fingerprint/b-fedcba9876543210/lib-b']);
+  const used = stash.usedUnits(entries, [fingerprints[0]]);
+  assert.equal(used.length, 1);
+  assert.match(used[0], /0123456789abcdef/);
+  // Nothing read since the restore (a save right after it): keep every unit.
+  assert.equal(stash.usedUnits(entries, []), null);
+  // The sentinel is the native binary's: 1970-01-01T00:00:01Z.
+  assert.equal(stash.SENTINEL_ATIME, 1);
+  const plan = stash.plan(entries, { used_units: used });
+  assert.equal(plan.unused_units.length, 1);
+  assert.match(plan.unused_units[0], /fedcba9876543210/);
+});
+
+test('mtimePlan: only unchanged content gets its saved mtime back', () => {
+  const e = (path, hash, mtime_s, size = 3) => ({ path, kind: 'file', size, hash, mtime_s, mtime_ns: 5 });
+  const saved = [e('src/lib.rs', 'aa', 100), e('src/main.rs', 'bb', 200), e('gone.rs', 'cc', 300)];
+  const current = [e('src/lib.rs', 'aa', 999), e('src/main.rs', 'b2', 999), e('new.rs', 'dd', 999)];
+  assert.deepEqual(stash.mtimePlan(saved, current), {
+    restore: [['src/lib.rs', 100, 5]],
+    touch: ['src/main.rs', 'new.rs'],
+    restored: 1,
+    touched: 2,
+  });
+  assert.throws(() => stash.mtimePlan([{ ...e('x', 'h', 1), kind: 'pipe' }], []), /saved.*kind/);
+});

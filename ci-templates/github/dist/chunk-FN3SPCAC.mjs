@@ -1083,14 +1083,14 @@ var require_util = __commonJS({
         }
         const port = url2.port != null ? url2.port : url2.protocol === "https:" ? 443 : 80;
         let origin = url2.origin != null ? url2.origin : `${url2.protocol || ""}//${url2.hostname || ""}:${port}`;
-        let path15 = url2.path != null ? url2.path : `${url2.pathname || ""}${url2.search || ""}`;
+        let path16 = url2.path != null ? url2.path : `${url2.pathname || ""}${url2.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path15 && path15[0] !== "/") {
-          path15 = `/${path15}`;
+        if (path16 && path16[0] !== "/") {
+          path16 = `/${path16}`;
         }
-        return new URL(`${origin}${path15}`);
+        return new URL(`${origin}${path16}`);
       }
       if (!isHttpOrHttpsPrefixed(url2.origin || url2.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1541,39 +1541,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path15, origin }
+          request: { method, path: path16, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path15);
+        debuglog("sending request to %s %s/%s", method, origin, path16);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path15, origin },
+          request: { method, path: path16, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path15,
+          path16,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path15, origin }
+          request: { method, path: path16, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path15);
+        debuglog("trailers received from %s %s/%s", method, origin, path16);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path15, origin },
+          request: { method, path: path16, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path15,
+          path16,
           error2.message
         );
       });
@@ -1622,9 +1622,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path15, origin }
+            request: { method, path: path16, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path15);
+          debuglog("sending request to %s %s/%s", method, origin, path16);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1687,7 +1687,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path15,
+        path: path16,
         method,
         body: body2,
         headers,
@@ -1702,11 +1702,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler) {
-        if (typeof path15 !== "string") {
+        if (typeof path16 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path15[0] !== "/" && !(path15.startsWith("http://") || path15.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path16[0] !== "/" && !(path16.startsWith("http://") || path16.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path15)) {
+        } else if (invalidPathRegex.test(path16)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1772,7 +1772,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path15, query) : path15;
+        this.path = query ? buildURL(path16, query) : path16;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -4096,11 +4096,11 @@ var require_util2 = __commonJS({
     var { isUint8Array } = __require("node:util/types");
     var { webidl } = require_webidl();
     var supportedHashes = [];
-    var crypto4;
+    var crypto6;
     try {
-      crypto4 = __require("node:crypto");
+      crypto6 = __require("node:crypto");
       const possibleRelevantHashes = ["sha256", "sha384", "sha512"];
-      supportedHashes = crypto4.getHashes().filter((hash) => possibleRelevantHashes.includes(hash));
+      supportedHashes = crypto6.getHashes().filter((hash) => possibleRelevantHashes.includes(hash));
     } catch {
     }
     function responseURL(response) {
@@ -4373,7 +4373,7 @@ var require_util2 = __commonJS({
       }
     }
     function bytesMatch(bytes, metadataList) {
-      if (crypto4 === void 0) {
+      if (crypto6 === void 0) {
         return true;
       }
       const parsedMetadata = parseMetadata(metadataList);
@@ -4388,7 +4388,7 @@ var require_util2 = __commonJS({
       for (const item of metadata2) {
         const algorithm = item.algo;
         const expectedValue = item.hash;
-        let actualValue = crypto4.createHash(algorithm).update(bytes).digest("base64");
+        let actualValue = crypto6.createHash(algorithm).update(bytes).digest("base64");
         if (actualValue[actualValue.length - 1] === "=") {
           if (actualValue[actualValue.length - 2] === "=") {
             actualValue = actualValue.slice(0, -2);
@@ -4864,8 +4864,8 @@ var require_util2 = __commonJS({
       }
       return values;
     }
-    function getDecodeSplit(name, list2) {
-      const value = list2.get(name, true);
+    function getDecodeSplit(name, list) {
+      const value = list.get(name, true);
       if (value === null) {
         return null;
       }
@@ -5452,8 +5452,8 @@ var require_body = __commonJS({
     var { multipartFormDataParser } = require_formdata_parser();
     var random;
     try {
-      const crypto4 = __require("node:crypto");
-      random = (max) => crypto4.randomInt(0, max);
+      const crypto6 = __require("node:crypto");
+      random = (max) => crypto6.randomInt(0, max);
     } catch {
       random = (max) => Math.floor(Math.random(max));
     }
@@ -6465,7 +6465,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request) {
-      const { method, path: path15, host, upgrade, blocking, reset } = request;
+      const { method, path: path16, host, upgrade, blocking, reset } = request;
       let { body: body2, headers, contentLength: contentLength2 } = request;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util5.isFormDataLike(body2)) {
@@ -6546,7 +6546,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path15} HTTP/1.1\r
+      let header = `${method} ${path16} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7075,7 +7075,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request) {
       const session = client[kHTTP2Session];
-      const { method, path: path15, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
+      const { method, path: path16, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
       let { body: body2 } = request;
       if (upgrade) {
         util5.errorRequest(client, request, new Error("Upgrade not supported for H2"));
@@ -7172,7 +7172,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path15;
+      headers[HTTP2_HEADER_PATH] = path16;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body2 && typeof body2.read === "function") {
@@ -7525,9 +7525,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util5.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path15 = search ? `${pathname}${search}` : pathname;
+        const path16 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path15;
+        this.opts.path = path16;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8766,10 +8766,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path15 = "/",
+          path: path16 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path15;
+        opts.path = origin + path16;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL3(origin);
           headers.host = host;
@@ -10741,20 +10741,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path15) {
-      if (typeof path15 !== "string") {
-        return path15;
+    function safeUrl(path16) {
+      if (typeof path16 !== "string") {
+        return path16;
       }
-      const pathSegments = path15.split("?");
+      const pathSegments = path16.split("?");
       if (pathSegments.length !== 2) {
-        return path15;
+        return path16;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path15, method, body: body2, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path15);
+    function matchKey(mockDispatch2, { path: path16, method, body: body2, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path16);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body2) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10776,7 +10776,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path15 }) => matchValue(safeUrl(path15), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path16 }) => matchValue(safeUrl(path16), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10814,9 +10814,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path15, method, body: body2, headers, query } = opts;
+      const { path: path16, method, body: body2, headers, query } = opts;
       return {
-        path: path15,
+        path: path16,
         method,
         body: body2,
         headers,
@@ -11279,10 +11279,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path15, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path16, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path15,
+            Path: path16,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -12277,9 +12277,9 @@ var require_headers = __commonJS({
       // https://fetch.spec.whatwg.org/#dom-headers-getsetcookie
       getSetCookie() {
         webidl.brandCheck(this, _Headers);
-        const list2 = this.#headersList.cookies;
-        if (list2) {
-          return [...list2];
+        const list = this.#headersList.cookies;
+        if (list) {
+          return [...list];
         }
         return [];
       }
@@ -12319,8 +12319,8 @@ var require_headers = __commonJS({
       static getHeadersList(o) {
         return o.#headersList;
       }
-      static setHeadersList(o, list2) {
-        o.#headersList = list2;
+      static setHeadersList(o, list) {
+        o.#headersList = list;
       }
     };
     var { getHeadersGuard, setHeadersGuard, getHeadersList, setHeadersList } = Headers2;
@@ -13288,13 +13288,13 @@ var require_request2 = __commonJS({
         if (this.signal.aborted) {
           ac.abort(this.signal.reason);
         } else {
-          let list2 = dependentControllerMap.get(this.signal);
-          if (list2 === void 0) {
-            list2 = /* @__PURE__ */ new Set();
-            dependentControllerMap.set(this.signal, list2);
+          let list = dependentControllerMap.get(this.signal);
+          if (list === void 0) {
+            list = /* @__PURE__ */ new Set();
+            dependentControllerMap.set(this.signal, list);
           }
           const acRef = new WeakRef(ac);
-          list2.add(acRef);
+          list.add(acRef);
           util5.addAbortListener(
             ac.signal,
             buildAbort(acRef)
@@ -16161,9 +16161,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path15) {
-      for (let i = 0; i < path15.length; ++i) {
-        const code = path15.charCodeAt(i);
+    function validateCookiePath(path16) {
+      for (let i = 0; i < path16.length; ++i) {
+        const code = path16.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -17092,13 +17092,13 @@ var require_frame = __commonJS({
     "use strict";
     var { maxUnsigned16Bit } = require_constants5();
     var BUFFER_SIZE = 16386;
-    var crypto4;
+    var crypto6;
     var buffer3 = null;
     var bufIdx = BUFFER_SIZE;
     try {
-      crypto4 = __require("node:crypto");
+      crypto6 = __require("node:crypto");
     } catch {
-      crypto4 = {
+      crypto6 = {
         // not full compatibility, but minimum.
         randomFillSync: function randomFillSync(buffer4, _offset, _size) {
           for (let i = 0; i < buffer4.length; ++i) {
@@ -17111,7 +17111,7 @@ var require_frame = __commonJS({
     function generateMask() {
       if (bufIdx === BUFFER_SIZE) {
         bufIdx = 0;
-        crypto4.randomFillSync(buffer3 ??= Buffer.allocUnsafe(BUFFER_SIZE), 0, BUFFER_SIZE);
+        crypto6.randomFillSync(buffer3 ??= Buffer.allocUnsafe(BUFFER_SIZE), 0, BUFFER_SIZE);
       }
       return [buffer3[bufIdx++], buffer3[bufIdx++], buffer3[bufIdx++], buffer3[bufIdx++]];
     }
@@ -17183,9 +17183,9 @@ var require_connection = __commonJS({
     var { Headers: Headers2, getHeadersList } = require_headers();
     var { getDecodeSplit } = require_util2();
     var { WebsocketFrameSend } = require_frame();
-    var crypto4;
+    var crypto6;
     try {
-      crypto4 = __require("node:crypto");
+      crypto6 = __require("node:crypto");
     } catch {
     }
     function establishWebSocketConnection(url2, protocols, client, ws, onEstablish, options) {
@@ -17205,7 +17205,7 @@ var require_connection = __commonJS({
         const headersList = getHeadersList(new Headers2(options.headers));
         request.headersList = headersList;
       }
-      const keyValue = crypto4.randomBytes(16).toString("base64");
+      const keyValue = crypto6.randomBytes(16).toString("base64");
       request.headersList.append("sec-websocket-key", keyValue);
       request.headersList.append("sec-websocket-version", "13");
       for (const protocol of protocols) {
@@ -17235,7 +17235,7 @@ var require_connection = __commonJS({
             return;
           }
           const secWSAccept = response.headersList.get("Sec-WebSocket-Accept");
-          const digest = crypto4.createHash("sha1").update(keyValue + uid).digest("base64");
+          const digest = crypto6.createHash("sha1").update(keyValue + uid).digest("base64");
           if (secWSAccept !== digest) {
             failWebsocketConnection(ws, "Incorrect hash received in Sec-WebSocket-Accept header.");
             return;
@@ -19083,11 +19083,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path15 = opts.path;
+          let path16 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path15 = `/${path15}`;
+            path16 = `/${path16}`;
           }
-          url2 = new URL(util5.parseOrigin(url2).origin + path15);
+          url2 = new URL(util5.parseOrigin(url2).origin + path16);
         } else {
           if (!opts) {
             opts = typeof url2 === "object" ? url2 : {};
@@ -19304,18 +19304,60 @@ var require_stash_wasm = __commonJS({
       }
     }
     exports2.explain = explain;
+    function isFingerprint(path16) {
+      const ptr0 = passStringToWasm0(path16, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+      const len0 = WASM_VECTOR_LEN;
+      const ret = wasm.isFingerprint(ptr0, len0);
+      return ret !== 0;
+    }
+    exports2.isFingerprint = isFingerprint;
     function keySchema() {
       const ret = wasm.keySchema();
       return ret >>> 0;
     }
     exports2.keySchema = keySchema;
-    function normalizeManifest(path15, text) {
+    function mtimePlan(saved, current) {
       let deferred4_0;
       let deferred4_1;
       try {
         let ptr0, len0, ptr1, len1;
         try {
-          ptr0 = passStringToWasm0(path15, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+          ptr0 = passStringToWasm0(saved, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+          len0 = WASM_VECTOR_LEN;
+          ptr1 = passStringToWasm0(current, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+          len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+          if (ptr1) {
+            wasm.__wbindgen_free(ptr1, len1 * 1, 1);
+          }
+          if (ptr0) {
+            wasm.__wbindgen_free(ptr0, len0 * 1, 1);
+          }
+          throw e;
+        }
+        const ret = wasm.mtimePlan(ptr0, len0, ptr1, len1);
+        var ptr3 = ret[0];
+        var len3 = ret[1];
+        if (ret[3]) {
+          ptr3 = 0;
+          len3 = 0;
+          throw takeFromExternrefTable0(ret[2]);
+        }
+        deferred4_0 = ptr3;
+        deferred4_1 = len3;
+        return getStringFromWasm0(ptr3, len3);
+      } finally {
+        wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
+      }
+    }
+    exports2.mtimePlan = mtimePlan;
+    function normalizeManifest(path16, text) {
+      let deferred4_0;
+      let deferred4_1;
+      try {
+        let ptr0, len0, ptr1, len1;
+        try {
+          ptr0 = passStringToWasm0(path16, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
           len0 = WASM_VECTOR_LEN;
           ptr1 = passStringToWasm0(text, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
           len1 = WASM_VECTOR_LEN;
@@ -19438,6 +19480,46 @@ var require_stash_wasm = __commonJS({
       }
     }
     exports2.reduceLockfile = reduceLockfile;
+    function sentinelAtime() {
+      const ret = wasm.sentinelAtime();
+      return ret;
+    }
+    exports2.sentinelAtime = sentinelAtime;
+    function usedUnits2(entries, touched) {
+      let deferred4_0;
+      let deferred4_1;
+      try {
+        let ptr0, len0, ptr1, len1;
+        try {
+          ptr0 = passStringToWasm0(entries, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+          len0 = WASM_VECTOR_LEN;
+          ptr1 = passStringToWasm0(touched, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+          len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+          if (ptr1) {
+            wasm.__wbindgen_free(ptr1, len1 * 1, 1);
+          }
+          if (ptr0) {
+            wasm.__wbindgen_free(ptr0, len0 * 1, 1);
+          }
+          throw e;
+        }
+        const ret = wasm.usedUnits(ptr0, len0, ptr1, len1);
+        var ptr3 = ret[0];
+        var len3 = ret[1];
+        if (ret[3]) {
+          ptr3 = 0;
+          len3 = 0;
+          throw takeFromExternrefTable0(ret[2]);
+        }
+        deferred4_0 = ptr3;
+        deferred4_1 = len3;
+        return getStringFromWasm0(ptr3, len3);
+      } finally {
+        wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
+      }
+    }
+    exports2.usedUnits = usedUnits2;
     function version3() {
       let deferred1_0;
       let deferred1_1;
@@ -19597,35 +19679,35 @@ var require_stash_wasm = __commonJS({
 var require_gather = __commonJS({
   "../../wasm/pkg/gather.js"(exports2, module) {
     "use strict";
-    var fs9 = __require("node:fs");
-    var os8 = __require("node:os");
-    var path15 = __require("node:path");
-    var { execFileSync: execFileSync2 } = __require("node:child_process");
+    var fs11 = __require("node:fs");
+    var os9 = __require("node:os");
+    var path16 = __require("node:path");
+    var { execFileSync: execFileSync3 } = __require("node:child_process");
     var OS = { linux: "linux", darwin: "macos", win32: "windows" };
     var ARCH = { x64: "x64", arm64: "arm64", ia32: "ia32", ppc64: "powerpc64", loong64: "loongarch64" };
     function readIfFile(file) {
       try {
-        if (!fs9.statSync(file).isFile()) return void 0;
+        if (!fs11.statSync(file).isFile()) return void 0;
       } catch {
         return void 0;
       }
-      return fs9.readFileSync(file, "utf8");
+      return fs11.readFileSync(file, "utf8");
     }
     function ancestors(dir) {
       const out = [];
-      for (let d = path15.resolve(dir); ; d = path15.dirname(d)) {
+      for (let d = path16.resolve(dir); ; d = path16.dirname(d)) {
         out.push(d);
-        if (path15.dirname(d) === d) return out;
+        if (path16.dirname(d) === d) return out;
       }
     }
     function slash(p) {
-      return p.split(path15.sep).join("/");
+      return p.split(path16.sep).join("/");
     }
     function cargoMetadata({ cargo, manifestPath, cwd, env }) {
       const args = ["metadata", "--no-deps", "--format-version", "1"];
       if (manifestPath) args.push("--manifest-path", manifestPath);
       try {
-        return execFileSync2(cargo, args, {
+        return execFileSync3(cargo, args, {
           cwd,
           env,
           encoding: "utf8",
@@ -19662,32 +19744,32 @@ var require_gather = __commonJS({
       const root = metadata2.workspace_root;
       if (typeof root !== "string") throw new TypeError("metadata.workspace_root: expected a string");
       const manifests = {};
-      const rootManifest = path15.join(root, "Cargo.toml");
+      const rootManifest = path16.join(root, "Cargo.toml");
       for (const file of [rootManifest, ...(metadata2.packages ?? []).map((p) => p.manifest_path)]) {
-        const relative3 = path15.relative(root, file);
-        const rel = slash(relative3.startsWith("..") || path15.isAbsolute(relative3) ? file : relative3);
+        const relative3 = path16.relative(root, file);
+        const rel = slash(relative3.startsWith("..") || path16.isAbsolute(relative3) ? file : relative3);
         if (rel in manifests) continue;
         const textOf = readIfFile(file);
         if (textOf !== void 0) manifests[rel] = textOf;
       }
-      const cargoHome = path15.resolve(options.cargoHome || env.CARGO_HOME || path15.join(env.HOME || os8.homedir(), ".cargo"));
+      const cargoHome = path16.resolve(options.cargoHome || env.CARGO_HOME || path16.join(env.HOME || os9.homedir(), ".cargo"));
       const configFiles = {};
       const dirs = ancestors(root);
       for (const dir of dirs) {
         for (const name of ["config.toml", "config"]) {
-          const file = path15.join(dir, ".cargo", name);
+          const file = path16.join(dir, ".cargo", name);
           const textOf = readIfFile(file);
-          if (textOf !== void 0) configFiles[slash(path15.relative(root, file))] = textOf;
+          if (textOf !== void 0) configFiles[slash(path16.relative(root, file))] = textOf;
         }
       }
       for (const name of ["config.toml", "config"]) {
-        const textOf = readIfFile(path15.join(cargoHome, name));
+        const textOf = readIfFile(path16.join(cargoHome, name));
         if (textOf !== void 0) configFiles[`$CARGO_HOME/${name}`] = textOf;
       }
       let toolchainFile = null;
       search: for (const dir of dirs) {
         for (const name of ["rust-toolchain.toml", "rust-toolchain"]) {
-          const textOf = readIfFile(path15.join(dir, name));
+          const textOf = readIfFile(path16.join(dir, name));
           if (textOf !== void 0) {
             toolchainFile = textOf;
             break search;
@@ -19708,7 +19790,7 @@ var require_gather = __commonJS({
         env: core.artifactEnv(env, extraEnv),
         extra_env: [...extraEnv],
         cargo_home: cargoHome,
-        lockfile: readIfFile(path15.join(root, "Cargo.lock")) ?? null,
+        lockfile: readIfFile(path16.join(root, "Cargo.lock")) ?? null,
         manifests,
         config_files: configFiles,
         toolchain_file: toolchainFile
@@ -19756,8 +19838,8 @@ var require_pkg = __commonJS({
     function reduceLockfile(lockfile) {
       return wasm.reduceLockfile(text("lockfile", lockfile));
     }
-    function normalizeManifest(path15, manifest) {
-      return wasm.normalizeManifest(text("path", path15), text("manifest", manifest));
+    function normalizeManifest(path16, manifest) {
+      return wasm.normalizeManifest(text("path", path16), text("manifest", manifest));
     }
     function parseRustcVersion(output) {
       return JSON.parse(wasm.parseRustcVersion(text("rustcVersion", output)));
@@ -19775,6 +19857,12 @@ var require_pkg = __commonJS({
     function plan(entries, options = {}) {
       return JSON.parse(wasm.plan(json("entries", entries, "array"), json("options", options, "object")));
     }
+    function usedUnits2(entries, touched) {
+      return JSON.parse(wasm.usedUnits(json("entries", entries, "array"), json("touched", touched, "array")));
+    }
+    function mtimePlan(saved, current) {
+      return JSON.parse(wasm.mtimePlan(json("saved", saved, "array"), json("current", current, "array")));
+    }
     module.exports = {
       computeKey,
       explain,
@@ -19784,6 +19872,10 @@ var require_pkg = __commonJS({
       artifactEnv,
       classify,
       plan,
+      usedUnits: usedUnits2,
+      mtimePlan,
+      isFingerprint: wasm.isFingerprint,
+      SENTINEL_ATIME: wasm.sentinelAtime(),
       gatherKeyInputs: (options) => gatherKeyInputs(options, { parseRustcVersion, artifactEnv }),
       cargoMetadata: ({ cargo = process.env.CARGO || "cargo", manifestPath, cwd = process.cwd(), env = process.env } = {}) => JSON.parse(cargoMetadata({ cargo, manifestPath, cwd, env })),
       osLabel: wasm.osLabel,
@@ -20496,7 +20588,7 @@ var require_sort = __commonJS({
   "node_modules/semver/functions/sort.js"(exports2, module) {
     "use strict";
     var compareBuild = require_compare_build();
-    var sort = (list2, loose) => list2.sort((a, b) => compareBuild(a, b, loose));
+    var sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose));
     module.exports = sort;
   }
 });
@@ -20506,7 +20598,7 @@ var require_rsort = __commonJS({
   "node_modules/semver/functions/rsort.js"(exports2, module) {
     "use strict";
     var compareBuild = require_compare_build();
-    var rsort = (list2, loose) => list2.sort((a, b) => compareBuild(b, a, loose));
+    var rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose));
     module.exports = rsort;
   }
 });
@@ -22474,10 +22566,10 @@ var require_browser = __commonJS({
 var require_has_flag = __commonJS({
   "node_modules/has-flag/index.js"(exports2, module) {
     "use strict";
-    module.exports = (flag, argv) => {
+    module.exports = (flag2, argv) => {
       argv = argv || process.argv;
-      const prefix2 = flag.startsWith("-") ? "" : flag.length === 1 ? "-" : "--";
-      const pos = argv.indexOf(prefix2 + flag);
+      const prefix2 = flag2.startsWith("-") ? "" : flag2.length === 1 ? "-" : "--";
+      const pos = argv.indexOf(prefix2 + flag2);
       const terminatorPos = argv.indexOf("--");
       return pos !== -1 && (terminatorPos === -1 ? true : pos < terminatorPos);
     };
@@ -22488,7 +22580,7 @@ var require_has_flag = __commonJS({
 var require_supports_color = __commonJS({
   "node_modules/supports-color/index.js"(exports2, module) {
     "use strict";
-    var os8 = __require("os");
+    var os9 = __require("os");
     var hasFlag = require_has_flag();
     var env = process.env;
     var forceColor;
@@ -22526,7 +22618,7 @@ var require_supports_color = __commonJS({
       }
       const min = forceColor ? 1 : 0;
       if (process.platform === "win32") {
-        const osRelease = os8.release().split(".");
+        const osRelease = os9.release().split(".");
         if (Number(process.versions.node.split(".")[0]) >= 8 && Number(osRelease[0]) >= 10 && Number(osRelease[2]) >= 10586) {
           return Number(osRelease[2]) >= 14931 ? 3 : 2;
         }
@@ -26818,12 +26910,12 @@ var require_rpc_output_stream = __commonJS({
       onComplete(callback) {
         return this.addLis(callback, this._lis.cmp);
       }
-      addLis(callback, list2) {
-        list2.push(callback);
+      addLis(callback, list) {
+        list.push(callback);
         return () => {
-          let i = list2.indexOf(callback);
+          let i = list.indexOf(callback);
           if (i >= 0)
-            list2.splice(i, 1);
+            list.splice(i, 1);
         };
       }
       // remove all listeners
@@ -29620,13 +29712,6 @@ function getInput(name, options) {
   }
   return val.trim();
 }
-function getMultilineInput(name, options) {
-  const inputs = getInput(name, options).split("\n").filter((x) => x !== "");
-  if (options && options.trimWhitespace === false) {
-    return inputs;
-  }
-  return inputs.map((input) => input.trim());
-}
 function setOutput(name, value) {
   const filePath = process.env["GITHUB_OUTPUT"] || "";
   if (filePath) {
@@ -29634,6 +29719,10 @@ function setOutput(name, value) {
   }
   process.stdout.write(os5.EOL);
   issueCommand("set-output", { name }, toCommandValue(value));
+}
+function setFailed(message) {
+  process.exitCode = ExitCode.Failure;
+  error(message);
 }
 function isDebug() {
   return process.env["RUNNER_DEBUG"] === "1";
@@ -29670,36 +29759,94 @@ function getState(name) {
 // src/config.mjs
 var import_pkg = __toESM(require_pkg(), 1);
 import { execFileSync } from "node:child_process";
+import crypto3 from "node:crypto";
+import fs3 from "node:fs";
 import path4 from "node:path";
 var STATE = "cargo-stash";
-function list(value) {
-  return value.split(/[\s,]+/).filter(Boolean);
+var PINNED_VERSION = "0.1.0";
+var STATE_ENV = "CARGO_STASH_ACTION_STATE";
+function flag(name, fallback = "false") {
+  return (getInput(name) || fallback).trim().toLowerCase() === "true";
 }
-function readInputs() {
-  const bool = (name) => getInput(name).trim().toLowerCase() === "true";
-  const workspaces = getMultilineInput("workspaces").map((line) => line.split("->")[0].trim()).filter(Boolean);
+function words(value) {
+  return value.split(/\s+/).filter(Boolean);
+}
+function parseWorkspaces(text) {
+  const out = [];
+  for (const line of (text || ".").trim().split("\n")) {
+    if (!line.trim()) continue;
+    const [root, target] = line.split("->").map((s) => s.trim());
+    out.push({ root: root || ".", target: target || null });
+  }
+  return out.length ? out : [{ root: ".", target: null }];
+}
+function envVarNames(prefixes, env = process.env) {
+  if (!prefixes.length) return [];
+  return Object.keys(env).filter((k) => env[k] && prefixes.some((p) => k.startsWith(p))).sort();
+}
+function readInputs(env = process.env) {
+  const envPrefixes = words(getInput("env-vars"));
   return {
-    prefixKey: getInput("prefix-key"),
+    prefixKey: getInput("prefix-key") || "v0-rust",
     sharedKey: getInput("shared-key"),
     key: getInput("key"),
-    envVars: list(getInput("env-vars")),
-    workspaces: workspaces.length ? workspaces : ["."],
+    envPrefixes,
+    envVars: envVarNames(envPrefixes, env),
+    workspaces: parseWorkspaces(getInput("workspaces")),
+    cacheDirectories: words(getInput("cache-directories")),
+    cacheTargets: flag("cache-targets", "true"),
+    cacheOnFailure: flag("cache-on-failure"),
+    cacheAllCrates: flag("cache-all-crates"),
+    cacheWorkspaceCrates: flag("cache-workspace-crates", "true"),
+    saveIf: flag("save-if", "true"),
+    lookupOnly: flag("lookup-only"),
+    failOnCacheMiss: flag("fail-on-cache-miss"),
+    cacheBin: flag("cache-bin", "true"),
     profile: getInput("profile") || "dev",
-    targets: list(getInput("targets")),
-    cacheOnFailure: bool("cache-on-failure"),
-    saveIf: getInput("save-if").trim().toLowerCase() !== "false",
-    lookupOnly: bool("lookup-only"),
-    cacheBin: getInput("cache-bin").trim().toLowerCase() !== "false",
+    targets: getInput("targets").split(/[\s,]+/).filter(Boolean),
     store: getInput("store").trim(),
-    bin: getInput("bin") || "cargo-stash"
+    bin: getInput("bin") || "cargo-stash",
+    version: getInput("version") || PINNED_VERSION,
+    install: flag("install", "true"),
+    project: getInput("project").trim(),
+    unprotect: flag("unprotect")
   };
 }
 function keyPrefix(inputs, env = process.env) {
-  const scope = inputs.sharedKey || [env.GITHUB_JOB, inputs.key].filter(Boolean).join("-");
+  const scope = inputs.sharedKey || [inputs.key, env.GITHUB_JOB].filter(Boolean).join("-");
   return [inputs.prefixKey, scope].filter(Boolean).join("-");
 }
-function workspaceKeys(dir, inputs, env = process.env) {
-  const cwd = path4.resolve(dir);
+function trusted(env = process.env) {
+  const event = env.GITHUB_EVENT_NAME || "";
+  if (event.startsWith("pull_request") || (env.GITHUB_REF || "").startsWith("refs/pull/")) return false;
+  if (env.GITHUB_REF_PROTECTED === "true") return true;
+  const branch = defaultBranch(env);
+  return Boolean(branch) && env.GITHUB_REF === `refs/heads/${branch}`;
+}
+function defaultBranch(env) {
+  try {
+    return JSON.parse(fs3.readFileSync(env.GITHUB_EVENT_PATH, "utf8")).repository?.default_branch;
+  } catch {
+    return void 0;
+  }
+}
+function projectIdent(name) {
+  const exact = name.toLowerCase();
+  const readable = exact.replace(/[^a-z0-9._]/g, "_").slice(0, 40);
+  return `${readable}.${crypto3.createHash("sha256").update(exact).digest("hex").slice(0, 8)}`;
+}
+function fullPrefix(inputs, env = process.env) {
+  const own = keyPrefix(inputs, env);
+  if (!inputs.store) return own;
+  const project = inputs.project || env.GITHUB_REPOSITORY || "";
+  const parts = [];
+  if (!inputs.unprotect) parts.push(trusted(env) ? "protected" : "unprotected");
+  if (project) parts.push(projectIdent(project));
+  parts.push(own);
+  return parts.join("-");
+}
+function workspaceKeys(ws, inputs, env = process.env) {
+  const cwd = path4.resolve(ws.root);
   const metadata2 = import_pkg.default.cargoMetadata({ cwd, env });
   const root = metadata2.workspace_root;
   const rustc = env.RUSTC || "rustc";
@@ -29708,24 +29855,18 @@ function workspaceKeys(dir, inputs, env = process.env) {
     rustcVersion,
     metadata: metadata2,
     env,
-    prefix: keyPrefix(inputs, env),
+    prefix: fullPrefix(inputs, env),
     targets: inputs.targets,
     profile: inputs.profile,
     extraEnv: inputs.envVars
   });
   const keys = import_pkg.default.computeKey(keyInputs);
-  const targetDirs = [metadata2.target_directory];
-  if (metadata2.build_directory && metadata2.build_directory !== metadata2.target_directory) {
+  const targetDirs = [ws.target ? path4.join(cwd, ws.target) : metadata2.target_directory];
+  if (!ws.target && metadata2.build_directory && metadata2.build_directory !== metadata2.target_directory) {
     targetDirs.push(metadata2.build_directory);
   }
-  return {
-    dir: cwd,
-    root,
-    manifestPath: path4.join(root, "Cargo.toml"),
-    cargoHome: keyInputs.cargo_home,
-    targetDirs,
-    keys
-  };
+  const members = metadata2.packages.filter((p) => !p.source).map((p) => p.name);
+  return { dir: cwd, root, manifestPath: path4.join(root, "Cargo.toml"), cargoHome: keyInputs.cargo_home, targetDirs, members, keys };
 }
 function printKeys(ws) {
   startGroup(`cargo-stash key of ${ws.root}`);
@@ -29739,11 +29880,15 @@ function printKeys(ws) {
   endGroup();
 }
 function saveState2(state3) {
-  saveState(STATE, JSON.stringify(state3));
+  const slim = { ...state3, workspaces: state3.workspaces.map((w) => ({ ...w, keys: { ...w.keys, explain: [] } })) };
+  const text = JSON.stringify(slim);
+  saveState(STATE, text);
+  exportVariable(STATE_ENV, text);
 }
-function loadState() {
-  const raw = getState(STATE);
-  return raw ? JSON.parse(raw) : void 0;
+function loadState(env = process.env) {
+  const own = getState(STATE);
+  if (own) return { state: JSON.parse(own), from: "post" };
+  return env[STATE_ENV] ? { state: JSON.parse(env[STATE_ENV]), from: "env" } : void 0;
 }
 function reportProblem(what, err) {
   warning(`cargo-stash: ${what}: ${err instanceof Error ? err.message : err}`);
@@ -29751,15 +29896,16 @@ function reportProblem(what, err) {
 }
 
 // src/cleanup.mjs
-import fs3 from "node:fs";
+import fs4 from "node:fs";
 import path5 from "node:path";
-var SENTINEL_S = 86400;
+var SENTINEL_S = import_pkg.default.SENTINEL_ATIME;
 function listing(root) {
   const out = [];
+  let newest = 0;
   const walk = (dir, rel) => {
     let names;
     try {
-      names = fs3.readdirSync(dir);
+      names = fs4.readdirSync(dir);
     } catch {
       return;
     }
@@ -29768,10 +29914,11 @@ function listing(root) {
       const relPath = rel ? `${rel}/${name}` : name;
       let st;
       try {
-        st = fs3.lstatSync(abs);
+        st = fs4.lstatSync(abs);
       } catch {
         continue;
       }
+      newest = Math.max(newest, st.mtimeMs);
       if (st.isSymbolicLink()) {
         out.push({ path: relPath, kind: "symlink", size: 0 });
       } else if (st.isDirectory()) {
@@ -29785,72 +29932,173 @@ function listing(root) {
     }
   };
   walk(root, "");
+  out.newest = newest;
   return out;
 }
-function fingerprintFiles(root, entries) {
-  const files = [];
-  for (const c of import_pkg.default.classify(entries)) {
-    if (c.class !== "unit") continue;
-    const parts = c.path.split("/");
-    const name = parts[parts.length - 1];
-    const inFingerprint = parts.includes(".fingerprint") || parts[parts.length - 2] === "fingerprint";
-    if (!inFingerprint || name.startsWith("dep-") || name === "invoked.timestamp") continue;
-    const st = fs3.lstatSync(path5.join(root, c.path), { throwIfNoEntry: false });
-    if (st?.isFile()) files.push({ path: c.path, unit: c.unit, mtime: st.mtime });
-  }
-  return files;
+function fingerprintFiles(entries) {
+  return entries.filter((e) => e.kind === "file" && import_pkg.default.isFingerprint(e.path)).map((e) => e.path);
 }
 function atimeWorks(dir) {
   const probe = path5.join(dir, `.cargo-stash-atime-probe-${process.pid}`);
   try {
-    fs3.writeFileSync(probe, "probe");
-    const { mtime } = fs3.statSync(probe);
-    fs3.utimesSync(probe, SENTINEL_S, mtime);
-    fs3.readFileSync(probe);
-    return fs3.statSync(probe).atimeMs > (SENTINEL_S + 1) * 1e3;
+    fs4.writeFileSync(probe, "probe");
+    const { mtime } = fs4.statSync(probe);
+    fs4.utimesSync(probe, SENTINEL_S, mtime);
+    fs4.readFileSync(probe);
+    return fs4.statSync(probe).atimeMs !== SENTINEL_S * 1e3;
   } catch {
     return false;
   } finally {
-    fs3.rmSync(probe, { force: true });
+    fs4.rmSync(probe, { force: true });
   }
 }
 function markUnits(root) {
-  if (!fs3.existsSync(root) || !atimeWorks(root)) return false;
-  for (const f of fingerprintFiles(root, listing(root))) {
-    fs3.utimesSync(path5.join(root, f.path), SENTINEL_S, f.mtime);
-  }
-  return true;
-}
-function sanitize(root, { pruneUnused }) {
-  if (!fs3.existsSync(root)) return void 0;
+  if (!fs4.existsSync(root)) return { marked: false, newest: 0 };
   const entries = listing(root);
-  const options = {};
-  if (pruneUnused) {
-    const units = /* @__PURE__ */ new Set();
-    const read2 = /* @__PURE__ */ new Set();
-    const marked = /* @__PURE__ */ new Set();
-    for (const f of fingerprintFiles(root, entries)) {
-      units.add(f.unit);
-      const { atimeMs } = fs3.statSync(path5.join(root, f.path));
-      if (atimeMs > (SENTINEL_S + 1) * 1e3) read2.add(f.unit);
-      else marked.add(f.unit);
-    }
-    options.used_units = [...units].filter((u) => read2.has(u) || !marked.has(u));
+  if (!atimeWorks(root)) return { marked: false, newest: entries.newest };
+  for (const p of fingerprintFiles(entries)) {
+    const abs = path5.join(root, p);
+    fs4.utimesSync(abs, SENTINEL_S, fs4.statSync(abs).mtime);
   }
-  const plan = import_pkg.default.plan(entries, options);
-  for (const p of plan.dropped) fs3.rmSync(path5.join(root, p), { recursive: true, force: true });
+  return { marked: true, newest: entries.newest };
+}
+function usedUnits(root, entries) {
+  const touched = fingerprintFiles(entries).filter((p) => fs4.statSync(path5.join(root, p)).atimeMs !== SENTINEL_S * 1e3);
+  const used = import_pkg.default.usedUnits(entries, touched);
+  if (used === null) info(`cargo-stash: no unit of ${root} was built or read since the restore: every unit kept`);
+  return used ?? void 0;
+}
+function sanitize(root, { pruneUnused, dropPackages = [] }) {
+  if (!fs4.existsSync(root)) return void 0;
+  const entries = listing(root);
+  let used = pruneUnused ? usedUnits(root, entries) : void 0;
+  if (dropPackages.length) {
+    const drop = new Set(dropPackages);
+    const units = import_pkg.default.plan(entries, {}).groups.filter((g) => g.unit);
+    const keep = units.filter((g) => !drop.has(g.unit)).map((g) => g.name);
+    used = used ? keep.filter((u) => used.includes(u)) : keep;
+  }
+  const plan = import_pkg.default.plan(entries, used ? { used_units: used } : {});
+  for (const p of plan.dropped) fs4.rmSync(path5.join(root, p), { recursive: true, force: true });
   const dropped = Object.values(plan.categories).reduce((n, c) => n + (c.bytes - c.kept_bytes), 0);
   info(
-    `cargo-stash: sanitized ${root}: removed ${plan.dropped.length} paths (${dropped} bytes), ${plan.unused_units.length} unused units`
+    `cargo-stash: sanitized ${root}: removed ${plan.dropped.length} paths (${dropped} bytes), ${plan.unused_units.length} units left out`
   );
+  return plan;
+}
+function pruneCrates(cargoHome, lockfiles) {
+  const wanted = /* @__PURE__ */ new Set();
+  for (const file of lockfiles) {
+    let text;
+    try {
+      text = fs4.readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of import_pkg.default.reduceLockfile(text).split("\n")) {
+      const [name, version3] = line.split(" ");
+      if (name && version3) wanted.add(`${name}-${version3}.crate`);
+    }
+  }
+  const cacheDir = path5.join(cargoHome, "registry/cache");
+  let removed = 0;
+  for (const registry of fs4.existsSync(cacheDir) ? fs4.readdirSync(cacheDir) : []) {
+    const dir = path5.join(cacheDir, registry);
+    if (!fs4.statSync(dir).isDirectory()) continue;
+    for (const f of fs4.readdirSync(dir)) {
+      if (f.endsWith(".crate") && !wanted.has(f)) {
+        fs4.rmSync(path5.join(dir, f), { force: true });
+        removed++;
+      }
+    }
+  }
+  if (removed) info(`cargo-stash: ${removed} downloaded crates no Cargo.lock uses are not saved (cache-all-crates: false)`);
+}
+
+// src/mtime.mjs
+import { execFileSync as execFileSync2 } from "node:child_process";
+import crypto4 from "node:crypto";
+import fs5 from "node:fs";
+import path6 from "node:path";
+var RECORD = ".cargo-stash/action-sources.json";
+function checkoutRoot(workspaceRoot) {
+  try {
+    return execFileSync2("git", ["rev-parse", "--show-toplevel"], { cwd: workspaceRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return void 0;
+  }
+}
+function scan(root, skip) {
+  const out = execFileSync2("git", ["ls-files", "-z", "--cached"], { cwd: root, maxBuffer: 1 << 28 });
+  const entries = [];
+  for (const rel of out.toString("utf8").split("\0")) {
+    if (!rel) continue;
+    const abs = path6.join(root, rel);
+    if (skip.some((s) => abs === s || abs.startsWith(s + path6.sep))) continue;
+    let st;
+    try {
+      st = fs5.lstatSync(abs, { bigint: true });
+    } catch {
+      continue;
+    }
+    let kind;
+    let hash;
+    if (st.isSymbolicLink()) {
+      kind = "symlink";
+      hash = crypto4.createHash("sha256").update(fs5.readlinkSync(abs)).digest("hex");
+    } else if (st.isFile()) {
+      kind = "file";
+      hash = crypto4.createHash("sha256").update(fs5.readFileSync(abs)).digest("hex");
+    } else {
+      continue;
+    }
+    if (st.mtimeNs < 0n) continue;
+    entries.push({
+      path: rel,
+      kind,
+      size: Number(st.size),
+      hash,
+      mtime_s: Number(st.mtimeNs / 1000000000n),
+      mtime_ns: Number(st.mtimeNs % 1000000000n)
+    });
+  }
+  return entries;
+}
+function recordSources(ws) {
+  const root = checkoutRoot(ws.root);
+  if (!root) return;
+  const file = path6.join(ws.targetDirs[0], RECORD);
+  fs5.mkdirSync(path6.dirname(file), { recursive: true });
+  fs5.writeFileSync(file, JSON.stringify({ root, entries: scan(root, ws.targetDirs) }));
+}
+function restoreMtimes(ws, newestMs) {
+  const file = path6.join(ws.targetDirs[0], RECORD);
+  let saved;
+  try {
+    saved = JSON.parse(fs5.readFileSync(file, "utf8"));
+  } catch {
+    return void 0;
+  }
+  const root = checkoutRoot(ws.root);
+  if (!root || root !== saved.root) {
+    info(`cargo-stash: the checkout is at ${root} but was saved at ${saved.root}: workspace crates will rebuild`);
+    return void 0;
+  }
+  const plan = import_pkg.default.mtimePlan(saved.entries, scan(root, ws.targetDirs));
+  const touch = new Date(Math.max(Date.now(), Math.ceil(newestMs) + 1e3));
+  for (const [rel, s, ns] of plan.restore) {
+    fs5.lutimesSync(path6.join(root, rel), /* @__PURE__ */ new Date(), s + ns / 1e9);
+  }
+  for (const rel of plan.touch) fs5.lutimesSync(path6.join(root, rel), touch, touch);
+  info(`cargo-stash: mtimes of ${root}: ${plan.restored} restored, ${plan.touched} touched`);
   return plan;
 }
 
 // node_modules/@actions/cache/lib/cache.js
-import * as path13 from "path";
+import * as path14 from "path";
 
 // node_modules/@actions/glob/lib/internal-globber.js
-import * as fs4 from "fs";
+import * as fs6 from "fs";
 
 // node_modules/@actions/glob/lib/internal-glob-options-helper.js
 function getOptions(copy) {
@@ -29887,10 +30135,10 @@ function getOptions(copy) {
 }
 
 // node_modules/@actions/glob/lib/internal-globber.js
-import * as path10 from "path";
+import * as path11 from "path";
 
 // node_modules/@actions/glob/lib/internal-path-helper.js
-import * as path6 from "path";
+import * as path7 from "path";
 import assert from "assert";
 var IS_WINDOWS3 = process.platform === "win32";
 function dirname4(p) {
@@ -29898,7 +30146,7 @@ function dirname4(p) {
   if (IS_WINDOWS3 && /^\\\\[^\\]+(\\[^\\]+)?$/.test(p)) {
     return p;
   }
-  let result = path6.dirname(p);
+  let result = path7.dirname(p);
   if (IS_WINDOWS3 && /^\\\\[^\\]+\\[^\\]+\\$/.test(result)) {
     result = safeTrimTrailingSeparator(result);
   }
@@ -29935,7 +30183,7 @@ function ensureAbsoluteRoot(root, itemPath) {
   assert(hasAbsoluteRoot(root), `ensureAbsoluteRoot parameter 'root' must have an absolute root`);
   if (root.endsWith("/") || IS_WINDOWS3 && root.endsWith("\\")) {
   } else {
-    root += path6.sep;
+    root += path7.sep;
   }
   return root + itemPath;
 }
@@ -29969,10 +30217,10 @@ function safeTrimTrailingSeparator(p) {
     return "";
   }
   p = normalizeSeparators2(p);
-  if (!p.endsWith(path6.sep)) {
+  if (!p.endsWith(path7.sep)) {
     return p;
   }
-  if (p === path6.sep) {
+  if (p === path7.sep) {
     return p;
   }
   if (IS_WINDOWS3 && /^[A-Z]:\\$/i.test(p)) {
@@ -30040,7 +30288,7 @@ function partialMatch(patterns, itemPath) {
 
 // node_modules/@actions/glob/lib/internal-pattern.js
 import * as os6 from "os";
-import * as path9 from "path";
+import * as path10 from "path";
 import assert3 from "assert";
 
 // node_modules/balanced-match/dist/esm/index.js
@@ -31257,11 +31505,11 @@ var qmarksTestNoExtDot = ([$0]) => {
   return (f) => f.length === len && f !== "." && f !== "..";
 };
 var defaultPlatform = typeof process === "object" && process ? typeof process.env === "object" && process.env && process.env.__MINIMATCH_TESTING_PLATFORM__ || process.platform : "posix";
-var path7 = {
+var path8 = {
   win32: { sep: "\\" },
   posix: { sep: "/" }
 };
-var sep3 = defaultPlatform === "win32" ? path7.win32.sep : path7.posix.sep;
+var sep3 = defaultPlatform === "win32" ? path8.win32.sep : path8.posix.sep;
 minimatch.sep = sep3;
 var GLOBSTAR = /* @__PURE__ */ Symbol("globstar **");
 minimatch.GLOBSTAR = GLOBSTAR;
@@ -31303,7 +31551,7 @@ var defaults = (def) => {
     defaults: (options) => orig.defaults(ext(def, options)),
     makeRe: (pattern, options = {}) => orig.makeRe(pattern, ext(def, options)),
     braceExpand: (pattern, options = {}) => orig.braceExpand(pattern, ext(def, options)),
-    match: (list2, pattern, options = {}) => orig.match(list2, pattern, ext(def, options)),
+    match: (list, pattern, options = {}) => orig.match(list, pattern, ext(def, options)),
     sep: orig.sep,
     GLOBSTAR
   });
@@ -31319,13 +31567,13 @@ var braceExpand = (pattern, options = {}) => {
 minimatch.braceExpand = braceExpand;
 var makeRe = (pattern, options = {}) => new Minimatch(pattern, options).makeRe();
 minimatch.makeRe = makeRe;
-var match2 = (list2, pattern, options = {}) => {
+var match2 = (list, pattern, options = {}) => {
   const mm = new Minimatch(pattern, options);
-  list2 = list2.filter((f) => mm.match(f));
-  if (mm.options.nonull && !list2.length) {
-    list2.push(pattern);
+  list = list.filter((f) => mm.match(f));
+  if (mm.options.nonull && !list.length) {
+    list.push(pattern);
   }
-  return list2;
+  return list;
 };
 minimatch.match = match2;
 var globMagic = /[?*]|[+@!]\(.*?\)|\[|\]/;
@@ -32008,7 +32256,7 @@ minimatch.escape = escape;
 minimatch.unescape = unescape;
 
 // node_modules/@actions/glob/lib/internal-path.js
-import * as path8 from "path";
+import * as path9 from "path";
 import assert2 from "assert";
 var IS_WINDOWS5 = process.platform === "win32";
 var Path = class {
@@ -32022,12 +32270,12 @@ var Path = class {
       assert2(itemPath, `Parameter 'itemPath' must not be empty`);
       itemPath = safeTrimTrailingSeparator(itemPath);
       if (!hasRoot(itemPath)) {
-        this.segments = itemPath.split(path8.sep);
+        this.segments = itemPath.split(path9.sep);
       } else {
         let remaining = itemPath;
         let dir = dirname4(remaining);
         while (dir !== remaining) {
-          const basename5 = path8.basename(remaining);
+          const basename5 = path9.basename(remaining);
           this.segments.unshift(basename5);
           remaining = dir;
           dir = dirname4(remaining);
@@ -32045,7 +32293,7 @@ var Path = class {
           assert2(segment === dirname4(segment), `Parameter 'itemPath' root segment contains information for multiple segments`);
           this.segments.push(segment);
         } else {
-          assert2(!segment.includes(path8.sep), `Parameter 'itemPath' contains unexpected path separators`);
+          assert2(!segment.includes(path9.sep), `Parameter 'itemPath' contains unexpected path separators`);
           this.segments.push(segment);
         }
       }
@@ -32056,12 +32304,12 @@ var Path = class {
    */
   toString() {
     let result = this.segments[0];
-    let skipSlash = result.endsWith(path8.sep) || IS_WINDOWS5 && /^[A-Z]:$/i.test(result);
+    let skipSlash = result.endsWith(path9.sep) || IS_WINDOWS5 && /^[A-Z]:$/i.test(result);
     for (let i = 1; i < this.segments.length; i++) {
       if (skipSlash) {
         skipSlash = false;
       } else {
-        result += path8.sep;
+        result += path9.sep;
       }
       result += this.segments[i];
     }
@@ -32093,7 +32341,7 @@ var Pattern = class _Pattern {
     }
     pattern = _Pattern.fixupPattern(pattern, homedir2);
     this.segments = new Path(pattern).segments;
-    this.trailingSeparator = normalizeSeparators2(pattern).endsWith(path9.sep);
+    this.trailingSeparator = normalizeSeparators2(pattern).endsWith(path10.sep);
     pattern = safeTrimTrailingSeparator(pattern);
     let foundGlob = false;
     const searchSegments = this.segments.map((x) => _Pattern.getLiteral(x)).filter((x) => !foundGlob && !(foundGlob = x === ""));
@@ -32117,8 +32365,8 @@ var Pattern = class _Pattern {
   match(itemPath) {
     if (this.segments[this.segments.length - 1] === "**") {
       itemPath = normalizeSeparators2(itemPath);
-      if (!itemPath.endsWith(path9.sep) && this.isImplicitPattern === false) {
-        itemPath = `${itemPath}${path9.sep}`;
+      if (!itemPath.endsWith(path10.sep) && this.isImplicitPattern === false) {
+        itemPath = `${itemPath}${path10.sep}`;
       }
     } else {
       itemPath = safeTrimTrailingSeparator(itemPath);
@@ -32153,9 +32401,9 @@ var Pattern = class _Pattern {
     assert3(literalSegments.every((x, i) => (x !== "." || i === 0) && x !== ".."), `Invalid pattern '${pattern}'. Relative pathing '.' and '..' is not allowed.`);
     assert3(!hasRoot(pattern) || literalSegments[0], `Invalid pattern '${pattern}'. Root segment must not contain globs.`);
     pattern = normalizeSeparators2(pattern);
-    if (pattern === "." || pattern.startsWith(`.${path9.sep}`)) {
+    if (pattern === "." || pattern.startsWith(`.${path10.sep}`)) {
       pattern = _Pattern.globEscape(process.cwd()) + pattern.substr(1);
-    } else if (pattern === "~" || pattern.startsWith(`~${path9.sep}`)) {
+    } else if (pattern === "~" || pattern.startsWith(`~${path10.sep}`)) {
       homedir2 = homedir2 || os6.homedir();
       assert3(homedir2, "Unable to determine HOME directory");
       assert3(hasAbsoluteRoot(homedir2), `Expected HOME directory to be a rooted path. Actual '${homedir2}'`);
@@ -32231,8 +32479,8 @@ var Pattern = class _Pattern {
 
 // node_modules/@actions/glob/lib/internal-search-state.js
 var SearchState = class {
-  constructor(path15, level) {
-    this.path = path15;
+  constructor(path16, level) {
+    this.path = path16;
     this.level = level;
   }
 };
@@ -32375,7 +32623,7 @@ var DefaultGlobber = class _DefaultGlobber {
       for (const searchPath of getSearchPaths(patterns)) {
         debug(`Search path '${searchPath}'`);
         try {
-          yield __await(fs4.promises.lstat(searchPath));
+          yield __await(fs6.promises.lstat(searchPath));
         } catch (err) {
           if (err.code === "ENOENT") {
             continue;
@@ -32399,7 +32647,7 @@ var DefaultGlobber = class _DefaultGlobber {
         if (!stats) {
           continue;
         }
-        if (options.excludeHiddenFiles && path10.basename(item.path).match(/^\./)) {
+        if (options.excludeHiddenFiles && path11.basename(item.path).match(/^\./)) {
           continue;
         }
         if (stats.isDirectory()) {
@@ -32409,7 +32657,7 @@ var DefaultGlobber = class _DefaultGlobber {
             continue;
           }
           const childLevel = item.level + 1;
-          const childItems = (yield __await(fs4.promises.readdir(item.path))).map((x) => new SearchState(path10.join(item.path, x), childLevel));
+          const childItems = (yield __await(fs6.promises.readdir(item.path))).map((x) => new SearchState(path11.join(item.path, x), childLevel));
           stack.push(...childItems.reverse());
         } else if (match3 & MatchKind.File) {
           yield yield __await(item.path);
@@ -32444,7 +32692,7 @@ var DefaultGlobber = class _DefaultGlobber {
       let stats;
       if (options.followSymbolicLinks) {
         try {
-          stats = yield fs4.promises.stat(item.path);
+          stats = yield fs6.promises.stat(item.path);
         } catch (err) {
           if (err.code === "ENOENT") {
             if (options.omitBrokenSymbolicLinks) {
@@ -32456,10 +32704,10 @@ var DefaultGlobber = class _DefaultGlobber {
           throw err;
         }
       } else {
-        stats = yield fs4.promises.lstat(item.path);
+        stats = yield fs6.promises.lstat(item.path);
       }
       if (stats.isDirectory() && options.followSymbolicLinks) {
-        const realPath = yield fs4.promises.realpath(item.path);
+        const realPath = yield fs6.promises.realpath(item.path);
         while (traversalChain.length >= item.level) {
           traversalChain.pop();
         }
@@ -32510,9 +32758,9 @@ function create(patterns, options) {
 
 // node_modules/@actions/cache/lib/internal/cacheUtils.js
 var semver = __toESM(require_semver2(), 1);
-import * as crypto3 from "crypto";
-import * as fs5 from "fs";
-import * as path11 from "path";
+import * as crypto5 from "crypto";
+import * as fs7 from "fs";
+import * as path12 from "path";
 import * as util from "util";
 
 // node_modules/@actions/cache/lib/internal/constants.js
@@ -32605,15 +32853,15 @@ function createTempDirectory() {
           baseLocation = "/home";
         }
       }
-      tempDirectory = path11.join(baseLocation, "actions", "temp");
+      tempDirectory = path12.join(baseLocation, "actions", "temp");
     }
-    const dest = path11.join(tempDirectory, crypto3.randomUUID());
+    const dest = path12.join(tempDirectory, crypto5.randomUUID());
     yield mkdirP(dest);
     return dest;
   });
 }
 function getArchiveFileSizeInBytes(filePath) {
-  return fs5.statSync(filePath).size;
+  return fs7.statSync(filePath).size;
 }
 function resolvePaths(patterns) {
   return __awaiter10(this, void 0, void 0, function* () {
@@ -32629,7 +32877,7 @@ function resolvePaths(patterns) {
         _c = _g.value;
         _e = false;
         const file = _c;
-        const relativeFile = path11.relative(workspace, file).replace(new RegExp(`\\${path11.sep}`, "g"), "/");
+        const relativeFile = path12.relative(workspace, file).replace(new RegExp(`\\${path12.sep}`, "g"), "/");
         debug(`Matched: ${relativeFile}`);
         if (relativeFile === "") {
           paths.push(".");
@@ -32651,7 +32899,7 @@ function resolvePaths(patterns) {
 }
 function unlinkFile(filePath) {
   return __awaiter10(this, void 0, void 0, function* () {
-    return util.promisify(fs5.unlink)(filePath);
+    return util.promisify(fs7.unlink)(filePath);
   });
 }
 function getVersion(app_1) {
@@ -32693,7 +32941,7 @@ function getCacheFileName(compressionMethod) {
 }
 function getGnuTarPathOnWindows() {
   return __awaiter10(this, void 0, void 0, function* () {
-    if (fs5.existsSync(GnuTarPathOnWindows)) {
+    if (fs7.existsSync(GnuTarPathOnWindows)) {
       return GnuTarPathOnWindows;
     }
     const versionOutput = yield getVersion("tar");
@@ -32715,7 +32963,7 @@ function getCacheVersion(paths, compressionMethod, enableCrossOsArchive = false)
     components.push("windows-only");
   }
   components.push(versionSalt);
-  return crypto3.createHash("sha256").update(components.join("|")).digest("hex");
+  return crypto5.createHash("sha256").update(components.join("|")).digest("hex");
 }
 function getRuntimeToken() {
   const token = process.env["ACTIONS_RUNTIME_TOKEN"];
@@ -32726,7 +32974,7 @@ function getRuntimeToken() {
 }
 
 // node_modules/@actions/cache/lib/internal/cacheHttpClient.js
-import * as fs8 from "fs";
+import * as fs10 from "fs";
 import { URL as URL2 } from "url";
 
 // node_modules/@typespec/ts-http-runtime/dist/esm/abort-controller/AbortError.js
@@ -36783,15 +37031,15 @@ function getRequestUrl(baseUri, operationSpec, operationArguments, fallbackObjec
   let isAbsolutePath = false;
   let requestUrl = replaceAll(baseUri, urlReplacements);
   if (operationSpec.path) {
-    let path15 = replaceAll(operationSpec.path, urlReplacements);
-    if (operationSpec.path === "/{nextLink}" && path15.startsWith("/")) {
-      path15 = path15.substring(1);
+    let path16 = replaceAll(operationSpec.path, urlReplacements);
+    if (operationSpec.path === "/{nextLink}" && path16.startsWith("/")) {
+      path16 = path16.substring(1);
     }
-    if (isAbsoluteUrl(path15)) {
-      requestUrl = path15;
+    if (isAbsoluteUrl(path16)) {
+      requestUrl = path16;
       isAbsolutePath = true;
     } else {
-      requestUrl = appendPath(requestUrl, path15);
+      requestUrl = appendPath(requestUrl, path16);
     }
   }
   const { queryParams, sequenceParams } = calculateQueryParameters(operationSpec, operationArguments, fallbackObject);
@@ -36837,9 +37085,9 @@ function appendPath(url2, pathToAppend) {
   }
   const searchStart = pathToAppend.indexOf("?");
   if (searchStart !== -1) {
-    const path15 = pathToAppend.substring(0, searchStart);
+    const path16 = pathToAppend.substring(0, searchStart);
     const search = pathToAppend.substring(searchStart + 1);
-    newPath = newPath + path15;
+    newPath = newPath + path16;
     if (search) {
       parsedUrl.search = parsedUrl.search ? `${parsedUrl.search}&${search}` : search;
     }
@@ -39716,16 +39964,16 @@ var MatcherView = class {
    * @returns {string|undefined}
    */
   getCurrentTag() {
-    const path15 = this._matcher.path;
-    return path15.length > 0 ? path15[path15.length - 1].tag : void 0;
+    const path16 = this._matcher.path;
+    return path16.length > 0 ? path16[path16.length - 1].tag : void 0;
   }
   /**
    * Get current namespace.
    * @returns {string|undefined}
    */
   getCurrentNamespace() {
-    const path15 = this._matcher.path;
-    return path15.length > 0 ? path15[path15.length - 1].namespace : void 0;
+    const path16 = this._matcher.path;
+    return path16.length > 0 ? path16[path16.length - 1].namespace : void 0;
   }
   /**
    * Get current node's attribute value.
@@ -39733,9 +39981,9 @@ var MatcherView = class {
    * @returns {*}
    */
   getAttrValue(attrName) {
-    const path15 = this._matcher.path;
-    if (path15.length === 0) return void 0;
-    return path15[path15.length - 1].values?.[attrName];
+    const path16 = this._matcher.path;
+    if (path16.length === 0) return void 0;
+    return path16[path16.length - 1].values?.[attrName];
   }
   /**
    * Check if current node has an attribute.
@@ -39743,9 +39991,9 @@ var MatcherView = class {
    * @returns {boolean}
    */
   hasAttr(attrName) {
-    const path15 = this._matcher.path;
-    if (path15.length === 0) return false;
-    const current = path15[path15.length - 1];
+    const path16 = this._matcher.path;
+    if (path16.length === 0) return false;
+    const current = path16[path16.length - 1];
     return current.values !== void 0 && attrName in current.values;
   }
   /**
@@ -39771,18 +40019,18 @@ var MatcherView = class {
    * @returns {number}
    */
   getPosition() {
-    const path15 = this._matcher.path;
-    if (path15.length === 0) return -1;
-    return path15[path15.length - 1].position ?? 0;
+    const path16 = this._matcher.path;
+    if (path16.length === 0) return -1;
+    return path16[path16.length - 1].position ?? 0;
   }
   /**
    * Get current node's repeat counter (occurrence count of this tag name).
    * @returns {number}
    */
   getCounter() {
-    const path15 = this._matcher.path;
-    if (path15.length === 0) return -1;
-    return path15[path15.length - 1].counter ?? 0;
+    const path16 = this._matcher.path;
+    if (path16.length === 0) return -1;
+    return path16[path16.length - 1].counter ?? 0;
   }
   /**
    * Get current node's sibling index (alias for getPosition).
@@ -40917,8 +41165,8 @@ function assertContext(context3) {
       throw new TypeError("is-unsafe: context must not be an empty array");
     }
     if (Array.isArray(context3[0])) {
-      for (const list2 of context3) {
-        if (!Array.isArray(list2) || list2.length === 0) {
+      for (const list of context3) {
+        if (!Array.isArray(list) || list.length === 0) {
           throw new TypeError(
             "is-unsafe: each context in the array must be a non-empty pattern array (PatternList)"
           );
@@ -40936,15 +41184,15 @@ function normalise(context3) {
   if (Array.isArray(context3[0])) return { lists: context3, regex: null };
   return { lists: [context3], regex: null };
 }
-function decodedCopy(value, list2) {
-  if (!list2.decodeEntities) return null;
+function decodedCopy(value, list) {
+  if (!list.decodeEntities) return null;
   const decoded = decodeEntities(value);
   return decoded === value ? null : decoded;
 }
-function matchList(value, list2) {
-  const label = list2.label ?? "CUSTOM";
-  const decoded = decodedCopy(value, list2);
-  for (const rule of list2) {
+function matchList(value, list) {
+  const label = list.label ?? "CUSTOM";
+  const decoded = decodedCopy(value, list);
+  for (const rule of list) {
     if (rule.pattern.test(value) || decoded !== null && rule.pattern.test(decoded)) {
       return { context: label, id: rule.id, description: rule.description, pattern: rule.pattern };
     }
@@ -40956,8 +41204,8 @@ function isUnsafe(value, context3) {
   assertContext(context3);
   const { lists, regex } = normalise(context3);
   if (regex) return regex.test(value);
-  for (const list2 of lists) {
-    if (matchList(value, list2) !== null) return true;
+  for (const list of lists) {
+    if (matchList(value, list) !== null) return true;
   }
   return false;
 }
@@ -43044,11 +43292,11 @@ var NativeCRC64 = (() => {
       throw new Error("Module.ENVIRONMENT has been deprecated. To force the environment, use the ENVIRONMENT compile-time option (for example, -sENVIRONMENT=web or -sENVIRONMENT=node)");
     }
     var scriptDirectory = "";
-    function locateFile(path15) {
+    function locateFile(path16) {
       if (Module["locateFile"]) {
-        return Module["locateFile"](path15, scriptDirectory);
+        return Module["locateFile"](path16, scriptDirectory);
       }
-      return scriptDirectory + path15;
+      return scriptDirectory + path16;
     }
     var read_, readAsync, readBinary, setWindowTitle;
     function logExceptionOnExit(e) {
@@ -43061,7 +43309,7 @@ var NativeCRC64 = (() => {
     }
     if (ENVIRONMENT_IS_NODE) {
       if (typeof process == "undefined" || !process.release || process.release.name !== "node") throw new Error("not compiled for this environment (did you build to HTML and try to run it not on the web, or set ENVIRONMENT to something - like node - and run it someplace else - like on the web?)");
-      var fs9 = require2("fs");
+      var fs11 = require2("fs");
       var nodePath = require2("path");
       if (ENVIRONMENT_IS_WORKER) {
         scriptDirectory = nodePath.dirname(scriptDirectory) + "/";
@@ -43070,7 +43318,7 @@ var NativeCRC64 = (() => {
       }
       read_ = (filename, binary) => {
         filename = isFileURI(filename) ? new URL(filename) : nodePath.normalize(filename);
-        return fs9.readFileSync(filename, binary ? void 0 : "utf8");
+        return fs11.readFileSync(filename, binary ? void 0 : "utf8");
       };
       readBinary = (filename) => {
         var ret = read_(filename, true);
@@ -43082,7 +43330,7 @@ var NativeCRC64 = (() => {
       };
       readAsync = (filename, onload, onerror) => {
         filename = isFileURI(filename) ? new URL(filename) : nodePath.normalize(filename);
-        fs9.readFile(filename, function(err2, data) {
+        fs11.readFile(filename, function(err2, data) {
           if (err2) onerror(err2);
           else onload(data.buffer);
         });
@@ -46135,9 +46383,9 @@ var StorageSharedKeyCredentialPolicy = class extends CredentialPolicy {
    * @param request -
    */
   getCanonicalizedResourceString(request) {
-    const path15 = getURLPath(request.url) || "/";
+    const path16 = getURLPath(request.url) || "/";
     let canonicalizedResourceString = "";
-    canonicalizedResourceString += `/${this.factory.accountName}${path15}`;
+    canonicalizedResourceString += `/${this.factory.accountName}${path16}`;
     const queries = getURLQueries(request.url);
     const lowercaseQueries = {};
     if (queries) {
@@ -46619,9 +46867,9 @@ function storageSharedKeyCredentialPolicy(options) {
     return canonicalizedHeadersStringToSign;
   }
   function getCanonicalizedResourceString(request) {
-    const path15 = getURLPath(request.url) || "/";
+    const path16 = getURLPath(request.url) || "/";
     let canonicalizedResourceString = "";
-    canonicalizedResourceString += `/${options.accountName}${path15}`;
+    canonicalizedResourceString += `/${options.accountName}${path16}`;
     const queries = getURLQueries(request.url);
     const lowercaseQueries = {};
     if (queries) {
@@ -60562,10 +60810,10 @@ var StorageContextClient = class extends StorageClient {
 // node_modules/@azure/storage-blob/dist/esm/utils/utils.common.js
 function escapeURLPath(url2) {
   const urlParsed = new URL(url2);
-  let path15 = urlParsed.pathname;
-  path15 = path15 || "/";
-  path15 = escape2(path15);
-  urlParsed.pathname = path15;
+  let path16 = urlParsed.pathname;
+  path16 = path16 || "/";
+  path16 = escape2(path16);
+  urlParsed.pathname = path16;
   return urlParsed.toString();
 }
 function getProxyUriFromDevConnString(connectionString) {
@@ -60650,9 +60898,9 @@ function escape2(text) {
 }
 function appendToURLPath(url2, name) {
   const urlParsed = new URL(url2);
-  let path15 = urlParsed.pathname;
-  path15 = path15 ? path15.endsWith("/") ? `${path15}${name}` : `${path15}/${name}` : name;
-  urlParsed.pathname = path15;
+  let path16 = urlParsed.pathname;
+  path16 = path16 ? path16.endsWith("/") ? `${path16}${name}` : `${path16}/${name}` : name;
+  urlParsed.pathname = path16;
   return urlParsed.toString();
 }
 function setURLParameter2(url2, name, value) {
@@ -64486,7 +64734,7 @@ var Batch = class {
 };
 
 // node_modules/@azure/storage-blob/dist/esm/utils/utils.js
-import fs6 from "node:fs";
+import fs8 from "node:fs";
 import util3 from "node:util";
 async function streamToBuffer(stream2, buffer3, offset, end, encoding) {
   let pos = 0;
@@ -64525,7 +64773,7 @@ async function streamToBuffer(stream2, buffer3, offset, end, encoding) {
 }
 async function readStreamToLocalFile(rs, file) {
   return new Promise((resolve3, reject) => {
-    const ws = fs6.createWriteStream(file);
+    const ws = fs8.createWriteStream(file);
     rs.on("error", (err) => {
       reject(err);
     });
@@ -64536,8 +64784,8 @@ async function readStreamToLocalFile(rs, file) {
     rs.pipe(ws);
   });
 }
-var fsStat = util3.promisify(fs6.stat);
-var fsCreateReadStream = fs6.createReadStream;
+var fsStat = util3.promisify(fs8.stat);
+var fsCreateReadStream = fs8.createReadStream;
 
 // node_modules/@azure/storage-blob/dist/esm/Clients.js
 var BlobClient = class _BlobClient extends StorageClient2 {
@@ -67396,7 +67644,7 @@ function uploadCacheArchiveSDK(signedUploadURL, archivePath, options) {
 
 // node_modules/@actions/cache/lib/internal/downloadUtils.js
 import * as buffer2 from "buffer";
-import * as fs7 from "fs";
+import * as fs9 from "fs";
 import * as stream from "stream";
 import * as util4 from "util";
 
@@ -67656,7 +67904,7 @@ var DownloadProgress = class {
 };
 function downloadCacheHttpClient(archiveLocation, archivePath) {
   return __awaiter13(this, void 0, void 0, function* () {
-    const writeStream = fs7.createWriteStream(archivePath);
+    const writeStream = fs9.createWriteStream(archivePath);
     const httpClient = new HttpClient("actions/cache");
     const downloadResponse = yield retryHttpClientResponse("downloadCache", () => __awaiter13(this, void 0, void 0, function* () {
       return httpClient.get(archiveLocation);
@@ -67681,7 +67929,7 @@ function downloadCacheHttpClient(archiveLocation, archivePath) {
 function downloadCacheHttpClientConcurrent(archiveLocation, archivePath, options) {
   return __awaiter13(this, void 0, void 0, function* () {
     var _a2;
-    const archiveDescriptor = yield fs7.promises.open(archivePath, "w");
+    const archiveDescriptor = yield fs9.promises.open(archivePath, "w");
     const httpClient = new HttpClient("actions/cache", void 0, {
       socketTimeout: options.timeoutInMs,
       keepAlive: true
@@ -67797,7 +68045,7 @@ function downloadCacheStorageSDK(archiveLocation, archivePath, options) {
     } else {
       const maxSegmentSize = Math.min(134217728, buffer2.constants.MAX_LENGTH);
       const downloadProgress = new DownloadProgress(contentLength2);
-      const fd = fs7.openSync(archivePath, "w");
+      const fd = fs9.openSync(archivePath, "w");
       try {
         downloadProgress.startDisplayTimer();
         const controller = new AbortController();
@@ -67815,12 +68063,12 @@ function downloadCacheStorageSDK(archiveLocation, archivePath, options) {
             controller.abort();
             throw new Error("Aborting cache download as the download time exceeded the timeout.");
           } else if (Buffer.isBuffer(result)) {
-            fs7.writeFileSync(fd, result);
+            fs9.writeFileSync(fd, result);
           }
         }
       } finally {
         downloadProgress.stopDisplayTimer();
-        fs7.closeSync(fd);
+        fs9.closeSync(fd);
       }
     }
   });
@@ -68108,7 +68356,7 @@ function uploadFile(httpClient, cacheId, archivePath, options) {
   return __awaiter14(this, void 0, void 0, function* () {
     const fileSize = getArchiveFileSizeInBytes(archivePath);
     const resourceUrl = getCacheApiUrl(`caches/${cacheId.toString()}`);
-    const fd = fs8.openSync(archivePath, "r");
+    const fd = fs10.openSync(archivePath, "r");
     const uploadOptions = getUploadOptions(options);
     const concurrency = assertDefined("uploadConcurrency", uploadOptions.uploadConcurrency);
     const maxChunkSize = assertDefined("uploadChunkSize", uploadOptions.uploadChunkSize);
@@ -68122,7 +68370,7 @@ function uploadFile(httpClient, cacheId, archivePath, options) {
           const start = offset;
           const end = offset + chunkSize - 1;
           offset += maxChunkSize;
-          yield uploadChunk(httpClient, resourceUrl, () => fs8.createReadStream(archivePath, {
+          yield uploadChunk(httpClient, resourceUrl, () => fs10.createReadStream(archivePath, {
             fd,
             start,
             end,
@@ -68133,7 +68381,7 @@ function uploadFile(httpClient, cacheId, archivePath, options) {
         }
       })));
     } finally {
-      fs8.closeSync(fd);
+      fs10.closeSync(fd);
     }
     return;
   });
@@ -69020,7 +69268,7 @@ function internalCacheTwirpClient(options) {
 
 // node_modules/@actions/cache/lib/internal/tar.js
 import { existsSync as existsSync3, writeFileSync as writeFileSync2 } from "fs";
-import * as path12 from "path";
+import * as path13 from "path";
 var __awaiter16 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
     return value instanceof P ? value : new P(function(resolve3) {
@@ -69091,13 +69339,13 @@ function getTarArgs(tarPath_1, compressionMethod_1, type_1) {
     const BSD_TAR_ZSTD = tarPath.type === ArchiveToolType.BSD && compressionMethod !== CompressionMethod.Gzip && IS_WINDOWS8;
     switch (type) {
       case "create":
-        args.push("--posix", "-cf", BSD_TAR_ZSTD ? tarFile : cacheFileName.replace(new RegExp(`\\${path12.sep}`, "g"), "/"), "--exclude", BSD_TAR_ZSTD ? tarFile : cacheFileName.replace(new RegExp(`\\${path12.sep}`, "g"), "/"), "-P", "-C", workingDirectory.replace(new RegExp(`\\${path12.sep}`, "g"), "/"), "--files-from", ManifestFilename);
+        args.push("--posix", "-cf", BSD_TAR_ZSTD ? tarFile : cacheFileName.replace(new RegExp(`\\${path13.sep}`, "g"), "/"), "--exclude", BSD_TAR_ZSTD ? tarFile : cacheFileName.replace(new RegExp(`\\${path13.sep}`, "g"), "/"), "-P", "-C", workingDirectory.replace(new RegExp(`\\${path13.sep}`, "g"), "/"), "--files-from", ManifestFilename);
         break;
       case "extract":
-        args.push("-xf", BSD_TAR_ZSTD ? tarFile : archivePath.replace(new RegExp(`\\${path12.sep}`, "g"), "/"), "-P", "-C", BSD_TAR_ZSTD ? quoteAbsolutePath(workingDirectory) : workingDirectory.replace(new RegExp(`\\${path12.sep}`, "g"), "/"));
+        args.push("-xf", BSD_TAR_ZSTD ? tarFile : archivePath.replace(new RegExp(`\\${path13.sep}`, "g"), "/"), "-P", "-C", BSD_TAR_ZSTD ? quoteAbsolutePath(workingDirectory) : workingDirectory.replace(new RegExp(`\\${path13.sep}`, "g"), "/"));
         break;
       case "list":
-        args.push("-tf", BSD_TAR_ZSTD ? tarFile : archivePath.replace(new RegExp(`\\${path12.sep}`, "g"), "/"), "-P");
+        args.push("-tf", BSD_TAR_ZSTD ? tarFile : archivePath.replace(new RegExp(`\\${path13.sep}`, "g"), "/"), "-P");
         break;
     }
     if (tarPath.type === ArchiveToolType.GNU) {
@@ -69136,7 +69384,7 @@ function getWorkingDirectory() {
   return (_a2 = process.env["GITHUB_WORKSPACE"]) !== null && _a2 !== void 0 ? _a2 : process.cwd();
 }
 function quoteAbsolutePath(filePath) {
-  return `"${path12.resolve(filePath).replace(new RegExp(`\\${path12.sep}`, "g"), "/")}"`;
+  return `"${path13.resolve(filePath).replace(new RegExp(`\\${path13.sep}`, "g"), "/")}"`;
 }
 function getDecompressionProgram(tarPath, compressionMethod, archivePath) {
   return __awaiter16(this, void 0, void 0, function* () {
@@ -69166,7 +69414,7 @@ function getCompressionProgram(tarPath, compressionMethod) {
       case CompressionMethod.Zstd:
         return BSD_TAR_ZSTD ? [
           "zstd -T0 --long=30 --force -o",
-          cacheFileName.replace(new RegExp(`\\${path12.sep}`, "g"), "/"),
+          cacheFileName.replace(new RegExp(`\\${path13.sep}`, "g"), "/"),
           TarFilename
         ] : [
           "--use-compress-program",
@@ -69175,7 +69423,7 @@ function getCompressionProgram(tarPath, compressionMethod) {
       case CompressionMethod.ZstdWithoutLong:
         return BSD_TAR_ZSTD ? [
           "zstd -T0 --force -o",
-          cacheFileName.replace(new RegExp(`\\${path12.sep}`, "g"), "/"),
+          cacheFileName.replace(new RegExp(`\\${path13.sep}`, "g"), "/"),
           TarFilename
         ] : ["--use-compress-program", IS_WINDOWS8 ? '"zstd -T0"' : "zstdmt"];
       default:
@@ -69228,7 +69476,7 @@ function extractTar(archivePath, compressionMethod) {
 }
 function createTar(archiveFolder, sourceDirectories, compressionMethod) {
   return __awaiter16(this, void 0, void 0, function* () {
-    writeFileSync2(path12.join(archiveFolder, ManifestFilename), sourceDirectories.join("\n"));
+    writeFileSync2(path13.join(archiveFolder, ManifestFilename), sourceDirectories.join("\n"));
     const { commands } = yield getCommands(compressionMethod, "create");
     yield execCommands(commands, archiveFolder);
   });
@@ -69379,7 +69627,7 @@ function restoreCacheV1(paths_1, primaryKey_1, restoreKeys_1, options_1) {
         info("Lookup only - skipping download");
         return cacheEntry.cacheKey;
       }
-      archivePath = path13.join(yield createTempDirectory(), getCacheFileName(compressionMethod));
+      archivePath = path14.join(yield createTempDirectory(), getCacheFileName(compressionMethod));
       debug(`Archive Path: ${archivePath}`);
       yield downloadCache(cacheEntry.archiveLocation, archivePath, options);
       if (isDebug()) {
@@ -69458,7 +69706,7 @@ function restoreCacheV2(paths_1, primaryKey_1, restoreKeys_1, options_1) {
         info("Lookup only - skipping download");
         return response.matchedKey;
       }
-      archivePath = path13.join(yield createTempDirectory(), getCacheFileName(compressionMethod));
+      archivePath = path14.join(yield createTempDirectory(), getCacheFileName(compressionMethod));
       debug(`Archive path: ${archivePath}`);
       debug(`Starting download of archive to: ${archivePath}`);
       yield downloadCache(response.signedDownloadUrl, archivePath, options);
@@ -69526,7 +69774,7 @@ function saveCacheV1(paths_1, key_1, options_1) {
       throw new Error(`Path Validation Error: Path(s) specified in the action for caching do(es) not exist, hence no cache is being saved.`);
     }
     const archiveFolder = yield createTempDirectory();
-    const archivePath = path13.join(archiveFolder, getCacheFileName(compressionMethod));
+    const archivePath = path14.join(archiveFolder, getCacheFileName(compressionMethod));
     debug(`Archive Path: ${archivePath}`);
     try {
       yield createTar(archiveFolder, cachePaths, compressionMethod);
@@ -69595,7 +69843,7 @@ function saveCacheV2(paths_1, key_1, options_1) {
       throw new Error(`Path Validation Error: Path(s) specified in the action for caching do(es) not exist, hence no cache is being saved.`);
     }
     const archiveFolder = yield createTempDirectory();
-    const archivePath = path13.join(archiveFolder, getCacheFileName(compressionMethod));
+    const archivePath = path14.join(archiveFolder, getCacheFileName(compressionMethod));
     debug(`Archive Path: ${archivePath}`);
     try {
       yield createTar(archiveFolder, cachePaths, compressionMethod);
@@ -69673,11 +69921,12 @@ function saveCacheV2(paths_1, key_1, options_1) {
 
 // src/store.mjs
 import { execFile } from "node:child_process";
-import path14 from "node:path";
-function registryPaths(cargoHome, cacheBin) {
-  const paths = ["registry/index", "registry/cache", "git/db"];
-  if (cacheBin) paths.push("bin", ".crates.toml", ".crates2.json");
-  return paths.map((p) => path14.join(cargoHome, p));
+import os8 from "node:os";
+import path15 from "node:path";
+function extraPaths(cargoHome, { cacheBin, cacheDirectories = [] }) {
+  const parts = ["registry/index", "registry/cache", "git/db"];
+  if (cacheBin) parts.push("bin", ".crates.toml", ".crates2.json");
+  return [...parts.map((p) => path15.join(cargoHome, p)), ...cacheDirectories.map((d) => path15.resolve(d))];
 }
 var actionsCache = {
   name: "GitHub's cache",
@@ -69708,6 +69957,32 @@ function run(bin, args, env) {
     });
   });
 }
+function versionOf(bin) {
+  return new Promise((resolve3) => {
+    execFile(bin, ["--version"], (err, stdout) => {
+      if (err) return resolve3(err.code === "ENOENT" || err.code === "EACCES" ? void 0 : null);
+      const m = stdout.trim().match(/^cargo-stash (\d\S*)$/);
+      resolve3(m ? m[1] : null);
+    });
+  });
+}
+async function ensureBinary(inputs, env = process.env) {
+  let bin = inputs.bin;
+  let version3 = await versionOf(bin);
+  if (version3 === void 0 && inputs.install) {
+    const args = ["install", "cargo-stash", "--version", `=${inputs.version}`, "--locked", "--force"];
+    info(`cargo-stash: ${bin} not found; cargo ${args.join(" ")}`);
+    await new Promise(
+      (resolve3, reject) => execFile("cargo", args, { env, maxBuffer: 1 << 26 }, (err, _out, stderr) => err ? reject(new Error(`cargo install failed: ${stderr.trim().split("\n").pop()}`)) : resolve3())
+    );
+    bin = path15.join(env.CARGO_HOME || path15.join(os8.homedir(), ".cargo"), "bin", "cargo-stash");
+    version3 = await versionOf(bin);
+  }
+  if (version3 === void 0) throw new Error(`no cargo-stash binary: ${bin} was not found (set bin, or allow install)`);
+  if (version3 === null) throw new Error(`${bin} is not cargo-stash: \`${bin} --version\` did not print 'cargo-stash <version>'`);
+  if (version3 !== inputs.version) warning(`cargo-stash: ${bin} is cargo-stash ${version3}, this action pins ${inputs.version}`);
+  return bin;
+}
 function nativeStore({ bin, store, inputs, prefix: prefix2 }) {
   const keyArgs = ["--prefix", prefix2, "--profile", inputs.profile];
   for (const t of inputs.targets) keyArgs.push("--target", t);
@@ -69733,11 +70008,14 @@ function nativeStore({ bin, store, inputs, prefix: prefix2 }) {
 
 export {
   exportVariable,
+  getInput,
   setOutput,
+  setFailed,
+  debug,
   warning,
   info,
   readInputs,
-  keyPrefix,
+  fullPrefix,
   workspaceKeys,
   printKeys,
   saveState2 as saveState,
@@ -69745,8 +70023,12 @@ export {
   reportProblem,
   markUnits,
   sanitize,
-  registryPaths,
+  pruneCrates,
+  recordSources,
+  restoreMtimes,
+  extraPaths,
   actionsCache,
+  ensureBinary,
   nativeStore
 };
-/*! For license information please see chunk-OIX6LHUS.mjs.LEGAL.txt */
+/*! For license information please see chunk-FN3SPCAC.mjs.LEGAL.txt */
