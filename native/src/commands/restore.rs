@@ -248,7 +248,13 @@ async fn restore(
         }
         return Ok(Vec::new());
     };
-    refuse_outside(&manifest, "target")?;
+    if let Err(e) = refuse_outside(&manifest, "target") {
+        // Nothing restored: the build starts cold, as after a miss.
+        if !opts.no_mtime {
+            sources::settle_git_index(&sources::checkout_root(&ws.root));
+        }
+        return Err(e);
+    }
     out.hit = hit;
     out.restored_key = Some(manifest.key.clone());
     let root_of = |name: &str| -> PathBuf {

@@ -388,3 +388,31 @@ fn a_tar_longer_than_its_cap_is_refused() {
     );
     assert!(fine.is_ok());
 }
+
+/// Issue 14, item 11: a small patch rebuilding a large tar is capped like a pack.
+#[test]
+fn a_patch_expanding_beyond_its_cap_is_refused() {
+    let tar_of = |size: usize| {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(size as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "debug/big", &vec![0u8; size][..])
+            .unwrap();
+        b.into_inner().unwrap()
+    };
+    let (base, new) = (tar_of(10), tar_of(16 << 20));
+    let mut patch = Vec::new();
+    super::patch::encode(&base, &new[..], &mut patch).unwrap();
+    assert!(patch.len() < 64 << 10, "patch is {} bytes", patch.len());
+    let id = id_of(&new);
+    let dst = tempfile::tempdir().unwrap();
+    let cap = stash_core::manifest::ExpansionCap {
+        content: 1 << 20,
+        tar: 2 << 20,
+    };
+    let tar = super::patch::decode(std::sync::Arc::new(base), std::io::Cursor::new(patch));
+    let err = restore_tar(tar, dst.path(), &dst.path().join(".s"), &id, ANY, cap).unwrap_err();
+    assert!(format!("{err:#}").contains("declares"), "{err:#}");
+    assert!(!dst.path().join("debug/big").exists());
+}
