@@ -13,6 +13,7 @@ pub mod output;
 pub mod path;
 pub mod plan;
 pub mod registry;
+pub mod relocation;
 pub mod sources;
 pub mod stats;
 

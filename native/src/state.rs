@@ -59,6 +59,9 @@ pub struct RestoredUnits {
             std::collections::BTreeMap<String, serde_json::Value>,
         ),
     >,
+    /// Units the restore left out as path-bound (their ids are `<profile dir>/<hash>`).
+    #[serde(default)]
+    pub path_bound: Vec<stash_core::output::PathBoundUnit>,
 }
 
 const UNITS_FILE: &str = "restored-units.json";

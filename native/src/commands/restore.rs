@@ -11,7 +11,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use futures::StreamExt;
 use stash_core::layout::STATE_DIR;
-use stash_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, RestoreOutput};
+use stash_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, PathBoundUnit, RestoreOutput};
+use stash_core::relocation::{self as reloc_core, Anchors};
 use stash_core::sources::{SourceManifest, mtime_plan};
 use stash_core::{Key, Manifest, PackRef, key, registry};
 
@@ -26,7 +27,7 @@ use crate::state::{RestoredUnits, State, unix_now};
 use crate::store::Store;
 use crate::workspace::Workspace;
 use crate::workspace::cargo_home;
-use crate::{inputs, sources};
+use crate::{inputs, relocation, sources};
 
 pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
     let start = Instant::now();
@@ -49,6 +50,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         warnings: Vec::new(),
         mtime: None,
         registry: None,
+        path_bound: Vec::new(),
     };
     let result = restore(ctx, &ws, &store, &keys.target, opts, &mut out).await;
     if result.is_ok() && !opts.no_registry {
@@ -58,6 +60,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
             ..out.clone()
         };
         reg.warnings.clear();
+        reg.path_bound.clear();
         (reg.hit, reg.restored_key, reg.packs, reg.packs_failed) = (HitKind::Miss, None, 0, 0);
         (
             reg.files,
@@ -127,6 +130,20 @@ fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<
         },
         None => human,
     };
+    let human = match out.path_bound.len() {
+        0 => human,
+        n => format!(
+            "{human}\n{n} units will rebuild: their artifacts embed the saved checkout, target or build path, which moved{}",
+            if ctx.global.verbose > 0 {
+                out.path_bound
+                    .iter()
+                    .map(|u| format!("\n  {} ({}): {}", u.name, u.unit, u.why))
+                    .collect::<String>()
+            } else {
+                " (-v names them)".to_string()
+            }
+        ),
+    };
     let human = match &out.registry {
         Some(r) if r.hit != HitKind::Miss => format!(
             "{human}\nregistry: {} hit {} ({} files into CARGO_HOME)",
@@ -194,6 +211,8 @@ async fn restore(
     };
     out.hit = hit;
     out.restored_key = Some(manifest.key.clone());
+    let (manifest, bound) = leave_out_path_bound(manifest, &relocation::anchors_now(ws));
+    out.path_bound = bound;
     let root_of = |name: &str| -> PathBuf {
         match name {
             "build" => ws
@@ -207,15 +226,16 @@ async fn restore(
     let mtimes = match (&manifest.sources, opts.no_mtime) {
         (Some(saved), false) => {
             let (ws, saved) = (ws.clone(), saved.clone());
+            let scanned = manifest.anchors.is_some();
             Some(tokio::task::spawn_blocking(move || {
-                restore_mtimes(&ws, &saved)
+                restore_mtimes(&ws, &saved, scanned)
             }))
         }
         _ => None,
     };
     let results = unpack_snapshot(ctx, store, &manifest, &root_of, out).await;
     remember_packs(ws, &results, &root_of);
-    remember_fingerprints(ws, &results, &root_of);
+    remember_fingerprints(ws, &results, &root_of, &out.path_bound);
     if let Some(task) = mtimes {
         match task.await.map_err(anyhow::Error::from).and_then(|r| r) {
             Ok(m) => out.mtime = Some(m),
@@ -225,6 +245,33 @@ async fn restore(
         }
     }
     Ok(())
+}
+
+/// Drops from the manifest the packs of units whose artifacts embed a path (checkout,
+/// target or build dir) that is elsewhere now; with no fingerprint, Cargo rebuilds them.
+fn leave_out_path_bound(mut manifest: Manifest, now: &Anchors) -> (Manifest, Vec<PathBoundUnit>) {
+    let Some(saved) = manifest.anchors.clone() else {
+        return (manifest, Vec::new());
+    };
+    let mut bound = Vec::new();
+    manifest.packs.retain(|p| match &p.path_bound {
+        Some(pb) if reloc_core::moved(pb, &saved, now) => {
+            tracing::info!(
+                "path-bound, left out: {} ({}): {}",
+                p.unit.as_deref().unwrap_or("?"),
+                p.group,
+                pb.why
+            );
+            bound.push(PathBoundUnit {
+                unit: p.group.clone(),
+                name: p.unit.clone().unwrap_or_default(),
+                why: pb.why.clone(),
+            });
+            false
+        }
+        _ => true,
+    });
+    (manifest, bound)
 }
 
 /// Restores the registry layer into CARGO_HOME: exact key, else the newest snapshot.
@@ -372,8 +419,16 @@ fn remember_packs(
 
 /// Keeps the fingerprint JSON of every restored unit for `cargo stash stats`. Reading a
 /// fingerprint moves its atime, so it is put back to the sentinel `usage` looks for.
-fn remember_fingerprints(ws: &Workspace, results: &Unpacked, root_of: &dyn Fn(&str) -> PathBuf) {
-    let mut units = RestoredUnits::default();
+fn remember_fingerprints(
+    ws: &Workspace,
+    results: &Unpacked,
+    root_of: &dyn Fn(&str) -> PathBuf,
+    path_bound: &[PathBoundUnit],
+) {
+    let mut units = RestoredUnits {
+        path_bound: path_bound.to_vec(),
+        ..Default::default()
+    };
     for (p, staged) in results
         .iter()
         .filter_map(|(p, r)| Some((p, r.as_ref().ok()?)))
@@ -407,15 +462,17 @@ fn remember_fingerprints(ws: &Workspace, results: &Unpacked, root_of: &dyn Fn(&s
     }
 }
 
-/// Content-gated mtime restore of the checkout (DESIGN §5): only at the saved path.
-fn restore_mtimes(ws: &Workspace, saved: &SourceManifest) -> Result<MtimeOutput> {
+/// Content-gated mtime restore of the checkout (DESIGN §5). At another path only when the
+/// snapshot was scanned for path-bound units (those are left out), so every unit kept
+/// fresh by a restored mtime is one whose artifacts are right at the new path.
+fn restore_mtimes(ws: &Workspace, saved: &SourceManifest, scanned: bool) -> Result<MtimeOutput> {
     let root = sources::checkout_root(&ws.root);
-    if root.display().to_string() != saved.root {
+    if !scanned && root.display().to_string() != saved.root {
         sources::settle_git_index(&root);
         return Ok(MtimeOutput {
             skipped: Some(format!(
                 "the checkout is at {} but was saved at {}: workspace crates will rebuild \
-                 (their artifacts embed the old path); keep the checkout path stable to reuse them",
+                 (the snapshot predates the relocation scan); its next save makes moves safe",
                 root.display(),
                 saved.root
             )),

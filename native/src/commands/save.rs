@@ -25,6 +25,7 @@ use crate::error::UserError;
 use crate::error::describe;
 use crate::memo::{self, Memo};
 use crate::pack::{self, CountWriter};
+use crate::relocation::{self, Scan};
 use crate::report::human_bytes;
 use crate::state::{State, unix_now};
 use crate::store::{LAYOUT, Store};
@@ -62,14 +63,19 @@ pub async fn run(
         if let Err(note) = &usage {
             out.usage_note = Some(note.clone());
         }
-        let previous = if no_patches {
-            Vec::new()
+        let (previous, scanned) = previous_packs(&store, state.as_ref()).await;
+        let verdicts = if scanned {
+            previous
+                .iter()
+                .map(|p| (p.id.clone(), p.path_bound.clone()))
+                .collect()
         } else {
-            previous_packs(&store, state.as_ref()).await
+            Default::default()
         };
         let scope = Scope {
             prune_unused: usage.is_ok(),
-            previous,
+            previous: if no_patches { Vec::new() } else { previous },
+            verdicts,
         };
         save(ctx, &ws, &store, &keys, plan_args, scope, &mut out).await
     };
@@ -181,20 +187,23 @@ struct Scope {
     prune_unused: bool,
     /// The packs of the snapshot restored in this job: bases for patches.
     previous: Vec<PackRef>,
+    /// Pack id -> relocation verdict of the restored snapshot, when it was scanned: an
+    /// unchanged pack keeps its verdict without a new scan.
+    verdicts: Verdicts,
 }
 
-/// The packs of the snapshot this job restored, if any; a save that cannot read them
-/// stores every pack whole.
-async fn previous_packs(store: &Store, state: Option<&State>) -> Vec<PackRef> {
+/// The packs of the snapshot this job restored, if any, and whether its units were
+/// scanned for paths; a save that cannot read them stores every pack whole.
+async fn previous_packs(store: &Store, state: Option<&State>) -> (Vec<PackRef>, bool) {
     let Some(key) = state.and_then(|s| s.restored_key.as_deref()) else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
     match store.manifest("target", key).await {
-        Ok(Some(m)) => m.packs,
-        Ok(None) => Vec::new(),
+        Ok(Some(m)) => (m.packs, m.anchors.is_some()),
+        Ok(None) => (Vec::new(), false),
         Err(e) => {
             tracing::info!("packs stored whole: the restored snapshot is unreadable: {e:#}");
-            Vec::new()
+            (Vec::new(), false)
         }
     }
 }
@@ -218,6 +227,7 @@ async fn save(
         return Ok(());
     }
     let opts = plan_options(plan_args);
+    let relocation = Arc::new(Scan::new(ws));
     let mut work: Vec<Job> = Vec::new();
     let mut links = Vec::new();
     let mut roots = std::collections::BTreeMap::new();
@@ -243,6 +253,7 @@ async fn save(
             }
         }
         let dir = Arc::new(dir);
+        let mut dep_files = relocation::dep_files(&entries);
         for (path, target) in plan.links {
             links.push(stash_core::LinkRef {
                 root: name.into(),
@@ -253,6 +264,8 @@ async fn save(
         work.extend(plan.groups.into_iter().map(|group| Job {
             root: name,
             dir: dir.clone(),
+            deps: dep_files.remove(&group.name).unwrap_or_default(),
+            scan: group.unit.is_some().then(|| relocation.clone()),
             group,
         }));
     }
@@ -262,7 +275,23 @@ async fn save(
         let root = ws.root.clone();
         tokio::task::spawn_blocking(move || sources::scan(&sources::checkout_root(&root), &skip))
     };
-    let (packs, stored_paths) = upload_all(ctx, store, ws, work, scope.previous, out).await?;
+    let (packs, stored_paths) =
+        upload_all(ctx, store, ws, work, (scope.previous, scope.verdicts), out).await?;
+    let bound: Vec<&PackRef> = packs.iter().filter(|p| p.path_bound.is_some()).collect();
+    if !bound.is_empty() {
+        tracing::info!(
+            "{} units are path-bound (rebuilt by a restore at another path)",
+            bound.len()
+        );
+        for p in bound {
+            let why = p.path_bound.as_ref().map_or("", |b| b.why.as_str());
+            tracing::info!(
+                "path-bound: {} ({}): {why}",
+                p.unit.as_deref().unwrap_or("?"),
+                p.group
+            );
+        }
+    }
     // A link whose target was left out would dangle at restore.
     links.retain(|l| stored_paths.contains(&(l.root.clone(), l.target.clone())));
     out.packs = packs.len() as u64;
@@ -285,6 +314,7 @@ async fn save(
         links,
         inputs: keys.explain.clone(),
         sources: source_manifest,
+        anchors: Some(relocation.anchors.clone()),
     };
     let created = store
         .create_manifest("target", &key, manifest.to_json())
@@ -300,7 +330,7 @@ async fn upload_all(
     store: &Store,
     ws: &Workspace,
     mut work: Vec<Job>,
-    previous: Vec<PackRef>,
+    (previous, verdicts): (Vec<PackRef>, Verdicts),
     out: &mut SaveOutput,
 ) -> Result<(Vec<PackRef>, std::collections::BTreeSet<(String, String)>)> {
     let mut packs = Vec::new();
@@ -323,6 +353,7 @@ async fn upload_all(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
         previous,
+        verdicts,
         patching: tokio::sync::Semaphore::new(1),
     });
     std::fs::create_dir_all(&shared.tmp_dir)
@@ -409,10 +440,12 @@ async fn save_registry(
         .map(|group| Job {
             root: "cargo-home",
             dir: home.clone(),
+            deps: Vec::new(),
+            scan: None,
             group,
         })
         .collect();
-    let (packs, _) = upload_all(ctx, store, ws, work, Vec::new(), out).await?;
+    let (packs, _) = upload_all(ctx, store, ws, work, Default::default(), out).await?;
     out.packs = packs.len() as u64;
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA,
@@ -425,6 +458,7 @@ async fn save_registry(
         links: Vec::new(),
         inputs: Vec::new(),
         sources: None,
+        anchors: None,
     };
     let created = store
         .create_manifest("registry", key, manifest.to_json())
@@ -448,7 +482,13 @@ enum GroupError {
 /// Where a group's pack comes from: the memo (no read at all) or one pass of
 /// tar -> zstd into a temp file, hashing the tar on the way; only then is the store asked.
 async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved, GroupError> {
-    let Job { root, dir, group } = job;
+    let Job {
+        root,
+        dir,
+        group,
+        deps,
+        scan,
+    } = job;
     let paths = Arc::new(group.paths);
     let name = group.name.clone();
     let local = |e: anyhow::Error| GroupError::Local(e.context(format!("packing {name}")));
@@ -457,6 +497,23 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
         tokio::task::spawn_blocking(move || memo::stat(root, &dir, &paths))
             .await
             .map_err(|e| local(e.into()))?
+    };
+    let known = stat
+        .as_ref()
+        .and_then(|s| shared.memo.lock().unwrap().get(s).map(str::to_string));
+    let reused = known
+        .as_deref()
+        .and_then(parse_object_name)
+        .and_then(|(id, _)| shared.verdicts.get(id).cloned());
+    let path_bound = match (scan, reused) {
+        (None, _) => None,
+        (Some(_), Some(v)) => v,
+        (Some(scan), None) => {
+            let (dir, paths) = (dir.clone(), paths.clone());
+            tokio::task::spawn_blocking(move || relocation::scan_unit(&scan, &dir, &paths, &deps))
+                .await
+                .map_err(|e| local(e.into()))?
+        }
     };
     let pack = |id: &str, base: Option<&str>, files, bytes, stored| PackRef {
         id: id.to_string(),
@@ -467,10 +524,8 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
         bytes,
         stored,
         base: base.map(str::to_string),
+        path_bound: path_bound.clone(),
     };
-    let known = stat
-        .as_ref()
-        .and_then(|s| shared.memo.lock().unwrap().get(s).map(str::to_string));
     if let (Some(object), Some(s)) = (known, &stat)
         && let Some((id, base)) = parse_object_name(&object)
         && (base.is_none() || !shared.previous.is_empty())
@@ -675,14 +730,21 @@ struct Shared {
     /// The restored snapshot's packs, bases for patches; empty without a restore and
     /// with `--no-patches`, and then no pack is stored as (or reuses) a patch.
     previous: Vec<PackRef>,
+    verdicts: Verdicts,
     /// One base tar in memory at a time.
     patching: tokio::sync::Semaphore,
 }
+
+type Verdicts = std::collections::HashMap<String, Option<stash_core::relocation::PathBound>>;
 
 struct Job {
     root: &'static str,
     dir: Arc<PathBuf>,
     group: Group,
+    /// rustc's dep-info files of the unit (not packed, read by the relocation scan).
+    deps: Vec<String>,
+    /// Set for units: what the relocation scan looks for.
+    scan: Option<Arc<Scan>>,
 }
 
 fn pack_to_file(
