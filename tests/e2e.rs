@@ -3,5 +3,6 @@
 
 mod freshness;
 mod git_freshness;
+mod relocation;
 mod safety;
 mod save_restore;
