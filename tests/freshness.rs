@@ -263,6 +263,30 @@ fn stats_names_changed_flags_as_the_reason_for_new_units() {
     );
 }
 
+/// Issue 13 item 5: a bumped dependency is a version change, not a path change, and
+/// `stats` still answers after `save`.
+#[test]
+fn stats_names_a_dependency_bump_and_works_after_save() {
+    let (project, _store, stash) = saved_project();
+    pin_serde_json(&project, "1.0.153");
+    reclone_in_place(&project);
+    stash.json(&project.root, &["restore"]);
+    build_json(&project.root, &[]);
+    let stats = stash.json(&project.root, &["stats"]);
+    let serde_json = stats["built"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "serde_json" && b["status"] == "new")
+        .unwrap_or_else(|| panic!("serde_json not rebuilt: {stats}"));
+    assert_eq!(serde_json["reason"], "version-changed", "{stats}");
+    assert!(stats["reasons"].get("path-changed").is_none(), "{stats}");
+    assert!(stats["reasons"].get("env-changed").is_none(), "{stats}");
+    stash.json(&project.root, &["save"]);
+    let after = stash.json(&project.root, &["stats"]);
+    assert_eq!(after["units"], stats["units"], "{after}");
+}
+
 /// A job that restores and saves without building (it failed early, say) must not
 /// publish a snapshot emptied by pruning: nothing proves the units unused.
 #[test]

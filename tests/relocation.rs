@@ -174,6 +174,26 @@ fn a_moved_checkout_rebuilds_exactly_the_path_bound_units() {
     let keep = clone_to(&project, "origin");
     std::fs::remove_dir_all(&old).unwrap();
     restore_and_check(&moved, &side, store.path(), &old);
+    let stats = side
+        .stash(store.path())
+        .json(&moved.root.join("ws"), &["stats"]);
+    assert!(
+        stats["units"]["path_bound"].as_u64().unwrap() >= 5,
+        "{stats}"
+    );
+    assert!(
+        stats["reasons"]["path-bound"].as_u64().unwrap() >= 5,
+        "{stats}"
+    );
+    assert!(
+        stats["built"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["status"] == "path-bound")
+            .all(|b| b["name"] != "plain" && b["name"] != "deep"),
+        "{stats}"
+    );
 
     // The old path holds another commit, with other data where the tests read theirs.
     std::fs::rename(&keep.root, &old).unwrap();
@@ -210,6 +230,28 @@ fn a_restore_at_the_same_path_keeps_every_unit_fresh() {
         side.app(&project.root)
             .contains(project.root.to_str().unwrap())
     );
+
+    // A build script without rerun-if directives reruns when a file of its package is
+    // newer (Cargo's PrecalculatedComponentsChanged): a source change, not the env.
+    let lib = project.root.join("ws/plain/src/lib.rs");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(&lib, format!("{text}\npub fn one() -> u32 {{ 1 }}\n")).unwrap();
+    side.cargo(&project.root, &["build"]);
+    let stats = side
+        .stash(store.path())
+        .json(&project.root.join("ws"), &["stats"]);
+    let reasons = stats["reasons"].as_object().unwrap();
+    assert!(reasons.contains_key("source-changed"), "{stats}");
+    for wrong in ["env-changed", "path-changed", "path-bound"] {
+        assert!(!reasons.contains_key(wrong), "{stats}");
+    }
+    let plain = stats["built"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["name"] == "plain")
+        .count();
+    assert!(plain >= 2, "the build script run and the lib: {stats}");
 }
 
 #[test]

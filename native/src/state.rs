@@ -22,6 +22,10 @@ pub struct State {
     /// belong to units this job rebuilt.
     #[serde(default)]
     pub started: (i64, u32),
+    /// Set by `save`: the record stays for `stats`, but a later save (the next job on a
+    /// runner that keeps the target dir) must not take it for a restore of its own job.
+    #[serde(default)]
+    pub saved: bool,
 }
 
 const FILE: &str = "state.json";

@@ -86,6 +86,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         restored_at: unix_now(),
         atime_works: out.hit != HitKind::Miss && crate::usage::atime_works(&ws.state_dir()),
         started: (started.unix_seconds(), started.nanoseconds()),
+        saved: false,
     }
     .store(&ws.state_dir())?;
     if let Err(err) = result {

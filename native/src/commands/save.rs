@@ -45,7 +45,7 @@ pub async fn run(
     let start = Instant::now();
     let (ws, inputs) = inputs::discover(ctx.global.manifest_path.as_deref(), key_args)?;
     let keys = key::compute(&inputs)?;
-    let state = State::load(&ws.state_dir());
+    let state = State::load(&ws.state_dir()).filter(|s| !s.saved);
     let key = keys.target.key.clone();
     if let Some(s) = state.as_ref().filter(|s| s.key != key) {
         tracing::info!("the key changed since restore ({} -> {key})", s.key);
@@ -96,7 +96,13 @@ pub async fn run(
     if let Err(err) = result {
         return cache_problem(ctx, err, &mut out);
     }
-    let _ = std::fs::remove_file(ws.state_dir().join("state.json"));
+    // `stats` still needs the restore's record; the next save must not use it.
+    if let Some(mut s) = state {
+        s.saved = true;
+        if let Err(e) = s.store(&ws.state_dir()) {
+            tracing::debug!("restore record not updated: {e:#}");
+        }
+    }
     let human = match out.outcome.as_str() {
         "saved" => format!(
             "saved {key}: {} packs ({} unused units left out), uploaded {} ({} new, {} as patches), skipped {} already stored, {:.1}s",
