@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use futures::StreamExt;
+use stash_core::key::ExplainLine;
 use stash_core::layout::STATE_DIR;
 use stash_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, PathBoundUnit, RestoreOutput};
 use stash_core::relocation::{self as reloc_core, Anchors};
@@ -52,7 +53,15 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         registry: None,
         path_bound: Vec::new(),
     };
-    let result = restore(ctx, &ws, &store, &keys.target, opts, &mut out).await;
+    let result = restore(
+        ctx,
+        &ws,
+        &store,
+        (&keys.target, &keys.explain),
+        opts,
+        &mut out,
+    )
+    .await;
     if result.is_ok() && !opts.no_registry {
         let mut reg = RestoreOutput {
             layer: "registry".into(),
@@ -200,7 +209,7 @@ async fn restore(
     ctx: &Ctx,
     ws: &Workspace,
     store: &Store,
-    key: &Key,
+    (key, explain): (&Key, &[ExplainLine]),
     opts: &RestoreArgs,
     out: &mut RestoreOutput,
 ) -> Result<()> {
@@ -212,6 +221,9 @@ async fn restore(
     };
     out.hit = hit;
     out.restored_key = Some(manifest.key.clone());
+    if let Some(w) = cargo_home_moved(&manifest.inputs, explain) {
+        out.warnings.push(w);
+    }
     let (manifest, bound) = leave_out_path_bound(manifest, &relocation::anchors_now(ws));
     out.path_bound = bound;
     let root_of = |name: &str| -> PathBuf {
@@ -246,6 +258,24 @@ async fn restore(
         }
     }
     Ok(())
+}
+
+/// Registry units hash the absolute path of their sources under CARGO_HOME, so it is a
+/// key input; a fallback can still cross a change of it, and then they all rebuild.
+fn cargo_home_moved(saved: &[ExplainLine], now: &[ExplainLine]) -> Option<String> {
+    let home = |lines: &[ExplainLine]| {
+        lines
+            .iter()
+            .find(|l| l.input == "cargo_home")
+            .map(|l| l.value.clone())
+    };
+    let (saved, now) = (home(saved)?, home(now)?);
+    (saved != now).then(|| {
+        format!(
+            "the snapshot was saved with CARGO_HOME at {saved}, this job's is at {now}: \
+             registry units hash that path and will rebuild; keep CARGO_HOME at one path"
+        )
+    })
 }
 
 /// Drops from the manifest the packs of units whose artifacts embed a path (checkout,
@@ -570,4 +600,31 @@ fn relink(root: &Path, path: &str, target: &str) -> Result<()> {
     pack::remove_any(&dest)?;
     std::fs::hard_link(&target_path, &dest)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stash_core::key::Segment;
+
+    fn home(value: &str) -> Vec<ExplainLine> {
+        vec![ExplainLine {
+            input: "cargo_home".into(),
+            segment: Segment::Config,
+            value: value.into(),
+            digest: String::new(),
+        }]
+    }
+
+    #[test]
+    fn a_fallback_across_a_cargo_home_change_is_told() {
+        assert_eq!(
+            cargo_home_moved(&home("/a/.cargo"), &home("/a/.cargo")),
+            None
+        );
+        let w = cargo_home_moved(&home("/a/.cargo"), &home("/b/.cargo")).unwrap();
+        assert!(w.contains("/a/.cargo") && w.contains("/b/.cargo"), "{w}");
+        // A snapshot written before inputs were recorded says nothing.
+        assert_eq!(cargo_home_moved(&[], &home("/b/.cargo")), None);
+    }
 }
