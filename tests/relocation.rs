@@ -111,9 +111,13 @@ fn restore_and_check(clone: &Project, side: &Side, store: &Path, old: &Path) {
         .iter()
         .map(|u| u["name"].as_str().unwrap())
         .collect();
-    for trap in ["app", "manifest", "script", "caller", "inc"] {
+    for trap in ["app", "manifest", "script", "caller", "inc", "gen"] {
         assert!(bound.contains(&trap), "{trap} not path-bound: {bound:?}");
     }
+    // `gen`'s build script writes the path into OUT_DIR only: its run is redone too, or
+    // the rebuilt library would compile the stale file.
+    let gens = bound.iter().filter(|n| **n == "gen").count();
+    assert!(gens >= 2, "gen's build-script run not path-bound: {out}");
     for clean in EMBED_NOTHING.iter().chain(&["user"]) {
         assert!(!bound.contains(clean), "{clean} taken as path-bound: {out}");
     }
@@ -129,7 +133,7 @@ fn restore_and_check(clone: &Project, side: &Side, store: &Path, old: &Path) {
     }
     // Cargo's own cascade: `user` embeds nothing but calls into `manifest`.
     for bound in [
-        "app", "manifest", "script", "caller", "inc", "user", "outside",
+        "app", "manifest", "script", "caller", "inc", "gen", "user", "outside",
     ] {
         assert!(
             rebuilt.contains(&bound.to_string()),
@@ -275,6 +279,22 @@ fn a_separate_build_dir_moves_too() {
     // Cargo's template: one build dir per workspace path, so a move changes it.
     let template = dirs.path().join("build/{workspace-path-hash}");
     let side = Side::with("CARGO_BUILD_BUILD_DIR", &template);
+    build_and_save(&project, &side, store.path());
+    let moved = clone_to(&project, "moved");
+    let old = project.root.clone();
+    std::fs::remove_dir_all(&old).unwrap();
+    restore_and_check(&moved, &side, store.path(), &old);
+}
+
+#[test]
+fn the_build_dir_new_layout_moves_too() {
+    let project = copy_fixture("relocation", "repo");
+    let (store, dirs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let template = dirs.path().join("build/{workspace-path-hash}");
+    let mut side = Side::with("CARGO_BUILD_BUILD_DIR", &template);
+    side.env.push(("RUSTC_BOOTSTRAP".into(), "1".into()));
+    side.env
+        .push(("CARGO_UNSTABLE_BUILD_DIR_NEW_LAYOUT".into(), "true".into()));
     build_and_save(&project, &side, store.path());
     let moved = clone_to(&project, "moved");
     let old = project.root.clone();

@@ -95,13 +95,15 @@ fn gather(scan: &Scan, dir: &Path, paths: &[String], deps: &[String]) -> anyhow:
         }
         sources.extend(info.files);
     }
+    let is_run = paths.iter().any(|p| p.ends_with("/root-output"));
     for p in paths {
         let name = p.rsplit('/').next().unwrap_or(p);
         let full = dir.join(p);
         if !std::fs::symlink_metadata(&full).is_ok_and(|m| m.is_file()) {
             continue;
         }
-        if p.contains(".fingerprint/") {
+        // `.fingerprint/<unit>/`, or `fingerprint/` in the build-dir new layout.
+        if crate::pack::is_fingerprint(p) {
             if name.starts_with("dep-") {
                 let bytes = read(&full)?;
                 e.dep_info_paths
@@ -109,11 +111,21 @@ fn gather(scan: &Scan, dir: &Path, paths: &[String], deps: &[String]) -> anyhow:
             }
             continue;
         }
-        if name == "output" && paths.contains(&sibling(p, "root-output")) {
+        // A build script's directives: `output`, or `run/stdout` in the new layout.
+        if matches!(name, "output" | "stdout") && paths.contains(&sibling(p, "root-output")) {
             let text = String::from_utf8_lossy(&read(&full)?).into_owned();
             e.script_output = text.lines().map(str::to_string).collect();
             let root = read(&dir.join(sibling(p, "root-output")))?;
             e.root_output = Some(String::from_utf8_lossy(&root).trim_end().to_string());
+            continue;
+        }
+        // What a build script wrote into OUT_DIR: a unit compiling it is rebuilt at a new
+        // path only if this run is redone too.
+        if is_run && p.contains("/out/") && FileKind::parse(&read(&full)?[..]).is_err() {
+            let found = anchors_in_bytes(&read(&full)?, &scan.anchors);
+            if !found.is_empty() {
+                e.generated.push((p.clone(), found));
+            }
             continue;
         }
         if is_output(name) {
@@ -160,7 +172,7 @@ fn is_output(name: &str) -> bool {
         && !name.ends_with(".json")
         && !matches!(
             name,
-            "output" | "root-output" | "stderr" | "invoked.timestamp"
+            "output" | "stdout" | "root-output" | "stderr" | "invoked.timestamp"
         )
 }
 
