@@ -360,6 +360,7 @@ async fn upload_all(
         ),
         previous,
         verdicts,
+        scan_nanos: Arc::new(AtomicU64::new(0)),
         patching: tokio::sync::Semaphore::new(1),
     });
     std::fs::create_dir_all(&shared.tmp_dir)
@@ -381,6 +382,13 @@ async fn upload_all(
     bar.finish_and_clear();
     if store.local.is_none() {
         let _ = std::fs::remove_dir_all(&shared.tmp_dir);
+    }
+    let scanned = shared.scan_nanos.load(Ordering::Relaxed);
+    if scanned > 0 {
+        tracing::info!(
+            "relocation scan: {:.2}s summed over units",
+            scanned as f64 / 1e9
+        );
     }
     if let Err(e) = shared.memo.lock().unwrap().store(&ws.state_dir()) {
         tracing::debug!("memo not written: {e:#}");
@@ -516,9 +524,15 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
         (Some(_), Some(v)) => v,
         (Some(scan), None) => {
             let (dir, paths) = (dir.clone(), paths.clone());
-            tokio::task::spawn_blocking(move || relocation::scan_unit(&scan, &dir, &paths, &deps))
-                .await
-                .map_err(|e| local(e.into()))?
+            let nanos = shared.scan_nanos.clone();
+            tokio::task::spawn_blocking(move || {
+                let started = Instant::now();
+                let verdict = relocation::scan_unit(&scan, &dir, &paths, &deps);
+                nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                verdict
+            })
+            .await
+            .map_err(|e| local(e.into()))?
         }
     };
     let pack = |id: &str, base: Option<&str>, files, bytes, stored| PackRef {
@@ -737,6 +751,8 @@ struct Shared {
     /// with `--no-patches`, and then no pack is stored as (or reuses) a patch.
     previous: Vec<PackRef>,
     verdicts: Verdicts,
+    /// Time spent in relocation scans, summed over units (`-v` reports it).
+    scan_nanos: Arc<AtomicU64>,
     /// One base tar in memory at a time.
     patching: tokio::sync::Semaphore,
 }
