@@ -211,6 +211,28 @@ fn a_moved_checkout_rebuilds_exactly_the_path_bound_units() {
     // A clone of the saved commit (the README edit in `moved` is not committed).
     let again = clone_to(&moved, "again");
     restore_and_check(&again, &side, store.path(), &old);
+
+    // At another path too, a changed file with an old mtime is never taken as unchanged
+    // (plain=9: twice(add(1, 2)) with add adding one more each time).
+    let changed = clone_to(&moved, "changed");
+    let lib = changed.root.join("ws/plain/src/lib.rs");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(&lib, text.replace("a + b", "a + b + 1")).unwrap();
+    changed.commit("plain adds one");
+    let old_time = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(946_684_800);
+    std::fs::File::options()
+        .write(true)
+        .open(&lib)
+        .unwrap()
+        .set_modified(old_time)
+        .unwrap();
+    let out = side
+        .stash(store.path())
+        .json(&changed.root.join("ws"), &["restore"]);
+    assert!(out["mtime"]["touched"].as_u64().unwrap() >= 1, "{out}");
+    let (units, _) = side.cargo(&changed.root, &["build"]);
+    assert!(names(&units, false).contains(&"plain".to_string()));
+    assert!(side.app(&changed.root).contains("plain=9"), "stale plain");
 }
 
 #[test]
