@@ -96,6 +96,16 @@ fn gather(scan: &Scan, dir: &Path, paths: &[String], deps: &[String]) -> anyhow:
         sources.extend(info.files);
     }
     let is_run = paths.iter().any(|p| p.ends_with("/root-output"));
+    let has_dep_info = !deps.is_empty() || paths.iter().any(|p| p.ends_with(".d"));
+    // Without rustc's dep-info (removed by `cargo stash clean`, say) the variables a unit
+    // compiled in are unknown: it is not proven clean.
+    let compiled = paths
+        .iter()
+        .any(|p| !crate::pack::is_fingerprint(p) && p.contains("deps/"));
+    anyhow::ensure!(
+        is_run || has_dep_info || !compiled,
+        "rustc's dep-info (deps/*.d) is missing"
+    );
     for p in paths {
         let name = p.rsplit('/').next().unwrap_or(p);
         let full = dir.join(p);
