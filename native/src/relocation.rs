@@ -288,11 +288,29 @@ fn is_debug_section(name: &str) -> bool {
 }
 
 fn anchors_in_bytes(data: &[u8], anchors: &Anchors) -> Vec<Anchor> {
-    anchors
-        .iter()
-        .filter(|(_, root)| !root.is_empty() && memmem::find(data, root.as_bytes()).is_some())
-        .map(|(a, _)| *a)
-        .collect()
+    // Outer anchors first: one inside another (target/ in the checkout) can only occur
+    // where the outer one does, so a miss of the outer saves a pass over the bytes.
+    let mut sorted: Vec<(&Anchor, &String)> =
+        anchors.iter().filter(|(_, r)| !r.is_empty()).collect();
+    sorted.sort_by_key(|(_, r)| r.len());
+    let mut found = Vec::new();
+    let mut absent: Vec<&str> = Vec::new();
+    for (anchor, root) in sorted {
+        let inside_absent = absent.iter().any(|outer| {
+            root.strip_prefix(outer)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        });
+        if inside_absent {
+            continue;
+        }
+        if memmem::find(data, root.as_bytes()).is_some() {
+            found.push(*anchor);
+        } else {
+            absent.push(root);
+        }
+    }
+    found.sort();
+    found
 }
 
 fn anchors_in_metadata(data: &[u8], scan: &Scan, sources: &[String]) -> Vec<Anchor> {
