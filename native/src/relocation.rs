@@ -138,7 +138,7 @@ fn gather(scan: &Scan, dir: &Path, paths: &[String], deps: &[String]) -> anyhow:
             }
             continue;
         }
-        if is_output(name) {
+        if is_output(name) && holds_an_anchor(&full, &scan.anchors)? {
             let found = scan_output(&read(&full)?, name, scan, &sources);
             if !found.is_empty() {
                 e.outputs.push((p.clone(), found));
@@ -159,6 +159,54 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
         path.display()
     );
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Whether the file holds any anchor's bytes, read through one reused buffer: most
+/// outputs hold none, and those are settled without allocating their size.
+fn holds_an_anchor(path: &Path, anchors: &Anchors) -> anyhow::Result<bool> {
+    use anyhow::Context;
+    use std::io::Read;
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 1 << 20]);
+    }
+    let Some(shortest) = anchors
+        .values()
+        .filter(|r| !r.is_empty())
+        .min_by_key(|r| r.len())
+    else {
+        return Ok(false);
+    };
+    // Every anchor not inside the shortest one must be looked for too.
+    let needles: Vec<&[u8]> = anchors
+        .values()
+        .filter(|r| !r.is_empty() && (*r == shortest || !r.starts_with(shortest.as_str())))
+        .map(|r| r.as_bytes())
+        .collect();
+    let keep = needles.iter().map(|n| n.len()).max().unwrap_or(1) - 1;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    BUF.with_borrow_mut(|buf| {
+        let mut filled = 0;
+        loop {
+            let n = file
+                .read(&mut buf[filled..])
+                .with_context(|| format!("reading {}", path.display()))?;
+            let end = filled + n;
+            if needles
+                .iter()
+                .any(|nd| memmem::find(&buf[..end], nd).is_some())
+            {
+                return Ok(true);
+            }
+            if n == 0 {
+                return Ok(false);
+            }
+            // Keep the tail: a match may straddle two reads.
+            let tail = end.saturating_sub(keep);
+            buf.copy_within(tail..end, 0);
+            filled = end - tail;
+        }
+    })
 }
 
 fn sibling(path: &str, name: &str) -> String {
@@ -328,4 +376,35 @@ fn anchors_in_metadata(data: &[u8], scan: &Scan, sources: &[String]) -> Vec<Anch
 /// The anchors a restore sees here: checkout, target and build dir.
 pub fn anchors_now(ws: &Workspace) -> Anchors {
     Scan::new(ws).anchors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_an_anchor_straddling_two_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let anchors: Anchors = [
+            (Anchor::Checkout, "/ci/a/repo".to_string()),
+            (Anchor::Target, "/ci/a/repo/target".to_string()),
+            (Anchor::Build, "/ci/build/x".to_string()),
+        ]
+        .into();
+        let file = dir.path().join("out");
+        for (at, anchor, expected) in [
+            ((1 << 20) - 4, "/ci/a/repo", true),
+            ((2 << 20) - 3, "/ci/build/x", true),
+            (5, "/ci/a/rep", false),
+        ] {
+            let mut data = vec![0u8; 3 << 20];
+            data[at..at + anchor.len()].copy_from_slice(anchor.as_bytes());
+            std::fs::write(&file, &data).unwrap();
+            assert_eq!(
+                holds_an_anchor(&file, &anchors).unwrap(),
+                expected,
+                "{anchor} at {at}"
+            );
+        }
+    }
 }
