@@ -5,5 +5,6 @@ mod faults_outside;
 mod faults_stuck;
 mod freshness;
 mod git_freshness;
+mod relocation;
 mod safety;
 mod save_restore;

@@ -88,16 +88,49 @@ fn a_changed_member_rebuilds_with_its_dependents_even_when_its_mtime_is_old() {
     assert_eq!(stats["reasons"]["source-changed"], 2, "{stats}");
 }
 
+/// Issue 13: a project with crates.io dependencies, a build script and a proc-macro,
+/// none embedding its path, saved at one path and restored into a fresh clone at another
+/// with the old checkout deleted: every unit fresh, and `cargo test` compiles nothing.
 #[test]
-fn a_clone_at_another_path_leaves_mtimes_alone_and_says_why() {
-    let (project, _store, stash) = saved_project();
+fn a_clone_at_another_path_finds_every_unit_fresh() {
+    let project = copy_built_fixture("workspace", "checkout");
+    let test_no_run = |root: &std::path::Path| {
+        let out = Command::new(env!("CARGO"))
+            .args(["test", "--no-run"])
+            .current_dir(root)
+            .env_remove("CARGO_TARGET_DIR")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    build_json(&project.root, &[]);
+    test_no_run(&project.root);
+    let store = tempfile::tempdir().unwrap();
+    let stash = Stash::local(store.path());
+    assert_eq!(stash.json(&project.root, &["save"])["outcome"], "saved");
     let clone = clone_to(&project, "moved");
+    std::fs::remove_dir_all(&project.root).unwrap();
+
     let out = stash.json(&clone.root, &["restore"]);
-    let why = out["mtime"]["skipped"].as_str().unwrap_or_default();
-    assert!(why.contains("will rebuild"), "{out}");
+    assert!(out.get("path_bound").is_none(), "{out}");
+    assert_eq!(out["mtime"]["touched"], 0, "{out}");
     let units = build_json(&clone.root, &[]);
-    assert!(units.iter().filter(|u| u.is_registry()).all(|u| u.fresh));
-    assert!(units.iter().filter(|u| !u.is_registry()).all(|u| !u.fresh));
+    let stale = rebuilt(&units);
+    assert!(stale.is_empty(), "units rebuilt after a move: {stale:?}");
+    let stderr = test_no_run(&clone.root);
+    assert!(
+        !stderr.contains("Compiling"),
+        "cargo test compiled:\n{stderr}"
+    );
+    let test = Command::new(env!("CARGO"))
+        .arg("test")
+        .current_dir(&clone.root)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .unwrap();
+    assert!(test.status.success());
+    assert!(!String::from_utf8_lossy(&test.stderr).contains("Compiling"));
     assert!(run_app(&clone.root).contains("util-v1"));
 }
 
@@ -228,6 +261,30 @@ fn stats_names_changed_flags_as_the_reason_for_new_units() {
         stats["advice"][0].as_str().unwrap().contains("RUSTFLAGS"),
         "{stats}"
     );
+}
+
+/// Issue 13 item 5: a bumped dependency is a version change, not a path change, and
+/// `stats` still answers after `save`.
+#[test]
+fn stats_names_a_dependency_bump_and_works_after_save() {
+    let (project, _store, stash) = saved_project();
+    pin_serde_json(&project, "1.0.153");
+    reclone_in_place(&project);
+    stash.json(&project.root, &["restore"]);
+    build_json(&project.root, &[]);
+    let stats = stash.json(&project.root, &["stats"]);
+    let serde_json = stats["built"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "serde_json" && b["status"] == "new")
+        .unwrap_or_else(|| panic!("serde_json not rebuilt: {stats}"));
+    assert_eq!(serde_json["reason"], "version-changed", "{stats}");
+    assert!(stats["reasons"].get("path-changed").is_none(), "{stats}");
+    assert!(stats["reasons"].get("env-changed").is_none(), "{stats}");
+    stash.json(&project.root, &["save"]);
+    let after = stash.json(&project.root, &["stats"]);
+    assert_eq!(after["units"], stats["units"], "{after}");
 }
 
 /// A job that restores and saves without building (it failed early, say) must not

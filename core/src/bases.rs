@@ -66,6 +66,7 @@ mod tests {
             bytes,
             stored: bytes / 4,
             base: base.map(|b| b.to_string().repeat(64)),
+            path_bound: None,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod output;
 pub mod path;
 pub mod plan;
 pub mod registry;
+pub mod relocation;
 pub mod sources;
 pub mod stats;
 pub mod supersede;

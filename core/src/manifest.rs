@@ -10,6 +10,7 @@ use crate::error::ManifestError;
 use crate::key::ExplainLine;
 use crate::layout::STATE_DIR;
 use crate::path::check_relative;
+use crate::relocation::{Anchors, PathBound};
 use crate::sources::SourceManifest;
 
 /// Newest manifest schema this version writes and reads.
@@ -39,6 +40,11 @@ pub struct Manifest {
     /// The checkout's tracked files at save time, for content-gated mtime restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<SourceManifest>,
+    /// The absolute paths the relocation scan looked for (checkout, target and build dir).
+    /// Present only when every unit pack was scanned: only then does each pack's
+    /// `path_bound` say whether it can be restored at another path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchors: Option<Anchors>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +65,10 @@ pub struct PackRef {
     /// stored whole) and is named `v2/packs/<id>.<base>`; see docs/format.md.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
+    /// Set when the unit's artifacts embed one of the manifest's `anchors`: restored
+    /// only where those paths are unchanged (docs/format.md, "Path-bound units").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_bound: Option<PathBound>,
 }
 
 impl PackRef {
@@ -286,10 +296,12 @@ mod tests {
                 bytes: 1,
                 stored: 1,
                 base: None,
+                path_bound: None,
             }],
             links: vec![],
             inputs: vec![],
             sources: None,
+            anchors: None,
         }
     }
 

@@ -55,6 +55,19 @@ pub struct RestoreOutput {
     /// The registry layer, when restored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<Box<RestoreOutput>>,
+    /// Units left out because their artifacts embed a path that moved since the save:
+    /// Cargo rebuilds them (and, by its own cascade, their dependents).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path_bound: Vec<PathBoundUnit>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathBoundUnit {
+    /// `<profile dir>/<hash>`.
+    pub unit: String,
+    pub name: String,
+    /// The evidence the save's scan found.
+    pub why: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -157,6 +170,9 @@ pub struct UnitCounts {
     pub new: u64,
     /// Restored and not used by this job (left out of the next save).
     pub unused: u64,
+    /// Left out by the restore because they embed a path that moved, then built.
+    #[serde(default)]
+    pub path_bound: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -164,7 +180,7 @@ pub struct BuiltUnit {
     /// `<profile dir>/<hash>`.
     pub unit: String,
     pub name: String,
-    /// `rebuilt` or `new`.
+    /// `rebuilt`, `new` or `path-bound`.
     pub status: String,
     pub reason: crate::stats::Reason,
 }

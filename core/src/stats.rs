@@ -12,8 +12,15 @@ pub enum Reason {
     SourceChanged,
     /// The compiler changed.
     ToolchainChanged,
-    /// The package's source path changed: CARGO_HOME or the checkout moved.
+    /// The same unit's source path changed: CARGO_HOME moved (registry units hash the
+    /// absolute path of their sources).
     PathChanged,
+    /// A unit with a new hash replaced one of the same package whose source path differs:
+    /// the version changed (a `Cargo.lock` update), or a path dependency outside the
+    /// workspace moved with the checkout.
+    VersionChanged,
+    /// Left out by the restore: its artifacts embed a path that moved (issue 13).
+    PathBound,
     /// RUSTFLAGS or `target.*.rustflags`.
     FlagsChanged,
     /// Features of the package.
@@ -24,7 +31,7 @@ pub enum Reason {
     ConfigChanged,
     /// A dependency of the unit was rebuilt or changed version.
     DependencyChanged,
-    /// A `rerun-if-env-changed` value or other local input changed.
+    /// A `rerun-if-env-changed` variable's value changed.
     EnvChanged,
     /// No restored unit of this package to compare with.
     NewUnit,
@@ -40,7 +47,13 @@ impl Reason {
                 "the cache was saved with another rustc: the key should have prevented this; is RUSTC set?"
             }
             Reason::PathChanged => {
-                "keep CARGO_HOME and the checkout at the same absolute paths across jobs"
+                "CARGO_HOME is at another path than in the saving job: registry units hash it; keep it at one path (it is part of the key)"
+            }
+            Reason::VersionChanged => {
+                "the package's version changed (Cargo.lock), or a path dependency outside the workspace moved with the checkout: expected"
+            }
+            Reason::PathBound => {
+                "its artifacts embed the checkout, target or build path, which moved: rebuilt so they hold the new one (restore -v names the evidence)"
             }
             Reason::FlagsChanged => {
                 "RUSTFLAGS differ from the saving job's; pass the same flags or key them with --prefix"
@@ -59,14 +72,17 @@ impl Reason {
     }
 }
 
-/// Compares two fingerprint JSON documents of the same unit (or two units of the same
-/// package and target) and names the first field that differs, most specific first.
-pub fn rebuild_reason(old: &Value, new: &Value) -> Reason {
+/// Compares two fingerprint JSON documents of the same unit (`same_unit`) or of two
+/// units of the same package and target, and names the first field that differs, most
+/// specific first.
+pub fn rebuild_reason(old: &Value, new: &Value, same_unit: bool) -> Reason {
     let differs = |field: &str| old.get(field) != new.get(field);
     if differs("rustc") {
         Reason::ToolchainChanged
-    } else if differs("path") {
+    } else if differs("path") && same_unit {
         Reason::PathChanged
+    } else if differs("path") {
+        Reason::VersionChanged
     } else if differs("rustflags") {
         Reason::FlagsChanged
     } else if differs("features") {
@@ -77,11 +93,27 @@ pub fn rebuild_reason(old: &Value, new: &Value) -> Reason {
         Reason::ConfigChanged
     } else if differs("deps") {
         Reason::DependencyChanged
-    } else if differs("local") {
+    } else if env_changed(old.get("local"), new.get("local")) {
         Reason::EnvChanged
     } else {
+        // Cargo's `PrecalculatedComponentsChanged` (a package file's mtime, for a build
+        // script with no rerun-if directive), a changed rerun-if-changed file or an input
+        // newer than the unit: all a source change.
         Reason::SourceChanged
     }
+}
+
+/// Whether a `RerunIfEnvChanged` entry of the fingerprint's `local` list has another
+/// value; nothing else in `local` is about the environment.
+fn env_changed(old: Option<&Value>, new: Option<&Value>) -> bool {
+    let envs = |v: Option<&Value>| -> Vec<Value> {
+        v.and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.get("RerunIfEnvChanged").cloned())
+            .collect()
+    };
+    envs(old) != envs(new)
 }
 
 #[cfg(test)]
@@ -102,30 +134,51 @@ mod tests {
             f[k] = v;
             f
         };
-        assert_eq!(rebuild_reason(&fp(), &fp()), Reason::SourceChanged);
+        assert_eq!(rebuild_reason(&fp(), &fp(), true), Reason::SourceChanged);
         assert_eq!(
-            rebuild_reason(&fp(), &with("path", json!(5))),
+            rebuild_reason(&fp(), &with("path", json!(5)), true),
             Reason::PathChanged
         );
         assert_eq!(
-            rebuild_reason(&fp(), &with("rustflags", json!(["-g"]))),
+            rebuild_reason(&fp(), &with("rustflags", json!(["-g"])), true),
             Reason::FlagsChanged
         );
         assert_eq!(
-            rebuild_reason(&fp(), &with("rustc", json!(7))),
+            rebuild_reason(&fp(), &with("rustc", json!(7)), true),
             Reason::ToolchainChanged
         );
         assert_eq!(
-            rebuild_reason(&fp(), &with("deps", json!([]))),
+            rebuild_reason(&fp(), &with("deps", json!([])), true),
             Reason::DependencyChanged
         );
         assert_eq!(
-            rebuild_reason(&fp(), &with("features", json!("[\"x\"]"))),
+            rebuild_reason(&fp(), &with("features", json!("[\"x\"]")), true),
             Reason::FeaturesChanged
+        );
+        // A new unit of the package with another source path: a version bump.
+        assert_eq!(
+            rebuild_reason(&fp(), &with("path", json!(5)), false),
+            Reason::VersionChanged
+        );
+        // Only a rerun-if-env-changed value is about the environment.
+        let precalculated = |s: &str| with("local", json!([{ "Precalculated": s }]));
+        assert_eq!(
+            rebuild_reason(&precalculated("1"), &precalculated("2"), true),
+            Reason::SourceChanged
+        );
+        let env = |v: &str| {
+            with(
+                "local",
+                json!([{ "RerunIfEnvChanged": { "var": "X", "val": v } }]),
+            )
+        };
+        assert_eq!(
+            rebuild_reason(&env("a"), &env("b"), true),
+            Reason::EnvChanged
         );
         // The most specific cause wins when several fields differ.
         let mut both = with("deps", json!([]));
         both["rustc"] = json!(8);
-        assert_eq!(rebuild_reason(&fp(), &both), Reason::ToolchainChanged);
+        assert_eq!(rebuild_reason(&fp(), &both, true), Reason::ToolchainChanged);
     }
 }

@@ -143,6 +143,7 @@ mod tests {
             bytes: 1,
             stored: 1,
             base: None,
+            path_bound: None,
         }
     }
 
@@ -158,6 +159,7 @@ mod tests {
             links: Vec::new(),
             inputs: Vec::new(),
             sources: None,
+            anchors: None,
         }
     }
 

@@ -8,6 +8,7 @@ mod inputs;
 mod listing;
 mod memo;
 mod pack;
+mod relocation;
 mod report;
 mod sources;
 mod state;

@@ -26,6 +26,10 @@ pub struct State {
     /// download or verify: the save replaces them and the snapshot naming them.
     #[serde(default)]
     pub failed: Vec<String>,
+    /// Set by `save`: the record stays for `stats`, but a later save (the next job on a
+    /// runner that keeps the target dir) must not take it for a restore of its own job.
+    #[serde(default)]
+    pub saved: bool,
 }
 
 const FILE: &str = "state.json";
@@ -63,6 +67,9 @@ pub struct RestoredUnits {
             std::collections::BTreeMap<String, serde_json::Value>,
         ),
     >,
+    /// Units the restore left out as path-bound (their ids are `<profile dir>/<hash>`).
+    #[serde(default)]
+    pub path_bound: Vec<stash_core::output::PathBoundUnit>,
 }
 
 const UNITS_FILE: &str = "restored-units.json";

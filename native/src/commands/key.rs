@@ -28,6 +28,12 @@ pub fn run(ctx: &Ctx, args: &KeyArgs, explain: bool) -> Result<u8> {
                 line.value
             ));
         }
+        human.push_str(
+            "\n\ncargo_home is keyed: registry units hash the absolute path of their sources \
+             under it, so another CARGO_HOME path rebuilds them all. The checkout's path is \
+             not: a restore at another path rebuilds only the units whose artifacts embed it \
+             (docs/format.md, \"Path-bound units\").",
+        );
     }
     let out = KeyOutput {
         version: OUTPUT_VERSION,

@@ -11,8 +11,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use filetime::FileTime;
 use futures::StreamExt;
+use stash_core::key::ExplainLine;
 use stash_core::layout::STATE_DIR;
-use stash_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, RestoreOutput};
+use stash_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, PathBoundUnit, RestoreOutput};
+use stash_core::relocation::{self as reloc_core, Anchors};
 use stash_core::sources::{self as sources_core, MtimePlan, SourceManifest, Stamp, mtime_plan};
 use stash_core::{Key, Manifest, PackRef, key, manifest, supersede};
 
@@ -26,7 +28,7 @@ use crate::state::{RestoredUnits, State, unix_now};
 use crate::store::{Found, Store};
 use crate::workspace::Workspace;
 use crate::workspace::cargo_home;
-use crate::{inputs, sources};
+use crate::{inputs, relocation, sources};
 
 pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
     let start = Instant::now();
@@ -49,6 +51,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         mtime: None,
         clock_shift_ms: None,
         registry: None,
+        path_bound: Vec::new(),
     };
     // A store that cannot be used (bad credentials) is a miss; a bad URL is an error.
     let store = match ctx.store() {
@@ -64,7 +67,15 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         .within(
             until,
             "restore",
-            restore(ctx, &ws, &store, &keys.target, opts, started, &mut out),
+            restore(
+                ctx,
+                &ws,
+                &store,
+                (&keys.target, &keys.explain),
+                opts,
+                started,
+                &mut out,
+            ),
         )
         .await;
     let failed = result.as_ref().map(Vec::clone).unwrap_or_default();
@@ -76,6 +87,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         };
         reg.warnings.clear();
         reg.clock_shift_ms = None;
+        reg.path_bound.clear();
         (reg.hit, reg.restored_key, reg.packs, reg.packs_failed) = (HitKind::Miss, None, 0, 0);
         (
             reg.files,
@@ -103,6 +115,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         atime_works: out.hit != HitKind::Miss && crate::usage::atime_works(&ws.state_dir()),
         started: (started.unix_seconds(), started.nanoseconds()),
         failed,
+        saved: false,
     }
     .store(&ws.state_dir())?;
     if let Err(err) = result {
@@ -153,6 +166,20 @@ fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<
             ms as f64 / 1000.0
         ),
         None => human,
+    };
+    let human = match out.path_bound.len() {
+        0 => human,
+        n => format!(
+            "{human}\n{n} units will rebuild: their artifacts embed the saved checkout, target or build path, which moved{}",
+            if ctx.global.verbose > 0 {
+                out.path_bound
+                    .iter()
+                    .map(|u| format!("\n  {} ({}): {}", u.name, u.unit, u.why))
+                    .collect::<String>()
+            } else {
+                " (-v names them)".to_string()
+            }
+        ),
     };
     let human = match &out.registry {
         Some(r) if r.hit != HitKind::Miss => format!(
@@ -236,7 +263,7 @@ async fn restore(
     ctx: &Ctx,
     ws: &Workspace,
     store: &Store,
-    key: &Key,
+    (key, explain): (&Key, &[ExplainLine]),
     opts: &RestoreArgs,
     started: FileTime,
     out: &mut RestoreOutput,
@@ -257,6 +284,11 @@ async fn restore(
     }
     out.hit = hit;
     out.restored_key = Some(manifest.key.clone());
+    if let Some(w) = cargo_home_moved(&manifest.inputs, explain) {
+        out.warnings.push(w);
+    }
+    let (manifest, bound) = leave_out_path_bound(manifest, &relocation::anchors_now(ws));
+    out.path_bound = bound;
     let root_of = |name: &str| -> PathBuf {
         match name {
             "build" => ws
@@ -271,8 +303,9 @@ async fn restore(
     let planning = match (&manifest.sources, opts.no_mtime) {
         (Some(saved), false) => {
             let (ws, saved) = (ws.clone(), saved.clone());
+            let scanned = manifest.anchors.is_some();
             Some(tokio::task::spawn_blocking(move || {
-                plan_mtimes(&ws, &saved)
+                plan_mtimes(&ws, &saved, scanned)
             }))
         }
         _ => None,
@@ -281,7 +314,7 @@ async fn restore(
     // Recorded before any shift: a shifted file no longer matches its pack, so the memo
     // must not vouch for it and the next save packs it afresh.
     remember_packs(ws, &results, &root_of);
-    remember_fingerprints(ws, &results, &root_of);
+    remember_fingerprints(ws, &results, &root_of, &out.path_bound);
     let planned = match planning {
         Some(task) => match task.await.map_err(anyhow::Error::from).and_then(|r| r) {
             Ok(p) => Some(p),
@@ -368,6 +401,51 @@ fn shift_restored(results: &Unpacked, root_of: &dyn Fn(&str) -> PathBuf, back: i
             }
         }
     }
+}
+
+/// Registry units hash the absolute path of their sources under CARGO_HOME, so it is a
+/// key input; a fallback can still cross a change of it, and then they all rebuild.
+fn cargo_home_moved(saved: &[ExplainLine], now: &[ExplainLine]) -> Option<String> {
+    let home = |lines: &[ExplainLine]| {
+        lines
+            .iter()
+            .find(|l| l.input == "cargo_home")
+            .map(|l| l.value.clone())
+    };
+    let (saved, now) = (home(saved)?, home(now)?);
+    (saved != now).then(|| {
+        format!(
+            "the snapshot was saved with CARGO_HOME at {saved}, this job's is at {now}: \
+             registry units hash that path and will rebuild; keep CARGO_HOME at one path"
+        )
+    })
+}
+
+/// Drops from the manifest the packs of units whose artifacts embed a path (checkout,
+/// target or build dir) that is elsewhere now; with no fingerprint, Cargo rebuilds them.
+fn leave_out_path_bound(mut manifest: Manifest, now: &Anchors) -> (Manifest, Vec<PathBoundUnit>) {
+    let Some(saved) = manifest.anchors.clone() else {
+        return (manifest, Vec::new());
+    };
+    let mut bound = Vec::new();
+    manifest.packs.retain(|p| match &p.path_bound {
+        Some(pb) if reloc_core::moved(pb, &saved, now) => {
+            tracing::info!(
+                "path-bound, left out: {} ({}): {}",
+                p.unit.as_deref().unwrap_or("?"),
+                p.group,
+                pb.why
+            );
+            bound.push(PathBoundUnit {
+                unit: p.group.clone(),
+                name: p.unit.clone().unwrap_or_default(),
+                why: pb.why.clone(),
+            });
+            false
+        }
+        _ => true,
+    });
+    (manifest, bound)
 }
 
 /// Restores the registry layer into CARGO_HOME: exact key, else the newest snapshot.
@@ -533,8 +611,16 @@ fn remember_packs(
 
 /// Keeps the fingerprint JSON of every restored unit for `cargo stash stats`. Reading a
 /// fingerprint moves its atime, so it is put back to the sentinel `usage` looks for.
-fn remember_fingerprints(ws: &Workspace, results: &Unpacked, root_of: &dyn Fn(&str) -> PathBuf) {
-    let mut units = RestoredUnits::default();
+fn remember_fingerprints(
+    ws: &Workspace,
+    results: &Unpacked,
+    root_of: &dyn Fn(&str) -> PathBuf,
+    path_bound: &[PathBoundUnit],
+) {
+    let mut units = RestoredUnits {
+        path_bound: path_bound.to_vec(),
+        ..Default::default()
+    };
     for (p, staged) in results
         .iter()
         .filter_map(|(p, r)| Some((p, r.as_ref().ok()?)))
@@ -579,16 +665,18 @@ enum Planned {
     },
 }
 
-/// Content-gated mtime restore of the checkout (DESIGN §5), first half: hash the
-/// checkout and decide each entry's mtime. Only at the saved path.
-fn plan_mtimes(ws: &Workspace, saved: &SourceManifest) -> Result<Planned> {
+/// Content-gated mtime restore of the checkout (docs/format.md), first half: hash the
+/// checkout and decide each entry's mtime. At another path only when the snapshot was
+/// scanned for path-bound units (those are left out), so every unit kept fresh by a
+/// restored mtime is one whose artifacts are right at the new path.
+fn plan_mtimes(ws: &Workspace, saved: &SourceManifest, scanned: bool) -> Result<Planned> {
     let root = sources::checkout_root(&ws.root);
-    if root.display().to_string() != saved.root {
+    if !scanned && root.display().to_string() != saved.root {
         sources::settle_git_index(&root);
         return Ok(Planned::Skipped(MtimeOutput {
             skipped: Some(format!(
                 "the checkout is at {} but was saved at {}: workspace crates will rebuild \
-                 (their artifacts embed the old path); keep the checkout path stable to reuse them",
+                 (the snapshot predates the relocation scan); its next save makes moves safe",
                 root.display(),
                 saved.root
             )),
@@ -719,4 +807,31 @@ fn relink(root: &Path, path: &str, target: &str) -> Result<()> {
     pack::remove_any(&dest)?;
     std::fs::hard_link(&target_path, &dest)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stash_core::key::Segment;
+
+    fn home(value: &str) -> Vec<ExplainLine> {
+        vec![ExplainLine {
+            input: "cargo_home".into(),
+            segment: Segment::Config,
+            value: value.into(),
+            digest: String::new(),
+        }]
+    }
+
+    #[test]
+    fn a_fallback_across_a_cargo_home_change_is_told() {
+        assert_eq!(
+            cargo_home_moved(&home("/a/.cargo"), &home("/a/.cargo")),
+            None
+        );
+        let w = cargo_home_moved(&home("/a/.cargo"), &home("/b/.cargo")).unwrap();
+        assert!(w.contains("/a/.cargo") && w.contains("/b/.cargo"), "{w}");
+        // A snapshot written before inputs were recorded says nothing.
+        assert_eq!(cargo_home_moved(&[], &home("/b/.cargo")), None);
+    }
 }

@@ -27,6 +27,7 @@ use crate::commands::clean::plan_options;
 use crate::error::{UserError, describe, is_cache_problem};
 use crate::memo::{self, Memo};
 use crate::pack::{self, CountWriter};
+use crate::relocation::{self, Scan};
 use crate::report::human_bytes;
 use crate::state::{State, unix_now};
 use crate::store::{Found, LAYOUT, Store};
@@ -46,7 +47,7 @@ pub async fn run(
     let start = Instant::now();
     let (ws, inputs) = inputs::discover(ctx.global.manifest_path.as_deref(), key_args)?;
     let keys = key::compute(&inputs)?;
-    let state = State::load(&ws.state_dir());
+    let state = State::load(&ws.state_dir()).filter(|s| !s.saved);
     let key = keys.target.key.clone();
     if let Some(s) = state.as_ref().filter(|s| s.key != key) {
         tracing::info!("the key changed since restore ({} -> {key})", s.key);
@@ -76,15 +77,20 @@ pub async fn run(
         if let Err(note) = &usage {
             out.usage_note = Some(note.clone());
         }
-        let previous = if no_patches {
-            Vec::new()
+        let (previous, scanned) = previous_packs(&store, state.as_ref()).await;
+        let verdicts = if scanned {
+            previous
+                .iter()
+                .map(|p| (p.id.clone(), p.path_bound.clone()))
+                .collect()
         } else {
-            previous_packs(&store, state.as_ref()).await
+            Default::default()
         };
         let scope = Scope {
             prune_unused: usage.is_ok(),
-            previous,
+            previous: if no_patches { Vec::new() } else { previous },
             distrust: distrust.clone(),
+            verdicts,
         };
         let work = save(ctx, &ws, &store, &keys, plan_args, scope, &mut out);
         store.within(until, "save", work).await
@@ -107,7 +113,13 @@ pub async fn run(
     if let Err(err) = result {
         return cache_problem(ctx, err, &mut out);
     }
-    let _ = std::fs::remove_file(ws.state_dir().join("state.json"));
+    // `stats` still needs the restore's record; the next save must not use it.
+    if let Some(mut s) = state {
+        s.saved = true;
+        if let Err(e) = s.store(&ws.state_dir()) {
+            tracing::debug!("restore record not updated: {e:#}");
+        }
+    }
     let human = match out.outcome.as_str() {
         "saved" => format!(
             "saved {key}: {} packs ({} unused units left out), uploaded {} ({} new, {} as patches), skipped {} already stored, {:.1}s",
@@ -208,20 +220,23 @@ struct Scope {
     previous: Vec<PackRef>,
     /// Objects the restore found missing or corrupt.
     distrust: BTreeSet<String>,
+    /// Pack id -> relocation verdict of the restored snapshot, when it was scanned: an
+    /// unchanged pack keeps its verdict without a new scan.
+    verdicts: Verdicts,
 }
 
-/// The packs of the snapshot this job restored, if any; a save that cannot read them
-/// stores every pack whole.
-async fn previous_packs(store: &Store, state: Option<&State>) -> Vec<PackRef> {
+/// The packs of the snapshot this job restored, if any, and whether its units were
+/// scanned for paths; a save that cannot read them stores every pack whole.
+async fn previous_packs(store: &Store, state: Option<&State>) -> (Vec<PackRef>, bool) {
     let Some(key) = state.and_then(|s| s.restored_key.as_deref()) else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
     match store.manifest("target", key).await {
-        Ok(Some(m)) => m.packs,
-        Ok(None) => Vec::new(),
+        Ok(Some(m)) => (m.packs, m.anchors.is_some()),
+        Ok(None) => (Vec::new(), false),
         Err(e) => {
             tracing::info!("packs stored whole: the restored snapshot is unreadable: {e:#}");
-            Vec::new()
+            (Vec::new(), false)
         }
     }
 }
@@ -237,6 +252,7 @@ async fn save(
 ) -> Result<()> {
     let key = out.key.clone();
     let opts = plan_options(plan_args);
+    let relocation = Arc::new(Scan::new(ws));
     let mut work: Vec<Job> = Vec::new();
     let mut links = Vec::new();
     let mut roots = std::collections::BTreeMap::new();
@@ -262,6 +278,7 @@ async fn save(
             }
         }
         let dir = Arc::new(dir);
+        let mut dep_files = relocation::dep_files(&entries);
         for (path, target) in plan.links {
             links.push(stash_core::LinkRef {
                 root: name.into(),
@@ -272,6 +289,8 @@ async fn save(
         work.extend(plan.groups.into_iter().map(|group| Job {
             root: name,
             dir: dir.clone(),
+            deps: dep_files.remove(&group.name).unwrap_or_default(),
+            scan: group.unit.is_some().then(|| relocation.clone()),
             group,
         }));
     }
@@ -286,8 +305,30 @@ async fn save(
         let root = ws.root.clone();
         tokio::task::spawn_blocking(move || sources::scan(&sources::checkout_root(&root), &skip))
     };
-    let (packs, stored_paths) =
-        upload_all(ctx, store, ws, work, (scope.previous, &scope.distrust), out).await?;
+    let (packs, stored_paths) = upload_all(
+        ctx,
+        store,
+        ws,
+        work,
+        (scope.previous, &scope.distrust, scope.verdicts),
+        out,
+    )
+    .await?;
+    let bound: Vec<&PackRef> = packs.iter().filter(|p| p.path_bound.is_some()).collect();
+    if !bound.is_empty() {
+        tracing::info!(
+            "{} units are path-bound (rebuilt by a restore at another path)",
+            bound.len()
+        );
+        for p in bound {
+            let why = p.path_bound.as_ref().map_or("", |b| b.why.as_str());
+            tracing::info!(
+                "path-bound: {} ({}): {why}",
+                p.unit.as_deref().unwrap_or("?"),
+                p.group
+            );
+        }
+    }
     // A link whose target was left out would dangle at restore.
     links.retain(|l| stored_paths.contains(&(l.root.clone(), l.target.clone())));
     out.packs = packs.len() as u64;
@@ -310,6 +351,7 @@ async fn save(
         links,
         inputs: keys.explain.clone(),
         sources: source_manifest,
+        anchors: Some(relocation.anchors.clone()),
     };
     finish_publish(store, &decision, manifest, out).await
 }
@@ -430,7 +472,7 @@ async fn upload_all(
     store: &Store,
     ws: &Workspace,
     mut work: Vec<Job>,
-    (mut previous, distrust): (Vec<PackRef>, &BTreeSet<String>),
+    (mut previous, distrust, verdicts): (Vec<PackRef>, &BTreeSet<String>, Verdicts),
     out: &mut SaveOutput,
 ) -> Result<(Vec<PackRef>, std::collections::BTreeSet<(String, String)>)> {
     // A base that failed at restore is no base.
@@ -457,6 +499,8 @@ async fn upload_all(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
         previous,
+        verdicts,
+        scan_nanos: Arc::new(AtomicU64::new(0)),
         patching: tokio::sync::Semaphore::new(1),
         distrust: distrust.clone(),
     });
@@ -479,6 +523,13 @@ async fn upload_all(
     bar.finish_and_clear();
     if store.local.is_none() {
         let _ = std::fs::remove_dir_all(&shared.tmp_dir);
+    }
+    let scanned = shared.scan_nanos.load(Ordering::Relaxed);
+    if scanned > 0 {
+        tracing::info!(
+            "relocation scan: {:.2}s summed over units",
+            scanned as f64 / 1e9
+        );
     }
     if let Err(e) = shared.memo.lock().unwrap().store(&ws.state_dir()) {
         tracing::debug!("memo not written: {e:#}");
@@ -542,10 +593,20 @@ async fn save_registry(
         .map(|group| Job {
             root: "cargo-home",
             dir: home.clone(),
+            deps: Vec::new(),
+            scan: None,
             group,
         })
         .collect();
-    let (packs, _) = upload_all(ctx, store, ws, work, (Vec::new(), distrust), out).await?;
+    let (packs, _) = upload_all(
+        ctx,
+        store,
+        ws,
+        work,
+        (Vec::new(), distrust, Default::default()),
+        out,
+    )
+    .await?;
     out.packs = packs.len() as u64;
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA,
@@ -558,6 +619,7 @@ async fn save_registry(
         links: Vec::new(),
         inputs: Vec::new(),
         sources: None,
+        anchors: None,
     };
     finish_publish(store, &decision, manifest, out).await
 }
@@ -577,7 +639,13 @@ enum GroupError {
 /// Where a group's pack comes from: the memo (no read at all) or one pass of
 /// tar -> zstd into a temp file, hashing the tar on the way; only then is the store asked.
 async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved, GroupError> {
-    let Job { root, dir, group } = job;
+    let Job {
+        root,
+        dir,
+        group,
+        deps,
+        scan,
+    } = job;
     let paths = Arc::new(group.paths);
     let name = group.name.clone();
     let local = |e: anyhow::Error| GroupError::Local(e.context(format!("packing {name}")));
@@ -586,6 +654,29 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
         tokio::task::spawn_blocking(move || memo::stat(root, &dir, &paths))
             .await
             .map_err(|e| local(e.into()))?
+    };
+    let known = stat
+        .as_ref()
+        .and_then(|s| shared.memo.lock().unwrap().get(s).map(str::to_string));
+    let reused = known
+        .as_deref()
+        .and_then(parse_object_name)
+        .and_then(|(id, _)| shared.verdicts.get(id).cloned());
+    let path_bound = match (scan, reused) {
+        (None, _) => None,
+        (Some(_), Some(v)) => v,
+        (Some(scan), None) => {
+            let (dir, paths) = (dir.clone(), paths.clone());
+            let nanos = shared.scan_nanos.clone();
+            tokio::task::spawn_blocking(move || {
+                let started = Instant::now();
+                let verdict = relocation::scan_unit(&scan, &dir, &paths, &deps);
+                nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                verdict
+            })
+            .await
+            .map_err(|e| local(e.into()))?
+        }
     };
     let pack = |id: &str, base: Option<&str>, files, bytes, stored| PackRef {
         id: id.to_string(),
@@ -596,10 +687,8 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
         bytes,
         stored,
         base: base.map(str::to_string),
+        path_bound: path_bound.clone(),
     };
-    let known = stat
-        .as_ref()
-        .and_then(|s| shared.memo.lock().unwrap().get(s).map(str::to_string));
     if let (Some(object), Some(s)) = (known, &stat)
         && let Some((id, base)) = parse_object_name(&object)
         && (base.is_none() || !shared.previous.is_empty())
@@ -811,16 +900,25 @@ struct Shared {
     /// The restored snapshot's packs, bases for patches; empty without a restore and
     /// with `--no-patches`, and then no pack is stored as (or reuses) a patch.
     previous: Vec<PackRef>,
+    verdicts: Verdicts,
+    /// Time spent in relocation scans, summed over units (`-v` reports it).
+    scan_nanos: Arc<AtomicU64>,
     /// One base tar in memory at a time.
     patching: tokio::sync::Semaphore,
     /// Objects never reused: the restore found them missing or corrupt.
     distrust: BTreeSet<String>,
 }
 
+type Verdicts = std::collections::HashMap<String, Option<stash_core::relocation::PathBound>>;
+
 struct Job {
     root: &'static str,
     dir: Arc<PathBuf>,
     group: Group,
+    /// rustc's dep-info files of the unit (not packed, read by the relocation scan).
+    deps: Vec<String>,
+    /// Set for units: what the relocation scan looks for.
+    scan: Option<Arc<Scan>>,
 }
 
 fn pack_to_file(

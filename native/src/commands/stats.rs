@@ -66,8 +66,12 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
             if !written {
                 continue;
             }
-            let reason = if *was_restored {
-                compare(&restored.units[id].1, jsons).unwrap_or(Reason::SourceChanged)
+            let unit = id.split_once(':').map_or(id.as_str(), |(_, u)| u);
+            let path_bound = restored.path_bound.iter().any(|b| b.unit == unit);
+            let reason = if path_bound {
+                Reason::PathBound
+            } else if *was_restored {
+                compare(&restored.units[id].1, jsons, true).unwrap_or(Reason::SourceChanged)
             } else {
                 // A new hash: compare with a restored unit of the same package and target.
                 restored
@@ -76,7 +80,7 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
                     .filter(|(other, (n, _))| {
                         n == name && !current.get(*other).is_some_and(|c| c.2)
                     })
-                    .find_map(|(_, (_, old))| compare(old, jsons))
+                    .find_map(|(_, (_, old))| compare(old, jsons, false))
                     .unwrap_or(Reason::NewUnit)
             };
             built.push(BuiltUnit {
@@ -85,11 +89,19 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
                     .map_or(id.as_str(), |(_, u)| u)
                     .to_string(),
                 name: name.clone(),
-                status: if *was_restored { "rebuilt" } else { "new" }.into(),
+                status: match (path_bound, *was_restored) {
+                    (true, _) => "path-bound",
+                    (false, true) => "rebuilt",
+                    (false, false) => "new",
+                }
+                .into(),
                 reason,
             });
         }
     }
+    // Path-bound units were left out by the restore: built anew, they are not "new".
+    counts.path_bound = built.iter().filter(|b| b.status == "path-bound").count() as u64;
+    counts.new -= counts.path_bound.min(counts.new);
     counts.restored = counts.fresh + counts.rebuilt + counts.unused;
     let mut reasons: BTreeMap<Reason, u64> = BTreeMap::new();
     for b in &built {
@@ -152,21 +164,26 @@ fn fingerprints(
 }
 
 /// The reason from the first fingerprint file both sides have.
-fn compare(old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>) -> Option<Reason> {
+fn compare(
+    old: &BTreeMap<String, Value>,
+    new: &BTreeMap<String, Value>,
+    same_unit: bool,
+) -> Option<Reason> {
     new.iter()
-        .find_map(|(file, v)| Some(rebuild_reason(old.get(file)?, v)))
+        .find_map(|(file, v)| Some(rebuild_reason(old.get(file)?, v, same_unit)))
 }
 
 fn human(out: &StatsOutput) -> String {
     let u = &out.units;
     let mut s = format!(
-        "restored {} units: {} fresh ({} reused), {} rebuilt, {} unused; {} new",
+        "restored {} units: {} fresh ({} reused), {} rebuilt, {} unused; {} new, {} path-bound (left out: they embed a path that moved)",
         u.restored,
         u.fresh,
         human_bytes(out.bytes_fresh),
         u.rebuilt,
         u.unused,
-        u.new
+        u.new,
+        u.path_bound
     );
     for b in &out.built {
         let reason = serde_json::to_value(b.reason).unwrap();
