@@ -804,7 +804,9 @@ fn relink(root: &Path, path: &str, target: &str) -> Result<()> {
     if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
         anyhow::bail!("{path} is a directory, which a link may not replace");
     }
-    pack::remove_any(&dest)?;
+    if pack::remove_non_dir(&dest)? {
+        anyhow::bail!("{path} is a directory, which a link may not replace");
+    }
     std::fs::hard_link(&target_path, &dest)?;
     Ok(())
 }

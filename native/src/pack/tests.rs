@@ -416,3 +416,30 @@ fn a_patch_expanding_beyond_its_cap_is_refused() {
     assert!(format!("{err:#}").contains("declares"), "{err:#}");
     assert!(!dst.path().join("debug/big").exists());
 }
+
+/// Issue 14, item 9: a path that turned into a directory between a check and a removal
+/// is left alone, never deleted with what it holds; files and symlinks (not their
+/// targets) are removed.
+#[test]
+fn removing_in_place_never_deletes_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::write(d.join("kept"), b"x").unwrap();
+    assert!(super::remove_non_dir(&d).unwrap());
+    assert!(d.join("kept").exists());
+
+    let f = dir.path().join("f");
+    std::fs::write(&f, b"x").unwrap();
+    assert!(!super::remove_non_dir(&f).unwrap());
+    assert!(!f.exists());
+
+    #[cfg(unix)]
+    {
+        let l = dir.path().join("l");
+        std::os::unix::fs::symlink(&d, &l).unwrap();
+        assert!(!super::remove_non_dir(&l).unwrap());
+        assert!(!l.exists() && d.join("kept").exists());
+    }
+    assert!(!super::remove_non_dir(&dir.path().join("missing")).unwrap());
+}

@@ -321,7 +321,7 @@ impl Unpacker<'_, '_> {
                 Deferred::Symlink(target) => put_symlink(target, &dest, &s.path)?,
                 Deferred::Dir { mode } => {
                     if !fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
-                        remove_any(&dest)?;
+                        remove_non_dir(&dest)?;
                         create_dir_shared(&dest)?;
                     }
                     set_mode(&dest, restored_mode(*mode) | 0o700)?;
@@ -498,7 +498,10 @@ pub fn ensure_real_dirs(root: &Path, rel: &str) -> Result<()> {
         dir.push(comp);
         match fs::symlink_metadata(&dir) {
             Ok(m) if m.is_dir() => continue,
-            Ok(_) => remove_any(&dir)?,
+            // A directory that appeared since is fine: `create_dir_shared` accepts it.
+            Ok(_) => {
+                remove_non_dir(&dir)?;
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
         }
@@ -521,7 +524,22 @@ fn create_dir_shared(dir: &Path) -> Result<()> {
     }
 }
 
-/// Removes a file, a symlink (not its target) or a directory tree.
+/// Removes a file or a symlink (not its target), never a directory; `Ok(true)` when
+/// `path` is a directory (now). A restore never deletes a real directory: it may hold
+/// other units' files, and a directory another pack has just checked to be real must
+/// stay one, or a symlink could take its place before that pack writes below it
+/// (issue 14, item 9).
+pub fn remove_non_dir(path: &Path) -> Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(_) if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) => Ok(true),
+        Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
+    }
+}
+
+/// Removes a file, a symlink (not its target) or a directory tree: only for our own
+/// staging directories, which no pack may write.
 pub fn remove_any(path: &Path) -> Result<()> {
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
