@@ -263,6 +263,15 @@ fn a_forged_registry_snapshot_writes_nothing_outside_the_downloads() {
             0o644,
         )],
     );
+    // A download that is a symlink to config: Cargo's next write of that `.crate` would
+    // land in config.toml.
+    let crate_link = forge_pack(
+        store,
+        &[Forged::Symlink(
+            "registry/cache/x/evil-1.0.0.crate",
+            "../../../config.toml",
+        )],
+    );
     let bin_link = serde_json::json!([{"root": "cargo-home", "path": "bin/cargo-linked",
         "target": "registry/cache/x/good-1.0.0.crate"}]);
     let cases = [
@@ -277,6 +286,8 @@ fn a_forged_registry_snapshot_writes_nothing_outside_the_downloads() {
         (vec![(&good, "cargo-home")], bin_link),
         // Entries outside the downloads in a cargo-home pack (refused before, too).
         (vec![(&bin, "cargo-home")], serde_json::json!([])),
+        // A symlink inside the downloads pointing elsewhere in CARGO_HOME.
+        (vec![(&crate_link, "cargo-home")], serde_json::json!([])),
     ];
     for (i, (packs, links)) in cases.into_iter().enumerate() {
         forge_manifest(store, "registry", &key, &packs, links);
@@ -285,6 +296,16 @@ fn a_forged_registry_snapshot_writes_nothing_outside_the_downloads() {
         assert!(
             files.iter().all(|f| f.starts_with("registry/cache/")),
             "case {i} wrote outside the downloads: {files:?}\n{out}"
+        );
+        let links: Vec<_> = walkdir::WalkDir::new(scene.home.path())
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.path_is_symlink())
+            .map(|e| e.path().display().to_string())
+            .collect();
+        assert!(
+            links.is_empty(),
+            "case {i} made symlinks in CARGO_HOME: {links:?}"
         );
         assert_eq!(
             std::fs::read_to_string(scene.home.path().join("config.toml")).unwrap(),

@@ -261,6 +261,13 @@ pub fn may_write(root: &str, path: &str) -> bool {
     }
 }
 
+/// Whether a restore may make symlinks under `root`. Not in CARGO_HOME: Cargo keeps none
+/// in its downloads, and a link there (a `.crate` pointing at `bin/` or `config.toml`)
+/// would have Cargo's own later writes land where a snapshot may not write.
+pub fn may_symlink(root: &str) -> bool {
+    matches!(root, "target" | "build")
+}
+
 fn field(field: String, reason: &str) -> ManifestError {
     ManifestError::Field {
         field,
@@ -303,6 +310,12 @@ mod tests {
             sources: None,
             anchors: None,
         }
+    }
+
+    #[test]
+    fn symlinks_only_in_target_and_build() {
+        assert!(may_symlink("target") && may_symlink("build"));
+        assert!(!may_symlink("cargo-home") && !may_symlink("elsewhere"));
     }
 
     #[test]

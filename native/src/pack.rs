@@ -311,7 +311,7 @@ pub mod patch;
 mod unpack;
 pub use frames::Frames;
 pub use unpack::{
-    Kind, Staged, ensure_real_dirs, is_fingerprint, remove_any, remove_non_dir, restore,
+    Allow, Kind, Staged, ensure_real_dirs, is_fingerprint, remove_any, remove_non_dir, restore,
     restore_tar,
 };
 

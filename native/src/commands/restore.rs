@@ -748,10 +748,13 @@ async fn restore_pack(
     let cap = p.expansion_cap();
     // A registry snapshot may only write where Cargo keeps downloads, never bin/ or
     // config; a target snapshot never our own state (see `manifest::may_write`).
-    let allow: fn(&str) -> bool = match p.root.as_str() {
-        "cargo-home" => |path| manifest::may_write("cargo-home", path),
-        "target" | "build" => |path| manifest::may_write("target", path),
-        _ => |_| false,
+    let allow: pack::Allow = match p.root.as_str() {
+        "cargo-home" => |path, kind| {
+            manifest::may_write("cargo-home", path)
+                && (kind != pack::Kind::Symlink || manifest::may_symlink("cargo-home"))
+        },
+        "target" | "build" => |path, _| manifest::may_write("target", path),
+        _ => |_, _| false,
     };
     let count = move |inner| CountReader {
         inner,

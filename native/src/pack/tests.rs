@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use super::*;
 
-const ANY: fn(&str) -> bool = |_| true;
+const ANY: super::Allow = |_, _| true;
 const NONE: stash_core::manifest::ExpansionCap = stash_core::manifest::ExpansionCap::NONE;
 
 fn tree() -> tempfile::TempDir {

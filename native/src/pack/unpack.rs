@@ -19,6 +19,10 @@ use filetime::FileTime;
 use stash_core::manifest::ExpansionCap;
 use stash_core::path::{check_relative, check_symlink, restored_mode};
 
+/// Which entries a layer may write: by relative path and kind (see
+/// `stash_core::manifest::may_write`).
+pub type Allow = fn(&str, Kind) -> bool;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     File,
@@ -60,7 +64,7 @@ pub fn restore<R: Read>(
     root: &Path,
     staging: &Path,
     expected_id: &str,
-    allow: fn(&str) -> bool,
+    allow: Allow,
     cap: ExpansionCap,
 ) -> Result<Vec<Staged>> {
     Kit::with(|kit| {
@@ -100,7 +104,7 @@ pub fn restore_tar<R: Read>(
     root: &Path,
     staging: &Path,
     expected_id: &str,
-    allow: fn(&str) -> bool,
+    allow: Allow,
     cap: ExpansionCap,
 ) -> Result<Vec<Staged>> {
     Kit::with(|kit| unpack(tar, root, staging, expected_id, allow, cap, &mut kit.buf))
@@ -111,7 +115,7 @@ fn unpack<R: Read>(
     root: &Path,
     staging: &Path,
     expected_id: &str,
-    allow: fn(&str) -> bool,
+    allow: Allow,
     cap: ExpansionCap,
     buf: &mut [u8],
 ) -> Result<Vec<Staged>> {
@@ -146,7 +150,7 @@ fn unpack<R: Read>(
 struct Unpacker<'a, 'b> {
     root: &'a Path,
     staging: &'a Path,
-    allow: fn(&str) -> bool,
+    allow: Allow,
     /// What the manifest lets this pack expand to, and the file content read so far.
     cap: ExpansionCap,
     content: u64,
@@ -186,7 +190,12 @@ impl Unpacker<'_, '_> {
         let path = String::from_utf8(raw).context("pack has a non-UTF-8 path")?;
         let path = path.trim_end_matches('/').to_string();
         check_relative(&path)?;
-        if !(self.allow)(&path) {
+        let kind = match entry.header().entry_type() {
+            tar::EntryType::Symlink => Kind::Symlink,
+            tar::EntryType::Directory => Kind::Dir,
+            _ => Kind::File,
+        };
+        if !(self.allow)(&path, kind) {
             bail!("pack entry `{path}` is outside what this layer may write");
         }
         let mtime = pax_mtime(&mut entry)?.unwrap_or_else(|| {
