@@ -506,9 +506,10 @@ async fn unpack_snapshot(
     // not stored ones, since a small patch can rebuild a large pack.
     let mut packs = manifest.packs.clone();
     // A pack is staged under its id: one listed twice (only a forged manifest does that)
-    // would race with itself in one staging dir, so each (root, id) restores once.
+    // would race with itself in one staging dir, so each id restores once per directory
+    // (`build` is the target dir when no build-dir is set).
     let mut seen = std::collections::HashSet::new();
-    packs.retain(|p| seen.insert((p.root.clone(), p.id.clone())));
+    packs.retain(|p| seen.insert((root_of(&p.root), p.id.clone())));
     packs.sort_by_key(|p| std::cmp::Reverse(p.bytes));
     let results: Unpacked = futures::stream::iter(packs)
         .map(|p| {
