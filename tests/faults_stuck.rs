@@ -762,3 +762,41 @@ fn a_snapshot_with_fewer_units_is_replaced_on_s3_and_on_disk() {
         assert_eq!(run_app(&clone.root), APP_OUTPUT);
     }
 }
+
+/// Item 5, after review: a partial snapshot at the exact key (a job that built one
+/// member) is completed by the next job's save, not skipped as an exact hit forever; and
+/// once complete, an exact hit's save skips itself again.
+#[test]
+fn a_partial_snapshot_at_the_exact_key_is_completed_after_an_exact_hit() {
+    let project = copy_fixture("workspace", "checkout");
+    let store = tempfile::tempdir().unwrap();
+    let stash = Stash::local(store.path());
+    build_json(&project.root, &["-p", "util"]);
+    let first = stash.json(&project.root, &["save", "--no-registry"]);
+    assert_eq!(first["outcome"], "saved", "{first}");
+    let partial = first["packs"].as_u64().unwrap();
+
+    let second = clone_to(&project, "checkout");
+    let out = stash.json(&second.root, &["restore", "--no-registry"]);
+    assert_eq!(out["hit"], "exact", "{out}");
+    build_json(&second.root, &[]);
+    let saved = stash.json(&second.root, &["save", "--no-registry"]);
+    assert_eq!(saved["outcome"], "saved", "{saved}");
+    assert!(
+        saved["replaced"].as_str().unwrap_or("").contains("lacks"),
+        "{saved}"
+    );
+    assert!(saved["packs"].as_u64().unwrap() > partial, "{saved}");
+
+    let third = clone_to(&project, "checkout");
+    let out = stash.json(&third.root, &["restore", "--no-registry"]);
+    assert_eq!(out["hit"], "exact", "{out}");
+    let units = build_json(&third.root, &[]);
+    let stale: Vec<_> = units.iter().filter(|u| !u.fresh).collect();
+    assert!(
+        stale.is_empty(),
+        "rebuilt after a complete snapshot: {stale:?}"
+    );
+    let skipped = stash.json(&third.root, &["save", "--no-registry"]);
+    assert_eq!(skipped["outcome"], "skipped-exact-hit", "{skipped}");
+}

@@ -110,6 +110,43 @@ pub fn decide(stored: &Stored<'_>, built: &BTreeSet<(String, String)>) -> Publis
     }
 }
 
+/// The packs of a stored snapshot that a replacing save keeps: those of units this job
+/// did not build (another job on the same key, or units this one did not use), when
+/// none of their objects is missing or corrupt. Two jobs that share a key but build
+/// different units thus converge on a snapshot holding both, instead of replacing each
+/// other's units on every save.
+pub fn carried_over(
+    stored: &Manifest,
+    bad_objects: &BTreeSet<String>,
+    built: &BTreeSet<(String, String)>,
+) -> Vec<crate::PackRef> {
+    stored
+        .packs
+        .iter()
+        .filter(|p| is_content(&p.group))
+        .filter(|p| !built.contains(&(p.root.clone(), p.group.clone())))
+        .filter(|p| {
+            !bad_objects.contains(&p.object())
+                && !p.base.as_ref().is_some_and(|b| bad_objects.contains(b))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Whether a save after an exact hit may skip itself: every content group this job would
+/// publish came from the restored snapshot (`restored`, or left out there as path-bound:
+/// same unit ids, `path_bound`). A unit this job built that the snapshot lacks means the
+/// snapshot is partial, and the save must go on and replace it.
+pub fn exact_hit_covers(
+    restored: &BTreeSet<(String, String)>,
+    path_bound: &BTreeSet<String>,
+    built: &BTreeSet<(String, String)>,
+) -> bool {
+    built.iter().all(|(root, group)| {
+        restored.contains(&(root.clone(), group.clone())) || path_bound.contains(group)
+    })
+}
+
 /// Whether a restore may use a readable snapshot: one without a single pack (what a
 /// save with no target dir used to publish) restores nothing and would only hide an
 /// older, useful one.
@@ -248,6 +285,37 @@ mod tests {
     fn only_snapshots_with_packs_restore() {
         assert!(!restorable(&manifest(Vec::new())));
         assert!(restorable(&manifest(vec![pack('a', "batch-0")])));
+    }
+
+    #[test]
+    fn a_replacing_save_keeps_the_good_units_it_did_not_build() {
+        let mut stored = manifest(vec![
+            pack('a', "debug/a"),
+            pack('b', "debug/b"),
+            pack('c', "debug/c"),
+        ]);
+        stored.packs.push(pack('d', "batch-0"));
+        let bad: BTreeSet<String> = ["c".repeat(64)].into();
+        let kept = carried_over(&stored, &bad, &built(&["debug/a", "debug/x"]));
+        let groups: Vec<&str> = kept.iter().map(|p| p.group.as_str()).collect();
+        // a: rebuilt by this job; c: corrupt; batch: never carried.
+        assert_eq!(groups, ["debug/b"]);
+    }
+
+    #[test]
+    fn an_exact_hit_covers_only_what_the_snapshot_held() {
+        let restored = built(&["debug/a", "debug/b"]);
+        let bound: BTreeSet<String> = ["debug/p".to_string()].into();
+        assert!(exact_hit_covers(
+            &restored,
+            &bound,
+            &built(&["debug/a", "debug/p"])
+        ));
+        assert!(!exact_hit_covers(
+            &restored,
+            &bound,
+            &built(&["debug/a", "debug/new"])
+        ));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::memo::{self, Memo};
 use crate::pack::{self, CountWriter};
 use crate::relocation::{self, Scan};
 use crate::report::human_bytes;
-use crate::state::{State, unix_now};
+use crate::state::{RestoredUnits, State, unix_now};
 use crate::store::{Found, LAYOUT, Store};
 use crate::workspace::{Workspace, cargo_home};
 use crate::{inputs, listing, sources, usage};
@@ -69,30 +69,35 @@ pub async fn run(
         .as_ref()
         .map(|s| s.failed.iter().cloned().collect())
         .unwrap_or_default();
-    let result = if exact_hit {
-        out.outcome = "skipped-exact-hit".into();
-        Ok(())
-    } else {
+    let result = {
         let usage = usage_policy(state.as_ref(), plan_args);
         if let Err(note) = &usage {
             out.usage_note = Some(note.clone());
         }
-        let (previous, scanned) = previous_packs(&store, state.as_ref()).await;
-        let verdicts = if scanned {
-            previous
-                .iter()
-                .map(|p| (p.id.clone(), p.path_bound.clone()))
-                .collect()
-        } else {
-            Default::default()
-        };
-        let scope = Scope {
+        let mut scope = Scope {
+            exact_hit,
             prune_unused: usage.is_ok(),
-            previous: if no_patches { Vec::new() } else { previous },
+            previous: Vec::new(),
             distrust: distrust.clone(),
-            verdicts,
+            verdicts: Default::default(),
         };
-        let work = save(ctx, &ws, &store, &keys, plan_args, scope, &mut out);
+        // After an exact hit the save usually skips itself (see `exact_hit_covers`)
+        // before it needs the restored snapshot's packs: no store request for them.
+        let restored = state.as_ref().and_then(|s| s.restored_key.clone());
+        if !exact_hit {
+            scope
+                .load_previous(&store, restored.as_deref(), no_patches)
+                .await;
+        }
+        let work = save(
+            ctx,
+            &ws,
+            &store,
+            &keys,
+            plan_args,
+            (scope, restored, no_patches),
+            &mut out,
+        );
         store.within(until, "save", work).await
     };
     if result.is_ok() && !plan_args.no_registry {
@@ -214,6 +219,8 @@ pub fn cache_problem(ctx: &Ctx, err: anyhow::Error, out: &mut SaveOutput) -> Res
 
 /// What this save may lean on from the restore before it.
 struct Scope {
+    /// The restore was an exact hit on this key with every pack restored.
+    exact_hit: bool,
     /// Whether units this job did not use can be left out.
     prune_unused: bool,
     /// The packs of the snapshot restored in this job: bases for patches.
@@ -227,8 +234,8 @@ struct Scope {
 
 /// The packs of the snapshot this job restored, if any, and whether its units were
 /// scanned for paths; a save that cannot read them stores every pack whole.
-async fn previous_packs(store: &Store, state: Option<&State>) -> (Vec<PackRef>, bool) {
-    let Some(key) = state.and_then(|s| s.restored_key.as_deref()) else {
+async fn previous_packs(store: &Store, restored: Option<&str>) -> (Vec<PackRef>, bool) {
+    let Some(key) = restored else {
         return (Vec::new(), false);
     };
     match store.manifest("target", key).await {
@@ -247,7 +254,7 @@ async fn save(
     store: &Store,
     keys: &stash_core::KeySet,
     plan_args: &PlanArgs,
-    scope: Scope,
+    (mut scope, restored, no_patches): (Scope, Option<String>, bool),
     out: &mut SaveOutput,
 ) -> Result<()> {
     let key = out.key.clone();
@@ -295,7 +302,18 @@ async fn save(
         }));
     }
     let built = content_groups(work.iter().map(|j| (j.root, &j.group)));
-    let decision = decide(ctx, store, "target", &key, &built, &scope.distrust).await?;
+    if scope.exact_hit {
+        if exact_hit_covers(ws, &built) {
+            out.outcome = "skipped-exact-hit".into();
+            return Ok(());
+        }
+        // A partial snapshot: its packs are patch bases, and its verdicts stand for the
+        // units restored from it (their rustc dep-info is gone, so no new scan could).
+        scope
+            .load_previous(store, restored.as_deref(), no_patches)
+            .await;
+    }
+    let (decision, carried) = decide(ctx, store, "target", &key, &built, &scope.distrust).await?;
     if !start_publish(&decision, out) {
         return Ok(());
     }
@@ -331,6 +349,7 @@ async fn save(
     }
     // A link whose target was left out would dangle at restore.
     links.retain(|l| stored_paths.contains(&(l.root.clone(), l.target.clone())));
+    let packs = with_carried(packs, carried, &decision);
     out.packs = packs.len() as u64;
     let source_manifest = match scan.await.map_err(anyhow::Error::from).and_then(|r| r) {
         Ok(s) => Some(s),
@@ -375,18 +394,19 @@ async fn decide(
     key: &str,
     built: &BTreeSet<(String, String)>,
     distrust: &BTreeSet<String>,
-) -> Result<Publish> {
+) -> Result<(Publish, Vec<PackRef>)> {
     if built.is_empty() {
-        return Ok(Publish::Nothing);
+        return Ok((Publish::Nothing, Vec::new()));
     }
     let found = store.read_manifest(layer, key).await?;
     let manifest = match &found {
-        Found::Missing => return Ok(supersede::decide(&AtKey::Absent, built)),
+        Found::Missing => return Ok((supersede::decide(&AtKey::Absent, built), Vec::new())),
         Found::Bad(e) => {
             tracing::info!("replacing {key}: {e:#}");
-            return Ok(supersede::decide(&AtKey::Unreadable, built));
+            let decision = supersede::decide(&AtKey::Unreadable, built);
+            return Ok((decision, Vec::new()));
         }
-        Found::Newer(_) => return Ok(supersede::decide(&AtKey::Newer, built)),
+        Found::Newer(_) => return Ok((supersede::decide(&AtKey::Newer, built), Vec::new())),
         Found::Good(m) => m,
     };
     let mut bad = distrust.clone();
@@ -409,13 +429,57 @@ async fn decide(
             bad.insert(object);
         }
     }
-    Ok(supersede::decide(
+    let decision = supersede::decide(
         &AtKey::Readable {
             manifest,
             bad_objects: &bad,
         },
         built,
-    ))
+    );
+    Ok((decision, supersede::carried_over(manifest, &bad, built)))
+}
+
+impl Scope {
+    /// The packs of the snapshot restored in this job (bases for patches unless
+    /// `no_patches`) and, when it was scanned, their relocation verdicts.
+    async fn load_previous(&mut self, store: &Store, restored: Option<&str>, no_patches: bool) {
+        let (previous, scanned) = previous_packs(store, restored).await;
+        if scanned {
+            self.verdicts = previous
+                .iter()
+                .map(|p| (p.id.clone(), p.path_bound.clone()))
+                .collect();
+        }
+        if !no_patches {
+            self.previous = previous;
+        }
+    }
+}
+
+/// Whether this job's content groups all came from the exact-hit snapshot it restored:
+/// then there is nothing to add and the save skips itself (`stash_core::supersede`).
+fn exact_hit_covers(ws: &Workspace, built: &BTreeSet<(String, String)>) -> bool {
+    let restored = RestoredUnits::load(&ws.state_dir());
+    let units: BTreeSet<(String, String)> = restored
+        .units
+        .keys()
+        .filter_map(|k| k.split_once(':'))
+        .map(|(root, group)| (root.to_string(), group.to_string()))
+        .collect();
+    let bound: BTreeSet<String> = restored.path_bound.into_iter().map(|u| u.unit).collect();
+    supersede::exact_hit_covers(&units, &bound, built)
+}
+
+/// This job's packs plus those a replacement keeps of the stored snapshot.
+fn with_carried(
+    mut packs: Vec<PackRef>,
+    carried: Vec<PackRef>,
+    decision: &Publish,
+) -> Vec<PackRef> {
+    if matches!(decision, Publish::Replace(_)) {
+        packs.extend(carried);
+    }
+    packs
 }
 
 /// Sets the outcome of a decision that publishes nothing; `true` when the save goes on.
@@ -582,7 +646,7 @@ async fn save_registry(
     };
     let plan = registry::plan(&entries, lock.as_ref(), 32 << 20);
     let built = content_groups(plan.groups.iter().map(|g| ("cargo-home", g)));
-    let decision = decide(ctx, store, "registry", key, &built, distrust).await?;
+    let (decision, carried) = decide(ctx, store, "registry", key, &built, distrust).await?;
     if !start_publish(&decision, out) {
         return Ok(());
     }
@@ -607,6 +671,7 @@ async fn save_registry(
         out,
     )
     .await?;
+    let packs = with_carried(packs, carried, &decision);
     out.packs = packs.len() as u64;
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA,

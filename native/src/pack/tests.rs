@@ -246,7 +246,7 @@ fn a_registry_pack_may_not_write_outside_the_download_dirs() {
         outer.path(),
         &outer.path().join("s"),
         &id,
-        stash_core::registry::is_allowed,
+        |p, _| stash_core::registry::is_allowed(p),
         NONE,
     )
     .unwrap_err();
