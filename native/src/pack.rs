@@ -311,8 +311,8 @@ pub mod patch;
 mod unpack;
 pub use frames::Frames;
 pub use unpack::{
-    Allow, Kind, Staged, ensure_real_dirs, is_fingerprint, remove_any, remove_non_dir, restore,
-    restore_tar,
+    Allow, Kind, Limits, Staged, ensure_real_dirs, is_fingerprint, remove_any, remove_non_dir,
+    restore, restore_tar,
 };
 
 #[cfg(test)]

@@ -310,10 +310,23 @@ async fn restore(
         }
         _ => None,
     };
-    let results = unpack_snapshot(ctx, store, &manifest, &root_of, out).await;
-    // Recorded before any shift: a shifted file no longer matches its pack, so the memo
-    // must not vouch for it and the next save packs it afresh.
-    remember_packs(ws, &results, &root_of);
+    // Everything the saving machine dated is at most a second past its `created`: when
+    // that is not in our past, its clock ran ahead, and packs land already shifted back,
+    // so even a restore cut short (the deadline, a kill) leaves no artifact newer than
+    // the checkout's files.
+    let created = (
+        i64::try_from(manifest.created)
+            .unwrap_or(i64::MAX)
+            .saturating_add(1),
+        0,
+    );
+    let upfront = sources_core::skew_shift(created, stamp(started)).unwrap_or(0);
+    let results = unpack_snapshot(ctx, store, &manifest, &root_of, upfront, out).await;
+    // A shifted file no longer matches its pack, so the memo must not vouch for it and
+    // the next save packs it afresh: recorded only when nothing was shifted.
+    if upfront == 0 {
+        remember_packs(ws, &results, &root_of);
+    }
     remember_fingerprints(ws, &results, &root_of, &out.path_bound);
     let planned = match planning {
         Some(task) => match task.await.map_err(anyhow::Error::from).and_then(|r| r) {
@@ -326,10 +339,14 @@ async fn restore(
         },
         None => None,
     };
-    let back = newest_restored(&results, planned.as_ref())
+    let more = newest_restored(&results, planned.as_ref(), upfront)
         .and_then(|newest| sources_core::skew_shift(newest, stamp(started)));
+    if let Some(more) = more {
+        shift_restored(&results, &root_of, more);
+    }
+    let back = upfront + more.unwrap_or(0);
+    let back = (back > 0).then_some(back);
     if let Some(back) = back {
-        shift_restored(&results, &root_of, back);
         out.clock_shift_ms = Some((back / 1_000_000).max(0) as u64);
     }
     if let Some(planned) = planned {
@@ -360,9 +377,10 @@ fn stamp(t: FileTime) -> Stamp {
     (t.unix_seconds(), t.nanoseconds())
 }
 
-/// The newest time the saving machine's clock gave anything this restore puts back:
-/// restored artifacts and the saved mtimes of unchanged tracked files.
-fn newest_restored(results: &Unpacked, planned: Option<&Planned>) -> Option<Stamp> {
+/// The newest time anything this restore puts back will carry: restored artifacts (as
+/// written, already `upfront` earlier) and the saved mtimes of unchanged tracked files
+/// (moved `upfront` too).
+fn newest_restored(results: &Unpacked, planned: Option<&Planned>, upfront: i128) -> Option<Stamp> {
     let artifacts = results
         .iter()
         .filter_map(|(_, r)| r.as_ref().ok())
@@ -372,10 +390,11 @@ fn newest_restored(results: &Unpacked, planned: Option<&Planned>) -> Option<Stam
     let sources = planned
         .and_then(|p| match p {
             Planned::Apply { plan, .. } => Some(plan),
-            Planned::Skipped(_) => None,
+            Planned::TouchAll { .. } => None,
         })
         .into_iter()
-        .flat_map(|plan| plan.actions.iter().filter_map(|(_, a)| a.saved()));
+        .flat_map(|plan| plan.actions.iter().filter_map(|(_, a)| a.saved()))
+        .map(|t| sources_core::shifted(t, upfront));
     artifacts.chain(sources).max()
 }
 
@@ -463,7 +482,7 @@ async fn restore_registry(
     out.hit = hit;
     out.restored_key = Some(manifest.key.clone());
     let home = cargo_home()?;
-    unpack_snapshot(ctx, store, &manifest, &|_: &str| home.clone(), out).await;
+    unpack_snapshot(ctx, store, &manifest, &|_: &str| home.clone(), 0, out).await;
     Ok(())
 }
 
@@ -488,6 +507,7 @@ async fn unpack_snapshot(
     store: &Store,
     manifest: &Manifest,
     root_of: &(dyn Fn(&str) -> PathBuf + Sync),
+    back: i128,
     out: &mut RestoreOutput,
 ) -> Unpacked {
     // Leftovers of an interrupted restore go first; ours go at the end.
@@ -521,7 +541,7 @@ async fn unpack_snapshot(
                 bases.clone(),
             );
             async move {
-                let r = restore_pack(&store, &p, root, downloaded, &bases).await;
+                let r = restore_pack(&store, &p, root, downloaded, &bases, back).await;
                 bar.inc(p.stored);
                 (p, r)
             }
@@ -657,8 +677,13 @@ fn remember_fingerprints(
 
 /// The checkout's mtime plan, made while the packs unpack.
 enum Planned {
-    /// Not at the saved path: nothing to apply.
-    Skipped(MtimeOutput),
+    /// Not at the saved path of a snapshot that predates the relocation scan: every
+    /// tracked file is stamped now.
+    TouchAll {
+        root: PathBuf,
+        plan: MtimePlan,
+        out: MtimeOutput,
+    },
     Apply {
         root: PathBuf,
         current: SourceManifest,
@@ -672,9 +697,16 @@ enum Planned {
 /// restored mtime is one whose artifacts are right at the new path.
 fn plan_mtimes(ws: &Workspace, saved: &SourceManifest, scanned: bool) -> Result<Planned> {
     let root = sources::checkout_root(&ws.root);
+    let skip: Vec<PathBuf> = ws.roots().into_iter().map(|(_, d)| d).collect();
     if !scanned && root.display().to_string() != saved.root {
         sources::settle_git_index(&root);
-        return Ok(Planned::Skipped(MtimeOutput {
+        // Every tracked file is stamped now, after the packs: the clone's own times may
+        // be older than the restored artifacts (a saving clock ahead, a snapshot saved
+        // after this clone), and a changed file must never look older than its unit.
+        let current = sources::scan(&root, &skip)?;
+        let plan = mtime_plan(&SourceManifest::default(), &current.entries);
+        let out = MtimeOutput {
+            touched: plan.touched,
             skipped: Some(format!(
                 "the checkout is at {} but was saved at {}: workspace crates will rebuild \
                  (the snapshot predates the relocation scan); its next save makes moves safe",
@@ -682,9 +714,9 @@ fn plan_mtimes(ws: &Workspace, saved: &SourceManifest, scanned: bool) -> Result<
                 saved.root
             )),
             ..Default::default()
-        }));
+        };
+        return Ok(Planned::TouchAll { root, plan, out });
     }
-    let skip: Vec<PathBuf> = ws.roots().into_iter().map(|(_, d)| d).collect();
     let current = sources::scan(&root, &skip)?;
     let plan = mtime_plan(saved, &current.entries);
     Ok(Planned::Apply {
@@ -699,7 +731,10 @@ fn plan_mtimes(ws: &Workspace, saved: &SourceManifest, scanned: bool) -> Result<
 /// later than every restored artifact.
 fn apply_mtimes(manifest: &Manifest, planned: Planned, back: Option<i128>) -> Result<MtimeOutput> {
     let (root, current, mut plan) = match planned {
-        Planned::Skipped(out) => return Ok(out),
+        Planned::TouchAll { root, plan, out } => {
+            sources::apply(&root, &plan)?;
+            return Ok(out);
+        }
         Planned::Apply {
             root,
             current,
@@ -733,6 +768,7 @@ async fn restore_pack(
     root: PathBuf,
     downloaded: Arc<AtomicU64>,
     bases: &tokio::sync::Semaphore,
+    back: i128,
 ) -> Result<Vec<pack::Staged>> {
     // A base is about the size of the pack patched against it.
     let mib = ((p.bytes >> 20) as usize + 1).min(BASE_MEMORY_MIB) as u32;
@@ -746,7 +782,10 @@ async fn restore_pack(
     };
     let staging = staging_of(&root).join(&p.id);
     let id = p.id.clone();
-    let cap = p.expansion_cap();
+    let limits = pack::Limits {
+        cap: p.expansion_cap(),
+        back,
+    };
     // A registry snapshot may only write where Cargo keeps downloads, never bin/ or
     // config; a target snapshot never our own state (see `manifest::may_write`).
     let allow: pack::Allow = match p.root.as_str() {
@@ -764,7 +803,7 @@ async fn restore_pack(
     let Some((base_id, _memory, base)) = base else {
         let source = store.open_pack(&p.object()).await?;
         return tokio::task::spawn_blocking(move || {
-            pack::restore(count(source), &root, &staging, &id, allow, cap)
+            pack::restore(count(source), &root, &staging, &id, allow, limits)
         })
         .await?;
     };
@@ -777,7 +816,7 @@ async fn restore_pack(
     let source = store.open_pack(&p.object()).await?;
     tokio::task::spawn_blocking(move || {
         let tar = pack::patch::decode(Arc::new(base_tar), count(source));
-        pack::restore_tar(tar, &root, &staging, &id, allow, cap)
+        pack::restore_tar(tar, &root, &staging, &id, allow, limits)
     })
     .await?
 }

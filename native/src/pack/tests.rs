@@ -443,3 +443,34 @@ fn removing_in_place_never_deletes_a_directory() {
     }
     assert!(!super::remove_non_dir(&dir.path().join("missing")).unwrap());
 }
+
+/// Issue 14, item 1: with a saving clock ahead, a pack's files land already moved back,
+/// so a restore cut short never leaves an artifact dated in the future.
+#[test]
+fn a_pack_lands_its_mtimes_moved_back() {
+    let src = tree();
+    let mut packed = Vec::new();
+    let info = encode(src.path(), &paths(), 3, &mut packed).unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let back = 3_600 * 1_000_000_000_i128 + 5;
+    let limits = super::Limits { cap: NONE, back };
+    let staged = restore(
+        &packed[..],
+        dst.path(),
+        &dst.path().join(".s"),
+        &info.id,
+        ANY,
+        limits,
+    )
+    .unwrap();
+    let rel = "debug/deps/libfoo-0123456789abcdef.rlib";
+    let stored =
+        FileTime::from_last_modification_time(&std::fs::metadata(src.path().join(rel)).unwrap());
+    let landed =
+        FileTime::from_last_modification_time(&std::fs::metadata(dst.path().join(rel)).unwrap());
+    let nanos =
+        |t: FileTime| i128::from(t.unix_seconds()) * 1_000_000_000 + i128::from(t.nanoseconds());
+    assert_eq!(nanos(stored) - nanos(landed), back);
+    let entry = staged.iter().find(|s| s.path == rel).unwrap();
+    assert_eq!(entry.mtime, landed);
+}

@@ -19,6 +19,30 @@ use filetime::FileTime;
 use stash_core::manifest::ExpansionCap;
 use stash_core::path::{check_relative, check_symlink, restored_mode};
 
+/// What a pack may do to what it writes: expand at most to `cap`, and every mtime lands
+/// `back` nanoseconds earlier than stored, when the saving machine's clock ran ahead of
+/// this one's (`stash_core::sources::skew_shift`): then even a restore cut short leaves
+/// no artifact newer than the checkout's files.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub cap: ExpansionCap,
+    pub back: i128,
+}
+
+impl From<ExpansionCap> for Limits {
+    fn from(cap: ExpansionCap) -> Limits {
+        Limits { cap, back: 0 }
+    }
+}
+
+fn earlier(t: FileTime, back: i128) -> FileTime {
+    if back == 0 {
+        return t;
+    }
+    let (secs, nanos) = stash_core::sources::shifted((t.unix_seconds(), t.nanoseconds()), back);
+    FileTime::from_unix_time(secs, nanos)
+}
+
 /// Which entries a layer may write: by relative path and kind (see
 /// `stash_core::manifest::may_write`).
 pub type Allow = fn(&str, Kind) -> bool;
@@ -65,12 +89,13 @@ pub fn restore<R: Read>(
     staging: &Path,
     expected_id: &str,
     allow: Allow,
-    cap: ExpansionCap,
+    limits: impl Into<Limits>,
 ) -> Result<Vec<Staged>> {
+    let limits = limits.into();
     Kit::with(|kit| {
         let src = io::BufReader::with_capacity(64 << 10, src);
         let tar = zstd::Decoder::with_context(src, &mut kit.dctx);
-        unpack(tar, root, staging, expected_id, allow, cap, &mut kit.buf)
+        unpack(tar, root, staging, expected_id, allow, limits, &mut kit.buf)
     })
 }
 
@@ -105,9 +130,10 @@ pub fn restore_tar<R: Read>(
     staging: &Path,
     expected_id: &str,
     allow: Allow,
-    cap: ExpansionCap,
+    limits: impl Into<Limits>,
 ) -> Result<Vec<Staged>> {
-    Kit::with(|kit| unpack(tar, root, staging, expected_id, allow, cap, &mut kit.buf))
+    let limits = limits.into();
+    Kit::with(|kit| unpack(tar, root, staging, expected_id, allow, limits, &mut kit.buf))
 }
 
 fn unpack<R: Read>(
@@ -116,7 +142,7 @@ fn unpack<R: Read>(
     staging: &Path,
     expected_id: &str,
     allow: Allow,
-    cap: ExpansionCap,
+    Limits { cap, back }: Limits,
     buf: &mut [u8],
 ) -> Result<Vec<Staged>> {
     let mut u = Unpacker {
@@ -124,6 +150,7 @@ fn unpack<R: Read>(
         staging,
         allow,
         cap,
+        back,
         content: 0,
         entries: Vec::new(),
         deferred: Vec::new(),
@@ -153,6 +180,8 @@ struct Unpacker<'a, 'b> {
     allow: Allow,
     /// What the manifest lets this pack expand to, and the file content read so far.
     cap: ExpansionCap,
+    /// Nanoseconds every mtime of the pack lands earlier than stored (see [`Limits`]).
+    back: i128,
     content: u64,
     entries: Vec<Staged>,
     /// Index into `entries` and what is left to do for it.
@@ -201,6 +230,7 @@ impl Unpacker<'_, '_> {
         let mtime = pax_mtime(&mut entry)?.unwrap_or_else(|| {
             FileTime::from_unix_time(entry.header().mtime().unwrap_or(0) as i64, 0)
         });
+        let mtime = earlier(mtime, self.back);
         let mode = restored_mode(entry.header().mode().unwrap_or(0o644));
         let size = entry.size();
         // Checked on the header, before a byte of content is written.
