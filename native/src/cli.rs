@@ -102,7 +102,9 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub exact: bool,
     /// Leave source mtimes alone (default: give unchanged tracked files their saved
-    /// mtimes so unchanged workspace crates stay fresh).
+    /// mtimes so unchanged workspace crates stay fresh). Only for a checkout whose
+    /// mtimes you manage: a file changed since the save may then look older than its
+    /// restored unit.
     #[arg(long, env = "CARGO_STASH_NO_MTIME")]
     pub no_mtime: bool,
     /// Do not restore the registry layer into CARGO_HOME.

@@ -247,6 +247,16 @@ async fn usable(
 ) -> Result<Option<Manifest>> {
     match store.read_manifest(layer, key).await? {
         Found::Missing => Ok(None),
+        // One that would write outside the layer's directories is passed over like an
+        // unreadable one: an older good snapshot, and the other layer, still restore.
+        Found::Good(m) if m.check_layer(layer).is_err() => {
+            warnings.push(format!(
+                "skipped snapshot {key}: it would write outside the {layer} layer's \
+                 directories; the manifest was not written by cargo-stash, check who may \
+                 write this store"
+            ));
+            Ok(None)
+        }
         Found::Good(m) if supersede::restorable(&m) => Ok(Some(*m)),
         Found::Good(_) => {
             warnings.push(format!("skipped snapshot {key}: it holds no pack"));
