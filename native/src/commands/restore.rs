@@ -780,8 +780,15 @@ async fn restore_pack(
     bases: &tokio::sync::Semaphore,
     back: i128,
 ) -> Result<Vec<pack::Staged>> {
-    // A base is about the size of the pack patched against it.
-    let mib = ((p.bytes >> 20) as usize + 1).min(BASE_MEMORY_MIB) as u32;
+    // A base is about the size of the pack patched against it: read at most twice what
+    // the pack may expand to, and hold memory permits for that much, so a manifest that
+    // understates its sizes cannot have every job hold a large base at once.
+    let base_limit = p
+        .expansion_cap()
+        .tar
+        .saturating_mul(2)
+        .saturating_add(1 << 20);
+    let mib = ((base_limit >> 20) as usize + 1).min(BASE_MEMORY_MIB) as u32;
     let base = match &p.base {
         Some(b) => Some((
             b.clone(),
@@ -819,7 +826,7 @@ async fn restore_pack(
     };
     let (size_hint, counted) = (p.bytes, count.clone());
     let base_tar = tokio::task::spawn_blocking(move || {
-        pack::patch::read_whole(counted(base), &base_id, size_hint)
+        pack::patch::read_whole(counted(base), &base_id, size_hint, base_limit)
     })
     .await??;
     // Opened only now: an idle download could time out while the base was read.

@@ -928,7 +928,8 @@ async fn make_patch(
     let out = tmp.with_extension("patch");
     let written = out.clone();
     let made = tokio::task::spawn_blocking(move || -> Result<u64> {
-        let base_tar = pack::patch::read_whole(stored_base, &base, hint)?;
+        let base_tar =
+            pack::patch::read_whole(stored_base, &base, hint, pack::patch::BASE_TAR_LIMIT)?;
         let open =
             |p: &Path| std::fs::File::open(p).with_context(|| format!("opening {}", p.display()));
         let new_tar = zstd::Decoder::new(open(&full)?)?;

@@ -16,20 +16,19 @@ use super::CountWriter;
 /// tar headers (a store claiming more is not believed).
 pub const BASE_TAR_LIMIT: u64 = BASE_MAX_BYTES + BASE_MAX_BYTES / 8;
 
-/// Decompresses a whole pack into memory and checks that it is `id`. `size_hint` (the
-/// content bytes of a pack of the same unit) saves the buffer's regrowth.
-pub fn read_whole<R: Read>(src: R, id: &str, size_hint: u64) -> Result<Vec<u8>> {
+/// Decompresses a whole pack into memory, at most `limit` bytes of tar, and checks that
+/// it is `id`. `size_hint` (the content bytes of a pack of the same unit) saves the
+/// buffer's regrowth.
+pub fn read_whole<R: Read>(src: R, id: &str, size_hint: u64, limit: u64) -> Result<Vec<u8>> {
+    let limit = limit.min(BASE_TAR_LIMIT);
     let dec = zstd::Decoder::new(src).context("starting zstd")?;
     let hint = size_hint.saturating_add(size_hint / 16 + (1 << 20));
-    let mut tar = Vec::with_capacity(hint.min(BASE_TAR_LIMIT) as usize);
-    dec.take(BASE_TAR_LIMIT + 1)
+    let mut tar = Vec::with_capacity(hint.min(limit) as usize);
+    dec.take(limit + 1)
         .read_to_end(&mut tar)
         .with_context(|| format!("reading base pack {id}"))?;
-    if tar.len() as u64 > BASE_TAR_LIMIT {
-        bail!(
-            "base pack {id} holds more than {} MiB",
-            BASE_TAR_LIMIT >> 20
-        );
+    if tar.len() as u64 > limit {
+        bail!("base pack {id} holds more than {} MiB", limit >> 20);
     }
     let got = blake3::hash(&tar).to_hex();
     if got.as_str() != id {
@@ -188,8 +187,22 @@ mod tests {
         let tar = pseudo_random(10_000, 5);
         let packed = zstd::encode_all(&tar[..], 3).unwrap();
         let id = blake3::hash(&tar).to_hex().to_string();
-        assert_eq!(read_whole(&packed[..], &id, 0).unwrap(), tar);
-        let err = read_whole(&packed[..], &"0".repeat(64), 0).unwrap_err();
+        assert_eq!(
+            read_whole(&packed[..], &id, 0, BASE_TAR_LIMIT).unwrap(),
+            tar
+        );
+        let err = read_whole(&packed[..], &"0".repeat(64), 0, BASE_TAR_LIMIT).unwrap_err();
         assert!(format!("{err:#}").contains("corrupt"), "{err:#}");
+    }
+
+    /// A manifest that understates a patched pack's size bounds the base read for it:
+    /// the base is refused past the limit, before it is all in memory.
+    #[test]
+    fn a_base_larger_than_its_limit_is_refused() {
+        let tar = pseudo_random(3 << 20, 6);
+        let packed = zstd::encode_all(&tar[..], 3).unwrap();
+        let id = blake3::hash(&tar).to_hex().to_string();
+        let err = read_whole(&packed[..], &id, 0, 1 << 20).unwrap_err();
+        assert!(format!("{err:#}").contains("more than 1 MiB"), "{err:#}");
     }
 }
