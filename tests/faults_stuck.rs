@@ -394,6 +394,7 @@ fn secrets_in_urls_endpoints_and_help_are_never_printed() {
                 &["ls"],
                 &["gc", "--dry-run"],
                 &["ls", "-vv"],
+                &["restore", "-vv"],
             ],
             "EndpointPass0123NEVER",
         ),
@@ -799,4 +800,24 @@ fn a_partial_snapshot_at_the_exact_key_is_completed_after_an_exact_hit() {
     );
     let skipped = stash.json(&third.root, &["save", "--no-registry"]);
     assert_eq!(skipped["outcome"], "skipped-exact-hit", "{skipped}");
+}
+
+/// Item 7, after review: `gc`'s grace floor counts on a save being over within an hour,
+/// so a longer deadline is refused (bad input, exit 4) rather than silently unsafe.
+#[test]
+fn a_deadline_over_an_hour_is_refused() {
+    let project = copy_fixture("workspace", "checkout");
+    let store = tempfile::tempdir().unwrap();
+    let mut stash = Stash::local(store.path());
+    stash.env.push(("CARGO_STASH_DEADLINE".into(), "2h".into()));
+    let run = stash.run(&project.root, &["save", "--no-registry"]);
+    assert_eq!(run.code, 4, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("CARGO_STASH_DEADLINE"),
+        "{}",
+        run.stderr
+    );
+    stash.env[0].1 = "1h".into();
+    let run = stash.run(&project.root, &["save", "--no-registry"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
 }

@@ -55,7 +55,33 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| ScrubbedStderr(Vec::new()))
         .without_time()
         .init();
+}
+
+/// Diagnostics pass through the same scrubber as every other printed line: a debug log
+/// of an object_store request must not show a credential (`-v`, `RUST_LOG`).
+struct ScrubbedStderr(Vec<u8>);
+
+impl std::io::Write for ScrubbedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.0.is_empty() {
+            let text = store::scrub(&String::from_utf8_lossy(&self.0));
+            std::io::stderr().write_all(text.as_bytes())?;
+            self.0.clear();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ScrubbedStderr {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
+    }
 }

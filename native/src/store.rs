@@ -239,6 +239,17 @@ impl Transfer {
                 })?;
             }
         }
+        if t.deadline > MAX_DEADLINE {
+            return Err(UserError::new(
+                format!(
+                    "CARGO_STASH_DEADLINE is {}s, over the {}s a save may take",
+                    t.deadline.as_secs(),
+                    MAX_DEADLINE.as_secs()
+                ),
+                "gc's grace floor counts on a save being over within an hour: use 1h or less",
+            )
+            .into());
+        }
         Ok(t)
     }
 
@@ -833,6 +844,10 @@ fn secrets_in(vars: impl Iterator<Item = (String, String)>) -> Vec<String> {
 
 /// Removes secrets from text meant for output: credential env values, and signature or
 /// token query parameters of request URLs (Azure SAS, presigned S3).
+/// The longest `CARGO_STASH_DEADLINE`: `gc`'s grace floor is the pack refresh age plus
+/// one hour, so a save must be over within that hour (docs/stores.md).
+pub const MAX_DEADLINE: Duration = Duration::from_secs(3600);
+
 pub fn scrub(text: &str) -> String {
     scrub_with(text, secrets())
 }
