@@ -8,7 +8,7 @@ use std::path::Path;
 
 use memchr::memmem;
 use object::read::archive::ArchiveFile;
-use object::{FileKind, Object, ObjectSection};
+use object::{FileKind, Object, ObjectSection, ReadRef};
 use stash_core::layout::{Class, Entry, EntryKind, Profiles, classify};
 use stash_core::relocation::{
     self, Anchor, Anchors, Evidence, PathBound, anchors_of, cargo_dep_info_absolute,
@@ -139,7 +139,7 @@ fn gather(scan: &Scan, dir: &Path, paths: &[String], deps: &[String]) -> anyhow:
             continue;
         }
         if is_output(name) && holds_an_anchor(&full, &scan.anchors)? {
-            let found = scan_output(&read(&full)?, name, scan, &sources);
+            let found = scan_output_file(&full, name, scan, &sources)?;
             if !found.is_empty() {
                 e.outputs.push((p.clone(), found));
             }
@@ -237,6 +237,45 @@ fn is_output(name: &str) -> bool {
 /// The anchors found in an output outside debug info. Objects and archives are parsed
 /// so DWARF (which keeps the build's directory, a cosmetic path) is skipped; crate
 /// metadata is searched with its source map left out.
+/// [`scan_output`] of a file that holds an anchor somewhere, reading only what the
+/// parse needs: an object's headers and non-debug sections, so a debug binary's DWARF
+/// (most of its bytes, where the checkout path always is) never sits in memory.
+fn scan_output_file(
+    path: &Path,
+    name: &str,
+    scan: &Scan,
+    sources: &[String],
+) -> anyhow::Result<Vec<Anchor>> {
+    use anyhow::Context;
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let len = file
+        .metadata()
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    anyhow::ensure!(
+        len <= MAX_SCANNED,
+        "{} is too large to scan",
+        path.display()
+    );
+    let cache = object::ReadCache::new(file);
+    let data = &cache;
+    let whole = || {
+        data.read_bytes_at(0, len)
+            .map_err(|()| anyhow::anyhow!("reading {}", path.display()))
+    };
+    Ok(match FileKind::parse(data) {
+        Ok(FileKind::Archive) => scan_output(whole()?, name, scan, sources),
+        Ok(kind) => match object::File::parse(data) {
+            Ok(file) => scan_object(&file, scan, sources),
+            Err(e) => {
+                tracing::debug!("relocation scan: {name} ({kind:?}) searched whole: {e}");
+                anchors_in_bytes(whole()?, &scan.anchors)
+            }
+        },
+        Err(_) => scan_output(whole()?, name, scan, sources),
+    })
+}
+
 fn scan_output(data: &[u8], name: &str, scan: &Scan, sources: &[String]) -> Vec<Anchor> {
     // Most outputs (every registry crate's) hold no anchor at all, not even in debug
     // info: one pass over the bytes settles them without parsing.
@@ -293,7 +332,11 @@ fn scan_output(data: &[u8], name: &str, scan: &Scan, sources: &[String]) -> Vec<
     }
 }
 
-fn scan_object(file: &object::File, scan: &Scan, sources: &[String]) -> Vec<Anchor> {
+fn scan_object<'d, R: ReadRef<'d>>(
+    file: &object::File<'d, R>,
+    scan: &Scan,
+    sources: &[String],
+) -> Vec<Anchor> {
     let mut found = Vec::new();
     for section in file.sections() {
         let name = section.name().unwrap_or_default();

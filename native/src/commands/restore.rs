@@ -321,16 +321,19 @@ async fn restore(
         _ => None,
     };
     // Everything the saving machine dated is at most a second past its `created`: when
-    // that is not in our past, its clock ran ahead, and packs land already shifted back,
+    // that is in our future, its clock ran ahead, and packs land already shifted back,
     // so even a restore cut short (the deadline, a kill) leaves no artifact newer than
-    // the checkout's files.
-    let created = (
-        i64::try_from(manifest.created)
-            .unwrap_or(i64::MAX)
-            .saturating_add(1),
-        0,
-    );
-    let upfront = sources_core::skew_shift(created, stamp(started)).unwrap_or(0);
+    // the checkout's files. Only a `created` already past our current second counts: one
+    // within it is the
+    // ordinary case of a save just before (a test, a quick pipeline), and a shift then
+    // would only date artifacts before inputs we do not restore (a path dependency
+    // outside the checkout), rebuilding them; the shift after unpacking covers the rest.
+    let created = i64::try_from(manifest.created).unwrap_or(i64::MAX);
+    let upfront = if created > started.unix_seconds() {
+        sources_core::skew_shift((created.saturating_add(1), 0), stamp(started)).unwrap_or(0)
+    } else {
+        0
+    };
     let results = unpack_snapshot(ctx, store, &manifest, &root_of, upfront, out).await;
     // A shifted file no longer matches its pack, so the memo must not vouch for it and
     // the next save packs it afresh: recorded only when nothing was shifted.
