@@ -42,7 +42,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "CARGO_STASH_STRICT")]
     pub strict: bool,
     /// Packs transferred at once (default: 4 per core).
-    #[arg(long, global = true, env = "CARGO_STASH_JOBS", value_name = "N")]
+    #[arg(
+        long,
+        global = true,
+        env = "CARGO_STASH_JOBS",
+        value_name = "N",
+        value_parser = at_least_one
+    )]
     pub jobs: Option<usize>,
     /// Only print warnings and errors.
     #[arg(short, long, global = true)]
@@ -159,14 +165,14 @@ pub enum Command {
     /// Delete snapshots past retention, then packs no snapshot references.
     Gc {
         /// Delete snapshots older than this (90m, 12h, 7d, 2w).
-        #[arg(long, value_name = "AGE")]
+        #[arg(long, value_name = "AGE", value_parser = duration_text)]
         max_age: Option<String>,
         /// Keep only the newest N snapshots per restore prefix (toolchain + config).
         #[arg(long, value_name = "N")]
         keep: Option<usize>,
         /// Delete an unreferenced pack only once it is older than this, so a save in
         /// flight keeps the packs it has just uploaded.
-        #[arg(long, value_name = "AGE", default_value = "2d")]
+        #[arg(long, value_name = "AGE", default_value = "2d", value_parser = duration_text)]
         grace: String,
         /// Promise that no save writes to the store while this gc runs, which lifts the
         /// 25h floor on --grace (for tests and maintenance windows).
@@ -179,4 +185,44 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+/// `--jobs`: a count of at least one (0 would transfer nothing and never finish).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
+}
+
+/// An age flag, checked while the command line is read so a typo is a usage error
+/// (exit 2) naming the accepted form.
+fn duration_text(text: &str) -> Result<String, String> {
+    crate::store::parse_duration(text)
+        .map(|_| text.to_string())
+        .map_err(|e| format!("{e}; give a number with a unit: 90m, 12h, 7d, 2w"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    fn usage_error(args: &[&str]) -> clap::Error {
+        let mut all = vec!["cargo-stash"];
+        all.extend(args);
+        Cli::try_parse_from(all).expect_err("should be refused")
+    }
+
+    #[test]
+    fn zero_jobs_and_bad_ages_are_usage_errors() {
+        assert_eq!(usage_error(&["ls", "--jobs", "0"]).exit_code(), 2);
+        assert_eq!(usage_error(&["gc", "--max-age", "7x"]).exit_code(), 2);
+        assert_eq!(usage_error(&["gc", "--grace", "soon"]).exit_code(), 2);
+        assert!(
+            Cli::try_parse_from(["cargo-stash", "gc", "--max-age", "7d", "--jobs", "2"]).is_ok()
+        );
+    }
 }
