@@ -821,3 +821,19 @@ fn a_deadline_over_an_hour_is_refused() {
     let run = stash.run(&project.root, &["save", "--no-registry"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+/// With `--json`, a failure still prints one JSON document on stdout (issue 15): its exit
+/// code, the error and the hint, scrubbed like every other output.
+#[test]
+fn a_failure_with_json_prints_an_error_document() {
+    let project = copy_fixture("workspace", "checkout");
+    let stash = store_with("s3:/bucket", &[]);
+    let run = stash.run(&project.root, &["restore", "--json"]);
+    assert_eq!(run.code, 4, "{}\n{}", run.stdout, run.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", run.stdout));
+    assert_eq!(doc["version"], 1, "{doc}");
+    assert_eq!(doc["exit_code"], 4, "{doc}");
+    assert!(doc["error"].as_str().unwrap().contains("s3:/"), "{doc}");
+    assert!(doc["hint"].is_string(), "{doc}");
+}

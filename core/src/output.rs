@@ -184,3 +184,19 @@ pub struct BuiltUnit {
     pub status: String,
     pub reason: crate::stats::Reason,
 }
+
+/// `--json` output of a command that failed (exit 1, 2 or 4, or 3 with `--strict`):
+/// printed on stdout so a caller parsing it always gets a document. Fields are only
+/// ever added.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorOutput {
+    pub version: u32,
+    /// The exit code.
+    pub exit_code: u8,
+    /// What failed, then each cause, as the human message prints them.
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}

@@ -28,10 +28,25 @@ fn main() -> ExitCode {
     }
     let cli = cli::Cli::parse_from(args);
     init_logging(cli.global.verbose);
+    let json = cli.global.json;
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             let (code, hint) = error::classify(&err);
+            if json {
+                let doc = stash_core::output::ErrorOutput {
+                    version: stash_core::output::OUTPUT_VERSION,
+                    exit_code: code,
+                    error: store::scrub(&err.to_string()),
+                    causes: err
+                        .chain()
+                        .skip(1)
+                        .map(|c| store::scrub(&c.to_string()))
+                        .collect(),
+                    hint: hint.map(|h| store::scrub(&h.to_string())),
+                };
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            }
             // The one place errors are printed: scrubbed like every other output.
             eprintln!("error: {}", store::scrub(&err.to_string()));
             for cause in err.chain().skip(1) {
