@@ -43,7 +43,7 @@ fn main() -> ExitCode {
                         .skip(1)
                         .map(|c| store::scrub(&c.to_string()))
                         .collect(),
-                    hint: hint.map(|h| store::scrub(h)),
+                    hint: hint.map(store::scrub),
                 };
                 println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             }
