@@ -474,3 +474,15 @@ fn a_pack_lands_its_mtimes_moved_back() {
     let entry = staged.iter().find(|s| s.path == rel).unwrap();
     assert_eq!(entry.mtime, landed);
 }
+
+/// A pax mtime with non-ASCII text in its fraction is refused, never a panic (issue 15).
+#[test]
+fn a_non_ascii_pax_mtime_is_an_error() {
+    assert!(super::unpack::parse_mtime("1700000000.12345678é").is_err());
+    assert!(super::unpack::parse_mtime("1700000000.é").is_err());
+    let t = super::unpack::parse_mtime("1700000000.5").unwrap();
+    assert_eq!(
+        (t.unix_seconds(), t.nanoseconds()),
+        (1_700_000_000, 500_000_000)
+    );
+}

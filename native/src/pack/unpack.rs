@@ -479,9 +479,15 @@ fn pax_mtime<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Option<FileTime>>
     Ok(None)
 }
 
-fn parse_mtime(v: &str) -> Result<FileTime> {
+pub(super) fn parse_mtime(v: &str) -> Result<FileTime> {
     let (secs, frac) = v.split_once('.').unwrap_or((v, "0"));
     let secs: i64 = secs.parse().context("bad pax mtime")?;
+    // Digits only, checked before slicing: a byte index into other text could fall
+    // inside a multi-byte character and panic (issue 15).
+    anyhow::ensure!(
+        frac.bytes().all(|b| b.is_ascii_digit()),
+        "bad pax mtime"
+    );
     let frac = format!("{:0<9}", &frac[..frac.len().min(9)]);
     Ok(FileTime::from_unix_time(
         secs,
