@@ -484,10 +484,7 @@ pub(super) fn parse_mtime(v: &str) -> Result<FileTime> {
     let secs: i64 = secs.parse().context("bad pax mtime")?;
     // Digits only, checked before slicing: a byte index into other text could fall
     // inside a multi-byte character and panic (issue 15).
-    anyhow::ensure!(
-        frac.bytes().all(|b| b.is_ascii_digit()),
-        "bad pax mtime"
-    );
+    anyhow::ensure!(frac.bytes().all(|b| b.is_ascii_digit()), "bad pax mtime");
     let frac = format!("{:0<9}", &frac[..frac.len().min(9)]);
     Ok(FileTime::from_unix_time(
         secs,
