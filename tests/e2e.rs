@@ -8,3 +8,4 @@ mod git_freshness;
 mod relocation;
 mod safety;
 mod save_restore;
+mod stats_reasons;

@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::output::BuiltUnit;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {
@@ -95,11 +97,50 @@ pub fn rebuild_reason(old: &Value, new: &Value, same_unit: bool) -> Reason {
         Reason::DependencyChanged
     } else if env_changed(old.get("local"), new.get("local")) {
         Reason::EnvChanged
+    } else if !same_unit {
+        // A new unit id although every hashed field matches: the id follows settings of
+        // its package that this fingerprint does not hold (a build script's run takes
+        // its package's profile). Nothing was newer: it did not exist. [`settle`] names
+        // the package's setting when another of its units shows it.
+        Reason::NewUnit
     } else {
         // Cargo's `PrecalculatedComponentsChanged` (a package file's mtime, for a build
         // script with no rerun-if directive), a changed rerun-if-changed file or an input
         // newer than the unit: all a source change.
         Reason::SourceChanged
+    }
+}
+
+impl Reason {
+    /// A build setting of the job, which applies to every unit of a package.
+    fn is_setting(self) -> bool {
+        matches!(
+            self,
+            Reason::ToolchainChanged
+                | Reason::FlagsChanged
+                | Reason::FeaturesChanged
+                | Reason::ProfileChanged
+                | Reason::ConfigChanged
+        )
+    }
+}
+
+/// Gives a new unit that no field explains (`NewUnit`) the setting another unit of the
+/// same package changed in this build: a build script's run that follows its package's
+/// new profile is a profile change, not a first build.
+pub fn settle(built: &mut [BuiltUnit]) {
+    for i in 0..built.len() {
+        if built[i].reason != Reason::NewUnit {
+            continue;
+        }
+        let setting = built
+            .iter()
+            .filter(|b| b.name == built[i].name && b.reason.is_setting())
+            .map(|b| b.reason)
+            .min();
+        if let Some(reason) = setting {
+            built[i].reason = reason;
+        }
     }
 }
 
@@ -155,6 +196,8 @@ mod tests {
             rebuild_reason(&fp(), &with("features", json!("[\"x\"]")), true),
             Reason::FeaturesChanged
         );
+        // A new unit id whose fields all match: not a source change.
+        assert_eq!(rebuild_reason(&fp(), &fp(), false), Reason::NewUnit);
         // A new unit of the package with another source path: a version bump.
         assert_eq!(
             rebuild_reason(&fp(), &with("path", json!(5)), false),
@@ -180,5 +223,32 @@ mod tests {
         let mut both = with("deps", json!([]));
         both["rustc"] = json!(8);
         assert_eq!(rebuild_reason(&fp(), &both, true), Reason::ToolchainChanged);
+    }
+
+    #[test]
+    fn a_new_unit_takes_its_packages_setting() {
+        let unit = |name: &str, reason| BuiltUnit {
+            unit: format!("debug/{name}"),
+            name: name.into(),
+            status: "new".into(),
+            reason,
+        };
+        let mut built = vec![
+            unit("util", Reason::NewUnit),
+            unit("util", Reason::ProfileChanged),
+            unit("other", Reason::NewUnit),
+            unit("dep", Reason::SourceChanged),
+        ];
+        settle(&mut built);
+        let reasons: Vec<_> = built.iter().map(|b| b.reason).collect();
+        assert_eq!(
+            reasons,
+            [
+                Reason::ProfileChanged,
+                Reason::ProfileChanged,
+                Reason::NewUnit,
+                Reason::SourceChanged
+            ]
+        );
     }
 }

@@ -99,6 +99,7 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
             });
         }
     }
+    stash_core::stats::settle(&mut built);
     // Path-bound units were left out by the restore: built anew, they are not "new".
     counts.path_bound = built.iter().filter(|b| b.status == "path-bound").count() as u64;
     counts.new -= counts.path_bound.min(counts.new);
