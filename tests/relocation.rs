@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use stash_tests::fixture::git;
-use stash_tests::{Artifact, Project, Stash, clone_to, copy_fixture, reclone_in_place};
+use stash_tests::{
+    Artifact, Project, Stash, clone_to, copy_fixture, copy_project, reclone_in_place,
+};
 
 /// Workspace units that embed no path and depend on none that does.
 const EMBED_NOTHING: [&str; 3] = ["plain", "deep", "macros"];
@@ -322,4 +324,106 @@ fn the_build_dir_new_layout_moves_too() {
     let old = project.root.clone();
     std::fs::remove_dir_all(&old).unwrap();
     restore_and_check(&moved, &side, store.path(), &old);
+}
+
+/// The source of a crate as published on crates.io, fetched by Cargo into CARGO_HOME.
+fn published_crate(name: &str, version: &str) -> PathBuf {
+    let probe = tempfile::tempdir().unwrap();
+    std::fs::create_dir(probe.path().join("src")).unwrap();
+    std::fs::write(probe.path().join("src/lib.rs"), "").unwrap();
+    std::fs::write(
+        probe.path().join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"probe\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\n{name} = \"={version}\"\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1"])
+        .current_dir(probe.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo metadata failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let manifest = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name && p["version"] == version)
+        .and_then(|p| p["manifest_path"].as_str())
+        .unwrap_or_else(|| panic!("{name} {version} not fetched"));
+    Path::new(manifest).parent().unwrap().to_path_buf()
+}
+
+/// `cargo <args>` in `root` with the published lockfile; the build's units and stderr.
+fn cargo_locked(root: &Path, args: &[&str]) -> (Vec<Artifact>, String) {
+    let side = Side::default();
+    let out = Command::new(env!("CARGO"))
+        .args(args)
+        .args(["--locked", "--message-format=json"])
+        .current_dir(root)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_BUILD_DIR")
+        .env("CARGO_TERM_COLOR", "never")
+        .envs(side.env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "cargo {args:?} failed:\n{stderr}");
+    let units = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("\"reason\":\"compiler-artifact\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (units, stderr)
+}
+
+/// A real crates.io project (camino 1.2.2: a build script probing rustc, serde's derive
+/// proc-macro, integration tests) saved at one path and restored into a fresh clone at
+/// another, with the first checkout deleted: every unit stays fresh and `cargo test`
+/// passes without compiling anything.
+#[test]
+fn a_published_crate_moved_to_another_path_stays_fresh() {
+    let project = copy_project(&published_crate("camino", "1.2.2"), "camino-a");
+    // camino ignores its lockfile in git; the job builds what was published.
+    git(&project.root, &["add", "-f", "Cargo.lock"]);
+    git(&project.root, &["commit", "-qm", "lock"]);
+    cargo_locked(&project.root, &["build", "--all-targets"]);
+    let (_, stderr) = cargo_locked(&project.root, &["test"]);
+    assert!(
+        stderr.contains("Running tests/integration_tests.rs"),
+        "{stderr}"
+    );
+    let store = tempfile::tempdir().unwrap();
+    let stash = Stash::local(store.path());
+    assert_eq!(stash.json(&project.root, &["save"])["outcome"], "saved");
+    let clone = clone_to(&project, "camino-b");
+    std::fs::remove_dir_all(&project.root).unwrap();
+
+    let out = stash.json(&clone.root, &["restore"]);
+    assert_eq!(out["hit"], "exact", "{out}");
+    assert!(out.get("path_bound").is_none(), "{out}");
+    assert!(out["mtime"]["restored"].as_u64().unwrap() > 5, "{out}");
+    let (units, _) = cargo_locked(&clone.root, &["build", "--all-targets"]);
+    assert!(units.len() > 10, "{} units", units.len());
+    let stale: Vec<String> = units
+        .iter()
+        .filter(|u| !u.fresh)
+        .map(Artifact::label)
+        .collect();
+    assert!(stale.is_empty(), "rebuilt after the move: {stale:?}");
+    let (_, stderr) = cargo_locked(&clone.root, &["test"]);
+    assert!(
+        !stderr.contains("Compiling"),
+        "cargo test compiled:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("Running tests/integration_tests.rs"),
+        "{stderr}"
+    );
 }

@@ -31,9 +31,15 @@ pub fn fixtures_dir() -> PathBuf {
 
 /// Copies a fixture into `<tmp>/<dir_name>` and makes it a git repo with one commit.
 pub fn copy_fixture(name: &str, dir_name: &str) -> Project {
+    copy_project(&fixtures_dir().join(name), dir_name)
+}
+
+/// Copies the project at `from` (without its target dir) into `<tmp>/<dir_name>` and
+/// makes it a git repo with one commit.
+pub fn copy_project(from: &Path, dir_name: &str) -> Project {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join(dir_name);
-    copy_dir(&fixtures_dir().join(name), &root);
+    copy_dir(from, &root);
     git(&root, &["init", "-q", "-b", "main"]);
     git(&root, &["add", "-A"]);
     git(&root, &["commit", "-qm", "fixture"]);

@@ -6,5 +6,7 @@ pub mod fixture;
 pub mod stash;
 
 pub use cargo::{Artifact, build_json, build_json_env, rebuilt, run_app};
-pub use fixture::{Project, clone_to, copy_built_fixture, copy_fixture, reclone_in_place};
+pub use fixture::{
+    Project, clone_to, copy_built_fixture, copy_fixture, copy_project, reclone_in_place,
+};
 pub use stash::{Run, Stash, stash_bin};
