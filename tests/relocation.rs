@@ -427,3 +427,32 @@ fn a_published_crate_moved_to_another_path_stays_fresh() {
         "{stderr}"
     );
 }
+
+/// CARGO_HOME stays a key input (registry units hash their source path under it), and
+/// the ladder never crosses a config: a job with CARGO_HOME elsewhere misses, and the
+/// miss names the move instead of looking like a cold cache.
+#[test]
+fn a_miss_after_a_cargo_home_move_names_it() {
+    let project = stash_tests::copy_built_fixture("workspace", "checkout");
+    let store = tempfile::tempdir().unwrap();
+    let stash = Stash::local(store.path());
+    assert_eq!(stash.json(&project.root, &["save"])["outcome"], "saved");
+    reclone_in_place(&project);
+    let home = tempfile::tempdir().unwrap();
+    let mut moved = Stash::local(store.path());
+    moved
+        .env
+        .push(("CARGO_HOME".into(), home.path().display().to_string()));
+    let out = moved.json(&project.root, &["restore", "--no-registry"]);
+    assert_eq!(out["hit"], "miss", "{out}");
+    let warned = out["warnings"].to_string();
+    assert!(
+        warned.contains("CARGO_HOME") && warned.contains(&home.path().display().to_string()),
+        "no word about the moved CARGO_HOME: {out}"
+    );
+    // The same job at the saving job's CARGO_HOME hears nothing of it.
+    reclone_in_place(&project);
+    let out = stash.json(&project.root, &["restore", "--no-registry"]);
+    assert_eq!(out["hit"], "exact", "{out}");
+    assert!(!out["warnings"].to_string().contains("CARGO_HOME"), "{out}");
+}

@@ -11,6 +11,7 @@ pub mod error;
 pub mod key;
 pub mod layout;
 pub mod manifest;
+pub mod miss;
 pub mod output;
 pub mod path;
 pub mod plan;

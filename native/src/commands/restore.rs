@@ -280,6 +280,9 @@ async fn restore(
 ) -> Result<Vec<String>> {
     let Some((hit, manifest)) = find(store, "target", key, opts.exact, &mut out.warnings).await?
     else {
+        if let Some(w) = why_missed(store, key, explain).await {
+            out.warnings.push(w);
+        }
         if !opts.no_mtime {
             sources::settle_git_index(&sources::checkout_root(&ws.root));
         }
@@ -433,6 +436,18 @@ fn shift_restored(results: &Unpacked, root_of: &dyn Fn(&str) -> PathBuf, back: i
             }
         }
     }
+}
+
+/// On a miss, the config change that the newest snapshot of this toolchain shows (the
+/// ladder never crosses a config: CARGO_HOME, flags, targets, profile, env). Best
+/// effort: a store problem here only loses the hint.
+async fn why_missed(store: &Store, key: &Key, explain: &[ExplainLine]) -> Option<String> {
+    let rung = stash_core::miss::toolchain_rung(key.ladder.last()?)?;
+    let mut found = store.list_manifests("target", rung).await.ok()?;
+    found.sort_by_key(|(_, meta)| std::cmp::Reverse(meta.last_modified));
+    let (nearest, _) = found.first()?;
+    let saved = store.manifest("target", nearest).await.ok()??;
+    stash_core::miss::explain(nearest, &saved.inputs, explain)
 }
 
 /// Registry units hash the absolute path of their sources under CARGO_HOME, so it is a
