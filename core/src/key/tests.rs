@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::KeyError;
 
 const LOCK: &str = r#"
 version = 4
@@ -354,7 +355,10 @@ fn lockfile_v1_metadata_is_read_but_not_merged() {
 #[test]
 fn malformed_lockfiles_are_errors_with_a_line() {
     for (text, what) in [
-        ("[[package]\n", "line 1: unclosed table header `[[package`"),
+        (
+            "[[package]\n",
+            "line 1: unclosed table header, expected `]]`",
+        ),
         ("[[package]]\nname = \"x\n", "line 2: unterminated string"),
         (
             "[[package]]\nname = \"x\"\nname = \"y\"\n",
@@ -496,4 +500,39 @@ fn an_inline_package_array_reads_like_toml() {
     // Only at the root: elsewhere `package` is just a key.
     assert_lock("[t]\npackage = [{ name = \"a\", source = \"s\" }]\n", "");
     assert!(reduce_lockfile("package = [{ name = \"a\", name = \"b\" }]\n").is_err());
+}
+
+/// Keys are a compatibility contract: a new cargo-stash must find the snapshots an
+/// older one saved. Pinned on the workspace fixture (its Cargo.lock and four manifests)
+/// as computed before the lockfile scanner gave way to the TOML reader (issue 15).
+#[test]
+fn keys_of_the_workspace_fixture_are_pinned() {
+    let mut i = inputs();
+    i.lockfile = Some(include_str!("../../../tests/fixtures/workspace/Cargo.lock").into());
+    i.manifests = [
+        (
+            "Cargo.toml",
+            include_str!("../../../tests/fixtures/workspace/Cargo.toml"),
+        ),
+        (
+            "app/Cargo.toml",
+            include_str!("../../../tests/fixtures/workspace/app/Cargo.toml"),
+        ),
+        (
+            "util/Cargo.toml",
+            include_str!("../../../tests/fixtures/workspace/util/Cargo.toml"),
+        ),
+        (
+            "derive/Cargo.toml",
+            include_str!("../../../tests/fixtures/workspace/derive/Cargo.toml"),
+        ),
+    ]
+    .map(|(path, text)| (path.to_string(), text.to_string()))
+    .into();
+    let keys = compute(&i).unwrap();
+    assert_eq!(
+        keys.target.key,
+        "stash1-linux-x64-1.95.0_59807616-c302e1069a-a1acae545a"
+    );
+    assert_eq!(keys.registry.key, "stash1-registry-a1acae545a");
 }

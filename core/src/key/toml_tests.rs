@@ -1,4 +1,4 @@
-//! The manifest parser (`crate::toml_reader`) against the `toml` crate it replaced: on
+//! The TOML reader (`stash_toml`) against the `toml` crate it replaced: on
 //! every document, both must accept or both reject, and accepted ones must give the
 //! same canonical text, byte for byte, so that no key changes.
 

@@ -1,13 +1,20 @@
-//! A TOML 1.1 reader for manifests: text in, a tree of sorted tables out, ready for the
-//! canonical writer of [`crate::key`].
+//! A TOML 1.1 reader: text in, a tree of sorted tables out.
 //!
-//! Written for the wasm module's size: the `toml` crate's parser was a third of it. It
-//! reads what `toml` reads into the same values (the tests compare the two) and rejects
-//! invalid documents with the line at fault. Floats keep their canonical text only, see
-//! [`float`].
+//! cargo-stash reads manifests (normalised into cache keys) and Cargo.lock with it, in
+//! the native CLI and in the wasm module alike. It reads what the `toml` crate reads into
+//! the same values (stash-core's tests compare the two) and passes toml-lang/toml-test's
+//! TOML 1.1 suite (`tests/toml_test.rs`); invalid documents are refused with the line at
+//! fault. Floats keep their canonical text only, see [`float`]; date-times too.
+//!
+//! It is its own crate, not the `toml` crate, for the wasm module's size (the `toml`
+//! parser was a third of it) and for speed on large lockfiles: strings without escapes
+//! are copied in one piece, and tables are sorted `Vec`s.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod float;
-pub(crate) mod lexer;
+mod lexer;
 mod scalar;
 
 use lexer::{Lexer, is_control};
@@ -27,27 +34,39 @@ enum Origin {
     Inline,
 }
 
-/// Pairs in key order, keys unique: a sorted `Vec`, lighter in wasm than a B-tree.
+/// A table: pairs in key order, keys unique. A sorted `Vec`, lighter in wasm than a
+/// B-tree.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Table {
+pub struct Table {
     pairs: Vec<(String, Value)>,
     origin: Origin,
 }
 
+/// A TOML value.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Value {
+pub enum Value {
+    /// A string of any of the four forms, unescaped.
     String(String),
+    /// An integer; TOML's are 64-bit.
     Integer(i64),
-    /// The canonical text (see [`float::canonical`]).
+    /// The canonical text (see [`float`]): `1.0`, `-0.0`, `inf`, `nan`, never an
+    /// exponent.
     Float(String),
+    /// `true` or `false`.
     Boolean(bool),
-    /// The canonical text: `T` between date and time, `Z` upper case, fraction trimmed.
+    /// The canonical text: `T` between date and time, `Z` upper case, seconds only when
+    /// written, fraction trimmed to at most nine digits without trailing zeros. Offset,
+    /// local date-time, local date or local time, as written.
     Datetime(String),
-    /// `appendable` when made by `[[header]]`s, which may add elements.
+    /// An array.
     Array {
+        /// The elements, in order.
         items: Vec<Value>,
+        /// Made by `[[header]]`s, which may add elements (an array of tables); a static
+        /// array `[..]` is not.
         appendable: bool,
     },
+    /// A table: a `[header]`, a dotted key's, an inline table or an array's element.
     Table(Table),
 }
 
@@ -63,29 +82,41 @@ impl Table {
         self.pairs.binary_search_by(|(k, _)| k.as_str().cmp(key))
     }
 
-    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        let i = self.find(key).ok()?;
+        Some(&self.pairs[i].1)
+    }
+
+    /// The value of `key`, to change.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
         let i = self.find(key).ok()?;
         Some(&mut self.pairs[i].1)
     }
 
-    pub(crate) fn remove(&mut self, key: &str) -> Option<Value> {
+    /// Takes `key` out, returning its value.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
         let i = self.find(key).ok()?;
         Some(self.pairs.remove(i).1)
     }
 
-    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
+    /// The values, in key order, to change.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
         self.pairs.iter_mut().map(|(_, v)| v)
     }
 
-    pub(crate) fn values(&self) -> impl Iterator<Item = &Value> {
+    /// The values, in key order.
+    pub fn values(&self) -> impl Iterator<Item = &Value> {
         self.pairs.iter().map(|(_, v)| v)
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+    /// The pairs, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
         self.pairs.iter().map(|(k, v)| (k, v))
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    /// Whether it has no pairs.
+    pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
     }
 
@@ -103,20 +134,68 @@ impl Table {
 }
 
 impl Value {
-    pub(crate) fn as_table_mut(&mut self) -> Option<&mut Table> {
+    /// The table, if it is one.
+    pub fn as_table(&self) -> Option<&Table> {
         match self {
             Value::Table(t) => Some(t),
             _ => None,
         }
     }
+
+    /// The table, if it is one, to change.
+    pub fn as_table_mut(&mut self) -> Option<&mut Table> {
+        match self {
+            Value::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The string, if it is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The elements, if it is an array.
+    pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Array { items, .. } => Some(items),
+            _ => None,
+        }
+    }
 }
+
+/// Why a text is not a TOML document: `line N: what`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Error(String);
+
+impl Error {
+    /// The message, starting `line N: `.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// Deeper nesting of arrays, inline tables or keys is an error, as in `toml`; it also
 /// bounds the parser's recursion.
 const MAX_DEPTH: usize = 80;
 
-/// A TOML document, or the reason it is not one, starting `line N: `.
-pub(crate) fn parse(text: &str) -> Result<Table, String> {
+/// A TOML document (a byte-order mark at the start is skipped), or why it is not one.
+pub fn parse(text: &str) -> Result<Table, Error> {
+    parse_document(text).map_err(Error)
+}
+
+fn parse_document(text: &str) -> Result<Table, String> {
     let mut p = Parser {
         lex: Lexer::new(text),
         depth: 0,
@@ -451,21 +530,32 @@ fn quoted(what: &str, key: &str, rest: &str) -> String {
 }
 
 fn redefined(keys: &[String]) -> String {
-    quoted("table", &crate::key::join(keys, "."), " is defined twice")
+    quoted("table", &join(keys, "."), " is defined twice")
 }
 
 fn duplicate(keys: &[String]) -> String {
-    quoted("duplicate key", &crate::key::join(keys, "."), "")
+    quoted("duplicate key", &join(keys, "."), "")
+}
+
+/// `parts.join(sep)`, written out: std's `join` is a large generic routine in wasm.
+fn join(parts: &[String], sep: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 fn not_a_table(key: &str) -> String {
     quoted("key", key, " is already defined and cannot be extended")
 }
 
-#[cfg(test)]
 impl Table {
-    /// A table of `pairs` (the last value of a key wins), for reference trees in tests.
-    pub(crate) fn from_pairs(pairs: impl IntoIterator<Item = (String, Value)>) -> Self {
+    /// A table of `pairs` (the last value of a key wins), e.g. a reference tree in tests.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, Value)>) -> Self {
         let mut t = Table::new(Origin::Header);
         for (k, v) in pairs {
             *t.entry(&k, || Value::Boolean(false)) = v;

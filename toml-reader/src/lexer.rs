@@ -1,6 +1,5 @@
-//! The byte-level part of TOML shared by the manifest reader and the Cargo.lock scanner
-//! of [`crate::key`]: position, whitespace, comments, newlines and escapes, with errors
-//! that name the line.
+//! The byte-level part of TOML: position, whitespace, comments, newlines and escapes,
+//! with errors that name the line.
 
 /// A lexing error, already worded as `line N: what`.
 #[derive(Debug)]
@@ -9,12 +8,6 @@ pub(crate) struct LexError(pub String);
 impl From<LexError> for String {
     fn from(e: LexError) -> String {
         e.0
-    }
-}
-
-impl From<LexError> for crate::error::KeyError {
-    fn from(e: LexError) -> Self {
-        crate::error::KeyError::Lockfile(e.0)
     }
 }
 
