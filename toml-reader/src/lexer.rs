@@ -161,6 +161,34 @@ impl<'a> Lexer<'a> {
         Ok(())
     }
 
+    /// Steps over bytes that a basic string holds as they are (not `"`, `\\` or a
+    /// control byte; tab stops it too), eight at a time while it can.
+    #[inline(always)]
+    pub fn skip_plain_string_bytes(&mut self) {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        // Bytes equal to `b`, or below 0x20, get their high bit set (ASCII bytes only; a
+        // non-ASCII byte also stops the fast loop, and the byte loop takes it).
+        let eq = |w: u64, b: u8| {
+            let x = w ^ (ONES * u64::from(b));
+            x.wrapping_sub(ONES) & !x
+        };
+        while let Some(chunk) = self.b.get(self.pos..self.pos + 8) {
+            let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            let stop = w.wrapping_sub(ONES * 0x20) | eq(w, b'"') | eq(w, b'\\') | eq(w, 0x7f) | w;
+            if stop & HIGHS != 0 {
+                break;
+            }
+            self.pos += 8;
+        }
+        while let Some(&c) = self.b.get(self.pos) {
+            if c < 0x20 || c == b'"' || c == b'\\' || c == 0x7f {
+                break;
+            }
+            self.pos += 1;
+        }
+    }
+
     /// Copies the (UTF-8) character at `pos`.
     pub fn copy_char(&mut self, out: &mut String) {
         let len = match self.b[self.pos] {

@@ -17,6 +17,8 @@ pub mod float;
 mod lexer;
 mod scalar;
 
+use std::borrow::Cow;
+
 use lexer::{Lexer, is_control};
 
 /// How a table came to be, which decides what may still add to it (TOML's "defining a
@@ -37,16 +39,17 @@ enum Origin {
 /// A table: pairs in key order, keys unique. A sorted `Vec`, lighter in wasm than a
 /// B-tree.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Table {
-    pairs: Vec<(String, Value)>,
+pub struct Table<'a> {
+    pairs: Vec<(Cow<'a, str>, Value<'a>)>,
     origin: Origin,
 }
 
 /// A TOML value.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    /// A string of any of the four forms, unescaped.
-    String(String),
+pub enum Value<'a> {
+    /// A string of any of the four forms, unescaped: borrowed from the text unless it
+    /// had escapes (or was multi-line).
+    String(Cow<'a, str>),
     /// An integer; TOML's are 64-bit.
     Integer(i64),
     /// The canonical text (see [`float`]): `1.0`, `-0.0`, `inf`, `nan`, never an
@@ -61,16 +64,16 @@ pub enum Value {
     /// An array.
     Array {
         /// The elements, in order.
-        items: Vec<Value>,
+        items: Vec<Value<'a>>,
         /// Made by `[[header]]`s, which may add elements (an array of tables); a static
         /// array `[..]` is not.
         appendable: bool,
     },
     /// A table: a `[header]`, a dotted key's, an inline table or an array's element.
-    Table(Table),
+    Table(Table<'a>),
 }
 
-impl Table {
+impl<'a> Table<'a> {
     fn new(origin: Origin) -> Self {
         Table {
             pairs: Vec::new(),
@@ -79,40 +82,40 @@ impl Table {
     }
 
     fn find(&self, key: &str) -> Result<usize, usize> {
-        self.pairs.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        self.pairs.binary_search_by(|(k, _)| k.as_ref().cmp(key))
     }
 
     /// The value of `key`.
-    pub fn get(&self, key: &str) -> Option<&Value> {
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
         let i = self.find(key).ok()?;
         Some(&self.pairs[i].1)
     }
 
     /// The value of `key`, to change.
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value<'a>> {
         let i = self.find(key).ok()?;
         Some(&mut self.pairs[i].1)
     }
 
     /// Takes `key` out, returning its value.
-    pub fn remove(&mut self, key: &str) -> Option<Value> {
+    pub fn remove(&mut self, key: &str) -> Option<Value<'a>> {
         let i = self.find(key).ok()?;
         Some(self.pairs.remove(i).1)
     }
 
     /// The values, in key order, to change.
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value<'a>> {
         self.pairs.iter_mut().map(|(_, v)| v)
     }
 
     /// The values, in key order.
-    pub fn values(&self) -> impl Iterator<Item = &Value> {
+    pub fn values(&self) -> impl Iterator<Item = &Value<'a>> {
         self.pairs.iter().map(|(_, v)| v)
     }
 
     /// The pairs, in key order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
-        self.pairs.iter().map(|(k, v)| (k, v))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value<'a>)> {
+        self.pairs.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
     /// Whether it has no pairs.
@@ -121,11 +124,11 @@ impl Table {
     }
 
     /// The value of `key`, made by `make` when missing.
-    fn entry(&mut self, key: &str, make: impl FnOnce() -> Value) -> &mut Value {
+    fn entry(&mut self, key: &Cow<'a, str>, make: impl FnOnce() -> Value<'a>) -> &mut Value<'a> {
         let i = match self.find(key) {
             Ok(i) => i,
             Err(i) => {
-                self.pairs.insert(i, (key.to_string(), make()));
+                self.pairs.insert(i, (key.clone(), make()));
                 i
             }
         };
@@ -133,9 +136,9 @@ impl Table {
     }
 }
 
-impl Value {
+impl<'a> Value<'a> {
     /// The table, if it is one.
-    pub fn as_table(&self) -> Option<&Table> {
+    pub fn as_table(&self) -> Option<&Table<'a>> {
         match self {
             Value::Table(t) => Some(t),
             _ => None,
@@ -143,7 +146,7 @@ impl Value {
     }
 
     /// The table, if it is one, to change.
-    pub fn as_table_mut(&mut self) -> Option<&mut Table> {
+    pub fn as_table_mut(&mut self) -> Option<&mut Table<'a>> {
         match self {
             Value::Table(t) => Some(t),
             _ => None,
@@ -159,7 +162,7 @@ impl Value {
     }
 
     /// The elements, if it is an array.
-    pub fn as_array(&self) -> Option<&[Value]> {
+    pub fn as_array(&self) -> Option<&[Value<'a>]> {
         match self {
             Value::Array { items, .. } => Some(items),
             _ => None,
@@ -191,18 +194,19 @@ impl std::error::Error for Error {}
 const MAX_DEPTH: usize = 80;
 
 /// A TOML document (a byte-order mark at the start is skipped), or why it is not one.
-pub fn parse(text: &str) -> Result<Table, Error> {
+pub fn parse(text: &str) -> Result<Table<'_>, Error> {
     parse_document(text).map_err(Error)
 }
 
-fn parse_document(text: &str) -> Result<Table, String> {
+fn parse_document(text: &str) -> Result<Table<'_>, String> {
     let mut p = Parser {
         lex: Lexer::new(text),
         depth: 0,
+        keys: Vec::new(),
     };
     let mut root = Table::new(Origin::Header);
     // The keys of the last header, and whether it was `[[...]]`.
-    let mut current: Vec<String> = Vec::new();
+    let mut current: Vec<Cow<'_, str>> = Vec::new();
     loop {
         p.skip_ws();
         match p.peek() {
@@ -220,7 +224,7 @@ fn parse_document(text: &str) -> Result<Table, String> {
 }
 
 /// The table the last header opened (the last element of an array of tables).
-fn open_current<'t>(root: &'t mut Table, path: &[String]) -> &'t mut Table {
+fn open_current<'t, 'a>(root: &'t mut Table<'a>, path: &[Cow<'a, str>]) -> &'t mut Table<'a> {
     let mut t = root;
     for k in path {
         t = match t.get_mut(k) {
@@ -238,6 +242,8 @@ fn open_current<'t>(root: &'t mut Table, path: &[String]) -> &'t mut Table {
 pub(crate) struct Parser<'a> {
     lex: Lexer<'a>,
     depth: usize,
+    /// The parts of the key being read, kept to reuse its allocation.
+    keys: Vec<Cow<'a, str>>,
 }
 
 impl<'a> std::ops::Deref for Parser<'a> {
@@ -259,7 +265,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A `[table]` or `[[array]]` header, applied to `root`; its keys.
-    fn header(&mut self, root: &mut Table) -> Result<Vec<String>, String> {
+    fn header(&mut self, root: &mut Table<'a>) -> Result<Vec<Cow<'a, str>>, String> {
         let start = self.pos;
         self.pos += 1;
         let array = self.peek() == Some(b'[');
@@ -284,14 +290,18 @@ impl<'a> Parser<'a> {
 
     /// `key = value`, added to `table`. In an inline table, `toml` also allows newlines
     /// and comments around the `=`.
-    fn key_value(&mut self, table: &mut Table, inline: bool) -> Result<(), String> {
+    fn key_value(&mut self, table: &mut Table<'a>, inline: bool) -> Result<(), String> {
         let start = self.pos;
-        let keys = self.key_path()?;
+        let mut keys = std::mem::take(&mut self.keys);
+        keys.clear();
+        self.key_path_into(&mut keys)?;
         self.skip_around_equals(inline)?;
         self.expect(b'=', "expected `=` after a key")?;
         self.skip_around_equals(inline)?;
         let value = self.value()?;
-        insert_dotted(table, &keys, value).map_err(|what| self.error_at(start, &what))
+        insert_dotted(table, &keys, value).map_err(|what| self.error_at(start, &what))?;
+        self.keys = keys;
+        Ok(())
     }
 
     fn skip_around_equals(&mut self, inline: bool) -> Result<(), String> {
@@ -304,14 +314,21 @@ impl<'a> Parser<'a> {
     }
 
     /// A possibly dotted key, as its parts.
-    fn key_path(&mut self) -> Result<Vec<String>, String> {
-        let mut keys = vec![self.simple_key()?];
+    fn key_path(&mut self) -> Result<Vec<Cow<'a, str>>, String> {
+        let mut keys = Vec::new();
+        self.key_path_into(&mut keys)?;
+        Ok(keys)
+    }
+
+    /// A possibly dotted key, its parts appended to `keys`.
+    fn key_path_into(&mut self, keys: &mut Vec<Cow<'a, str>>) -> Result<(), String> {
+        keys.push(self.simple_key()?);
         loop {
             let save = self.pos;
             self.skip_ws();
             if self.peek() != Some(b'.') {
                 self.pos = save;
-                return Ok(keys);
+                return Ok(());
             }
             self.pos += 1;
             self.skip_ws();
@@ -322,7 +339,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn simple_key(&mut self) -> Result<String, String> {
+    fn simple_key(&mut self) -> Result<Cow<'a, str>, String> {
         match self.peek() {
             Some(q @ (b'"' | b'\'')) => {
                 if self.starts(&[q; 3]) {
@@ -343,15 +360,17 @@ impl<'a> Parser<'a> {
                 if start == self.pos {
                     return Err(self.error("expected a key"));
                 }
-                Ok(self.text[start..self.pos].to_string())
+                Ok(Cow::Borrowed(&self.text[start..self.pos]))
             }
         }
     }
 
-    fn value(&mut self) -> Result<Value, String> {
+    fn value(&mut self) -> Result<Value<'a>, String> {
         Ok(match self.peek() {
-            Some(b'"') if self.starts(b"\"\"\"") => Value::String(self.ml_string(b'"')?),
-            Some(b'\'') if self.starts(b"'''") => Value::String(self.ml_string(b'\'')?),
+            Some(b'"') if self.starts(b"\"\"\"") => {
+                Value::String(Cow::Owned(self.ml_string(b'"')?))
+            }
+            Some(b'\'') if self.starts(b"'''") => Value::String(Cow::Owned(self.ml_string(b'\'')?)),
             Some(b'"') => Value::String(self.basic_string()?),
             Some(b'\'') => Value::String(self.literal_string()?),
             Some(b'[') => self.nested(Self::array)?,
@@ -361,7 +380,10 @@ impl<'a> Parser<'a> {
     }
 
     /// Runs `f` one level deeper, within [`MAX_DEPTH`].
-    fn nested(&mut self, f: fn(&mut Self) -> Result<Value, String>) -> Result<Value, String> {
+    fn nested(
+        &mut self,
+        f: fn(&mut Self) -> Result<Value<'a>, String>,
+    ) -> Result<Value<'a>, String> {
         if self.depth >= MAX_DEPTH {
             return Err(self.error("values are nested too deeply"));
         }
@@ -371,7 +393,7 @@ impl<'a> Parser<'a> {
         v
     }
 
-    fn array(&mut self) -> Result<Value, String> {
+    fn array(&mut self) -> Result<Value<'a>, String> {
         self.pos += 1;
         let mut items = Vec::new();
         loop {
@@ -395,7 +417,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `{ k = v, ... }`; TOML 1.1 allows newlines, comments and a trailing comma.
-    fn inline_table(&mut self) -> Result<Value, String> {
+    fn inline_table(&mut self) -> Result<Value<'a>, String> {
         self.pos += 1;
         let mut table = Table::new(Origin::Inline);
         loop {
@@ -418,14 +440,14 @@ impl<'a> Parser<'a> {
 }
 
 /// Marks every table under `t` (an inline table, whole) as closed to later additions.
-fn close(t: &mut Table) {
+fn close(t: &mut Table<'_>) {
     t.origin = Origin::Inline;
     for v in t.values_mut() {
         close_value(v);
     }
 }
 
-fn close_value(v: &mut Value) {
+fn close_value(v: &mut Value<'_>) {
     match v {
         Value::Table(t) => close(t),
         Value::Array { items, .. } => items.iter_mut().for_each(close_value),
@@ -434,7 +456,11 @@ fn close_value(v: &mut Value) {
 }
 
 /// Applies `[keys]` (or `[[keys]]`) to `root`.
-fn define_header(root: &mut Table, keys: &[String], array: bool) -> Result<(), String> {
+fn define_header<'a>(
+    root: &mut Table<'a>,
+    keys: &[Cow<'a, str>],
+    array: bool,
+) -> Result<(), String> {
     let (last, parents) = keys.split_last().expect("a key path has a part");
     let mut t = root;
     for k in parents {
@@ -467,7 +493,10 @@ fn define_header(root: &mut Table, keys: &[String], array: bool) -> Result<(), S
 }
 
 /// The table named `key` in `t` on a header's path, made (implied) when missing.
-fn header_parent<'t>(t: &'t mut Table, key: &str) -> Result<&'t mut Table, String> {
+fn header_parent<'t, 'a>(
+    t: &'t mut Table<'a>,
+    key: &Cow<'a, str>,
+) -> Result<&'t mut Table<'a>, String> {
     let v = t.entry(key, || Value::Table(Table::new(Origin::Implied)));
     match v {
         Value::Table(next) if next.origin != Origin::Inline => Ok(next),
@@ -483,7 +512,11 @@ fn header_parent<'t>(t: &'t mut Table, key: &str) -> Result<&'t mut Table, Strin
 }
 
 /// Sets `keys` (dotted) to `value` in `t`.
-fn insert_dotted(t: &mut Table, keys: &[String], value: Value) -> Result<(), String> {
+fn insert_dotted<'a>(
+    t: &mut Table<'a>,
+    keys: &[Cow<'a, str>],
+    value: Value<'a>,
+) -> Result<(), String> {
     let (last, parents) = keys.split_last().expect("a key path has a part");
     let mut t = t;
     // Whether `t` is an array element reached through the path, not the start.
@@ -500,7 +533,10 @@ fn insert_dotted(t: &mut Table, keys: &[String], value: Value) -> Result<(), Str
 
 /// The table a dotted key's part `key` leads to from `t`, and whether it is the last
 /// element of an array of tables.
-fn dotted_step<'t>(t: &'t mut Table, key: &str) -> Result<(&'t mut Table, bool), String> {
+fn dotted_step<'t, 'a>(
+    t: &'t mut Table<'a>,
+    key: &Cow<'a, str>,
+) -> Result<(&'t mut Table<'a>, bool), String> {
     match t.entry(key, || Value::Table(Table::new(Origin::Dotted))) {
         // Dotted keys define a table only a header had implied, as `toml` does.
         Value::Table(next) if matches!(next.origin, Origin::Dotted | Origin::Implied) => {
@@ -529,16 +565,16 @@ fn quoted(what: &str, key: &str, rest: &str) -> String {
     msg
 }
 
-fn redefined(keys: &[String]) -> String {
+fn redefined(keys: &[Cow<'_, str>]) -> String {
     quoted("table", &join(keys, "."), " is defined twice")
 }
 
-fn duplicate(keys: &[String]) -> String {
+fn duplicate(keys: &[Cow<'_, str>]) -> String {
     quoted("duplicate key", &join(keys, "."), "")
 }
 
 /// `parts.join(sep)`, written out: std's `join` is a large generic routine in wasm.
-fn join(parts: &[String], sep: &str) -> String {
+fn join(parts: &[Cow<'_, str>], sep: &str) -> String {
     let mut out = String::new();
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
@@ -553,12 +589,14 @@ fn not_a_table(key: &str) -> String {
     quoted("key", key, " is already defined and cannot be extended")
 }
 
-impl Table {
+impl<'a> Table<'a> {
     /// A table of `pairs` (the last value of a key wins), e.g. a reference tree in tests.
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, Value)>) -> Self {
+    pub fn from_pairs<K: Into<Cow<'a, str>>>(
+        pairs: impl IntoIterator<Item = (K, Value<'a>)>,
+    ) -> Self {
         let mut t = Table::new(Origin::Header);
         for (k, v) in pairs {
-            *t.entry(&k, || Value::Boolean(false)) = v;
+            *t.entry(&k.into(), || Value::Boolean(false)) = v;
         }
         t
     }

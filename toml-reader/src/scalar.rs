@@ -1,54 +1,80 @@
 //! Strings, numbers, booleans and date-times of TOML 1.1, each into the form the
 //! canonical writer prints.
 
+use std::borrow::Cow;
+
 use super::{Parser, Value, float, is_control};
 
-impl Parser<'_> {
-    /// A `"basic string"`, unescaped.
-    pub(super) fn basic_string(&mut self) -> Result<String, String> {
+impl<'a> Parser<'a> {
+    /// A `"basic string"`, unescaped. Runs of plain text are copied whole, and a string
+    /// without escapes (nearly all of them) is one slice of the text, copied once.
+    pub(super) fn basic_string(&mut self) -> Result<Cow<'a, str>, String> {
         self.pos += 1;
-        let mut out = String::new();
+        let start = self.pos;
+        loop {
+            self.skip_plain_string_bytes();
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(Cow::Borrowed(&self.text[start..self.pos - 1]));
+                }
+                Some(b'\\') => break,
+                c => self.string_char(c)?,
+            }
+        }
+        let mut out = String::with_capacity(self.pos - start + 16);
+        out.push_str(&self.text[start..self.pos]);
         loop {
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(Cow::Owned(out));
                 }
                 Some(b'\\') => self.escape(&mut out)?,
-                c => self.string_char(c, &mut out)?,
+                c => {
+                    // Up to the next `"`, `\\` or control byte: all ASCII, so the slice
+                    // never ends inside a multi-byte character.
+                    let from = self.pos;
+                    self.string_char(c)?;
+                    self.skip_plain_string_bytes();
+                    out.push_str(&self.text[from..self.pos]);
+                }
             }
         }
     }
 
     /// A `'literal string'`.
-    pub(super) fn literal_string(&mut self) -> Result<String, String> {
+    pub(super) fn literal_string(&mut self) -> Result<Cow<'a, str>, String> {
         self.pos += 1;
-        let mut out = String::new();
+        let start = self.pos;
         loop {
             match self.peek() {
                 Some(b'\'') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(Cow::Borrowed(&self.text[start..self.pos - 1]));
                 }
-                c => self.string_char(c, &mut out)?,
+                c => self.string_char(c)?,
             }
         }
     }
 
-    /// Copies one character of a single-line string, which must not end there.
-    fn string_char(&mut self, c: Option<u8>, out: &mut String) -> Result<(), String> {
+    /// Steps over one character of a single-line string, which must not end there.
+    /// Only its first byte is checked: the others of a UTF-8 character are never quotes
+    /// or control bytes, and the next call steps over them.
+    #[inline(always)]
+    fn string_char(&mut self, c: Option<u8>) -> Result<(), String> {
         match c {
             None | Some(b'\n' | b'\r') => Err(self.error("unterminated string")),
             Some(c) if is_control(c) => Err(self.error("control character in a string")),
             Some(_) => {
-                self.copy_char(out);
+                self.pos += 1;
                 Ok(())
             }
         }
     }
 
     /// A number, boolean or date-time.
-    pub(super) fn scalar(&mut self) -> Result<Value, String> {
+    pub(super) fn scalar(&mut self) -> Result<Value<'a>, String> {
         let start = self.pos;
         self.skip_atom();
         // A date-time may have a space between date and time.
@@ -100,7 +126,7 @@ fn is_date(b: &[u8]) -> bool {
 }
 
 /// An integer or a float, or why not.
-fn number(atom: &str) -> Result<Value, &'static str> {
+fn number(atom: &str) -> Result<Value<'static>, &'static str> {
     let (negative, body) = match atom.as_bytes().first() {
         Some(b'+') => (false, &atom[1..]),
         Some(b'-') => (true, &atom[1..]),
@@ -133,7 +159,7 @@ fn number(atom: &str) -> Result<Value, &'static str> {
 }
 
 /// Digits of `radix` with single `_` between digits, as an `i64`.
-fn integer(digits: &str, radix: u32, negative: bool) -> Result<Value, &'static str> {
+fn integer(digits: &str, radix: u32, negative: bool) -> Result<Value<'static>, &'static str> {
     let clean = digits_of(digits, radix).ok_or("invalid number")?;
     let mut v: i64 = 0;
     for c in clean.chars() {
@@ -175,7 +201,7 @@ fn digits_of(digits: &str, radix: u32) -> Option<String> {
 }
 
 /// `int [. digits] [e [sign] digits]`, at least one of the two parts.
-fn decimal_float(atom: &str, body: &str) -> Result<Value, &'static str> {
+fn decimal_float(atom: &str, body: &str) -> Result<Value<'static>, &'static str> {
     const INVALID: &str = "invalid float";
     let (mantissa, exp) = match body.find(['e', 'E']) {
         Some(i) => (&body[..i], Some(&body[i + 1..])),

@@ -68,13 +68,13 @@ fn reads_every_valid_case_into_its_values_and_refuses_every_invalid_one() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-fn same_table(t: &Table, json: &Json, at: &str) -> Result<(), String> {
+fn same_table(t: &Table<'_>, json: &Json, at: &str) -> Result<(), String> {
     let Json::Object(map) = json else {
         return Err(format!("{at}: a table where toml-test has {json}"));
     };
-    let ours: Vec<&String> = t.iter().map(|(k, _)| k).collect();
-    let theirs: Vec<&String> = {
-        let mut keys: Vec<&String> = map.keys().collect();
+    let ours: Vec<&str> = t.iter().map(|(k, _)| k).collect();
+    let theirs: Vec<&str> = {
+        let mut keys: Vec<&str> = map.keys().map(String::as_str).collect();
         keys.sort();
         keys
     };
@@ -87,7 +87,7 @@ fn same_table(t: &Table, json: &Json, at: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn same_value(v: &Value, json: &Json, at: &str) -> Result<(), String> {
+fn same_value(v: &Value<'_>, json: &Json, at: &str) -> Result<(), String> {
     let mismatch = || Err(format!("{at}: {v:?}, toml-test has {json}"));
     match v {
         Value::Table(t) => return same_table(t, json, at),

@@ -9,7 +9,7 @@
 pub(super) use stash_toml::{Table, Value};
 
 /// A document, or why it is not one (`line N: what`).
-pub(super) fn parse(text: &str) -> Result<Table, String> {
+pub(super) fn parse(text: &str) -> Result<Table<'_>, String> {
     stash_toml::parse(text).map_err(|e| e.to_string())
 }
 
