@@ -524,11 +524,13 @@ fn insert_dotted<'a>(
     for k in parents {
         (t, in_element) = dotted_step(t, k)?;
     }
-    if in_element || t.find(last).is_ok() {
-        return Err(duplicate(keys));
+    match t.find(last) {
+        Err(i) if !in_element => {
+            t.pairs.insert(i, (last.clone(), value));
+            Ok(())
+        }
+        _ => Err(duplicate(keys)),
     }
-    t.entry(last, || value);
-    Ok(())
 }
 
 /// The table a dotted key's part `key` leads to from `t`, and whether it is the last
