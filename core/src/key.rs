@@ -5,10 +5,10 @@
 //! falling back across a dependency change keeps most units fresh, while falling back
 //! across a toolchain or config change would restore nothing Cargo can reuse.
 //!
-//! The modules: [`inputs`] (what goes in, checked and listed), [`compute`] (the digests,
-//! the key and its ladder), [`env`] (the environment allow-list), [`manifest`] (member
-//! manifests normalised through the canonical writer of `canon`) and [`lockfile`]
-//! (Cargo.lock reduced to its packages).
+//! The modules: [`inputs`] (what goes in, checked and listed),
+//! [`compute`](mod@compute) (the digests, the key and its ladder), [`env`](mod@env) (the
+//! environment allow-list), [`manifest`] (member manifests normalised through the
+//! canonical writer of `canon`) and [`lockfile`] (Cargo.lock reduced to its packages).
 
 mod canon;
 pub mod compute;
