@@ -277,11 +277,14 @@ impl<'a> Parser<'a> {
         self.skip_ws();
         let close: &[u8] = if array { b"]]" } else { b"]" };
         if !self.starts(close) {
-            return Err(self.error(if array {
-                "unclosed table header, expected `]]`"
-            } else {
-                "unclosed table header, expected `]`"
-            }));
+            let (open, close) = if array { ("[[", "]]") } else { ("[", "]") };
+            let mut what = String::from("unclosed table header `");
+            what.push_str(open);
+            what.push_str(&join(&keys, "."));
+            what.push_str("`, expected `");
+            what.push_str(close);
+            what.push('`');
+            return Err(self.error(&what));
         }
         self.pos += close.len();
         define_header(root, &keys, array).map_err(|what| self.error_at(start, &what))?;

@@ -357,7 +357,7 @@ fn malformed_lockfiles_are_errors_with_a_line() {
     for (text, what) in [
         (
             "[[package]\n",
-            "line 1: unclosed table header, expected `]]`",
+            "line 1: unclosed table header `[[package`, expected `]]`",
         ),
         ("[[package]]\nname = \"x\n", "line 2: unterminated string"),
         (
