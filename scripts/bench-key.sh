@@ -2,7 +2,9 @@
 # Benchmark: key computation for a generated workspace whose Cargo.lock has 5,000
 # registry packages, in the wasm package under Node vs the native binary, same inputs,
 # same run: computeKey alone (wasm) vs stash_core::key::compute on the same inputs JSON
-# (native, examples/bench_key.rs), and both end to end. Target: < 10 ms in wasm.
+# (native, examples/bench_key.rs), and both end to end. Target: < 25 ms in wasm (issue 15;
+# the lockfile is read by the full TOML reader). The native reader alone on the same
+# shape of lockfile: cargo run --release -p stash-core --example bench_lockfile.
 #
 # Env: STASH_NATIVE_BIN (default target/debug/cargo-stash; target/release is used if
 #      present), BENCH_PACKAGES (default 5000), BENCH_RUNS (default 20).
@@ -95,7 +97,7 @@ try {
   const w = median(e2e);
   console.log(`lockfile: ${N} registry packages, ${(lock.length / 1024).toFixed(0)} KiB; key ${first.target.key}`);
   console.log(`wasm   module load                          ${loadMs.toFixed(1)} ms`);
-  console.log(`wasm   computeKey, median of ${RUNS}            ${k.toFixed(2)} ms   (one earlier call: ${firstMs.toFixed(2)} ms)   target < 10 ms: ${k < 10 ? 'met' : 'NOT met'}`);
+  console.log(`wasm   computeKey, median of ${RUNS}            ${k.toFixed(2)} ms   (one earlier call: ${firstMs.toFixed(2)} ms)   target < 25 ms: ${k < 25 ? 'met' : 'NOT met'}`);
   console.log(`native key::compute, same inputs JSON     ${nativeCompute.median_ms.toFixed(2)} ms`);
   console.log(`ratio  wasm computeKey / native compute    ${(k / nativeCompute.median_ms).toFixed(2)}x`);
   console.log(`wasm   gather + computeKey, end to end      ${w.toFixed(1)} ms   (includes cargo metadata and rustc -vV)`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of store data (issue 14) for a bounded time, seeded from the small
 # corpora committed in fuzz/corpus/: manifest, unpack (pax and tar entry checks, the
-# restore's own code), delta_decode, lockfile (the Cargo.lock scanner) and toml_reader.
+# restore's own code), delta_decode, lockfile (Cargo.lock through the TOML reader) and toml_reader.
 # Installs what is missing, idempotently: a minimal nightly toolchain and cargo-fuzz.
 #
 # Env: FUZZ_SECONDS  seconds per target (default 20)

@@ -23,7 +23,6 @@ pub mod supersede;
 pub mod usage;
 
 mod digest;
-mod toml_reader;
 
 pub use error::{KeyError, ManifestError, PathError};
 pub use key::{Key, KeyInputs, KeySet, RustcInfo};

@@ -1,5 +1,6 @@
-//! The Cargo.lock scanner behind every key: any text reads or is an error (issue 14,
-//! item 2: it once sliced inside a multi-byte character).
+//! Cargo.lock's reduction behind every key, through the TOML reader: any text reads or
+//! is an error (issue 14, item 2: the scanner it replaced once sliced inside a
+//! multi-byte character).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -106,6 +106,8 @@ pub fn explain(inputs: &str, lockfile: Option<Vec<u8>>) -> Result<String, JsErro
 /// Cargo.lock text -> the registry/git packages that go into the key.
 #[wasm_bindgen(js_name = reduceLockfile)]
 pub fn reduce_lockfile(text: &str) -> Result<String, JsError> {
+    // The TOML reader reads a lockfile's floats too, with the host's conversion.
+    use_hosts();
     key::reduce_lockfile(text).map_err(err)
 }
 

@@ -98,6 +98,14 @@ fn normalises_lockfiles_and_manifests() {
     assert_eq!(a, b);
 }
 
+/// A lockfile is read by the full TOML reader: any valid TOML in it reads, floats too.
+#[wasm_bindgen_test]
+fn lockfiles_read_as_any_toml() {
+    let lock = "version = 4\nx = [1.5, 1979-05-27T07:32:00Z]\n[[package]]\nname = \"a\"\n\
+                source = \"s\"\nf = -0.25e1\n";
+    assert_eq!(reduce_lockfile(lock).unwrap(), "a  s ");
+}
+
 /// Floats in wasm go through JavaScript's `Number` and `String`: the text must be what
 /// Rust's `Display` gives natively (the canonical form), on many doubles.
 #[wasm_bindgen_test]

@@ -1,4 +1,4 @@
-//! The manifest parser (`crate::toml_reader`) against the `toml` crate it replaced: on
+//! The TOML reader (`stash_toml`) against the `toml` crate it replaced: on
 //! every document, both must accept or both reject, and accepted ones must give the
 //! same canonical text, byte for byte, so that no key changes.
 
@@ -15,7 +15,7 @@ fn reference(text: &str) -> Result<String, String> {
     Ok(canon::to_string(&ref_table(doc.get_ref())?))
 }
 
-fn ref_table(t: &DeTable<'_>) -> Result<Table, String> {
+fn ref_table(t: &DeTable<'_>) -> Result<Table<'static>, String> {
     let pairs = t
         .iter()
         .map(|(k, v)| Ok((k.get_ref().to_string(), ref_value(v.get_ref())?)))
@@ -23,9 +23,9 @@ fn ref_table(t: &DeTable<'_>) -> Result<Table, String> {
     Ok(Table::from_pairs(pairs))
 }
 
-fn ref_value(v: &DeValue<'_>) -> Result<Value, String> {
+fn ref_value(v: &DeValue<'_>) -> Result<Value<'static>, String> {
     Ok(match v {
-        DeValue::String(s) => Value::String(s.to_string()),
+        DeValue::String(s) => Value::String(s.to_string().into()),
         DeValue::Integer(i) => Value::Integer(
             i64::from_str_radix(i.as_str(), i.radix()).map_err(|_| "integer overflow")?,
         ),
