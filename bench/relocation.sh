@@ -8,7 +8,8 @@
 #
 # Environment (all optional):
 #   PROJECT    a git checkout with a Cargo workspace at its root (default: a copy of
-#              tests/fixtures/relocation, workspace in ws/)
+#              tests/fixtures/relocation, workspace in ws/); its target/, if built, is
+#              copied so only the workspace members compile again
 #   WS         the workspace dir inside the checkout       (default: ws for the fixture, .)
 #   STASH_BIN  cargo-stash binary (default target/release/cargo-stash, else target/debug)
 #   BENCH_DIR  scratch dir, recreated                      (default /tmp/cargo-stash-reloc)
@@ -40,6 +41,8 @@ timed() { local t0; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; awk -v a="$t0" -v b
 units() { cargo build --message-format=json --manifest-path "$1/$WS/Cargo.toml" 2>/dev/null |
     grep '"reason":"compiler-artifact"' | awk '/"fresh":true/ { f++ } END { printf "%d/%d fresh", f, NR }'; }
 
+# A built target/ of PROJECT is copied (mtimes kept): only the workspace rebuilds here.
+if [[ -n ${PROJECT:-} && -d $PROJECT/target ]]; then cp -a "$PROJECT/target" "$A/target"; fi
 (cd "$A/$WS" && cargo build -q)
 save_log=$BENCH_DIR/save.log
 t_save=$(timed bash -c "cd '$A/$WS' && '$STASH_BIN' save -v --no-registry 2>'$save_log'")
