@@ -200,3 +200,32 @@ pub struct ErrorOutput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }
+
+/// `--json` output of `gc`. Fields are only ever added.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GcOutput {
+    pub version: u32,
+    pub dry_run: bool,
+    /// Snapshots deleted (or, with `--dry-run`, that would be).
+    pub snapshots_deleted: Vec<DeletedSnapshot>,
+    pub snapshots_kept: u64,
+    /// Packs deleted (or that would be): unreferenced and older than the grace period.
+    pub packs_deleted: u64,
+    pub bytes_freed: u64,
+    /// Unreferenced packs younger than the grace period: maybe a save in flight.
+    pub packs_in_grace: u64,
+    pub packs_kept: u64,
+    /// Half-written objects a killed save left in a local store (`<name>#<n>`, which
+    /// listings never show), deleted once older than the grace period.
+    pub staging_deleted: u64,
+    pub seconds: f64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeletedSnapshot {
+    pub layer: String,
+    pub key: String,
+    pub age_seconds: i64,
+    pub reason: crate::retention::DeleteReason,
+}
