@@ -14,6 +14,13 @@ pub const PATCH_MIN_BYTES: u64 = 1 << 20;
 /// Larger bases are not used: save and restore hold a base's tar in memory.
 pub const BASE_MAX_BYTES: u64 = 256 << 20;
 
+/// Whether a patch of `patch_bytes` is stored instead of the whole pack
+/// (`whole_bytes`, compressed): only at most half its size, since restoring a patch
+/// costs a second download (the base) and a base tar in memory.
+pub fn patch_pays(patch_bytes: u64, whole_bytes: u64) -> bool {
+    patch_bytes.saturating_mul(2) <= whole_bytes
+}
+
 /// A new pack, as the base choice sees it.
 pub struct NewPack<'a> {
     pub root: &'a str,
@@ -93,6 +100,14 @@ mod tests {
         assert_eq!(pick(&bin, &previous), Some(&*"a".repeat(64)));
         let rel = new("release/7777", Some("app"), 60 << 20);
         assert_eq!(pick(&rel, &previous), Some(&*"c".repeat(64)));
+    }
+
+    #[test]
+    fn a_patch_pays_at_half_the_pack_or_less() {
+        assert!(patch_pays(50, 100));
+        assert!(!patch_pays(51, 100));
+        assert!(patch_pays(0, 0));
+        assert!(!patch_pays(u64::MAX / 2 + 1, u64::MAX - 1));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod bases;
 pub mod error;
 pub mod key;
 pub mod key_parts;
+pub mod ladder;
 pub mod layout;
 pub mod manifest;
 pub mod output;

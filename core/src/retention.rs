@@ -17,6 +17,9 @@ pub const PACK_REFRESH_AFTER_S: u64 = 24 * 3600;
 /// the save's own duration, which `CARGO_STASH_DEADLINE` (default 10m) bounds.
 pub const GRACE_FLOOR_S: u64 = PACK_REFRESH_AFTER_S + 3600;
 
+// Whatever a save may still reference, gc's smallest grace keeps.
+const _: () = assert!(GRACE_FLOOR_S > PACK_REFRESH_AFTER_S);
+
 /// Whether a save may reference a stored object written `age_s` seconds ago.
 pub fn may_reference(age_s: i64) -> bool {
     age_s < PACK_REFRESH_AFTER_S as i64
@@ -162,8 +165,6 @@ mod tests {
     fn references_and_grace_agree() {
         assert!(may_reference(0));
         assert!(!may_reference(PACK_REFRESH_AFTER_S as i64));
-        // Whatever a save may still reference, gc's smallest grace keeps.
-        assert!(GRACE_FLOOR_S > PACK_REFRESH_AFTER_S);
         assert!(grace_allowed(GRACE_FLOOR_S, false));
         assert!(!grace_allowed(GRACE_FLOOR_S - 1, false));
         assert!(grace_allowed(0, true));

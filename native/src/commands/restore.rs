@@ -13,10 +13,10 @@ use filetime::FileTime;
 use futures::StreamExt;
 use stash_core::key::ExplainLine;
 use stash_core::layout::STATE_DIR;
-use stash_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, PathBoundUnit, RestoreOutput};
+use stash_core::output::{HitKind, MtimeOutput, PathBoundUnit, RestoreOutput};
 use stash_core::relocation::{self as reloc_core, Anchors};
 use stash_core::sources::{self as sources_core, MtimePlan, SourceManifest, Stamp, mtime_plan};
-use stash_core::{Key, Manifest, PackRef, key, manifest, supersede};
+use stash_core::{Key, Manifest, PackRef, key, ladder, manifest, supersede};
 
 use super::Ctx;
 use crate::cli::{KeyArgs, RestoreArgs};
@@ -35,24 +35,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
     let started = filetime::FileTime::now();
     let (ws, inputs) = inputs::discover(ctx.global.manifest_path.as_deref(), args)?;
     let keys = key::compute(&inputs)?;
-    let mut out = RestoreOutput {
-        version: OUTPUT_VERSION,
-        layer: "target".into(),
-        key: keys.target.key.clone(),
-        hit: HitKind::Miss,
-        restored_key: None,
-        packs: 0,
-        packs_failed: 0,
-        files: 0,
-        bytes_downloaded: 0,
-        bytes_written: 0,
-        seconds: 0.0,
-        warnings: Vec::new(),
-        mtime: None,
-        clock_shift_ms: None,
-        registry: None,
-        path_bound: Vec::new(),
-    };
+    let mut out = RestoreOutput::miss("target", &keys.target.key);
     // A store that cannot be used (bad credentials) is a miss; a bad URL is an error.
     let store = match ctx.store() {
         Ok(store) => store,
@@ -80,21 +63,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         .await;
     let failed = result.as_ref().map(Vec::clone).unwrap_or_default();
     if result.is_ok() && !opts.no_registry {
-        let mut reg = RestoreOutput {
-            layer: "registry".into(),
-            key: keys.registry.key.clone(),
-            ..out.clone()
-        };
-        reg.warnings.clear();
-        reg.clock_shift_ms = None;
-        reg.path_bound.clear();
-        (reg.hit, reg.restored_key, reg.packs, reg.packs_failed) = (HitKind::Miss, None, 0, 0);
-        (
-            reg.files,
-            reg.bytes_downloaded,
-            reg.bytes_written,
-            reg.mtime,
-        ) = (0, 0, 0, None);
+        let mut reg = RestoreOutput::miss("registry", &keys.registry.key);
         let registry = restore_registry(ctx, &store, &keys.registry, &mut reg);
         match store.within(until, "registry restore", registry).await {
             Ok(()) => {
@@ -223,14 +192,11 @@ pub async fn find(
     if exact {
         return Ok(None);
     }
-    for rung in key.ladder.iter().filter(|r| **r != key.key) {
-        let mut found = store.list_manifests(layer, rung).await?;
-        found.sort_by_key(|(_, meta)| std::cmp::Reverse(meta.last_modified));
-        for (k, _) in found.iter().take(supersede::TRIES_PER_RUNG) {
-            if k == &key.key {
-                continue; // Tried above.
-            }
-            if let Some(m) = usable(store, layer, k, warnings).await? {
+    for rung in ladder::fallback_rungs(key) {
+        let listed = store.list_manifests(layer, rung).await?;
+        let dated = listed.into_iter().map(|(k, meta)| (k, meta.last_modified));
+        for k in ladder::tries_on_rung(&key.key, dated.collect()) {
+            if let Some(m) = usable(store, layer, &k, warnings).await? {
                 return Ok(Some((HitKind::Fallback, m)));
             }
         }
