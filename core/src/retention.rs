@@ -31,6 +31,28 @@ pub fn grace_allowed(grace_s: u64, no_concurrent_saves: bool) -> bool {
     grace_s >= GRACE_FLOOR_S || no_concurrent_saves
 }
 
+/// What `gc` does with a stored pack (or patch, or half-written object).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PackFate {
+    /// A remaining snapshot references it (a patch's base included): kept.
+    Referenced,
+    /// Unreferenced but younger than the grace period: maybe a save in flight.
+    InGrace,
+    /// Unreferenced and past the grace period.
+    Delete,
+}
+
+/// The fate of a pack written `age_s` seconds ago under a grace period of `grace_s`.
+pub fn pack_fate(referenced: bool, age_s: i64, grace_s: u64) -> PackFate {
+    if referenced {
+        PackFate::Referenced
+    } else if age_s < grace_s as i64 {
+        PackFate::InGrace
+    } else {
+        PackFate::Delete
+    }
+}
+
 /// Why `gc` deletes a snapshot (a wire value of `gc --json`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -168,6 +190,14 @@ mod tests {
         assert!(grace_allowed(GRACE_FLOOR_S, false));
         assert!(!grace_allowed(GRACE_FLOOR_S - 1, false));
         assert!(grace_allowed(0, true));
+    }
+
+    #[test]
+    fn only_unreferenced_packs_past_the_grace_period_go() {
+        assert_eq!(pack_fate(true, 1_000_000, 10), PackFate::Referenced);
+        assert_eq!(pack_fate(false, 9, 10), PackFate::InGrace);
+        assert_eq!(pack_fate(false, 10, 10), PackFate::Delete);
+        assert_eq!(pack_fate(false, 0, 0), PackFate::Delete);
     }
 
     #[test]

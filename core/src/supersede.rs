@@ -86,10 +86,7 @@ pub fn decide(stored: &Stored<'_>, built: &BTreeSet<(String, String)>) -> Publis
             let bad = manifest
                 .packs
                 .iter()
-                .filter(|p| {
-                    bad_objects.contains(&p.object())
-                        || p.base.as_ref().is_some_and(|b| bad_objects.contains(b))
-                })
+                .filter(|p| p.needs_any(bad_objects))
                 .count();
             if bad > 0 {
                 return Publish::Replace(Why::BadPacks(bad));
@@ -127,10 +124,7 @@ pub fn carried_over(
         .iter()
         .filter(|p| is_content(&p.group))
         .filter(|p| !built.contains(&(p.root.clone(), p.group.clone())))
-        .filter(|p| {
-            !bad_objects.contains(&p.object())
-                && !p.base.as_ref().is_some_and(|b| bad_objects.contains(b))
-        })
+        .filter(|p| !p.needs_any(bad_objects))
         .cloned()
         .collect()
 }

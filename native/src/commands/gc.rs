@@ -9,8 +9,9 @@ use anyhow::Result;
 use futures::StreamExt;
 use object_store::ObjectMeta;
 use object_store::path::Path as ObjPath;
+use stash_core::PackRef;
 use stash_core::output::{DeletedSnapshot, GcOutput};
-use stash_core::retention::{self, Listed, Rules};
+use stash_core::retention::{self, Listed, PackFate, Rules};
 
 use super::Ctx;
 use crate::error::UserError;
@@ -161,11 +162,7 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
     for m in manifests {
         match m {
             // A patch keeps its base alive too.
-            Ok(Some(m)) => referenced.extend(
-                m.packs
-                    .iter()
-                    .flat_map(|p| std::iter::once(p.object()).chain(p.base.clone())),
-            ),
+            Ok(Some(m)) => referenced.extend(m.packs.iter().flat_map(PackRef::objects)),
             Ok(None) => {} // Deleted meanwhile.
             Err(e) => {
                 // Never delete a pack we cannot prove unreferenced.
@@ -189,12 +186,11 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
         let Some(id) = meta.location.filename().map(str::to_string) else {
             continue;
         };
-        if referenced.contains(&id) {
-            out.packs_kept += 1;
-        } else if meta.last_modified.timestamp() > grace_cutoff {
-            out.packs_in_grace += 1;
-        } else {
-            candidates.push(meta);
+        let age = now - meta.last_modified.timestamp();
+        match retention::pack_fate(referenced.contains(&id), age, opts.grace.as_secs()) {
+            PackFate::Referenced => out.packs_kept += 1,
+            PackFate::InGrace => out.packs_in_grace += 1,
+            PackFate::Delete => candidates.push(meta),
         }
     }
     if let Some(dir) = &store.local {

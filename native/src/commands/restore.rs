@@ -345,7 +345,7 @@ fn failed_objects(results: &Unpacked) -> Vec<String> {
     let mut out: Vec<String> = results
         .iter()
         .filter(|(_, r)| r.is_err())
-        .flat_map(|(p, _)| std::iter::once(p.object()).chain(p.base.clone()))
+        .flat_map(|(p, _)| p.objects())
         .collect();
     out.sort();
     out.dedup();

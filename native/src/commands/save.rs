@@ -120,6 +120,16 @@ pub async fn run(
             tracing::debug!("restore record not updated: {e:#}");
         }
     }
+    for w in &out.warnings {
+        ctx.report.warn(w);
+    }
+    ctx.report.result(&out, &human(&out));
+    Ok(0)
+}
+
+/// The human report of a save.
+fn human(out: &SaveOutput) -> String {
+    let key = &out.key;
     let human = match out.outcome {
         SaveOutcome::Saved => format!(
             "saved {key}: {} packs ({} unused units left out), uploaded {} ({} new, {} as patches), skipped {} already stored, {:.1}s",
@@ -143,7 +153,7 @@ pub async fn run(
         Some(why) => format!("{human}\nreplaced the stored snapshot: {why}"),
         None => human,
     };
-    let human = match &out.registry {
+    match &out.registry {
         Some(r) if r.outcome == SaveOutcome::Saved => format!(
             "{human}\nregistry {}: {} packs, uploaded {}",
             r.key,
@@ -152,12 +162,7 @@ pub async fn run(
         ),
         Some(r) => format!("{human}\nregistry {}: already saved", r.key),
         None => human,
-    };
-    for w in &out.warnings {
-        ctx.report.warn(w);
     }
-    ctx.report.result(&out, &human);
-    Ok(0)
 }
 
 /// The restore this job recorded, as core's rules read it.
@@ -381,7 +386,7 @@ async fn decide(
     let objects: BTreeSet<String> = manifest
         .packs
         .iter()
-        .flat_map(|p| std::iter::once(p.object()).chain(p.base.clone()))
+        .flat_map(PackRef::objects)
         .filter(|o| !bad.contains(o))
         .collect();
     let heads: Vec<(String, Result<bool>)> = futures::stream::iter(objects)
@@ -481,9 +486,7 @@ async fn upload_all(
     out: &mut SaveOutput,
 ) -> Result<(Vec<PackRef>, std::collections::BTreeSet<(String, String)>)> {
     // A base that failed at restore is no base.
-    previous.retain(|p| {
-        !distrust.contains(&p.object()) && !p.base.as_ref().is_some_and(|b| distrust.contains(b))
-    });
+    previous.retain(|p| !p.needs_any(distrust));
     let mut packs = Vec::new();
     let mut stored_paths = std::collections::BTreeSet::new();
     let total: u64 = work.iter().map(|j| j.group.bytes).sum();
