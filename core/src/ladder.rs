@@ -4,6 +4,7 @@
 //! a few are passed over, but a store full of them must not stall the restore.
 
 use crate::Key;
+use crate::key::ExplainLine;
 
 /// Stored snapshots a restore tries per rung of the ladder, newest first, before moving
 /// on.
@@ -30,9 +31,51 @@ pub fn tries_on_rung<T: Ord>(exact: &str, mut listed: Vec<(String, T)>) -> Vec<S
         .collect()
 }
 
+/// The warning for a fallback across a change of CARGO_HOME, given the key inputs the
+/// snapshot recorded and this job's. Registry units hash the absolute path of their
+/// sources under CARGO_HOME, so it is a key input; a fallback can still cross a change
+/// of it, and then they all rebuild. A snapshot that recorded no inputs says nothing.
+pub fn cargo_home_moved(saved: &[ExplainLine], now: &[ExplainLine]) -> Option<String> {
+    let home = |lines: &[ExplainLine]| {
+        lines
+            .iter()
+            .find(|l| l.input == "cargo_home")
+            .map(|l| l.value.clone())
+    };
+    let (saved, now) = (home(saved)?, home(now)?);
+    (saved != now).then(|| {
+        format!(
+            "the snapshot was saved with CARGO_HOME at {saved}, this job's is at {now}: \
+             registry units hash that path and will rebuild; keep CARGO_HOME at one path"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key::Segment;
+
+    fn home(value: &str) -> Vec<ExplainLine> {
+        vec![ExplainLine {
+            input: "cargo_home".into(),
+            segment: Segment::Config,
+            value: value.into(),
+            digest: String::new(),
+        }]
+    }
+
+    #[test]
+    fn a_fallback_across_a_cargo_home_change_is_told() {
+        assert_eq!(
+            cargo_home_moved(&home("/a/.cargo"), &home("/a/.cargo")),
+            None
+        );
+        let w = cargo_home_moved(&home("/a/.cargo"), &home("/b/.cargo")).unwrap();
+        assert!(w.contains("/a/.cargo") && w.contains("/b/.cargo"), "{w}");
+        // A snapshot written before inputs were recorded says nothing.
+        assert_eq!(cargo_home_moved(&[], &home("/b/.cargo")), None);
+    }
 
     #[test]
     fn fallback_rungs_skip_the_exact_key() {

@@ -150,6 +150,19 @@ pub fn restorable(manifest: &Manifest) -> bool {
     !manifest.packs.is_empty()
 }
 
+/// Why a restore of `layer` passes over a readable snapshot, or `None` when it may use
+/// it. One that would write outside the layer's directories is passed over like an
+/// unreadable one, so an older good snapshot, and the other layer, still restore.
+pub fn unusable(manifest: &Manifest, layer: &str) -> Option<String> {
+    if manifest.check_layer(layer).is_err() {
+        return Some(format!(
+            "it would write outside the {layer} layer's directories; the manifest was not \
+             written by cargo-stash, check who may write this store"
+        ));
+    }
+    (!restorable(manifest)).then(|| "it holds no pack".to_string())
+}
+
 /// Whether a save at `key` may skip itself after this job's restore (when
 /// [`exact_hit_covers`] too): only after an exact hit on this very key whose every pack
 /// restored. The key may have changed since the restore (a file edited in between).
@@ -310,6 +323,17 @@ mod tests {
     fn only_snapshots_with_packs_restore() {
         assert!(!restorable(&manifest(Vec::new())));
         assert!(restorable(&manifest(vec![pack('a', "batch-0")])));
+        assert_eq!(
+            unusable(&manifest(Vec::new()), "target").as_deref(),
+            Some("it holds no pack")
+        );
+        assert_eq!(
+            unusable(&manifest(vec![pack('a', "batch-0")]), "target"),
+            None
+        );
+        // Target packs in a registry snapshot would write outside CARGO_HOME's parts.
+        let outside = unusable(&manifest(vec![pack('a', "batch-0")]), "registry").unwrap();
+        assert!(outside.contains("outside the registry layer"), "{outside}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use stash_core::key::ExplainLine;
 use stash_core::layout::STATE_DIR;
 use stash_core::output::{HitKind, MtimeOutput, PathBoundUnit, RestoreOutput};
-use stash_core::relocation::{self as reloc_core, Anchors};
+use stash_core::relocation as reloc_core;
 use stash_core::sources::{self as sources_core, MtimePlan, SourceManifest, Stamp, mtime_plan};
 use stash_core::{Key, Manifest, PackRef, key, ladder, manifest, supersede};
 
@@ -213,21 +213,13 @@ async fn usable(
 ) -> Result<Option<Manifest>> {
     match store.read_manifest(layer, key).await? {
         Found::Missing => Ok(None),
-        // One that would write outside the layer's directories is passed over like an
-        // unreadable one: an older good snapshot, and the other layer, still restore.
-        Found::Good(m) if m.check_layer(layer).is_err() => {
-            warnings.push(format!(
-                "skipped snapshot {key}: it would write outside the {layer} layer's \
-                 directories; the manifest was not written by cargo-stash, check who may \
-                 write this store"
-            ));
-            Ok(None)
-        }
-        Found::Good(m) if supersede::restorable(&m) => Ok(Some(*m)),
-        Found::Good(_) => {
-            warnings.push(format!("skipped snapshot {key}: it holds no pack"));
-            Ok(None)
-        }
+        Found::Good(m) => match supersede::unusable(&m, layer) {
+            None => Ok(Some(*m)),
+            Some(why) => {
+                warnings.push(format!("skipped snapshot {key}: {why}"));
+                Ok(None)
+            }
+        },
         Found::Bad(e) | Found::Newer(e) => {
             warnings.push(format!("skipped snapshot {key}: {}", describe(&e)));
             Ok(None)
@@ -260,10 +252,13 @@ async fn restore(
     }
     out.hit = hit;
     out.restored_key = Some(manifest.key.clone());
-    if let Some(w) = cargo_home_moved(&manifest.inputs, explain) {
+    if let Some(w) = ladder::cargo_home_moved(&manifest.inputs, explain) {
         out.warnings.push(w);
     }
-    let (manifest, bound) = leave_out_path_bound(manifest, &relocation::anchors_now(ws));
+    let (manifest, bound) = reloc_core::leave_out_moved(manifest, &relocation::anchors_now(ws));
+    for u in &bound {
+        tracing::info!("path-bound, left out: {} ({}): {}", u.name, u.unit, u.why);
+    }
     out.path_bound = bound;
     let root_of = |name: &str| -> PathBuf {
         match name {
@@ -286,20 +281,8 @@ async fn restore(
         }
         _ => None,
     };
-    // Everything the saving machine dated is at most a second past its `created`: when
-    // that is in our future, its clock ran ahead, and packs land already shifted back,
-    // so even a restore cut short (the deadline, a kill) leaves no artifact newer than
-    // the checkout's files. Only a `created` already past our current second counts: one
-    // within it is the
-    // ordinary case of a save just before (a test, a quick pipeline), and a shift then
-    // would only date artifacts before inputs we do not restore (a path dependency
-    // outside the checkout), rebuilding them; the shift after unpacking covers the rest.
-    let created = i64::try_from(manifest.created).unwrap_or(i64::MAX);
-    let upfront = if created > started.unix_seconds() {
-        sources_core::skew_shift((created.saturating_add(1), 0), stamp(started)).unwrap_or(0)
-    } else {
-        0
-    };
+    // A saving clock ahead of ours: packs land already shifted back.
+    let upfront = sources_core::upfront_shift(manifest.created, stamp(started));
     let results = unpack_snapshot(ctx, store, &manifest, &root_of, upfront, out).await;
     // A shifted file no longer matches its pack, so the memo must not vouch for it and
     // the next save packs it afresh: recorded only when nothing was shifted.
@@ -399,51 +382,6 @@ fn shift_restored(results: &Unpacked, root_of: &dyn Fn(&str) -> PathBuf, back: i
             }
         }
     }
-}
-
-/// Registry units hash the absolute path of their sources under CARGO_HOME, so it is a
-/// key input; a fallback can still cross a change of it, and then they all rebuild.
-fn cargo_home_moved(saved: &[ExplainLine], now: &[ExplainLine]) -> Option<String> {
-    let home = |lines: &[ExplainLine]| {
-        lines
-            .iter()
-            .find(|l| l.input == "cargo_home")
-            .map(|l| l.value.clone())
-    };
-    let (saved, now) = (home(saved)?, home(now)?);
-    (saved != now).then(|| {
-        format!(
-            "the snapshot was saved with CARGO_HOME at {saved}, this job's is at {now}: \
-             registry units hash that path and will rebuild; keep CARGO_HOME at one path"
-        )
-    })
-}
-
-/// Drops from the manifest the packs of units whose artifacts embed a path (checkout,
-/// target or build dir) that is elsewhere now; with no fingerprint, Cargo rebuilds them.
-fn leave_out_path_bound(mut manifest: Manifest, now: &Anchors) -> (Manifest, Vec<PathBoundUnit>) {
-    let Some(saved) = manifest.anchors.clone() else {
-        return (manifest, Vec::new());
-    };
-    let mut bound = Vec::new();
-    manifest.packs.retain(|p| match &p.path_bound {
-        Some(pb) if reloc_core::moved(pb, &saved, now) => {
-            tracing::info!(
-                "path-bound, left out: {} ({}): {}",
-                p.unit.as_deref().unwrap_or("?"),
-                p.group,
-                pb.why
-            );
-            bound.push(PathBoundUnit {
-                unit: p.group.clone(),
-                name: p.unit.clone().unwrap_or_default(),
-                why: pb.why.clone(),
-            });
-            false
-        }
-        _ => true,
-    });
-    (manifest, bound)
 }
 
 /// Restores the registry layer into CARGO_HOME: exact key, else the newest snapshot.
@@ -838,31 +776,4 @@ fn relink(root: &Path, path: &str, target: &str) -> Result<()> {
     }
     std::fs::hard_link(&target_path, &dest)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use stash_core::key::Segment;
-
-    fn home(value: &str) -> Vec<ExplainLine> {
-        vec![ExplainLine {
-            input: "cargo_home".into(),
-            segment: Segment::Config,
-            value: value.into(),
-            digest: String::new(),
-        }]
-    }
-
-    #[test]
-    fn a_fallback_across_a_cargo_home_change_is_told() {
-        assert_eq!(
-            cargo_home_moved(&home("/a/.cargo"), &home("/a/.cargo")),
-            None
-        );
-        let w = cargo_home_moved(&home("/a/.cargo"), &home("/b/.cargo")).unwrap();
-        assert!(w.contains("/a/.cargo") && w.contains("/b/.cargo"), "{w}");
-        // A snapshot written before inputs were recorded says nothing.
-        assert_eq!(cargo_home_moved(&[], &home("/b/.cargo")), None);
-    }
 }
