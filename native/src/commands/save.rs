@@ -700,9 +700,8 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
         path_bound: path_bound.clone(),
     };
     if let (Some(object), Some(s)) = (known, &stat)
-        && let Some((id, base)) = parse_object_name(&object)
-        && (base.is_none() || !shared.previous.is_empty())
-        && !shared.distrust.contains(&object)
+        && let Some((id, base)) =
+            bases::reusable_known(&object, !shared.previous.is_empty(), &shared.distrust)
         // An old pack is uploaded again so a concurrent `gc` sees it as young (docs/stores.md).
         && let Some(meta) = store.reusable(id, base).await.map_err(GroupError::Store)?
     {
@@ -756,14 +755,13 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
     let unchanged = stat
         .filter(|s| memo::stat(root, &dir, &paths).is_some_and(|after| after.digest == s.digest));
     let new = NewPack {
+        id: &info.id,
         root,
         group: &group.name,
         unit: group.unit.as_deref(),
         bytes: info.bytes,
     };
-    let base = bases::pick(&new, &shared.previous)
-        .filter(|b| *b != info.id)
-        .map(str::to_string);
+    let base = bases::pick(&new, &shared.previous).map(str::to_string);
     let result = store_pack(&store, &info, (&tmp, stored), base, &shared).await;
     let _ = tokio::fs::remove_file(&tmp).await;
     let put = result.map_err(GroupError::Store)?;
