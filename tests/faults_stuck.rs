@@ -614,6 +614,53 @@ fn gc_removes_staging_objects_a_killed_save_left() {
     );
 }
 
+/// Issue 15: gc re-parsed the key format and, under a user prefix that looks like the
+/// `stash1` head (`--prefix stash2`), dropped the config segment: `--keep 1` then ranked
+/// two configs' snapshots together and deleted the older config's only snapshot.
+#[test]
+fn gc_keep_ranks_each_config_apart_under_a_prefix_like_stash2() {
+    let project = copy_fixture("workspace", "gc-prefix");
+    let store = tempfile::tempdir().unwrap();
+    let with_flags = |flags: &str| {
+        let mut stash = Stash::local(store.path());
+        stash.env.push(("RUSTFLAGS".into(), flags.into()));
+        stash
+    };
+    let key_of = |flags: &str, suffix: &str| {
+        with_flags(flags).json(
+            &project.root,
+            &["key", "--prefix", "stash2", "--suffix", suffix],
+        )["target"]["key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (a, b_old, b_new) = (
+        key_of("", "1"),
+        key_of("-Copt-level=1", "1"),
+        key_of("-Copt-level=1", "2"),
+    );
+    let day = 86_400;
+    for (key, age) in [(&a, 3 * day), (&b_old, 2 * day), (&b_new, day)] {
+        let path = manifest_file(store.path(), key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"{}").unwrap();
+        let then =
+            filetime::FileTime::from_unix_time(filetime::FileTime::now().unix_seconds() - age, 0);
+        filetime::set_file_mtime(&path, then).unwrap();
+    }
+    let gc = Stash::local(store.path()).json(store.path(), &["gc", "--keep", "1", "--dry-run"]);
+    let deleted: Vec<&str> = gc["snapshots_deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(deleted, [b_old.as_str()], "{gc}");
+    assert_eq!(gc["snapshots_deleted"][0]["reason"], "keep", "{gc}");
+    assert_eq!(gc["snapshots_kept"], 2, "{gc}");
+}
+
 /// Starts `cargo-stash <args>` in `dir` and SIGKILLs it after `after`.
 fn kill_after(stash: &Stash, dir: &Path, args: &[&str], after: std::time::Duration) -> bool {
     let mut child = std::process::Command::new(stash_tests::stash_bin())

@@ -28,6 +28,7 @@ fn clone_elsewhere_restores_every_registry_unit_fresh() {
     let restored = stash.json(&clone.root, &["restore", "--suffix", "a"]);
     assert_eq!(restored["hit"], "exact", "{restored}");
     assert_eq!(restored["packs_failed"], 0);
+    registry_output_is_its_own(&restored);
 
     let units = build_json(&clone.root, &[]);
     let registry: Vec<_> = units.iter().filter(|u| u.is_registry()).collect();
@@ -38,6 +39,22 @@ fn clone_elsewhere_restores_every_registry_unit_fresh() {
         "registry units rebuilt after restore: {stale:?}"
     );
     assert_eq!(run_app(&clone.root), EXPECTED);
+}
+
+/// Issue 15: restore built the registry layer's output by cloning the target's and
+/// resetting fields; it holds the registry's own values and none of the target-only ones.
+fn registry_output_is_its_own(restored: &serde_json::Value) {
+    assert!(restored["mtime"].is_object(), "{restored}");
+    let reg = &restored["registry"];
+    assert_eq!(reg["layer"], "registry", "{restored}");
+    assert_eq!(reg["hit"], "exact", "{restored}");
+    assert!(reg["key"].as_str().unwrap().contains("-registry-"), "{reg}");
+    assert_ne!(reg["restored_key"], restored["restored_key"], "{reg}");
+    assert!(reg["files"].as_u64().unwrap() > 0, "{reg}");
+    assert_ne!(reg["files"], restored["files"], "{reg}");
+    for target_only in ["mtime", "clock_shift_ms", "path_bound", "registry"] {
+        assert!(reg.get(target_only).is_none(), "{target_only} in {reg}");
+    }
 }
 
 #[test]

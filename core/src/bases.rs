@@ -14,8 +14,17 @@ pub const PATCH_MIN_BYTES: u64 = 1 << 20;
 /// Larger bases are not used: save and restore hold a base's tar in memory.
 pub const BASE_MAX_BYTES: u64 = 256 << 20;
 
+/// Whether a patch of `patch_bytes` is stored instead of the whole pack
+/// (`whole_bytes`, compressed): only at most half its size, since restoring a patch
+/// costs a second download (the base) and a base tar in memory.
+pub fn patch_pays(patch_bytes: u64, whole_bytes: u64) -> bool {
+    patch_bytes.saturating_mul(2) <= whole_bytes
+}
+
 /// A new pack, as the base choice sees it.
 pub struct NewPack<'a> {
+    /// Its content id: a pack is never a patch against itself.
+    pub id: &'a str,
     pub root: &'a str,
     /// Unit id (`<profile>/<hash>`) or `batch-<n>`.
     pub group: &'a str,
@@ -44,6 +53,21 @@ pub fn pick<'a>(new: &NewPack<'_>, previous: &'a [PackRef]) -> Option<&'a str> {
         })
         .min_by_key(|p| p.bytes.abs_diff(new.bytes))
         .map(|p| p.base.as_deref().unwrap_or(&p.id))
+        .filter(|base| *base != new.id)
+}
+
+/// The stored object a save may reference for a group whose bytes it already knows
+/// were stored as `object` (a pack id, or a patch's `<id>.<base>`), split as
+/// `(id, base)`: never one this job's restore found bad (`distrust`), and a patch only
+/// when this save stores patches at all (`patches`: a restored snapshot, no
+/// `--no-patches`). The store must still show it young enough to reference.
+pub fn reusable_known<'a>(
+    object: &'a str,
+    patches: bool,
+    distrust: &std::collections::BTreeSet<String>,
+) -> Option<(&'a str, Option<&'a str>)> {
+    let (id, base) = crate::manifest::parse_object_name(object)?;
+    (!distrust.contains(object) && (base.is_none() || patches)).then_some((id, base))
 }
 
 /// `debug` of `debug/0a1b2c3d4e5f6789` (and `debug/build/pkg` of the new build-dir
@@ -72,6 +96,7 @@ mod tests {
 
     fn new<'a>(group: &'a str, unit: Option<&'a str>, bytes: u64) -> NewPack<'a> {
         NewPack {
+            id: "n",
             root: "target",
             group,
             unit,
@@ -93,6 +118,38 @@ mod tests {
         assert_eq!(pick(&bin, &previous), Some(&*"a".repeat(64)));
         let rel = new("release/7777", Some("app"), 60 << 20);
         assert_eq!(pick(&rel, &previous), Some(&*"c".repeat(64)));
+    }
+
+    #[test]
+    fn a_pack_is_never_its_own_base() {
+        let previous = [old('a', "debug/1111", "app", 70 << 20, None)];
+        let same = "a".repeat(64);
+        let mut unchanged = new("debug/1111", Some("app"), 70 << 20);
+        unchanged.id = &same;
+        assert_eq!(pick(&unchanged, &previous), None);
+    }
+
+    #[test]
+    fn known_objects_are_reused_unless_bad_and_patches_only_with_patches_on() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let patch = format!("{a}.{b}");
+        let none = std::collections::BTreeSet::new();
+        assert_eq!(reusable_known(&a, false, &none), Some((a.as_str(), None)));
+        assert_eq!(
+            reusable_known(&patch, true, &none),
+            Some((a.as_str(), Some(b.as_str())))
+        );
+        assert_eq!(reusable_known(&patch, false, &none), None);
+        assert_eq!(reusable_known(&a, true, &[a.clone()].into()), None);
+        assert_eq!(reusable_known("not-an-object", true, &none), None);
+    }
+
+    #[test]
+    fn a_patch_pays_at_half_the_pack_or_less() {
+        assert!(patch_pays(50, 100));
+        assert!(!patch_pays(51, 100));
+        assert!(patch_pays(0, 0));
+        assert!(!patch_pays(u64::MAX / 2 + 1, u64::MAX - 1));
     }
 
     #[test]

@@ -9,6 +9,8 @@
 pub mod bases;
 pub mod error;
 pub mod key;
+pub mod key_parts;
+pub mod ladder;
 pub mod layout;
 pub mod manifest;
 pub mod miss;
@@ -17,6 +19,7 @@ pub mod path;
 pub mod plan;
 pub mod registry;
 pub mod relocation;
+pub mod retention;
 pub mod sources;
 pub mod stats;
 pub mod supersede;

@@ -76,6 +76,17 @@ impl PackRef {
     pub fn object(&self) -> String {
         object_name(&self.id, self.base.as_deref())
     }
+
+    /// Every object a restore of this pack reads: its own and, for a patch, its base.
+    /// A snapshot references (and `gc` keeps) all of them; one bad one spoils the pack.
+    pub fn objects(&self) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(self.object()).chain(self.base.clone())
+    }
+
+    /// Whether any object this pack needs is among `bad`.
+    pub fn needs_any(&self, bad: &std::collections::BTreeSet<String>) -> bool {
+        self.objects().any(|o| bad.contains(&o))
+    }
 }
 
 /// `<id>` for a whole pack, `<id>.<base>` for a patch against `base`.
@@ -280,6 +291,38 @@ pub fn is_pack_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[cfg(test)]
+mod pack_objects_tests {
+    use super::*;
+
+    #[test]
+    fn a_patch_needs_its_base_too() {
+        let mut p = PackRef {
+            id: "a".repeat(64),
+            root: "target".into(),
+            group: "debug/x".into(),
+            unit: None,
+            files: 1,
+            bytes: 1,
+            stored: 1,
+            base: None,
+            path_bound: None,
+        };
+        assert_eq!(p.objects().collect::<Vec<_>>(), ["a".repeat(64)]);
+        p.base = Some("b".repeat(64));
+        let objects: Vec<String> = p.objects().collect();
+        assert_eq!(
+            objects,
+            [
+                format!("{}.{}", "a".repeat(64), "b".repeat(64)),
+                "b".repeat(64)
+            ]
+        );
+        assert!(p.needs_any(&["b".repeat(64)].into()));
+        assert!(!p.needs_any(&["a".repeat(64)].into()));
+    }
 }
 
 #[cfg(test)]

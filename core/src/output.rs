@@ -61,6 +61,32 @@ pub struct RestoreOutput {
     pub path_bound: Vec<PathBoundUnit>,
 }
 
+impl RestoreOutput {
+    /// The output of a restore of `layer` at `key` before it found anything: a miss
+    /// with nothing counted. Each layer's output starts here, so the registry's never
+    /// carries the target's values.
+    pub fn miss(layer: &str, key: &str) -> RestoreOutput {
+        RestoreOutput {
+            version: OUTPUT_VERSION,
+            layer: layer.to_string(),
+            key: key.to_string(),
+            hit: HitKind::Miss,
+            restored_key: None,
+            packs: 0,
+            packs_failed: 0,
+            files: 0,
+            bytes_downloaded: 0,
+            bytes_written: 0,
+            seconds: 0.0,
+            warnings: Vec::new(),
+            mtime: None,
+            clock_shift_ms: None,
+            registry: None,
+            path_bound: Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PathBoundUnit {
     /// `<profile dir>/<hash>`.
@@ -101,8 +127,7 @@ pub struct SaveOutput {
     pub version: u32,
     pub layer: String,
     pub key: String,
-    /// `saved`, `already-saved`, `skipped-exact-hit`, `nothing-to-save`, `failed`.
-    pub outcome: String,
+    pub outcome: SaveOutcome,
     /// When `saved` replaced a stored snapshot at the same key: why (see
     /// `supersede::Why`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,6 +155,60 @@ pub struct SaveOutput {
     /// The registry layer (CARGO_HOME's crates, index, git databases), when saved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<Box<SaveOutput>>,
+}
+
+/// What a save did at its key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SaveOutcome {
+    /// A snapshot was published (created, or replacing one found wanting).
+    Saved,
+    /// The store already holds an as-good snapshot at the key: nothing published.
+    AlreadySaved,
+    /// The restore was an exact hit that covers every unit built: nothing to add.
+    SkippedExactHit,
+    /// The target dir holds no built unit: nothing published.
+    NothingToSave,
+    /// A cache problem stopped the save (it warned and exited 0).
+    #[default]
+    Failed,
+}
+
+impl SaveOutcome {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SaveOutcome::Saved => "saved",
+            SaveOutcome::AlreadySaved => "already-saved",
+            SaveOutcome::SkippedExactHit => "skipped-exact-hit",
+            SaveOutcome::NothingToSave => "nothing-to-save",
+            SaveOutcome::Failed => "failed",
+        }
+    }
+}
+
+impl SaveOutput {
+    /// The output of a save of `layer` at `key` before it did anything.
+    pub fn start(layer: &str, key: &str) -> SaveOutput {
+        SaveOutput {
+            version: OUTPUT_VERSION,
+            layer: layer.to_string(),
+            key: key.to_string(),
+            outcome: SaveOutcome::Failed,
+            replaced: None,
+            packs: 0,
+            packs_uploaded: 0,
+            packs_patched: 0,
+            bytes_uploaded: 0,
+            bytes_skipped: 0,
+            bytes_total: 0,
+            seconds: 0.0,
+            warnings: Vec::new(),
+            units_unused: 0,
+            usage_note: None,
+            registry: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -180,9 +259,58 @@ pub struct BuiltUnit {
     /// `<profile dir>/<hash>`.
     pub unit: String,
     pub name: String,
-    /// `rebuilt`, `new` or `path-bound`.
-    pub status: String,
+    pub status: BuiltStatus,
     pub reason: crate::stats::Reason,
+}
+
+/// How `stats` counts a unit the build compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuiltStatus {
+    /// Restored, then compiled again.
+    Rebuilt,
+    /// Not in the snapshot.
+    New,
+    /// Left out by the restore because it embeds a path that moved.
+    PathBound,
+}
+
+impl BuiltStatus {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuiltStatus::Rebuilt => "rebuilt",
+            BuiltStatus::New => "new",
+            BuiltStatus::PathBound => "path-bound",
+        }
+    }
+}
+
+/// `--json` output of `ls`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LsOutput {
+    pub version: u32,
+    pub snapshots: Vec<ListedSnapshot>,
+}
+
+/// One snapshot of `ls`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ListedSnapshot {
+    pub layer: String,
+    pub key: String,
+    /// Compressed bytes of the snapshot's packs (shared packs counted in each snapshot).
+    pub stored_bytes: u64,
+    /// Content bytes the snapshot restores.
+    pub bytes: u64,
+    pub packs: u64,
+    /// Size of the manifest object, bytes.
+    pub manifest_bytes: u64,
+    /// RFC 3339 time the snapshot was published.
+    pub saved: String,
+    pub age_seconds: i64,
+    /// Why the manifest could not be read, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// `--json` output of a command that failed (exit 1, 2 or 4, or 3 with `--strict`):
@@ -199,4 +327,81 @@ pub struct ErrorOutput {
     pub causes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+}
+
+/// `--json` output of `gc`. Fields are only ever added.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GcOutput {
+    pub version: u32,
+    pub dry_run: bool,
+    /// Snapshots deleted (or, with `--dry-run`, that would be).
+    pub snapshots_deleted: Vec<DeletedSnapshot>,
+    pub snapshots_kept: u64,
+    /// Packs deleted (or that would be): unreferenced and older than the grace period.
+    pub packs_deleted: u64,
+    pub bytes_freed: u64,
+    /// Unreferenced packs younger than the grace period: maybe a save in flight.
+    pub packs_in_grace: u64,
+    pub packs_kept: u64,
+    /// Half-written objects a killed save left in a local store (`<name>#<n>`, which
+    /// listings never show), deleted once older than the grace period.
+    pub staging_deleted: u64,
+    pub seconds: f64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeletedSnapshot {
+    pub layer: String,
+    pub key: String,
+    pub age_seconds: i64,
+    pub reason: crate::retention::DeleteReason,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wire values docs/cli.md promises, and `as_str` agrees with serde.
+    #[test]
+    fn wire_values_are_the_documented_ones() {
+        use SaveOutcome::*;
+        let outcomes = [Saved, AlreadySaved, SkippedExactHit, NothingToSave, Failed];
+        let names: Vec<_> = outcomes.iter().map(|o| o.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "saved",
+                "already-saved",
+                "skipped-exact-hit",
+                "nothing-to-save",
+                "failed"
+            ]
+        );
+        for o in outcomes {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
+        use BuiltStatus::*;
+        for (s, name) in [
+            (Rebuilt, "rebuilt"),
+            (New, "new"),
+            (PathBound, "path-bound"),
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), name);
+            assert_eq!(s.as_str(), name);
+        }
+    }
+
+    /// Issue 15: the registry's output was a clone of the target's with fields reset.
+    #[test]
+    fn a_fresh_restore_output_carries_nothing() {
+        let out = serde_json::to_value(RestoreOutput::miss("registry", "k")).unwrap();
+        assert_eq!(
+            out,
+            serde_json::json!({"version": OUTPUT_VERSION, "layer": "registry", "key": "k",
+                "hit": "miss", "restored_key": null, "packs": 0, "packs_failed": 0,
+                "files": 0, "bytes_downloaded": 0, "bytes_written": 0, "seconds": 0.0,
+                "warnings": []})
+        );
+    }
 }

@@ -169,6 +169,31 @@ pub fn moved(pb: &PathBound, saved: &Anchors, now: &Anchors) -> bool {
     })
 }
 
+/// Drops from `manifest` the packs of units whose artifacts embed a path (checkout,
+/// target or build dir) that is elsewhere `now`, and names them: with no fingerprint,
+/// Cargo rebuilds them. A snapshot saved before the scan (no anchors) keeps every pack.
+pub fn leave_out_moved(
+    mut manifest: crate::Manifest,
+    now: &Anchors,
+) -> (crate::Manifest, Vec<crate::output::PathBoundUnit>) {
+    let Some(saved) = manifest.anchors.clone() else {
+        return (manifest, Vec::new());
+    };
+    let mut bound = Vec::new();
+    manifest.packs.retain(|p| match &p.path_bound {
+        Some(pb) if moved(pb, &saved, now) => {
+            bound.push(crate::output::PathBoundUnit {
+                unit: p.group.clone(),
+                name: p.unit.clone().unwrap_or_default(),
+                why: pb.why.clone(),
+            });
+            false
+        }
+        _ => true,
+    });
+    (manifest, bound)
+}
+
 /// The inputs and `# env-dep` pairs of one rustc dep-info file (Makefile syntax, spaces
 /// in paths escaped with `\`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -504,5 +529,72 @@ mod tests {
         (0..hay.len())
             .filter(|i| hay[*i..].starts_with(needle))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod leave_out_tests {
+    use super::*;
+    use crate::manifest::{MANIFEST_SCHEMA, PackRef};
+
+    fn pack(group: &str, bound: Option<Anchor>) -> PackRef {
+        PackRef {
+            id: "a".repeat(64),
+            root: "target".into(),
+            group: group.into(),
+            unit: Some(format!("{group}-name")),
+            files: 1,
+            bytes: 1,
+            stored: 1,
+            base: None,
+            path_bound: bound.map(|a| PathBound {
+                anchors: vec![a],
+                why: format!("embeds {a:?}"),
+            }),
+        }
+    }
+
+    #[test]
+    fn only_units_bound_to_a_moved_anchor_are_left_out() {
+        let at = |checkout: &str| -> Anchors {
+            [
+                (Anchor::Checkout, checkout.to_string()),
+                (Anchor::Target, "/t".to_string()),
+            ]
+            .into()
+        };
+        let manifest = crate::Manifest {
+            schema: MANIFEST_SCHEMA,
+            layer: "target".into(),
+            key: "k".into(),
+            created: 0,
+            tool: "t".into(),
+            roots: Default::default(),
+            packs: vec![
+                pack("debug/free", None),
+                pack("debug/co", Some(Anchor::Checkout)),
+                pack("debug/tg", Some(Anchor::Target)),
+            ],
+            links: Vec::new(),
+            inputs: Vec::new(),
+            sources: None,
+            anchors: Some(at("/a")),
+        };
+        let (kept, bound) = leave_out_moved(manifest.clone(), &at("/a"));
+        assert_eq!((kept.packs.len(), bound.len()), (3, 0));
+        let (kept, bound) = leave_out_moved(manifest.clone(), &at("/b"));
+        let groups: Vec<&str> = kept.packs.iter().map(|p| p.group.as_str()).collect();
+        assert_eq!(groups, ["debug/free", "debug/tg"]);
+        assert_eq!(bound.len(), 1);
+        assert_eq!(
+            (bound[0].unit.as_str(), bound[0].name.as_str()),
+            ("debug/co", "debug/co-name")
+        );
+        // A snapshot saved before the scan keeps every pack.
+        let unscanned = crate::Manifest {
+            anchors: None,
+            ..manifest
+        };
+        assert_eq!(leave_out_moved(unscanned, &at("/b")).0.packs.len(), 3);
     }
 }

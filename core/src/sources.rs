@@ -173,6 +173,25 @@ pub fn skew_shift(newest: Stamp, now: Stamp) -> Option<i128> {
     (nanos(newest) >= nanos(now)).then_some(back)
 }
 
+/// The shift a restore applies before unpacking (nanoseconds, 0 for none), given the
+/// snapshot's `created` (Unix seconds) and when the restore started. Everything the
+/// saving machine dated is at most a second past its `created`: when that is in our
+/// future its clock ran ahead, and packs land already shifted back, so even a restore
+/// cut short (the deadline, a kill) leaves no artifact newer than the checkout's files.
+/// Only a `created` already past our current second counts: one within it is the
+/// ordinary case of a save just before (a test, a quick pipeline), and a shift then
+/// would only date artifacts before inputs a restore does not put back (a path
+/// dependency outside the checkout), rebuilding them; the shift after unpacking
+/// ([`skew_shift`] of what was restored) covers the rest.
+pub fn upfront_shift(created_s: u64, started: Stamp) -> i128 {
+    let created = i64::try_from(created_s).unwrap_or(i64::MAX);
+    if created > started.0 {
+        skew_shift((created.saturating_add(1), 0), started).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
 /// `t` moved `back` nanoseconds into the past.
 pub fn shifted(t: Stamp, back: i128) -> Stamp {
     let n = nanos(t) - back;
@@ -340,6 +359,20 @@ pub fn directories(files: &[String], digest: impl Fn(&[u8]) -> String) -> Vec<(S
             (dir, digest(joined.as_bytes()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod upfront_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_created_past_our_current_second_shifts_upfront() {
+        assert_eq!(upfront_shift(100, (100, 999_999_999)), 0);
+        assert_eq!(upfront_shift(99, (100, 0)), 0);
+        // Created at 105 means dated up to 106; shifted to before now, with the margin.
+        assert_eq!(upfront_shift(105, (100, 0)), 6_000_000_000 + SKEW_MARGIN_NS);
+        assert!(upfront_shift(u64::MAX, (100, 0)) > 0);
+    }
 }
 
 #[cfg(test)]

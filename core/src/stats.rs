@@ -1,11 +1,144 @@
-//! Why a unit was rebuilt, read from Cargo's own fingerprint JSON: the restored copy
-//! against the one the build wrote. Each field Cargo hashes into a fingerprint maps to a
-//! cause a user can act on.
+//! What the build after a restore made of it (`cargo stash stats`): each unit fresh,
+//! rebuilt, unused or new, and why a unit was rebuilt, read from Cargo's own fingerprint
+//! JSON: the restored copy against the one the build wrote. Each field Cargo hashes
+//! into a fingerprint maps to a cause a user can act on. The caller gathers the units
+//! and their fingerprint times; the counting is here.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::output::BuiltUnit;
+use crate::output::{BuiltStatus, BuiltUnit, HitKind, OUTPUT_VERSION, StatsOutput, UnitCounts};
+
+/// Fingerprint file name -> its JSON.
+pub type Fingerprints = BTreeMap<String, Value>;
+
+/// A unit in the target dir after the build, as `stats` sees it.
+#[derive(Clone, Debug, Default)]
+pub struct SeenUnit {
+    /// `<root>:<group>`, as the restore recorded its units.
+    pub id: String,
+    /// The package's unit name.
+    pub name: String,
+    /// Content bytes.
+    pub bytes: u64,
+    pub fingerprints: Fingerprints,
+    /// A fingerprint file was written after the restore began: Cargo compiled the unit.
+    pub written: bool,
+    /// A fingerprint file was read since the restore: Cargo looked at the unit.
+    pub read: bool,
+}
+
+/// What the restore recorded: `<root>:<group>` -> (unit name, fingerprints) of every
+/// unit it put back, and the `<group>`s it left out as path-bound.
+pub struct Restored<'a> {
+    pub units: &'a BTreeMap<String, (String, Fingerprints)>,
+    pub path_bound: &'a BTreeSet<String>,
+}
+
+/// `stats`' report on the units of each root (one list per root). A unit neither
+/// restored nor written since the restore is not this job's and is not counted.
+pub fn classify(
+    roots: &[Vec<SeenUnit>],
+    restored: &Restored<'_>,
+    (hit, restored_key): (HitKind, Option<String>),
+) -> StatsOutput {
+    let mut counts = UnitCounts::default();
+    let mut built = Vec::new();
+    let mut bytes_fresh = 0;
+    for units in roots {
+        let mut current: BTreeMap<&str, (&SeenUnit, bool)> = BTreeMap::new();
+        for u in units {
+            let was_restored = restored.units.contains_key(&u.id);
+            match (was_restored, u.written, u.read) {
+                (true, true, _) => counts.rebuilt += 1,
+                (true, false, true) => {
+                    counts.fresh += 1;
+                    bytes_fresh += u.bytes;
+                }
+                (true, false, false) => counts.unused += 1,
+                (false, true, _) => counts.new += 1,
+                (false, false, _) => continue,
+            }
+            current.insert(&u.id, (u, was_restored));
+        }
+        for (id, (u, was_restored)) in current.iter().filter(|(_, (u, _))| u.written) {
+            built.push(built_unit(id, u, *was_restored, restored, &current));
+        }
+    }
+    settle(&mut built);
+    // Path-bound units were left out by the restore: built anew, they are not "new".
+    counts.path_bound = built
+        .iter()
+        .filter(|b| b.status == BuiltStatus::PathBound)
+        .count() as u64;
+    counts.new -= counts.path_bound.min(counts.new);
+    counts.restored = counts.fresh + counts.rebuilt + counts.unused;
+    let mut reasons: BTreeMap<Reason, u64> = BTreeMap::new();
+    for b in &built {
+        *reasons.entry(b.reason).or_default() += 1;
+    }
+    let advice = reasons
+        .iter()
+        .map(|(r, n)| format!("{n} units: {}: {}", r.as_str(), r.hint()))
+        .collect();
+    StatsOutput {
+        version: OUTPUT_VERSION,
+        hit,
+        restored_key,
+        units: counts,
+        built,
+        reasons,
+        bytes_fresh,
+        advice,
+    }
+}
+
+/// A unit the build compiled, with its status and cause. `current` holds this root's
+/// units (and whether each was restored).
+fn built_unit(
+    id: &str,
+    u: &SeenUnit,
+    was_restored: bool,
+    restored: &Restored<'_>,
+    current: &BTreeMap<&str, (&SeenUnit, bool)>,
+) -> BuiltUnit {
+    let unit = id.split_once(':').map_or(id, |(_, u)| u);
+    let path_bound = restored.path_bound.contains(unit);
+    let reason = if path_bound {
+        Reason::PathBound
+    } else if was_restored {
+        compare(&restored.units[id].1, &u.fingerprints, true).unwrap_or(Reason::SourceChanged)
+    } else {
+        // A new hash: compare with a restored unit of the same package and target that
+        // this build did not compile again.
+        restored
+            .units
+            .iter()
+            .filter(|(other, (n, _))| {
+                *n == u.name && !current.get(other.as_str()).is_some_and(|c| c.0.written)
+            })
+            .find_map(|(_, (_, old))| compare(old, &u.fingerprints, false))
+            .unwrap_or(Reason::NewUnit)
+    };
+    BuiltUnit {
+        unit: unit.to_string(),
+        name: u.name.clone(),
+        status: match (path_bound, was_restored) {
+            (true, _) => BuiltStatus::PathBound,
+            (false, true) => BuiltStatus::Rebuilt,
+            (false, false) => BuiltStatus::New,
+        },
+        reason,
+    }
+}
+
+/// The reason from the first fingerprint file both sides have.
+fn compare(old: &Fingerprints, new: &Fingerprints, same_unit: bool) -> Option<Reason> {
+    new.iter()
+        .find_map(|(file, v)| Some(rebuild_reason(old.get(file)?, v, same_unit)))
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -40,6 +173,25 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::SourceChanged => "source-changed",
+            Reason::ToolchainChanged => "toolchain-changed",
+            Reason::PathChanged => "path-changed",
+            Reason::VersionChanged => "version-changed",
+            Reason::PathBound => "path-bound",
+            Reason::FlagsChanged => "flags-changed",
+            Reason::FeaturesChanged => "features-changed",
+            Reason::ProfileChanged => "profile-changed",
+            Reason::ConfigChanged => "config-changed",
+            Reason::DependencyChanged => "dependency-changed",
+            Reason::EnvChanged => "env-changed",
+            Reason::NewUnit => "new-unit",
+        }
+    }
+
+    /// What the cause means and what to change.
     pub fn hint(self) -> &'static str {
         match self {
             Reason::SourceChanged => {
@@ -168,6 +320,113 @@ mod tests {
                "rustflags": [], "config": 5, "compile_kind": 0})
     }
 
+    const ALL: [Reason; 12] = [
+        Reason::SourceChanged,
+        Reason::ToolchainChanged,
+        Reason::PathChanged,
+        Reason::VersionChanged,
+        Reason::PathBound,
+        Reason::FlagsChanged,
+        Reason::FeaturesChanged,
+        Reason::ProfileChanged,
+        Reason::ConfigChanged,
+        Reason::DependencyChanged,
+        Reason::EnvChanged,
+        Reason::NewUnit,
+    ];
+
+    #[test]
+    fn reasons_are_their_wire_values() {
+        for r in ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+    }
+
+    fn seen(id: &str, name: &str, written: bool, read: bool, fp: Value) -> SeenUnit {
+        SeenUnit {
+            id: id.into(),
+            name: name.into(),
+            bytes: 10,
+            fingerprints: [("lib-x.json".to_string(), fp)].into(),
+            written,
+            read,
+        }
+    }
+
+    fn with(k: &str, v: Value) -> Value {
+        let mut f = fp();
+        f[k] = v;
+        f
+    }
+
+    #[test]
+    fn units_are_fresh_rebuilt_unused_new_or_path_bound() {
+        let old = |name: &str| (name.to_string(), [("lib-x.json".to_string(), fp())].into());
+        let units: BTreeMap<String, (String, Fingerprints)> = [
+            ("target:debug/fresh".to_string(), old("fresh")),
+            ("target:debug/edited".to_string(), old("edited")),
+            ("target:debug/idle".to_string(), old("idle")),
+            ("target:debug/bumped1".to_string(), old("bumped")),
+        ]
+        .into();
+        let bound: BTreeSet<String> = ["debug/moved".to_string()].into();
+        let roots = vec![vec![
+            seen("target:debug/fresh", "fresh", false, true, fp()),
+            seen("target:debug/edited", "edited", true, true, fp()),
+            seen("target:debug/idle", "idle", false, false, fp()),
+            seen(
+                "target:debug/bumped2",
+                "bumped",
+                true,
+                true,
+                with("path", json!(9)),
+            ),
+            seen("target:debug/brand", "brand", true, true, fp()),
+            seen("target:debug/moved", "moved", true, true, fp()),
+            // Neither restored nor built by this job: someone else's.
+            seen("target:debug/stale", "stale", false, true, fp()),
+        ]];
+        let restored = Restored {
+            units: &units,
+            path_bound: &bound,
+        };
+        let out = classify(&roots, &restored, (HitKind::Fallback, Some("k".into())));
+        let c = &out.units;
+        assert_eq!(
+            (
+                c.restored,
+                c.fresh,
+                c.rebuilt,
+                c.unused,
+                c.new,
+                c.path_bound
+            ),
+            (3, 1, 1, 1, 2, 1)
+        );
+        assert_eq!(out.bytes_fresh, 10);
+        let built: Vec<(&str, BuiltStatus, Reason)> = out
+            .built
+            .iter()
+            .map(|b| (b.unit.as_str(), b.status, b.reason))
+            .collect();
+        assert_eq!(
+            built,
+            [
+                ("debug/brand", BuiltStatus::New, Reason::NewUnit),
+                ("debug/bumped2", BuiltStatus::New, Reason::VersionChanged),
+                ("debug/edited", BuiltStatus::Rebuilt, Reason::SourceChanged),
+                ("debug/moved", BuiltStatus::PathBound, Reason::PathBound),
+            ]
+        );
+        assert_eq!(out.reasons.values().sum::<u64>(), 4);
+        assert_eq!(out.advice.len(), 4);
+        assert!(
+            out.advice[0].starts_with("1 units: source-changed: "),
+            "{:?}",
+            out.advice
+        );
+    }
+
     #[test]
     fn names_the_field_that_changed() {
         let with = |k: &str, v: Value| {
@@ -230,7 +489,7 @@ mod tests {
         let unit = |name: &str, reason| BuiltUnit {
             unit: format!("debug/{name}"),
             name: name.into(),
-            status: "new".into(),
+            status: BuiltStatus::New,
             reason,
         };
         let mut built = vec![

@@ -6,6 +6,8 @@
 use std::collections::BTreeSet;
 
 use crate::Manifest;
+use crate::output::{HitKind, SaveOutcome};
+use crate::usage::RestoreSeen;
 
 /// What a save found at its own key.
 #[derive(Clone, Debug)]
@@ -84,10 +86,7 @@ pub fn decide(stored: &Stored<'_>, built: &BTreeSet<(String, String)>) -> Publis
             let bad = manifest
                 .packs
                 .iter()
-                .filter(|p| {
-                    bad_objects.contains(&p.object())
-                        || p.base.as_ref().is_some_and(|b| bad_objects.contains(b))
-                })
+                .filter(|p| p.needs_any(bad_objects))
                 .count();
             if bad > 0 {
                 return Publish::Replace(Why::BadPacks(bad));
@@ -125,10 +124,7 @@ pub fn carried_over(
         .iter()
         .filter(|p| is_content(&p.group))
         .filter(|p| !built.contains(&(p.root.clone(), p.group.clone())))
-        .filter(|p| {
-            !bad_objects.contains(&p.object())
-                && !p.base.as_ref().is_some_and(|b| bad_objects.contains(b))
-        })
+        .filter(|p| !p.needs_any(bad_objects))
         .cloned()
         .collect()
 }
@@ -154,15 +150,57 @@ pub fn restorable(manifest: &Manifest) -> bool {
     !manifest.packs.is_empty()
 }
 
-/// Whether a save after this job's restore may skip itself: only after an exact hit
-/// whose every pack restored.
-pub fn skip_after_exact_hit(exact_hit_on_this_key: bool, packs_failed: usize) -> bool {
-    exact_hit_on_this_key && packs_failed == 0
+/// Why a restore of `layer` passes over a readable snapshot, or `None` when it may use
+/// it. One that would write outside the layer's directories is passed over like an
+/// unreadable one, so an older good snapshot, and the other layer, still restore.
+pub fn unusable(manifest: &Manifest, layer: &str) -> Option<String> {
+    if manifest.check_layer(layer).is_err() {
+        return Some(format!(
+            "it would write outside the {layer} layer's directories; the manifest was not \
+             written by cargo-stash, check who may write this store"
+        ));
+    }
+    (!restorable(manifest)).then(|| "it holds no pack".to_string())
 }
 
-/// Stored snapshots a restore tries per rung of the ladder, newest first, before moving
-/// on: unreadable ones are skipped, but a store full of them must not stall the restore.
-pub const TRIES_PER_RUNG: usize = 8;
+/// Whether a save at `key` may skip itself after this job's restore (when
+/// [`exact_hit_covers`] too): only after an exact hit on this very key whose every pack
+/// restored. The key may have changed since the restore (a file edited in between).
+pub fn skip_after_exact_hit(key: &str, restore: Option<&RestoreSeen<'_>>) -> bool {
+    restore.is_some_and(|r| {
+        r.hit == HitKind::Exact && r.restored_key == Some(key) && r.packs_failed == 0
+    })
+}
+
+/// This job's packs plus, when the decision replaces the stored snapshot, the packs it
+/// keeps of it ([`carried_over`]).
+pub fn snapshot_packs(
+    mut packs: Vec<crate::PackRef>,
+    carried: Vec<crate::PackRef>,
+    decision: &Publish,
+) -> Vec<crate::PackRef> {
+    if matches!(decision, Publish::Replace(_)) {
+        packs.extend(carried);
+    }
+    packs
+}
+
+/// Whether a snapshot with these packs is worth publishing: one without a content pack
+/// would restore nothing and, at a key, would only hide a better one.
+pub fn worth_publishing(packs: &[crate::PackRef]) -> bool {
+    packs.iter().any(|p| is_content(&p.group))
+}
+
+impl Publish {
+    /// The save's outcome when the decision publishes nothing; `None` when it goes on.
+    pub fn outcome_without_publishing(&self) -> Option<SaveOutcome> {
+        match self {
+            Publish::Nothing => Some(SaveOutcome::NothingToSave),
+            Publish::Keep => Some(SaveOutcome::AlreadySaved),
+            Publish::Create | Publish::Replace(_) => None,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -285,6 +323,17 @@ mod tests {
     fn only_snapshots_with_packs_restore() {
         assert!(!restorable(&manifest(Vec::new())));
         assert!(restorable(&manifest(vec![pack('a', "batch-0")])));
+        assert_eq!(
+            unusable(&manifest(Vec::new()), "target").as_deref(),
+            Some("it holds no pack")
+        );
+        assert_eq!(
+            unusable(&manifest(vec![pack('a', "batch-0")]), "target"),
+            None
+        );
+        // Target packs in a registry snapshot would write outside CARGO_HOME's parts.
+        let outside = unusable(&manifest(vec![pack('a', "batch-0")]), "registry").unwrap();
+        assert!(outside.contains("outside the registry layer"), "{outside}");
     }
 
     #[test]
@@ -319,9 +368,51 @@ mod tests {
     }
 
     #[test]
-    fn exact_hit_skips_only_when_complete() {
-        assert!(skip_after_exact_hit(true, 0));
-        assert!(!skip_after_exact_hit(true, 1));
-        assert!(!skip_after_exact_hit(false, 0));
+    fn exact_hit_skips_only_when_complete_and_on_this_key() {
+        let seen = |hit, key, failed| RestoreSeen {
+            hit,
+            restored_key: Some(key),
+            atime_works: true,
+            packs_failed: failed,
+        };
+        assert!(skip_after_exact_hit(
+            "k",
+            Some(&seen(HitKind::Exact, "k", 0))
+        ));
+        assert!(!skip_after_exact_hit(
+            "k",
+            Some(&seen(HitKind::Exact, "k", 1))
+        ));
+        // The key changed since the restore.
+        assert!(!skip_after_exact_hit(
+            "k2",
+            Some(&seen(HitKind::Exact, "k", 0))
+        ));
+        assert!(!skip_after_exact_hit(
+            "k",
+            Some(&seen(HitKind::Fallback, "k", 0))
+        ));
+        assert!(!skip_after_exact_hit("k", None));
+    }
+
+    #[test]
+    fn a_replacement_carries_packs_and_empty_snapshots_are_not_published() {
+        let carried = vec![pack('b', "debug/b")];
+        let mine = || vec![pack('a', "debug/a")];
+        let replace = Publish::Replace(Why::MissingUnits(1));
+        assert_eq!(snapshot_packs(mine(), carried.clone(), &replace).len(), 2);
+        assert_eq!(snapshot_packs(mine(), carried, &Publish::Create).len(), 1);
+        assert!(worth_publishing(&mine()));
+        assert!(!worth_publishing(&[pack('c', "batch-0")]));
+        assert_eq!(
+            Publish::Keep.outcome_without_publishing(),
+            Some(SaveOutcome::AlreadySaved)
+        );
+        assert_eq!(
+            Publish::Nothing.outcome_without_publishing(),
+            Some(SaveOutcome::NothingToSave)
+        );
+        assert_eq!(Publish::Create.outcome_without_publishing(), None);
+        assert_eq!(replace.outcome_without_publishing(), None);
     }
 }

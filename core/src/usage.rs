@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use crate::Group;
+use crate::output::HitKind;
 
 /// 1970-01-01T00:00:01Z, in seconds: older than any mtime, so `relatime` updates it on
 /// the next read.
@@ -41,6 +42,40 @@ pub fn used_units(groups: &[Group], touched: impl Fn(&str) -> bool) -> Option<BT
         .map(|g| g.name.clone())
         .collect();
     any_touched.then_some(used)
+}
+
+/// What a save knows of the restore earlier in its job, as the restore recorded it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoreSeen<'a> {
+    pub hit: HitKind,
+    /// The key of the snapshot restored, when not a miss.
+    pub restored_key: Option<&'a str>,
+    /// Whether this filesystem updates atime, so fingerprints can tell used units.
+    pub atime_works: bool,
+    /// How many objects of the snapshot failed to restore.
+    pub packs_failed: usize,
+}
+
+/// The note a save gives when [`used_units`] proves nothing: every unit kept.
+pub const NOTHING_TOUCHED: &str = "no unit was built or read since the restore: every unit kept";
+
+/// Whether a save may leave out the units this job did not use, or why not (the save's
+/// `usage_note`). Usage is only known after a restore in this job that restored
+/// something, on a filesystem that updates atime, unless `--keep-unused` asks to keep all.
+pub fn prune_policy(keep_unused: bool, restore: Option<&RestoreSeen<'_>>) -> Result<(), String> {
+    if keep_unused {
+        return Err("--keep-unused: every unit kept".into());
+    }
+    match restore {
+        None => Err("no restore in this job: every unit kept".into()),
+        Some(r) if r.hit == HitKind::Miss => {
+            Err("the restore was a miss: every unit was built by this job".into())
+        }
+        Some(r) if !r.atime_works => Err("this filesystem does not update atime (noatime?): \
+             unused units cannot be told, every unit kept"
+            .into()),
+        Some(_) => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -88,6 +123,29 @@ mod tests {
     #[test]
     fn nothing_touched_proves_nothing() {
         assert_eq!(used_units(&groups(), |_| false), None);
+    }
+
+    #[test]
+    fn pruning_needs_a_restore_that_hit_where_atime_works() {
+        let seen = |hit, atime_works| RestoreSeen {
+            hit,
+            restored_key: Some("k"),
+            atime_works,
+            packs_failed: 0,
+        };
+        assert_eq!(
+            prune_policy(false, Some(&seen(HitKind::Fallback, true))),
+            Ok(())
+        );
+        assert_eq!(
+            prune_policy(false, Some(&seen(HitKind::Exact, true))),
+            Ok(())
+        );
+        let why = |keep, r: Option<&RestoreSeen>| prune_policy(keep, r).unwrap_err();
+        assert!(why(true, Some(&seen(HitKind::Exact, true))).starts_with("--keep-unused"));
+        assert!(why(false, None).starts_with("no restore in this job"));
+        assert!(why(false, Some(&seen(HitKind::Miss, true))).contains("miss"));
+        assert!(why(false, Some(&seen(HitKind::Exact, false))).contains("noatime"));
     }
 
     #[test]

@@ -48,11 +48,6 @@ pub enum Found {
     Good(Box<Manifest>),
 }
 
-/// A save re-uploads a pack it would reuse when the stored copy is older than this, so
-/// `gc` (which only deletes unreferenced packs older than its grace period) never deletes
-/// a pack that a save in flight is about to reference. `gc --grace` must exceed it.
-pub const PACK_REFRESH_AFTER: Duration = Duration::from_secs(24 * 3600);
-
 /// The first part of every object's path. It changes when packs are named differently:
 /// v1 named them by SHA-256, v2 by BLAKE3. Objects of other layouts are neither read
 /// nor collected; `gc` of an older cargo-stash handles its own.
@@ -365,7 +360,7 @@ impl Store {
     }
 
     /// The stored pack if a save may reference it without uploading it again: it exists
-    /// and is younger than [`PACK_REFRESH_AFTER`]. An older pack is re-uploaded, which
+    /// and is younger than `stash_core::retention::PACK_REFRESH_AFTER_S`. An older pack is re-uploaded, which
     /// renews its age so a concurrent `gc` keeps it. `object` is a pack id, or a patch's
     /// `<id>.<base>`.
     pub async fn reusable_pack(&self, object: &str) -> Result<Option<ObjectMeta>> {
@@ -373,8 +368,7 @@ impl Store {
             return Ok(None);
         };
         let age = crate::state::unix_now() as i64 - meta.last_modified.timestamp();
-        let fresh = age < PACK_REFRESH_AFTER.as_secs() as i64;
-        Ok(fresh.then_some(meta))
+        Ok(stash_core::retention::may_reference(age).then_some(meta))
     }
 
     /// A stored pack (or patch) as a blocking reader: read it on a blocking thread.

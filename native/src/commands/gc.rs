@@ -2,26 +2,26 @@
 //! `--keep` per restore prefix), then packs that no remaining snapshot references and
 //! that are older than `--grace`, so packs a save in flight has just uploaded survive.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use futures::StreamExt;
 use object_store::ObjectMeta;
 use object_store::path::Path as ObjPath;
-use serde::Serialize;
+use stash_core::PackRef;
+use stash_core::output::{DeletedSnapshot, GcOutput};
+use stash_core::retention::{self, Listed, PackFate, Rules};
 
 use super::Ctx;
 use crate::error::UserError;
 use crate::error::describe;
 use crate::report::human_bytes;
 use crate::store::LAYOUT;
-use crate::store::{PACK_REFRESH_AFTER, Store, parse_duration};
+use crate::store::{Store, parse_duration};
 
-/// The shortest `--grace` while saves may run. A save references stored packs younger
-/// than [`PACK_REFRESH_AFTER`] and uploads the rest; the hour on top covers the save's
-/// own duration, which `CARGO_STASH_DEADLINE` (default 10m) bounds.
-pub const GRACE_FLOOR: Duration = Duration::from_secs(PACK_REFRESH_AFTER.as_secs() + 3600);
+/// The shortest `--grace` while saves may run ([`retention::GRACE_FLOOR_S`]).
+pub const GRACE_FLOOR: Duration = Duration::from_secs(retention::GRACE_FLOOR_S);
 
 /// What `gc` was asked to do, resolved.
 pub struct GcOptions {
@@ -50,7 +50,7 @@ impl GcOptions {
             })
         };
         let grace_age = dur("grace", grace)?;
-        if grace_age < GRACE_FLOOR && !no_concurrent_saves {
+        if !retention::grace_allowed(grace_age.as_secs(), no_concurrent_saves) {
             return Err(UserError::new(
                 format!(
                     "--grace {grace} is below the floor of {}h: a save running meanwhile may \
@@ -72,87 +72,14 @@ impl GcOptions {
     }
 }
 
-/// `--json` output of `gc`. Fields are only ever added.
-#[derive(Serialize)]
-struct GcOutput {
-    version: u32,
-    dry_run: bool,
-    /// Snapshots deleted (or, with `--dry-run`, that would be).
-    snapshots_deleted: Vec<DeletedSnapshot>,
-    snapshots_kept: u64,
-    /// Packs deleted (or that would be): unreferenced and older than the grace period.
-    packs_deleted: u64,
-    bytes_freed: u64,
-    /// Unreferenced packs younger than the grace period: maybe a save in flight.
-    packs_in_grace: u64,
-    packs_kept: u64,
-    /// Half-written objects a killed save left in a local store (`<name>#<n>`, which
-    /// listings never show), deleted once older than the grace period.
-    staging_deleted: u64,
-    seconds: f64,
-    warnings: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct DeletedSnapshot {
-    layer: String,
-    key: String,
-    age_seconds: i64,
-    /// `max-age` or `keep`.
-    reason: String,
-}
-
-/// One snapshot as listed.
-#[derive(Clone, Debug)]
-pub struct Listed {
-    pub layer: String,
-    pub key: String,
-    pub age_seconds: i64,
-}
-
-/// The restore prefix a key falls back under: `[prefix-]stashN-os-arch-toolchain-config-`
-/// for target keys, `[prefix-]stashN-registry-` for registry keys. `--keep` counts per
-/// prefix, so a lockfile change that makes a new key still ages out old ones.
-pub fn rung(key: &str) -> String {
-    let parts: Vec<&str> = key.split('-').collect();
-    let head = parts.iter().position(|p| {
-        p.strip_prefix("stash")
-            .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
-    });
-    let end = match head {
-        Some(h) if parts.get(h + 1) == Some(&"registry") => h + 2,
-        Some(h) if parts.len() > h + 5 => h + 5,
-        _ => return key.to_string(),
-    };
-    format!("{}-", parts[..end].join("-"))
-}
-
-/// Which snapshots the rules delete, and why. A snapshot goes when any rule says so.
-pub fn plan(snapshots: &[Listed], opts: &GcOptions) -> Vec<(usize, &'static str)> {
-    let mut out = BTreeMap::new();
-    if let Some(max) = opts.max_age {
-        for (i, s) in snapshots.iter().enumerate() {
-            if s.age_seconds > max.as_secs() as i64 {
-                out.insert(i, "max-age");
-            }
+/// The retention rules as core takes them.
+impl GcOptions {
+    fn rules(&self) -> Rules {
+        Rules {
+            max_age_s: self.max_age.map(|d| d.as_secs()),
+            keep: self.keep,
         }
     }
-    if let Some(keep) = opts.keep {
-        let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
-        for (i, s) in snapshots.iter().enumerate() {
-            groups
-                .entry((s.layer.clone(), rung(&s.key)))
-                .or_default()
-                .push(i);
-        }
-        for mut members in groups.into_values() {
-            members.sort_by_key(|&i| (snapshots[i].age_seconds, snapshots[i].key.clone()));
-            for &i in members.iter().skip(keep) {
-                out.entry(i).or_insert("keep");
-            }
-        }
-    }
-    out.into_iter().collect()
 }
 
 pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
@@ -184,15 +111,15 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
             age_seconds: now - meta.last_modified.timestamp(),
         })
         .collect();
-    let doomed = plan(&listed, opts);
+    let doomed = retention::doomed(&listed, opts.rules());
     out.snapshots_kept = (listed.len() - doomed.len()) as u64;
-    for (i, reason) in &doomed {
-        let s = &listed[*i];
+    for (i, reason) in doomed {
+        let s = &listed[i];
         out.snapshots_deleted.push(DeletedSnapshot {
             layer: s.layer.clone(),
             key: s.key.clone(),
             age_seconds: s.age_seconds,
-            reason: (*reason).into(),
+            reason,
         });
     }
     if !opts.dry_run {
@@ -235,11 +162,7 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
     for m in manifests {
         match m {
             // A patch keeps its base alive too.
-            Ok(Some(m)) => referenced.extend(
-                m.packs
-                    .iter()
-                    .flat_map(|p| std::iter::once(p.object()).chain(p.base.clone())),
-            ),
+            Ok(Some(m)) => referenced.extend(m.packs.iter().flat_map(PackRef::objects)),
             Ok(None) => {} // Deleted meanwhile.
             Err(e) => {
                 // Never delete a pack we cannot prove unreferenced.
@@ -263,12 +186,11 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
         let Some(id) = meta.location.filename().map(str::to_string) else {
             continue;
         };
-        if referenced.contains(&id) {
-            out.packs_kept += 1;
-        } else if meta.last_modified.timestamp() > grace_cutoff {
-            out.packs_in_grace += 1;
-        } else {
-            candidates.push(meta);
+        let age = now - meta.last_modified.timestamp();
+        match retention::pack_fate(referenced.contains(&id), age, opts.grace.as_secs()) {
+            PackFate::Referenced => out.packs_kept += 1,
+            PackFate::InGrace => out.packs_in_grace += 1,
+            PackFate::Delete => candidates.push(meta),
         }
     }
     if let Some(dir) = &store.local {
@@ -406,24 +328,6 @@ fn finish(ctx: &Ctx, mut out: GcOutput, start: Instant) -> Result<u8> {
 mod tests {
     use super::*;
 
-    fn snap(layer: &str, key: &str, age: i64) -> Listed {
-        Listed {
-            layer: layer.into(),
-            key: key.into(),
-            age_seconds: age,
-        }
-    }
-
-    fn opts(max_age: Option<u64>, keep: Option<usize>) -> GcOptions {
-        GcOptions {
-            max_age: max_age.map(Duration::from_secs),
-            keep,
-            grace: Duration::from_secs(7200),
-            prefix: String::new(),
-            dry_run: false,
-        }
-    }
-
     #[test]
     fn staging_names() {
         assert!(is_staging_name("stash1-linux-x64-a-b-c#1"));
@@ -442,46 +346,5 @@ mod tests {
         assert!(parse("0s", false).is_err());
         assert_eq!(parse("25h", false).unwrap().grace, GRACE_FLOOR);
         assert_eq!(parse("0s", true).unwrap().grace, Duration::ZERO);
-    }
-
-    #[test]
-    fn rungs() {
-        assert_eq!(
-            rung("stash1-linux-x64-1.95.0_59807616-eb564e911a-a1acae545a"),
-            "stash1-linux-x64-1.95.0_59807616-eb564e911a-"
-        );
-        assert_eq!(
-            rung("job_a-stash1-linux-x64-1.95.0_59807616-eb564e911a-a1acae545a-abc123"),
-            "job_a-stash1-linux-x64-1.95.0_59807616-eb564e911a-"
-        );
-        assert_eq!(rung("stash1-registry-a1acae545a"), "stash1-registry-");
-        assert_eq!(rung("not-a-stash-key"), "not-a-stash-key");
-    }
-
-    #[test]
-    fn keep_counts_per_rung_and_layer() {
-        let s = [
-            snap("target", "stash1-linux-x64-t_1-c1-d1", 10),
-            snap("target", "stash1-linux-x64-t_1-c1-d2", 20),
-            snap("target", "stash1-linux-x64-t_1-c1-d3", 30),
-            snap("target", "stash1-linux-x64-t_1-c2-d1", 40),
-            snap("registry", "stash1-registry-d1", 50),
-        ];
-        let p = plan(&s, &opts(None, Some(2)));
-        assert_eq!(p, vec![(2, "keep")]);
-        let p = plan(&s, &opts(None, Some(0)));
-        assert_eq!(p.len(), 5);
-    }
-
-    #[test]
-    fn max_age_and_keep_combine() {
-        let s = [
-            snap("target", "stash1-linux-x64-t_1-c1-d1", 10),
-            snap("target", "stash1-linux-x64-t_1-c1-d2", 100_000),
-            snap("target", "stash1-linux-x64-t_1-c1-d3", 5),
-        ];
-        let p = plan(&s, &opts(Some(86_400), Some(1)));
-        assert_eq!(p, vec![(0, "keep"), (1, "max-age")]);
-        assert!(plan(&s, &opts(None, None)).is_empty());
     }
 }

@@ -2,37 +2,12 @@
 
 use anyhow::Result;
 use futures::StreamExt;
-use serde::Serialize;
+use stash_core::output::{ListedSnapshot, LsOutput};
 
 use super::Ctx;
 use crate::error::describe;
 use crate::report::human_bytes;
 use crate::state::unix_now;
-
-#[derive(Serialize)]
-struct Snapshot {
-    layer: String,
-    key: String,
-    /// Compressed bytes of the snapshot's packs (shared packs counted in each snapshot).
-    stored_bytes: u64,
-    /// Content bytes the snapshot restores.
-    bytes: u64,
-    packs: u64,
-    /// Size of the manifest object, bytes.
-    manifest_bytes: u64,
-    /// RFC 3339 time the snapshot was published.
-    saved: String,
-    age_seconds: i64,
-    /// Why the manifest could not be read, if it could not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-#[derive(Serialize)]
-struct LsOutput {
-    version: u32,
-    snapshots: Vec<Snapshot>,
-}
 
 pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<u8> {
     let store = ctx.store()?;
@@ -43,7 +18,7 @@ pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<u8> {
             listed.push((layer, key, meta));
         }
     }
-    let mut snapshots: Vec<Snapshot> = futures::stream::iter(listed)
+    let mut snapshots: Vec<ListedSnapshot> = futures::stream::iter(listed)
         .map(|(layer, key, meta)| {
             let store = store.clone();
             async move {
@@ -58,7 +33,7 @@ pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<u8> {
                     Ok(None) => (0, 0, 0, Some("deleted while listing".to_string())),
                     Err(e) => (0, 0, 0, Some(describe(&e))),
                 };
-                Snapshot {
+                ListedSnapshot {
                     layer: layer.into(),
                     key,
                     stored_bytes,

@@ -13,10 +13,10 @@ use filetime::FileTime;
 use futures::StreamExt;
 use stash_core::key::ExplainLine;
 use stash_core::layout::STATE_DIR;
-use stash_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, PathBoundUnit, RestoreOutput};
-use stash_core::relocation::{self as reloc_core, Anchors};
+use stash_core::output::{HitKind, MtimeOutput, PathBoundUnit, RestoreOutput};
+use stash_core::relocation as reloc_core;
 use stash_core::sources::{self as sources_core, MtimePlan, SourceManifest, Stamp, mtime_plan};
-use stash_core::{Key, Manifest, PackRef, key, manifest, supersede};
+use stash_core::{Key, Manifest, PackRef, key, ladder, manifest, supersede};
 
 use super::Ctx;
 use crate::cli::{KeyArgs, RestoreArgs};
@@ -35,24 +35,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
     let started = filetime::FileTime::now();
     let (ws, inputs) = inputs::discover(ctx.global.manifest_path.as_deref(), args)?;
     let keys = key::compute(&inputs)?;
-    let mut out = RestoreOutput {
-        version: OUTPUT_VERSION,
-        layer: "target".into(),
-        key: keys.target.key.clone(),
-        hit: HitKind::Miss,
-        restored_key: None,
-        packs: 0,
-        packs_failed: 0,
-        files: 0,
-        bytes_downloaded: 0,
-        bytes_written: 0,
-        seconds: 0.0,
-        warnings: Vec::new(),
-        mtime: None,
-        clock_shift_ms: None,
-        registry: None,
-        path_bound: Vec::new(),
-    };
+    let mut out = RestoreOutput::miss("target", &keys.target.key);
     // A store that cannot be used (bad credentials) is a miss; a bad URL is an error.
     let store = match ctx.store() {
         Ok(store) => store,
@@ -80,21 +63,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         .await;
     let failed = result.as_ref().map(Vec::clone).unwrap_or_default();
     if result.is_ok() && !opts.no_registry {
-        let mut reg = RestoreOutput {
-            layer: "registry".into(),
-            key: keys.registry.key.clone(),
-            ..out.clone()
-        };
-        reg.warnings.clear();
-        reg.clock_shift_ms = None;
-        reg.path_bound.clear();
-        (reg.hit, reg.restored_key, reg.packs, reg.packs_failed) = (HitKind::Miss, None, 0, 0);
-        (
-            reg.files,
-            reg.bytes_downloaded,
-            reg.bytes_written,
-            reg.mtime,
-        ) = (0, 0, 0, None);
+        let mut reg = RestoreOutput::miss("registry", &keys.registry.key);
         let registry = restore_registry(ctx, &store, &keys.registry, &mut reg);
         match store.within(until, "registry restore", registry).await {
             Ok(()) => {
@@ -223,14 +192,11 @@ pub async fn find(
     if exact {
         return Ok(None);
     }
-    for rung in key.ladder.iter().filter(|r| **r != key.key) {
-        let mut found = store.list_manifests(layer, rung).await?;
-        found.sort_by_key(|(_, meta)| std::cmp::Reverse(meta.last_modified));
-        for (k, _) in found.iter().take(supersede::TRIES_PER_RUNG) {
-            if k == &key.key {
-                continue; // Tried above.
-            }
-            if let Some(m) = usable(store, layer, k, warnings).await? {
+    for rung in ladder::fallback_rungs(key) {
+        let listed = store.list_manifests(layer, rung).await?;
+        let dated = listed.into_iter().map(|(k, meta)| (k, meta.last_modified));
+        for k in ladder::tries_on_rung(&key.key, dated.collect()) {
+            if let Some(m) = usable(store, layer, &k, warnings).await? {
                 return Ok(Some((HitKind::Fallback, m)));
             }
         }
@@ -247,21 +213,13 @@ async fn usable(
 ) -> Result<Option<Manifest>> {
     match store.read_manifest(layer, key).await? {
         Found::Missing => Ok(None),
-        // One that would write outside the layer's directories is passed over like an
-        // unreadable one: an older good snapshot, and the other layer, still restore.
-        Found::Good(m) if m.check_layer(layer).is_err() => {
-            warnings.push(format!(
-                "skipped snapshot {key}: it would write outside the {layer} layer's \
-                 directories; the manifest was not written by cargo-stash, check who may \
-                 write this store"
-            ));
-            Ok(None)
-        }
-        Found::Good(m) if supersede::restorable(&m) => Ok(Some(*m)),
-        Found::Good(_) => {
-            warnings.push(format!("skipped snapshot {key}: it holds no pack"));
-            Ok(None)
-        }
+        Found::Good(m) => match supersede::unusable(&m, layer) {
+            None => Ok(Some(*m)),
+            Some(why) => {
+                warnings.push(format!("skipped snapshot {key}: {why}"));
+                Ok(None)
+            }
+        },
         Found::Bad(e) | Found::Newer(e) => {
             warnings.push(format!("skipped snapshot {key}: {}", describe(&e)));
             Ok(None)
@@ -297,10 +255,13 @@ async fn restore(
     }
     out.hit = hit;
     out.restored_key = Some(manifest.key.clone());
-    if let Some(w) = cargo_home_moved(&manifest.inputs, explain) {
+    if let Some(w) = ladder::cargo_home_moved(&manifest.inputs, explain) {
         out.warnings.push(w);
     }
-    let (manifest, bound) = leave_out_path_bound(manifest, &relocation::anchors_now(ws));
+    let (manifest, bound) = reloc_core::leave_out_moved(manifest, &relocation::anchors_now(ws));
+    for u in &bound {
+        tracing::info!("path-bound, left out: {} ({}): {}", u.name, u.unit, u.why);
+    }
     out.path_bound = bound;
     let root_of = |name: &str| -> PathBuf {
         match name {
@@ -323,20 +284,8 @@ async fn restore(
         }
         _ => None,
     };
-    // Everything the saving machine dated is at most a second past its `created`: when
-    // that is in our future, its clock ran ahead, and packs land already shifted back,
-    // so even a restore cut short (the deadline, a kill) leaves no artifact newer than
-    // the checkout's files. Only a `created` already past our current second counts: one
-    // within it is the
-    // ordinary case of a save just before (a test, a quick pipeline), and a shift then
-    // would only date artifacts before inputs we do not restore (a path dependency
-    // outside the checkout), rebuilding them; the shift after unpacking covers the rest.
-    let created = i64::try_from(manifest.created).unwrap_or(i64::MAX);
-    let upfront = if created > started.unix_seconds() {
-        sources_core::skew_shift((created.saturating_add(1), 0), stamp(started)).unwrap_or(0)
-    } else {
-        0
-    };
+    // A saving clock ahead of ours: packs land already shifted back.
+    let upfront = sources_core::upfront_shift(manifest.created, stamp(started));
     let results = unpack_snapshot(ctx, store, &manifest, &root_of, upfront, out).await;
     // A shifted file no longer matches its pack, so the memo must not vouch for it and
     // the next save packs it afresh: recorded only when nothing was shifted.
@@ -382,7 +331,7 @@ fn failed_objects(results: &Unpacked) -> Vec<String> {
     let mut out: Vec<String> = results
         .iter()
         .filter(|(_, r)| r.is_err())
-        .flat_map(|(p, _)| std::iter::once(p.object()).chain(p.base.clone()))
+        .flat_map(|(p, _)| p.objects())
         .collect();
     out.sort();
     out.dedup();
@@ -448,51 +397,6 @@ async fn why_missed(store: &Store, key: &Key, explain: &[ExplainLine]) -> Option
     let (nearest, _) = found.first()?;
     let saved = store.manifest("target", nearest).await.ok()??;
     stash_core::miss::explain(nearest, &saved.inputs, explain)
-}
-
-/// Registry units hash the absolute path of their sources under CARGO_HOME, so it is a
-/// key input; a fallback can still cross a change of it, and then they all rebuild.
-fn cargo_home_moved(saved: &[ExplainLine], now: &[ExplainLine]) -> Option<String> {
-    let home = |lines: &[ExplainLine]| {
-        lines
-            .iter()
-            .find(|l| l.input == "cargo_home")
-            .map(|l| l.value.clone())
-    };
-    let (saved, now) = (home(saved)?, home(now)?);
-    (saved != now).then(|| {
-        format!(
-            "the snapshot was saved with CARGO_HOME at {saved}, this job's is at {now}: \
-             registry units hash that path and will rebuild; keep CARGO_HOME at one path"
-        )
-    })
-}
-
-/// Drops from the manifest the packs of units whose artifacts embed a path (checkout,
-/// target or build dir) that is elsewhere now; with no fingerprint, Cargo rebuilds them.
-fn leave_out_path_bound(mut manifest: Manifest, now: &Anchors) -> (Manifest, Vec<PathBoundUnit>) {
-    let Some(saved) = manifest.anchors.clone() else {
-        return (manifest, Vec::new());
-    };
-    let mut bound = Vec::new();
-    manifest.packs.retain(|p| match &p.path_bound {
-        Some(pb) if reloc_core::moved(pb, &saved, now) => {
-            tracing::info!(
-                "path-bound, left out: {} ({}): {}",
-                p.unit.as_deref().unwrap_or("?"),
-                p.group,
-                pb.why
-            );
-            bound.push(PathBoundUnit {
-                unit: p.group.clone(),
-                name: p.unit.clone().unwrap_or_default(),
-                why: pb.why.clone(),
-            });
-            false
-        }
-        _ => true,
-    });
-    (manifest, bound)
 }
 
 /// Restores the registry layer into CARGO_HOME: exact key, else the newest snapshot.
@@ -887,31 +791,4 @@ fn relink(root: &Path, path: &str, target: &str) -> Result<()> {
     }
     std::fs::hard_link(&target_path, &dest)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use stash_core::key::Segment;
-
-    fn home(value: &str) -> Vec<ExplainLine> {
-        vec![ExplainLine {
-            input: "cargo_home".into(),
-            segment: Segment::Config,
-            value: value.into(),
-            digest: String::new(),
-        }]
-    }
-
-    #[test]
-    fn a_fallback_across_a_cargo_home_change_is_told() {
-        assert_eq!(
-            cargo_home_moved(&home("/a/.cargo"), &home("/a/.cargo")),
-            None
-        );
-        let w = cargo_home_moved(&home("/a/.cargo"), &home("/b/.cargo")).unwrap();
-        assert!(w.contains("/a/.cargo") && w.contains("/b/.cargo"), "{w}");
-        // A snapshot written before inputs were recorded says nothing.
-        assert_eq!(cargo_home_moved(&[], &home("/b/.cargo")), None);
-    }
 }

@@ -16,8 +16,9 @@ use object_store::buffered::BufWriter;
 use stash_core::bases::{self, NewPack};
 use stash_core::manifest::MANIFEST_SCHEMA;
 use stash_core::manifest::{object_name, parse_object_name};
-use stash_core::output::{HitKind, OUTPUT_VERSION, SaveOutput};
+use stash_core::output::{SaveOutcome, SaveOutput};
 use stash_core::supersede::{self, Publish, Stored as AtKey};
+use stash_core::usage::RestoreSeen;
 use stash_core::{Group, Manifest, PackRef, PlanOptions, key, plan, registry};
 use tokio::io::AsyncWriteExt;
 
@@ -52,17 +53,15 @@ pub async fn run(
     if let Some(s) = state.as_ref().filter(|s| s.key != key) {
         tracing::info!("the key changed since restore ({} -> {key})", s.key);
     }
-    let mut out = blank(&key);
+    let mut out = SaveOutput::start("target", &key);
     let store = match ctx.store() {
         Ok(store) => store,
         Err(err) if is_cache_problem(&err) => return cache_problem(ctx, err, &mut out),
         Err(err) => return Err(err),
     };
     let until = tokio::time::Instant::now() + store.deadline;
-    let exact_hit = state.as_ref().is_some_and(|s| {
-        let on_key = s.hit == HitKind::Exact && s.restored_key.as_deref() == Some(key.as_str());
-        supersede::skip_after_exact_hit(on_key, s.failed.len())
-    });
+    let seen = state.as_ref().map(restore_seen);
+    let exact_hit = supersede::skip_after_exact_hit(&key, seen.as_ref());
     // Objects this job's restore found missing or corrupt: never reused, and a snapshot
     // naming them is replaced.
     let distrust: BTreeSet<String> = state
@@ -70,7 +69,7 @@ pub async fn run(
         .map(|s| s.failed.iter().cloned().collect())
         .unwrap_or_default();
     let result = {
-        let usage = usage_policy(state.as_ref(), plan_args);
+        let usage = stash_core::usage::prune_policy(plan_args.keep_unused, seen.as_ref());
         if let Err(note) = &usage {
             out.usage_note = Some(note.clone());
         }
@@ -101,11 +100,7 @@ pub async fn run(
         store.within(until, "save", work).await
     };
     if result.is_ok() && !plan_args.no_registry {
-        let mut reg = SaveOutput {
-            layer: "registry".into(),
-            key: keys.registry.key.clone(),
-            ..blank(&keys.registry.key)
-        };
+        let mut reg = SaveOutput::start("registry", &keys.registry.key);
         let work = save_registry(ctx, &ws, &store, &keys.registry.key, &distrust, &mut reg);
         match store.within(until, "registry save", work).await {
             Ok(()) => out.registry = Some(Box::new(reg)),
@@ -125,8 +120,18 @@ pub async fn run(
             tracing::debug!("restore record not updated: {e:#}");
         }
     }
-    let human = match out.outcome.as_str() {
-        "saved" => format!(
+    for w in &out.warnings {
+        ctx.report.warn(w);
+    }
+    ctx.report.result(&out, &human(&out));
+    Ok(0)
+}
+
+/// The human report of a save.
+fn human(out: &SaveOutput) -> String {
+    let key = &out.key;
+    let human = match out.outcome {
+        SaveOutcome::Saved => format!(
             "saved {key}: {} packs ({} unused units left out), uploaded {} ({} new, {} as patches), skipped {} already stored, {:.1}s",
             out.packs,
             out.units_unused,
@@ -136,8 +141,10 @@ pub async fn run(
             human_bytes(out.bytes_skipped),
             out.seconds
         ),
-        "already-saved" => format!("already saved: {key} exists in the store; nothing uploaded"),
-        "nothing-to-save" => format!(
+        SaveOutcome::AlreadySaved => {
+            format!("already saved: {key} exists in the store; nothing uploaded")
+        }
+        SaveOutcome::NothingToSave => format!(
             "nothing to save for {key}: the target dir holds no built unit (build first); nothing published"
         ),
         _ => format!("exact hit on {key} at restore: nothing to save"),
@@ -146,8 +153,8 @@ pub async fn run(
         Some(why) => format!("{human}\nreplaced the stored snapshot: {why}"),
         None => human,
     };
-    let human = match &out.registry {
-        Some(r) if r.outcome == "saved" => format!(
+    match &out.registry {
+        Some(r) if r.outcome == SaveOutcome::Saved => format!(
             "{human}\nregistry {}: {} packs, uploaded {}",
             r.key,
             r.packs,
@@ -155,48 +162,16 @@ pub async fn run(
         ),
         Some(r) => format!("{human}\nregistry {}: already saved", r.key),
         None => human,
-    };
-    for w in &out.warnings {
-        ctx.report.warn(w);
-    }
-    ctx.report.result(&out, &human);
-    Ok(0)
-}
-
-fn blank(key: &str) -> SaveOutput {
-    SaveOutput {
-        version: OUTPUT_VERSION,
-        layer: "target".into(),
-        key: key.to_string(),
-        outcome: String::new(),
-        packs: 0,
-        packs_uploaded: 0,
-        packs_patched: 0,
-        bytes_uploaded: 0,
-        bytes_skipped: 0,
-        bytes_total: 0,
-        seconds: 0.0,
-        warnings: Vec::new(),
-        units_unused: 0,
-        usage_note: None,
-        replaced: None,
-        registry: None,
     }
 }
 
-/// Whether unused units can be left out, or why not. Usage is only known after a
-/// restore in this job on a filesystem that updates atime.
-fn usage_policy(state: Option<&State>, plan_args: &PlanArgs) -> Result<(), String> {
-    if plan_args.keep_unused {
-        return Err("--keep-unused: every unit kept".into());
-    }
-    match state {
-        None => Err("no restore in this job: every unit kept".into()),
-        Some(s) if s.hit == HitKind::Miss => Err("the restore was a miss: every unit was built by this job".into()),
-        Some(s) if !s.atime_works => {
-            Err("this filesystem does not update atime (noatime?): unused units cannot be told, every unit kept".into())
-        }
-        Some(_) => Ok(()),
+/// The restore this job recorded, as core's rules read it.
+fn restore_seen(s: &State) -> RestoreSeen<'_> {
+    RestoreSeen {
+        hit: s.hit,
+        restored_key: s.restored_key.as_deref(),
+        atime_works: s.atime_works,
+        packs_failed: s.failed.len(),
     }
 }
 
@@ -210,7 +185,7 @@ pub fn cache_problem(ctx: &Ctx, err: anyhow::Error, out: &mut SaveOutput) -> Res
     }
     ctx.report
         .warn(&format!("cache not saved: {}", describe(&err)));
-    out.outcome = "failed".into();
+    out.outcome = SaveOutcome::Failed;
     out.warnings.push(describe(&err));
     ctx.report
         .result(out, "cache not saved (the build is unaffected)");
@@ -278,10 +253,7 @@ async fn save(
                     out.units_unused += plan.unused_units.len() as u64;
                 }
                 // Saving right after a restore (a failed job, say) must not empty the cache.
-                None => {
-                    out.usage_note =
-                        Some("no unit was built or read since the restore: every unit kept".into());
-                }
+                None => out.usage_note = Some(stash_core::usage::NOTHING_TOUCHED.into()),
             }
         }
         let dir = Arc::new(dir);
@@ -304,7 +276,7 @@ async fn save(
     let built = content_groups(work.iter().map(|j| (j.root, &j.group)));
     if scope.exact_hit {
         if exact_hit_covers(ws, &built) {
-            out.outcome = "skipped-exact-hit".into();
+            out.outcome = SaveOutcome::SkippedExactHit;
             return Ok(());
         }
         // A partial snapshot: its packs are patch bases, and its verdicts stand for the
@@ -314,7 +286,8 @@ async fn save(
             .await;
     }
     let (decision, carried) = decide(ctx, store, "target", &key, &built, &scope.distrust).await?;
-    if !start_publish(&decision, out) {
+    if let Some(outcome) = decision.outcome_without_publishing() {
+        out.outcome = outcome;
         return Ok(());
     }
     // The checkout is read while the packs are made: neither depends on the other.
@@ -349,7 +322,7 @@ async fn save(
     }
     // A link whose target was left out would dangle at restore.
     links.retain(|l| stored_paths.contains(&(l.root.clone(), l.target.clone())));
-    let packs = with_carried(packs, carried, &decision);
+    let packs = supersede::snapshot_packs(packs, carried, &decision);
     out.packs = packs.len() as u64;
     let source_manifest = match scan.await.map_err(anyhow::Error::from).and_then(|r| r) {
         Ok(s) => Some(s),
@@ -413,7 +386,7 @@ async fn decide(
     let objects: BTreeSet<String> = manifest
         .packs
         .iter()
-        .flat_map(|p| std::iter::once(p.object()).chain(p.base.clone()))
+        .flat_map(PackRef::objects)
         .filter(|o| !bad.contains(o))
         .collect();
     let heads: Vec<(String, Result<bool>)> = futures::stream::iter(objects)
@@ -470,28 +443,6 @@ fn exact_hit_covers(ws: &Workspace, built: &BTreeSet<(String, String)>) -> bool 
     supersede::exact_hit_covers(&units, &bound, built)
 }
 
-/// This job's packs plus those a replacement keeps of the stored snapshot.
-fn with_carried(
-    mut packs: Vec<PackRef>,
-    carried: Vec<PackRef>,
-    decision: &Publish,
-) -> Vec<PackRef> {
-    if matches!(decision, Publish::Replace(_)) {
-        packs.extend(carried);
-    }
-    packs
-}
-
-/// Sets the outcome of a decision that publishes nothing; `true` when the save goes on.
-fn start_publish(decision: &Publish, out: &mut SaveOutput) -> bool {
-    match decision {
-        Publish::Nothing => out.outcome = "nothing-to-save".into(),
-        Publish::Keep => out.outcome = "already-saved".into(),
-        Publish::Create | Publish::Replace(_) => return true,
-    }
-    false
-}
-
 /// Publishes the manifest as decided: create-if-absent, or an atomic overwrite of a
 /// snapshot found wanting. A snapshot left without content is not published.
 async fn finish_publish(
@@ -500,12 +451,8 @@ async fn finish_publish(
     manifest: Manifest,
     out: &mut SaveOutput,
 ) -> Result<()> {
-    if !manifest
-        .packs
-        .iter()
-        .any(|p| supersede::is_content(&p.group))
-    {
-        out.outcome = "nothing-to-save".into();
+    if !supersede::worth_publishing(&manifest.packs) {
+        out.outcome = SaveOutcome::NothingToSave;
         return Ok(());
     }
     let (layer, key) = (manifest.layer.clone(), manifest.key.clone());
@@ -515,17 +462,16 @@ async fn finish_publish(
                 .replace_manifest(&layer, &key, manifest.to_json())
                 .await?;
             out.replaced = Some(why.to_string());
-            "saved"
+            SaveOutcome::Saved
         }
         _ if store
             .create_manifest(&layer, &key, manifest.to_json())
             .await? =>
         {
-            "saved"
+            SaveOutcome::Saved
         }
-        _ => "already-saved",
-    }
-    .into();
+        _ => SaveOutcome::AlreadySaved,
+    };
     Ok(())
 }
 
@@ -540,9 +486,7 @@ async fn upload_all(
     out: &mut SaveOutput,
 ) -> Result<(Vec<PackRef>, std::collections::BTreeSet<(String, String)>)> {
     // A base that failed at restore is no base.
-    previous.retain(|p| {
-        !distrust.contains(&p.object()) && !p.base.as_ref().is_some_and(|b| distrust.contains(b))
-    });
+    previous.retain(|p| !p.needs_any(distrust));
     let mut packs = Vec::new();
     let mut stored_paths = std::collections::BTreeSet::new();
     let total: u64 = work.iter().map(|j| j.group.bytes).sum();
@@ -647,7 +591,8 @@ async fn save_registry(
     let plan = registry::plan(&entries, lock.as_ref(), 32 << 20);
     let built = content_groups(plan.groups.iter().map(|g| ("cargo-home", g)));
     let (decision, carried) = decide(ctx, store, "registry", key, &built, distrust).await?;
-    if !start_publish(&decision, out) {
+    if let Some(outcome) = decision.outcome_without_publishing() {
+        out.outcome = outcome;
         return Ok(());
     }
     let home = Arc::new(home);
@@ -671,7 +616,7 @@ async fn save_registry(
         out,
     )
     .await?;
-    let packs = with_carried(packs, carried, &decision);
+    let packs = supersede::snapshot_packs(packs, carried, &decision);
     out.packs = packs.len() as u64;
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA,
@@ -755,9 +700,8 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
         path_bound: path_bound.clone(),
     };
     if let (Some(object), Some(s)) = (known, &stat)
-        && let Some((id, base)) = parse_object_name(&object)
-        && (base.is_none() || !shared.previous.is_empty())
-        && !shared.distrust.contains(&object)
+        && let Some((id, base)) =
+            bases::reusable_known(&object, !shared.previous.is_empty(), &shared.distrust)
         // An old pack is uploaded again so a concurrent `gc` sees it as young (docs/stores.md).
         && let Some(meta) = store.reusable(id, base).await.map_err(GroupError::Store)?
     {
@@ -811,14 +755,13 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
     let unchanged = stat
         .filter(|s| memo::stat(root, &dir, &paths).is_some_and(|after| after.digest == s.digest));
     let new = NewPack {
+        id: &info.id,
         root,
         group: &group.name,
         unit: group.unit.as_deref(),
         bytes: info.bytes,
     };
-    let base = bases::pick(&new, &shared.previous)
-        .filter(|b| *b != info.id)
-        .map(str::to_string);
+    let base = bases::pick(&new, &shared.previous).map(str::to_string);
     let result = store_pack(&store, &info, (&tmp, stored), base, &shared).await;
     let _ = tokio::fs::remove_file(&tmp).await;
     let put = result.map_err(GroupError::Store)?;
@@ -876,7 +819,7 @@ async fn store_pack(
             return Ok(found(Some(base), meta.size));
         }
         match make_patch(store, info, &base, tmp, shared).await {
-            Ok((patch, size)) if size.saturating_mul(2) <= stored => {
+            Ok((patch, size)) if bases::patch_pays(size, stored) => {
                 let published = publish(store, &object_name(id, Some(&base)), &patch).await;
                 let _ = tokio::fs::remove_file(&patch).await;
                 published?;

@@ -1,15 +1,15 @@
 //! `cargo stash stats`: after a build, how many restored units Cargo reused, which it
 //! compiled again and why, read from the target dir alone (fingerprint times and JSON).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::Result;
 use filetime::FileTime;
 use serde_json::Value;
-use stash_core::output::{BuiltUnit, OUTPUT_VERSION, StatsOutput, UnitCounts};
+use stash_core::output::StatsOutput;
 use stash_core::plan::{self, PlanOptions};
-use stash_core::stats::{Reason, rebuild_reason};
+use stash_core::stats::{self, Restored, SeenUnit};
 
 use super::Ctx;
 use crate::error::UserError;
@@ -30,104 +30,28 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
     })?;
     let restored = RestoredUnits::load(&ws.state_dir());
     let started = FileTime::from_unix_time(state.started.0, state.started.1);
-    let mut counts = UnitCounts::default();
-    let mut built = Vec::new();
-    let mut bytes_fresh = 0;
+    let mut roots = Vec::new();
     for (root_name, dir) in ws.roots() {
         let plan = plan::plan(&listing::list(&dir)?, &PlanOptions::default());
-        let mut current: BTreeMap<String, (String, BTreeMap<String, Value>, bool, bool)> =
-            BTreeMap::new();
-        for g in plan.groups.iter().filter(|g| g.unit.is_some()) {
-            let (jsons, written, read) = fingerprints(&dir, &g.paths, started);
-            let id = format!("{root_name}:{}", g.name);
-            match restored.units.get(&id) {
-                Some(_) if written => counts.rebuilt += 1,
-                Some(_) if read => {
-                    counts.fresh += 1;
-                    bytes_fresh += g.bytes;
-                }
-                Some(_) => counts.unused += 1,
-                None if written => counts.new += 1,
-                None => continue, // Older than the restore and not ours: not this job's.
+        let units = plan.groups.iter().filter(|g| g.unit.is_some()).map(|g| {
+            let (fingerprints, written, read) = fingerprints(&dir, &g.paths, started);
+            SeenUnit {
+                id: format!("{root_name}:{}", g.name),
+                name: g.unit.clone().unwrap_or_default(),
+                bytes: g.bytes,
+                fingerprints,
+                written,
+                read,
             }
-            current.insert(
-                id,
-                (
-                    g.unit.clone().unwrap_or_default(),
-                    jsons,
-                    written,
-                    restored
-                        .units
-                        .contains_key(&format!("{root_name}:{}", g.name)),
-                ),
-            );
-        }
-        for (id, (name, jsons, written, was_restored)) in &current {
-            if !written {
-                continue;
-            }
-            let unit = id.split_once(':').map_or(id.as_str(), |(_, u)| u);
-            let path_bound = restored.path_bound.iter().any(|b| b.unit == unit);
-            let reason = if path_bound {
-                Reason::PathBound
-            } else if *was_restored {
-                compare(&restored.units[id].1, jsons, true).unwrap_or(Reason::SourceChanged)
-            } else {
-                // A new hash: compare with a restored unit of the same package and target.
-                restored
-                    .units
-                    .iter()
-                    .filter(|(other, (n, _))| {
-                        n == name && !current.get(*other).is_some_and(|c| c.2)
-                    })
-                    .find_map(|(_, (_, old))| compare(old, jsons, false))
-                    .unwrap_or(Reason::NewUnit)
-            };
-            built.push(BuiltUnit {
-                unit: id
-                    .split_once(':')
-                    .map_or(id.as_str(), |(_, u)| u)
-                    .to_string(),
-                name: name.clone(),
-                status: match (path_bound, *was_restored) {
-                    (true, _) => "path-bound",
-                    (false, true) => "rebuilt",
-                    (false, false) => "new",
-                }
-                .into(),
-                reason,
-            });
-        }
+        });
+        roots.push(units.collect());
     }
-    stash_core::stats::settle(&mut built);
-    // Path-bound units were left out by the restore: built anew, they are not "new".
-    counts.path_bound = built.iter().filter(|b| b.status == "path-bound").count() as u64;
-    counts.new -= counts.path_bound.min(counts.new);
-    counts.restored = counts.fresh + counts.rebuilt + counts.unused;
-    let mut reasons: BTreeMap<Reason, u64> = BTreeMap::new();
-    for b in &built {
-        *reasons.entry(b.reason).or_default() += 1;
-    }
-    let advice = reasons
-        .iter()
-        .map(|(r, n)| {
-            format!(
-                "{n} units: {}: {}",
-                serde_json::to_value(r).unwrap().as_str().unwrap_or("?"),
-                r.hint()
-            )
-        })
-        .collect();
-    let out = StatsOutput {
-        version: OUTPUT_VERSION,
-        hit: state.hit,
-        restored_key: state.restored_key.clone(),
-        units: counts,
-        built,
-        reasons,
-        bytes_fresh,
-        advice,
+    let path_bound: BTreeSet<String> = restored.path_bound.iter().map(|b| b.unit.clone()).collect();
+    let recorded = Restored {
+        units: &restored.units,
+        path_bound: &path_bound,
     };
+    let out = stats::classify(&roots, &recorded, (state.hit, state.restored_key.clone()));
     ctx.report.result(&out, &human(&out));
     Ok(0)
 }
@@ -164,16 +88,6 @@ fn fingerprints(
     (jsons, written, read)
 }
 
-/// The reason from the first fingerprint file both sides have.
-fn compare(
-    old: &BTreeMap<String, Value>,
-    new: &BTreeMap<String, Value>,
-    same_unit: bool,
-) -> Option<Reason> {
-    new.iter()
-        .find_map(|(file, v)| Some(rebuild_reason(old.get(file)?, v, same_unit)))
-}
-
 fn human(out: &StatsOutput) -> String {
     let u = &out.units;
     let mut s = format!(
@@ -187,12 +101,11 @@ fn human(out: &StatsOutput) -> String {
         u.path_bound
     );
     for b in &out.built {
-        let reason = serde_json::to_value(b.reason).unwrap();
         s.push_str(&format!(
             "\n  {:<7} {:<24} {}",
-            b.status,
+            b.status.as_str(),
             b.name,
-            reason.as_str().unwrap_or("?")
+            b.reason.as_str()
         ));
     }
     for a in &out.advice {
