@@ -25,6 +25,7 @@ use stash_core::Manifest;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::error::UserError;
+use crate::requests::{Counted, Requests};
 
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -36,6 +37,8 @@ pub struct Store {
     pub local: Option<PathBuf>,
     /// How long a whole `restore` or `save` may take (`CARGO_STASH_DEADLINE`).
     pub deadline: Duration,
+    /// Every request made through `inner` so far (`requests` in `--json`).
+    pub requests: Arc<Requests>,
 }
 
 /// A manifest as read from the store.
@@ -310,13 +313,20 @@ impl Store {
                     prefix,
                 } => {
                     let raw = cloud_store(cloud, &bucket, transfer)?;
+                    let requests = Arc::new(Requests::default());
                     let inner: Arc<dyn ObjectStore> = if prefix.is_empty() {
-                        Arc::new(Scrubbed(raw))
+                        Arc::new(Counted {
+                            inner: Scrubbed(raw),
+                            requests: requests.clone(),
+                        })
                     } else {
-                        Arc::new(Scrubbed(object_store::prefix::PrefixStore::new(
-                            raw,
-                            prefix.as_str(),
-                        )))
+                        Arc::new(Counted {
+                            inner: Scrubbed(object_store::prefix::PrefixStore::new(
+                                raw,
+                                prefix.as_str(),
+                            )),
+                            requests: requests.clone(),
+                        })
                     };
                     let display = if prefix.is_empty() {
                         format!("{}://{bucket}", cloud.scheme())
@@ -328,6 +338,7 @@ impl Store {
                         display,
                         local: None,
                         deadline: transfer.deadline,
+                        requests,
                     })
                 }
             },
@@ -339,11 +350,16 @@ impl Store {
             .with_context(|| format!("creating store folder {}", dir.display()))?;
         let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)
             .with_context(|| format!("opening store folder {}", dir.display()))?;
+        let requests = Arc::new(Requests::default());
         Ok(Store {
-            inner: Arc::new(fs),
+            inner: Arc::new(Counted {
+                inner: fs,
+                requests: requests.clone(),
+            }),
             display: format!("file://{}", dir.display()),
             local: Some(dir),
             deadline: Transfer::default().deadline,
+            requests,
         })
     }
 

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use object_store::buffered::BufWriter;
 use stash_core::bases::{self, NewPack};
-use stash_core::manifest::MANIFEST_SCHEMA;
+use stash_core::manifest::{ExpansionCap, MANIFEST_SCHEMA};
 use stash_core::manifest::{object_name, parse_object_name};
 use stash_core::output::{HitKind, OUTPUT_VERSION, SaveOutput};
 use stash_core::supersede::{self, Publish, Stored as AtKey};
@@ -115,6 +115,7 @@ pub async fn run(
         }
     }
     out.seconds = start.elapsed().as_secs_f64();
+    out.requests = Some(store.requests.snapshot());
     if let Err(err) = result {
         return cache_problem(ctx, err, &mut out);
     }
@@ -156,6 +157,10 @@ pub async fn run(
         Some(r) => format!("{human}\nregistry {}: already saved", r.key),
         None => human,
     };
+    let human = match out.requests {
+        Some(r) if ctx.global.verbose > 0 => format!("{human}\n{r}"),
+        _ => human,
+    };
     for w in &out.warnings {
         ctx.report.warn(w);
     }
@@ -181,6 +186,7 @@ fn blank(key: &str) -> SaveOutput {
         usage_note: None,
         replaced: None,
         registry: None,
+        requests: None,
     }
 }
 
@@ -919,17 +925,14 @@ async fn make_patch(
     let stored_base = store.open_pack(base).await?;
     // Encoding is CPU work like compressing: it takes an encoder's place.
     let _cpu = shared.encoders.acquire().await?;
-    let (base, full, id, hint) = (
-        base.to_string(),
-        tmp.to_path_buf(),
-        info.id.clone(),
-        info.bytes,
-    );
+    let (base, full, id) = (base.to_string(), tmp.to_path_buf(), info.id.clone());
     let out = tmp.with_extension("patch");
     let written = out.clone();
+    let dir = shared.tmp_dir.clone();
+    // As far as a restore would read it: a larger base gives no patch.
+    let limit = bases::base_tar_limit(ExpansionCap::of(info.bytes, info.files));
     let made = tokio::task::spawn_blocking(move || -> Result<u64> {
-        let base_tar =
-            pack::patch::read_whole(stored_base, &base, hint, pack::patch::BASE_TAR_LIMIT)?;
+        let base_tar = pack::patch::read_to_file(stored_base, &base, limit, &dir)?;
         let open =
             |p: &Path| std::fs::File::open(p).with_context(|| format!("opening {}", p.display()));
         let new_tar = zstd::Decoder::new(open(&full)?)?;
