@@ -100,6 +100,7 @@ impl<T: ObjectStore> ObjectStore for Counted<T> {
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
         Requests::add(&self.requests.put, 1);
+        tracing::debug!("PUT {location}");
         self.inner.put_opts(location, payload, opts).await
     }
 
@@ -121,12 +122,13 @@ impl<T: ObjectStore> ObjectStore for Counted<T> {
         location: &ObjPath,
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
-        let counter = if options.head {
-            &self.requests.head
+        let (counter, kind) = if options.head {
+            (&self.requests.head, "HEAD")
         } else {
-            &self.requests.get
+            (&self.requests.get, "GET")
         };
         Requests::add(counter, 1);
+        tracing::debug!("{kind} {location}");
         self.inner.get_opts(location, options).await
     }
 
@@ -154,6 +156,7 @@ impl<T: ObjectStore> ObjectStore for Counted<T> {
         &self,
         prefix: Option<&ObjPath>,
     ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        tracing::debug!("LIST {prefix:?}");
         self.paged(self.inner.list(prefix))
     }
 

@@ -118,6 +118,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         started: (started.unix_seconds(), started.nanoseconds()),
         failed,
         saved: false,
+        seen: store.seen.lock().unwrap().clone(),
     }
     .store(&ws.state_dir())?;
     if let Err(err) = result {

@@ -59,6 +59,9 @@ pub async fn run(
         Err(err) => return Err(err),
     };
     let until = tokio::time::Instant::now() + store.deadline;
+    if let Some(s) = &state {
+        store.seen.lock().unwrap().extend(s.seen.clone());
+    }
     let exact_hit = state.as_ref().is_some_and(|s| {
         let on_key = s.hit == HitKind::Exact && s.restored_key.as_deref() == Some(key.as_str());
         supersede::skip_after_exact_hit(on_key, s.failed.len())
@@ -765,9 +768,9 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
         && (base.is_none() || !shared.previous.is_empty())
         && !shared.distrust.contains(&object)
         // An old pack is uploaded again so a concurrent `gc` sees it as young (docs/stores.md).
-        && let Some(meta) = store.reusable(id, base).await.map_err(GroupError::Store)?
+        && let Some(size) = store.reusable(id, base).await.map_err(GroupError::Store)?
     {
-        let pack = pack(id, base, s.files, s.bytes, meta.size);
+        let pack = pack(id, base, s.files, s.bytes, size);
         return Ok(Saved {
             pack,
             paths,
@@ -871,15 +874,15 @@ async fn store_pack(
     };
     let trusted = |object: &str| !shared.distrust.contains(object);
     if trusted(id)
-        && let Some(meta) = store.reusable(id, None).await?
+        && let Some(size) = store.reusable(id, None).await?
     {
-        return Ok(found(None, meta.size));
+        return Ok(found(None, size));
     }
     if let Some(base) = base {
         if trusted(&object_name(id, Some(&base)))
-            && let Some(meta) = store.reusable(id, Some(&base)).await?
+            && let Some(size) = store.reusable(id, Some(&base)).await?
         {
-            return Ok(found(Some(base), meta.size));
+            return Ok(found(Some(base), size));
         }
         match make_patch(store, info, &base, tmp, shared).await {
             Ok((patch, size)) if size.saturating_mul(2) <= stored => {
