@@ -149,8 +149,7 @@ fn request_counts(b: &Backend, project: &Project) {
     let first = json(b, &b.stash, &project.root, &args("save", "one"));
     let uploaded = first["packs_uploaded"].as_u64().unwrap()
         + first["registry"]["packs_uploaded"].as_u64().unwrap();
-    assert!(uploaded > 0, "{}: {first}", b.name);
-    // A pack upload and one manifest per layer, at least.
+    // A PUT per pack uploaded (earlier steps stored most of them) and per manifest.
     assert!(count(&first, "put") >= uploaded + 2, "{}: {first}", b.name);
     assert!(
         first["registry"].get("requests").is_none(),
