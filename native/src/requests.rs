@@ -273,4 +273,41 @@ mod tests {
             }
         );
     }
+
+    /// A pack the restore downloaded is reusable without a HEAD while it is young, and
+    /// asked for again (then found too old) once its reported age passes the refresh
+    /// limit: the same answer a HEAD gives, reckoned at the check.
+    #[tokio::test]
+    async fn a_seen_pack_needs_no_head_while_young() {
+        use crate::state::Seen;
+        use crate::store::{PACK_REFRESH_AFTER, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", dir.path().display());
+        let store = Store::open(Some(&url)).unwrap();
+        let path = Store::pack_path("young");
+        store
+            .inner
+            .put(&path, PutPayload::from_static(b"pack"))
+            .await
+            .unwrap();
+        let now = crate::state::unix_now() as i64;
+        let seen = |modified| Seen { modified, size: 4 };
+        store
+            .seen
+            .lock()
+            .unwrap()
+            .insert("young".into(), seen(now - 60));
+        assert_eq!(store.reusable_pack("young").await.unwrap(), Some(4));
+        assert_eq!(store.requests.snapshot().head, 0);
+
+        let old = now - PACK_REFRESH_AFTER.as_secs() as i64 - 60;
+        store.seen.lock().unwrap().insert("young".into(), seen(old));
+        assert_eq!(store.reusable_pack("young").await.unwrap(), None);
+        // Not seen: asked, found, remembered.
+        assert_eq!(store.reusable_pack("other").await.unwrap(), None);
+        store.seen.lock().unwrap().clear();
+        assert_eq!(store.reusable_pack("young").await.unwrap(), Some(4));
+        assert_eq!(store.reusable_pack("young").await.unwrap(), Some(4));
+        assert_eq!(store.requests.snapshot().head, 2);
+    }
 }
