@@ -61,6 +61,7 @@ fn suite(b: &Backend) {
     concurrent_saves(b, &project);
     gc_racing_a_save(b, &project);
     patched_round_trip(b, &project);
+    request_counts(b, &project);
     if b.addr.is_some() {
         server_stops_mid_restore(b, &project);
     }
@@ -130,6 +131,60 @@ fn patched_round_trip(b: &Backend, project: &Project) {
         "{}: the restored binary differs",
         b.name
     );
+}
+
+/// `requests` (issue 17) counts what each command asks of the store, and a save of
+/// what this job restored unchanged, under a new key, asks at most 3 more than the
+/// restore's lookup: no HEAD per pack (the restore's downloads vouch for them), no LIST.
+fn request_counts(b: &Backend, project: &Project) {
+    let count = |doc: &serde_json::Value, kind: &str| doc["requests"][kind].as_u64().unwrap();
+    let total = |doc: &serde_json::Value| {
+        ["get", "head", "put", "list", "delete"]
+            .iter()
+            .map(|k| count(doc, k))
+            .sum::<u64>()
+    };
+    let args =
+        |cmd: &'static str, suffix: &'static str| [cmd, "--prefix", "req", "--suffix", suffix];
+    let first = json(b, &b.stash, &project.root, &args("save", "one"));
+    let uploaded = first["packs_uploaded"].as_u64().unwrap()
+        + first["registry"]["packs_uploaded"].as_u64().unwrap();
+    // A PUT per pack uploaded (earlier steps stored most of them) and per manifest.
+    assert!(count(&first, "put") >= uploaded + 2, "{}: {first}", b.name);
+    assert!(
+        first["registry"].get("requests").is_none(),
+        "{}: {first}",
+        b.name
+    );
+
+    let clone = clone_to(project, "requests");
+    let restored = json(b, &b.stash, &clone.root, &args("restore", "one"));
+    assert_eq!(restored["hit"], "exact", "{}: {restored}", b.name);
+    let packs =
+        restored["packs"].as_u64().unwrap() + restored["registry"]["packs"].as_u64().unwrap();
+    assert!(
+        count(&restored, "get") >= packs + 2,
+        "{}: {restored}",
+        b.name
+    );
+    let lookup = total(&restored) - packs;
+
+    build_json(&clone.root, &[]);
+    let again = json(b, &b.stash, &clone.root, &args("save", "two"));
+    assert_eq!(again["outcome"], "saved", "{}: {again}", b.name);
+    assert_eq!(again["bytes_uploaded"], 0, "{}: {again}", b.name);
+    assert_eq!(count(&again, "head"), 0, "{}: {again}", b.name);
+    assert_eq!(count(&again, "list"), 0, "{}: {again}", b.name);
+    assert!(
+        total(&again) <= lookup + 3,
+        "{}: a no-change save made {} requests, a lookup {lookup}: {again}",
+        b.name,
+        total(&again)
+    );
+
+    let gc = json(b, &b.stash, &clone.root, &["gc", "--dry-run"]);
+    assert!(count(&gc, "list") >= 1, "{}: {gc}", b.name);
+    assert_eq!(count(&gc, "delete"), 0, "{}: {gc}", b.name);
 }
 
 /// Snapshots of the target layer in `ls --json` output (saves also write a registry layer).

@@ -5,14 +5,19 @@
 //! the snapshot this job restored, such a pack costs a fraction of its compressed size.
 //! Bases are always whole packs, so a restore fetches at most one extra object per pack.
 
-use crate::manifest::PackRef;
+use crate::manifest::{ExpansionCap, PackRef};
 
 /// Packs smaller than this are stored whole: a patch would save little, and each one
 /// costs a restore an extra download.
 pub const PATCH_MIN_BYTES: u64 = 1 << 20;
 
-/// Larger bases are not used: save and restore hold a base's tar in memory.
-pub const BASE_MAX_BYTES: u64 = 256 << 20;
+/// The most tar a restore reads of the base of a pack that may expand to `cap`: twice
+/// that, plus 1 MiB. A base is about the size of the pack patched against it, and this
+/// bounds the disk a forged manifest can make a restore fill. A save reads a base no
+/// further, so it never writes a patch that a restore would refuse.
+pub fn base_tar_limit(cap: ExpansionCap) -> u64 {
+    cap.tar.saturating_mul(2).saturating_add(1 << 20)
+}
 
 /// Whether a patch of `patch_bytes` is stored instead of the whole pack
 /// (`whole_bytes`, compressed): only at most half its size, since restoring a patch
@@ -35,11 +40,12 @@ pub struct NewPack<'a> {
 /// The base for `new` among `previous` (the restored snapshot's packs): the pack of the
 /// same package in the same root and profile dir that is closest in size (a library and
 /// a binary of one package are distinct units), or its base when it is itself a patch.
-/// `None` for batches, packs under 1 MiB or over 256 MiB, and units the previous
-/// snapshot did not have.
+/// `None` for batches, packs under 1 MiB, and units the previous snapshot did not have.
+/// A base more than twice the pack's size is not used (see [`base_tar_limit`]). There is
+/// no upper bound: bases are read from a file, never held in memory.
 pub fn pick<'a>(new: &NewPack<'_>, previous: &'a [PackRef]) -> Option<&'a str> {
     let unit = new.unit?;
-    if !(PATCH_MIN_BYTES..=BASE_MAX_BYTES).contains(&new.bytes) {
+    if new.bytes < PATCH_MIN_BYTES {
         return None;
     }
     let profile = profile_of(new.group)?;
@@ -49,7 +55,7 @@ pub fn pick<'a>(new: &NewPack<'_>, previous: &'a [PackRef]) -> Option<&'a str> {
             p.root == new.root
                 && p.unit.as_deref() == Some(unit)
                 && profile_of(&p.group) == Some(profile)
-                && p.bytes <= BASE_MAX_BYTES
+                && p.bytes <= new.bytes.saturating_mul(2)
         })
         .min_by_key(|p| p.bytes.abs_diff(new.bytes))
         .map(|p| p.base.as_deref().unwrap_or(&p.id))
@@ -164,9 +170,14 @@ mod tests {
         let previous = [old('a', "debug/1111", "app", 70 << 20, None)];
         assert_eq!(pick(&new("batch-0", None, 70 << 20), &previous), None);
         assert_eq!(pick(&new("debug/1111", Some("app"), 1000), &previous), None);
+        // A base more than twice the pack's size, whatever their size.
         assert_eq!(
-            pick(&new("debug/1111", Some("app"), 300 << 20), &previous),
+            pick(&new("debug/1111", Some("app"), 34 << 20), &previous),
             None
+        );
+        assert_eq!(
+            pick(&new("debug/1111", Some("app"), 3 << 30), &previous),
+            Some(&*"a".repeat(64))
         );
         assert_eq!(
             pick(&new("debug/9999", Some("other"), 70 << 20), &previous),

@@ -137,12 +137,17 @@ impl PackRef {
     /// tar adds up to 8 KiB per file for its headers, long names and a directory entry,
     /// plus 1 MiB.
     pub fn expansion_cap(&self) -> ExpansionCap {
-        let content = self
-            .bytes
-            .saturating_add(self.bytes / 64)
-            .saturating_add(64 << 10);
+        ExpansionCap::of(self.bytes, self.files)
+    }
+}
+
+impl ExpansionCap {
+    /// The cap of a pack of `bytes` content bytes in `files` files: see
+    /// [`PackRef::expansion_cap`].
+    pub fn of(bytes: u64, files: u64) -> ExpansionCap {
+        let content = bytes.saturating_add(bytes / 64).saturating_add(64 << 10);
         let tar = content
-            .saturating_add(self.files.saturating_mul(8 << 10))
+            .saturating_add(files.saturating_mul(8 << 10))
             .saturating_add(1 << 20);
         ExpansionCap { content, tar }
     }

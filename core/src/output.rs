@@ -55,6 +55,10 @@ pub struct RestoreOutput {
     /// The registry layer, when restored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<Box<RestoreOutput>>,
+    /// Requests to the store by the whole command (both layers); absent in `registry`
+    /// and when no store was opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<RequestCounts>,
     /// Units left out because their artifacts embed a path that moved since the save:
     /// Cargo rebuilds them (and, by its own cascade, their dependents).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -83,6 +87,7 @@ impl RestoreOutput {
             clock_shift_ms: None,
             registry: None,
             path_bound: Vec::new(),
+            requests: None,
         }
     }
 }
@@ -122,6 +127,37 @@ pub struct GitMtimeOutput {
     pub reason: Option<String>,
 }
 
+/// Requests a command made to its store, by kind (see docs/cli.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestCounts {
+    pub get: u64,
+    pub head: u64,
+    pub put: u64,
+    pub list: u64,
+    pub delete: u64,
+}
+
+impl RequestCounts {
+    pub fn total(&self) -> u64 {
+        self.get + self.head + self.put + self.list + self.delete
+    }
+}
+
+impl std::fmt::Display for RequestCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} requests: {} GET, {} HEAD, {} PUT, {} LIST, {} DELETE",
+            self.total(),
+            self.get,
+            self.head,
+            self.put,
+            self.list,
+            self.delete
+        )
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SaveOutput {
     pub version: u32,
@@ -155,6 +191,10 @@ pub struct SaveOutput {
     /// The registry layer (CARGO_HOME's crates, index, git databases), when saved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<Box<SaveOutput>>,
+    /// Requests to the store by the whole command (both layers); absent in `registry`
+    /// and when no store was opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<RequestCounts>,
 }
 
 /// What a save did at its key.
@@ -207,6 +247,7 @@ impl SaveOutput {
             units_unused: 0,
             usage_note: None,
             registry: None,
+            requests: None,
         }
     }
 }
@@ -348,6 +389,8 @@ pub struct GcOutput {
     pub staging_deleted: u64,
     pub seconds: f64,
     pub warnings: Vec<String>,
+    /// Requests to the store by kind (see docs/cli.md).
+    pub requests: RequestCounts,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

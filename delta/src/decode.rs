@@ -6,6 +6,7 @@
 
 use std::io::{self, Read, Write};
 
+use crate::Base;
 use crate::format::{
     BLOCK_HEADER_LEN, BlockHeader, CTRL, EXTRA, Error, HEADER_LEN, LITS, Op, RUNS, StreamLen,
     check_header,
@@ -18,14 +19,24 @@ use crate::zeros;
 /// Memory: a few buffers of one block (at most 16 MiB each for a valid header). A damaged
 /// patch gives an [`Error`]; one made against a different base of the same length gives
 /// wrong bytes, so callers should verify the output (cargo-stash checks pack ids).
-pub fn decode<R: Read, W: Write>(base: &[u8], mut patch: R, mut out: W) -> Result<u64, Error> {
+pub fn decode<R: Read, W: Write>(base: &[u8], patch: R, out: W) -> Result<u64, Error> {
+    decode_from(base, patch, out)
+}
+
+/// [`decode`] against a base read where needed (a [`crate::SeekBase`] over a file): only
+/// the base bytes each op uses are read, so memory does not grow with the base.
+pub fn decode_from<B: Base, R: Read, W: Write>(
+    mut base: B,
+    mut patch: R,
+    mut out: W,
+) -> Result<u64, Error> {
     let mut header = [0u8; HEADER_LEN];
     read_exact(&mut patch, &mut header)?;
-    check_header(&header, base.len() as u64)?;
+    check_header(&header, base.size())?;
 
     let mut decompressor = zstd::bulk::Decompressor::new()?;
     let mut bufs = Buffers::default();
-    let mut cursor = 0usize;
+    let mut cursor = 0u64;
     let mut total = 0u64;
     loop {
         let mut len = [0u8; 4];
@@ -44,7 +55,7 @@ pub fn decode<R: Read, W: Write>(base: &[u8], mut patch: R, mut out: W) -> Resul
         read_exact(&mut patch, &mut rest)?;
         let header = BlockHeader::parse(new_len, &rest)?;
         bufs.read_streams(&mut patch, &mut decompressor, &header)?;
-        bufs.apply(base, &mut cursor)?;
+        bufs.apply(&mut base, &mut cursor)?;
         out.write_all(&bufs.output)?;
         total += u64::from(new_len);
     }
@@ -59,6 +70,8 @@ struct Buffers {
     diff: Vec<u8>,
     extra: Vec<u8>,
     output: Vec<u8>,
+    /// The base bytes of one op.
+    base: Vec<u8>,
 }
 
 impl Buffers {
@@ -82,22 +95,26 @@ impl Buffers {
     }
 
     /// Runs the ops of the block, moving the base `cursor`, into `self.output`.
-    fn apply(&mut self, base: &[u8], cursor: &mut usize) -> Result<(), Error> {
+    fn apply<B: Base>(&mut self, base: &mut B, cursor: &mut u64) -> Result<(), Error> {
         self.output.clear();
+        let base_len = base.size();
         let (mut ctrl_pos, mut diff_pos, mut extra_pos) = (0, 0, 0);
         while let Some(op) = Op::read(&self.ctrl, &mut ctrl_pos)? {
-            *cursor = seek(*cursor, op.seek, base.len())?;
+            *cursor = seek(*cursor, op.seek, base_len)?;
             let diff_len = checked_len(op.diff_len, self.diff.len() - diff_pos)?;
-            if diff_len > base.len() - *cursor {
+            if diff_len as u64 > base_len - *cursor {
                 return Err(Error::Corrupt("difference run past the end of the base"));
             }
             let extra_len = checked_len(op.extra_len, self.extra.len() - extra_pos)?;
 
+            // At most the block's difference bytes: the header bounded those.
+            self.base.resize(diff_len, 0);
+            base.read_at(*cursor, &mut self.base)?;
             let diff = &self.diff[diff_pos..diff_pos + diff_len];
-            add_diff(&mut self.output, diff, &base[*cursor..*cursor + diff_len]);
+            add_diff(&mut self.output, diff, &self.base);
             self.output
                 .extend_from_slice(&self.extra[extra_pos..extra_pos + extra_len]);
-            *cursor += diff_len;
+            *cursor += diff_len as u64;
             diff_pos += diff_len;
             extra_pos += extra_len;
         }
@@ -118,14 +135,14 @@ fn add_diff(output: &mut Vec<u8>, diff: &[u8], base: &[u8]) {
     }
 }
 
-fn seek(cursor: usize, by: i64, base_len: usize) -> Result<usize, Error> {
+fn seek(cursor: u64, by: i64, base_len: u64) -> Result<u64, Error> {
     let target = (cursor as i64)
         .checked_add(by)
         .ok_or(Error::Corrupt("seek overflows"))?;
-    if target < 0 || target as u64 > base_len as u64 {
+    if target < 0 || target as u64 > base_len {
         return Err(Error::Corrupt("seek outside the base"));
     }
-    Ok(target as usize)
+    Ok(target as u64)
 }
 
 fn checked_len(len: u64, available: usize) -> Result<usize, Error> {

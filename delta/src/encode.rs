@@ -12,15 +12,25 @@
 //! the run only if it matches clearly more of the next [`LOOK`] bytes, and it is then
 //! extended backwards over the bytes no run claimed yet, as far as it matches at least half
 //! of them. The thresholds were tuned on a relinked debug binary and an rlib.
+//!
+//! A base not in memory is seen through a window ([`WINDOW_LEN`]) placed, before each
+//! block, so that the base position the block is expected to start at (the last
+//! alignment, else the previous guess plus a block) has a quarter of the window before it.
+//! The window moves only when the block would come near one of its ends, and the index is
+//! rebuilt for it then: about two passes over the base in all. Positions in the scan are
+//! the window's; ops' seeks are differences, so the patch is the same format. The limit:
+//! an alignment that jumps by more than about a quarter of a window back (content of that
+//! size inserted) or three quarters forward (removed) is not followed, and what follows is
+//! stored as extra bytes.
 
 use std::io::{self, Read, Write};
 
-use crate::Stats;
 use crate::format::{
     BLOCK_LEN, BlockHeader, CTRL, EXTRA, LITS, Op, RUNS, StreamLen, header_bytes, max_ctrl_len,
 };
 use crate::index::{Candidate, GROUP, Index, SPAN, Scratch, WINDOW};
 use crate::zeros;
+use crate::{Base, Stats};
 
 /// Bytes compared at once; the index's groups of hashed positions are chunks.
 const CHUNK: usize = GROUP;
@@ -44,32 +54,171 @@ const RESUME_AT: u32 = 7;
 /// Encodes `new` (read sequentially, in blocks) as a patch against `base`, written to `out`.
 ///
 /// Memory: the index (at most `base.len() / 8` bytes) plus a few buffers of one block
-/// (8 MiB) each. The base must be shorter than 4 GiB.
+/// (8 MiB) each.
 pub fn encode<R: Read, W: Write>(base: &[u8], new: R, out: W) -> io::Result<Stats> {
-    encode_with_block_len(base, new, out, BLOCK_LEN)
+    encode_from(base, new, out)
 }
 
+/// [`encode`] against any [`Base`]. A base not in memory (a [`crate::SeekBase`] over a
+/// file) is read through a window of at most [`WINDOW_LEN`] bytes that follows where the
+/// new data aligns: memory is the window, its index and the block buffers, whatever the
+/// base's size. New data that matches base bytes further away than about half a window
+/// from where the previous bytes aligned is stored as extra bytes instead.
+pub fn encode_from<B: Base, R: Read, W: Write>(base: B, new: R, out: W) -> io::Result<Stats> {
+    encode_with(base, new, out, BLOCK_LEN, WINDOW_LEN)
+}
+
+/// The largest window of a base not in memory the encoder holds.
+pub(crate) const WINDOW_LEN: usize = 64 << 20;
+
 /// [`encode`] with a chosen block length (tests use small blocks to cross many boundaries).
+#[cfg(test)]
 pub(crate) fn encode_with_block_len<R: Read, W: Write>(
     base: &[u8],
+    new: R,
+    out: W,
+    block_len: usize,
+) -> io::Result<Stats> {
+    encode_with(base, new, out, block_len, WINDOW_LEN)
+}
+
+/// [`encode_from`] with a chosen block and window length (tests use small ones).
+pub(crate) fn encode_with<B: Base, R: Read, W: Write>(
+    mut base: B,
+    new: R,
+    out: W,
+    block_len: usize,
+    window_len: usize,
+) -> io::Result<Stats> {
+    assert!(block_len > 0 && block_len <= crate::format::MAX_BLOCK_LEN);
+    // The index holds positions in the window as u32.
+    assert!(window_len >= 2 * block_len && window_len < u32::MAX as usize);
+    let base_len = base.size();
+    if let Some(whole) = base.as_slice() {
+        if whole.len() >= u32::MAX as usize {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "stash-delta: base of 4 GiB or more in memory",
+            ));
+        }
+        return encode_window(Whole(whole), base_len, new, out, block_len);
+    }
+    let window = Sliding::new(&mut base, base_len, window_len)?;
+    encode_window(window, base_len, new, out, block_len)
+}
+
+/// The part of the base the scan sees; positions in it are relative to its start.
+trait Window {
+    fn data(&self) -> &[u8];
+    /// The base offset of `data()[0]`.
+    fn start(&self) -> u64;
+    /// Where the window should start for a block whose first byte aligns with the base at
+    /// `guess`, if it must move.
+    fn next_start(&self, guess: u64, block_len: usize) -> Option<u64>;
+    fn move_to(&mut self, start: u64) -> io::Result<()>;
+}
+
+/// A base in memory: the window is all of it.
+struct Whole<'a>(&'a [u8]);
+
+impl Window for Whole<'_> {
+    fn data(&self) -> &[u8] {
+        self.0
+    }
+    fn start(&self) -> u64 {
+        0
+    }
+    fn next_start(&self, _: u64, _: usize) -> Option<u64> {
+        None
+    }
+    fn move_to(&mut self, _: u64) -> io::Result<()> {
+        unreachable!("a whole base never moves")
+    }
+}
+
+/// Up to `len` bytes of a base read from elsewhere.
+struct Sliding<'a, B> {
+    base: &'a mut B,
+    base_len: u64,
+    len: usize,
+    start: u64,
+    data: Vec<u8>,
+}
+
+impl<'a, B: Base> Sliding<'a, B> {
+    fn new(base: &'a mut B, base_len: u64, len: usize) -> io::Result<Self> {
+        let mut window = Sliding {
+            base,
+            base_len,
+            len,
+            start: 0,
+            data: Vec::new(),
+        };
+        window.fill(0)?;
+        Ok(window)
+    }
+
+    /// Reads `data[from..]` for the current start.
+    fn fill(&mut self, from: usize) -> io::Result<()> {
+        let end = (self.base_len - self.start).min(self.len as u64) as usize;
+        self.data.resize(end, 0);
+        self.base
+            .read_at(self.start + from as u64, &mut self.data[from..])
+    }
+}
+
+impl<B: Base> Window for Sliding<'_, B> {
+    fn data(&self) -> &[u8] {
+        &self.data
+    }
+    fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// Moves when the block would come within an eighth of a window of either end, to
+    /// where a quarter of the window lies before `guess`: the scan mostly moves forward.
+    fn next_start(&self, guess: u64, block_len: usize) -> Option<u64> {
+        let len = self.len as u64;
+        if self.base_len <= len {
+            return None;
+        }
+        let (start, end) = (self.start, self.start + len);
+        let inside = guess >= start + len / 8 || start == 0;
+        let room = guess + block_len as u64 + len / 8 <= end || end >= self.base_len;
+        if inside && room {
+            return None;
+        }
+        let wanted = guess.saturating_sub(len / 4).min(self.base_len - len);
+        (wanted != start).then_some(wanted)
+    }
+
+    fn move_to(&mut self, start: u64) -> io::Result<()> {
+        let kept = if start > self.start && start < self.start + self.data.len() as u64 {
+            let from = (start - self.start) as usize;
+            self.data.copy_within(from.., 0);
+            self.data.len() - from
+        } else {
+            0
+        };
+        self.start = start;
+        self.fill(kept)
+    }
+}
+
+fn encode_window<V: Window, R: Read, W: Write>(
+    mut window: V,
+    base_len: u64,
     mut new: R,
     out: W,
     block_len: usize,
 ) -> io::Result<Stats> {
-    assert!(block_len > 0 && block_len <= crate::format::MAX_BLOCK_LEN);
-    if base.len() >= u32::MAX as usize {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "stash-delta: base of 4 GiB or more",
-        ));
-    }
     let mut scratch = Scratch::new();
-    let index = Index::build(base, &mut scratch);
+    let mut index = Index::build(window.data(), &mut scratch);
     let mut out = CountingWriter {
         inner: out,
         count: 0,
     };
-    out.write_all(&header_bytes(base.len() as u64))?;
+    out.write_all(&header_bytes(base_len))?;
 
     let mut state = Carry::default();
     let mut streams = Streams::default();
@@ -80,17 +229,30 @@ pub(crate) fn encode_with_block_len<R: Read, W: Write>(
         index_bytes: index.memory_bytes() as u64,
         ..Stats::default()
     };
+    // Where the next block's first byte is expected in the base.
+    let mut guess = 0u64;
     loop {
         block.clear();
         (&mut new).take(block_len as u64).read_to_end(&mut block)?;
         if block.is_empty() {
             break;
         }
+        if let Some(start) = window.next_start(guess, block.len()) {
+            let shift = start as i64 - window.start() as i64;
+            window.move_to(start)?;
+            state.rebase(shift);
+            index.rebuild(window.data(), &mut scratch);
+        }
         streams.clear();
+        let base = window.data();
         let mut scan = BlockScan::new(base, &index, &block, &mut state, &mut streams);
         scan.run(&mut scratch, &mut candidates);
         let compressed = writer.write(&mut out, block.len(), &streams)?;
         stats.add_block(&block, &streams, compressed);
+        guess = match state.run.or(state.last) {
+            Some(delta) => (window.start() as i64 + delta).max(0) as u64,
+            None => guess + block.len() as u64,
+        };
     }
     out.write_all(&0u32.to_le_bytes())?;
     out.write_all(&stats.new_len.to_le_bytes())?;
@@ -112,7 +274,7 @@ impl Stats {
     }
 }
 
-/// What the scan of one block hands to the next.
+/// What the scan of one block hands to the next. Base positions are the window's.
 #[derive(Default)]
 struct Carry {
     /// The decoder's base cursor after the ops written so far.
@@ -122,6 +284,15 @@ struct Carry {
     run: Option<i64>,
     /// The last alignment that was used, relative to the next block's start.
     last: Option<i64>,
+}
+
+impl Carry {
+    /// The window moved `shift` bytes further into the base.
+    fn rebase(&mut self, shift: i64) {
+        self.cursor -= shift;
+        self.run = self.run.map(|delta| delta - shift);
+        self.last = self.last.map(|delta| delta - shift);
+    }
 }
 
 /// The streams of one block (the difference bytes are split when the block is written).

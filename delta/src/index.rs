@@ -120,19 +120,30 @@ pub(crate) struct Index {
 impl Index {
     /// Indexes every anchor of `base`. `base` must be shorter than `u32::MAX` bytes.
     pub fn build(base: &[u8], scratch: &mut Scratch) -> Index {
-        let bits = slot_bits(base.len());
         let mut index = Index {
-            slots: vec![0; 1 << bits],
-            shift: 64 - ANCHOR_BITS - bits,
+            slots: Vec::new(),
+            shift: 0,
         };
+        index.rebuild(base, scratch);
+        index
+    }
+
+    /// Forgets the old anchors and indexes `base`'s, reusing the table when its size fits.
+    pub fn rebuild(&mut self, base: &[u8], scratch: &mut Scratch) {
+        let bits = slot_bits(base.len());
+        if self.slots.len() == 1 << bits {
+            self.slots.fill(0);
+        } else {
+            self.slots = vec![0; 1 << bits];
+        }
+        self.shift = 64 - ANCHOR_BITS - bits;
         for from in (0..base.len()).step_by(SPAN) {
             // The stores of a whole span go out together, so their cache misses overlap.
             for anchor in scratch.collect(base, (from, from + SPAN), |_| true) {
-                let slot = index.slot(anchor.hash);
-                index.slots[slot] = anchor.pos + 1;
+                let slot = self.slot(anchor.hash);
+                self.slots[slot] = anchor.pos + 1;
             }
         }
-        index
     }
 
     #[inline(always)]

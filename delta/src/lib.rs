@@ -19,8 +19,11 @@
 //! ```
 //!
 //! Both sides stream: the new data is read, and the rebuilt data written, in blocks of
-//! 8 MiB. Memory is the base (the caller's), an index of at most an eighth of its size
-//! (encoder only) and a few block-sized buffers.
+//! 8 MiB. The base may be a slice or a file ([`SeekBase`], with [`encode_from`] and
+//! [`decode_from`]): the decoder reads only the base bytes its ops use, and the encoder
+//! holds a window of at most 64 MiB of a file base around where the new data aligns (see
+//! `src/encode.rs`), so memory is bounded whatever the base's size: the window, an index
+//! of at most an eighth of it (encoder only) and a few block-sized buffers.
 //!
 //! # Patch format (version 1)
 //!
@@ -42,6 +45,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod base;
 mod decode;
 mod encode;
 mod format;
@@ -51,8 +55,9 @@ mod zeros;
 #[cfg(test)]
 mod tests;
 
-pub use decode::decode;
-pub use encode::encode;
+pub use base::{Base, SeekBase};
+pub use decode::{decode, decode_from};
+pub use encode::{encode, encode_from};
 pub use format::Error;
 
 /// What [`encode`] did.

@@ -10,6 +10,7 @@ mod memo;
 mod pack;
 mod relocation;
 mod report;
+mod requests;
 mod sources;
 mod state;
 mod store;

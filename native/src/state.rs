@@ -2,6 +2,7 @@
 //! (never packed): the key computed at restore and what was hit, so save neither
 //! recomputes the key nor re-saves an exact hit.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -30,6 +31,18 @@ pub struct State {
     /// runner that keeps the target dir) must not take it for a restore of its own job.
     #[serde(default)]
     pub saved: bool,
+    /// Objects the restore downloaded, by name (`<id>` or `<id>.<base>`): what the store
+    /// said of them. The save counts them as present without asking again.
+    #[serde(default)]
+    pub seen: BTreeMap<String, Seen>,
+}
+
+/// A stored object as a download or a HEAD reported it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    /// Unix seconds when the object was written.
+    pub modified: i64,
+    pub size: u64,
 }
 
 const FILE: &str = "state.json";

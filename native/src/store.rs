@@ -4,6 +4,7 @@
 //! from every error it returns, and knows the object layout (`v2/packs/<id>`,
 //! `v2/manifests/<layer>/<key>`). See docs/stores.md.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -25,6 +26,8 @@ use stash_core::Manifest;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::error::UserError;
+use crate::requests::{Counted, Requests};
+use crate::state::Seen;
 
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -36,6 +39,10 @@ pub struct Store {
     pub local: Option<PathBuf>,
     /// How long a whole `restore` or `save` may take (`CARGO_STASH_DEADLINE`).
     pub deadline: Duration,
+    /// Every request made through `inner` so far (`requests` in `--json`).
+    pub requests: Arc<Requests>,
+    /// Packs this job found in the store, by object name: see [`Store::reusable_pack`].
+    pub seen: Arc<std::sync::Mutex<BTreeMap<String, Seen>>>,
 }
 
 /// A manifest as read from the store.
@@ -305,13 +312,20 @@ impl Store {
                     prefix,
                 } => {
                     let raw = cloud_store(cloud, &bucket, transfer)?;
+                    let requests = Arc::new(Requests::default());
                     let inner: Arc<dyn ObjectStore> = if prefix.is_empty() {
-                        Arc::new(Scrubbed(raw))
+                        Arc::new(Counted {
+                            inner: Scrubbed(raw),
+                            requests: requests.clone(),
+                        })
                     } else {
-                        Arc::new(Scrubbed(object_store::prefix::PrefixStore::new(
-                            raw,
-                            prefix.as_str(),
-                        )))
+                        Arc::new(Counted {
+                            inner: Scrubbed(object_store::prefix::PrefixStore::new(
+                                raw,
+                                prefix.as_str(),
+                            )),
+                            requests: requests.clone(),
+                        })
                     };
                     let display = if prefix.is_empty() {
                         format!("{}://{bucket}", cloud.scheme())
@@ -323,6 +337,8 @@ impl Store {
                         display,
                         local: None,
                         deadline: transfer.deadline,
+                        requests,
+                        seen: Default::default(),
                     })
                 }
             },
@@ -334,11 +350,17 @@ impl Store {
             .with_context(|| format!("creating store folder {}", dir.display()))?;
         let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)
             .with_context(|| format!("opening store folder {}", dir.display()))?;
+        let requests = Arc::new(Requests::default());
         Ok(Store {
-            inner: Arc::new(fs),
+            inner: Arc::new(Counted {
+                inner: fs,
+                requests: requests.clone(),
+            }),
             display: format!("file://{}", dir.display()),
             local: Some(dir),
             deadline: Transfer::default().deadline,
+            requests,
+            seen: Default::default(),
         })
     }
 
@@ -359,16 +381,38 @@ impl Store {
         }
     }
 
-    /// The stored pack if a save may reference it without uploading it again: it exists
-    /// and is younger than `stash_core::retention::PACK_REFRESH_AFTER_S`. An older pack is re-uploaded, which
-    /// renews its age so a concurrent `gc` keeps it. `object` is a pack id, or a patch's
-    /// `<id>.<base>`.
-    pub async fn reusable_pack(&self, object: &str) -> Result<Option<ObjectMeta>> {
-        let Some(meta) = self.head(&Store::pack_path(object)).await? else {
-            return Ok(None);
+    /// The stored pack's size if a save may reference it without uploading it again: it
+    /// exists and is younger than `stash_core::retention::PACK_REFRESH_AFTER_S`. An older pack is re-uploaded,
+    /// which renews its age so a concurrent `gc` keeps it. `object` is a pack id, or a
+    /// patch's `<id>.<base>`.
+    ///
+    /// A pack this job already downloaded or checked (`seen`, handed from restore to
+    /// save in the state file) is not asked for again: its age is reckoned now from the
+    /// time the store reported, and `gc` deletes no pack younger than its grace period,
+    /// which exceeds the refresh age. A pack found missing or corrupt at restore
+    /// is never reused (the save's `distrust`), whatever was seen.
+    pub async fn reusable_pack(&self, object: &str) -> Result<Option<u64>> {
+        let known = self.seen.lock().unwrap().get(object).copied();
+        let seen = match known {
+            Some(seen) => seen,
+            None => {
+                let Some(meta) = self.head(&Store::pack_path(object)).await? else {
+                    return Ok(None);
+                };
+                self.remember(object, &meta)
+            }
         };
-        let age = crate::state::unix_now() as i64 - meta.last_modified.timestamp();
-        Ok(stash_core::retention::may_reference(age).then_some(meta))
+        let age = crate::state::unix_now() as i64 - seen.modified;
+        Ok(stash_core::retention::may_reference(age).then_some(seen.size))
+    }
+
+    fn remember(&self, object: &str, meta: &ObjectMeta) -> Seen {
+        let seen = Seen {
+            modified: meta.last_modified.timestamp(),
+            size: meta.size,
+        };
+        self.seen.lock().unwrap().insert(object.to_string(), seen);
+        seen
     }
 
     /// A stored pack (or patch) as a blocking reader: read it on a blocking thread.
@@ -378,6 +422,7 @@ impl Store {
             .get(&Store::pack_path(object))
             .await
             .map_err(|e| self.explain(e, &format!("downloading pack {object}")))?;
+        self.remember(object, &got.meta);
         // A local store hands out the file itself: read it directly, in large blocks,
         // rather than through the stream object_store builds for other stores.
         Ok(match got.payload {
@@ -393,9 +438,9 @@ impl Store {
     /// [`Store::reusable_pack`] of a pack stored whole (`base` is `None`) or as a patch.
     /// A patch is reusable only while its base is too: a save referencing it must keep
     /// both out of `gc`'s reach.
-    pub async fn reusable(&self, id: &str, base: Option<&str>) -> Result<Option<ObjectMeta>> {
+    pub async fn reusable(&self, id: &str, base: Option<&str>) -> Result<Option<u64>> {
         let object = stash_core::manifest::object_name(id, base);
-        let Some(meta) = self.reusable_pack(&object).await? else {
+        let Some(size) = self.reusable_pack(&object).await? else {
             return Ok(None);
         };
         if let Some(b) = base
@@ -403,7 +448,7 @@ impl Store {
         {
             return Ok(None);
         }
-        Ok(Some(meta))
+        Ok(Some(size))
     }
 
     /// Reads and validates a manifest; `None` when there is none, an error when it is

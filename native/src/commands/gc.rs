@@ -97,6 +97,7 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
         staging_deleted: 0,
         seconds: 0.0,
         warnings: Vec::new(),
+        requests: Default::default(),
     };
 
     // 1. Snapshots past the retention rules.
@@ -170,7 +171,7 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
                     "packs not collected: a snapshot could not be read: {}",
                     describe(&e)
                 ));
-                return finish(ctx, out, start);
+                return finish(ctx, out, start, &store);
             }
         }
     }
@@ -218,7 +219,7 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
             None => out.packs_in_grace += 1,
         }
     }
-    finish(ctx, out, start)
+    finish(ctx, out, start, &store)
 }
 
 /// Deletes one unreferenced pack unless it was rewritten since it was listed (a save
@@ -289,8 +290,9 @@ async fn list_snapshots(store: &Store) -> Result<Vec<(String, String, ObjectMeta
         .collect())
 }
 
-fn finish(ctx: &Ctx, mut out: GcOutput, start: Instant) -> Result<u8> {
+fn finish(ctx: &Ctx, mut out: GcOutput, start: Instant, store: &Store) -> Result<u8> {
     out.seconds = start.elapsed().as_secs_f64();
+    out.requests = store.requests.snapshot();
     for w in &out.warnings {
         ctx.report.warn(w);
     }
@@ -319,6 +321,9 @@ fn finish(ctx: &Ctx, mut out: GcOutput, start: Instant) -> Result<u8> {
             "gc: {verb} {} half-written objects left by killed saves",
             out.staging_deleted
         ));
+    }
+    if ctx.global.verbose > 0 {
+        human.push(format!("gc: {}", out.requests));
     }
     ctx.report.result(&out, &human.join("\n"));
     Ok(0)

@@ -76,6 +76,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         }
     }
     out.seconds = start.elapsed().as_secs_f64();
+    out.requests = Some(store.requests.snapshot());
     State {
         key: keys.target.key.clone(),
         hit: out.hit,
@@ -85,6 +86,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
         started: (started.unix_seconds(), started.nanoseconds()),
         failed,
         saved: false,
+        seen: store.seen.lock().unwrap().clone(),
     }
     .store(&ws.state_dir())?;
     if let Err(err) = result {
@@ -172,6 +174,10 @@ fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<
             "check the store, or drop --strict to let builds start cold",
         )));
     }
+    let human = match out.requests {
+        Some(r) if ctx.global.verbose > 0 => format!("{human}\n{r}"),
+        _ => human,
+    };
     ctx.report.result(out, &human);
     Ok(0)
 }
@@ -453,7 +459,7 @@ async fn unpack_snapshot(
     clear_staging();
     let bar = ctx.report.bar(manifest.stored_bytes(), "restoring");
     let downloaded = Arc::new(AtomicU64::new(0));
-    let bases = Arc::new(tokio::sync::Semaphore::new(BASE_MEMORY_MIB));
+    let decoders = Arc::new(tokio::sync::Semaphore::new(PATCH_DECODES));
     // Most work first, so one big pack does not finish alone at the end: content bytes,
     // not stored ones, since a small patch can rebuild a large pack.
     let mut packs = manifest.packs.clone();
@@ -465,15 +471,15 @@ async fn unpack_snapshot(
     packs.sort_by_key(|p| std::cmp::Reverse(p.bytes));
     let results: Unpacked = futures::stream::iter(packs)
         .map(|p| {
-            let (store, root, downloaded, bar, bases) = (
+            let (store, root, downloaded, bar, decoders) = (
                 store.clone(),
                 root_of(&p.root),
                 downloaded.clone(),
                 bar.clone(),
-                bases.clone(),
+                decoders.clone(),
             );
             async move {
-                let r = restore_pack(&store, &p, root, downloaded, &bases, back).await;
+                let r = restore_pack(&store, &p, root, downloaded, &decoders, back).await;
                 bar.inc(p.stored);
                 (p, r)
             }
@@ -691,30 +697,23 @@ fn apply_mtimes(manifest: &Manifest, planned: Planned, back: Option<i128>) -> Re
     })
 }
 
-/// Base tars held in memory at once by patch packs restoring side by side, in MiB.
-const BASE_MEMORY_MIB: usize = 64;
+/// Patches decoded at once: each holds a few block buffers (its base is on disk).
+const PATCH_DECODES: usize = 2;
 
 async fn restore_pack(
     store: &Store,
     p: &PackRef,
     root: PathBuf,
     downloaded: Arc<AtomicU64>,
-    bases: &tokio::sync::Semaphore,
+    decoders: &tokio::sync::Semaphore,
     back: i128,
 ) -> Result<Vec<pack::Staged>> {
-    // A base is about the size of the pack patched against it: read at most twice what
-    // the pack may expand to, and hold memory permits for that much, so a manifest that
-    // understates its sizes cannot have every job hold a large base at once.
-    let base_limit = p
-        .expansion_cap()
-        .tar
-        .saturating_mul(2)
-        .saturating_add(1 << 20);
-    let mib = ((base_limit >> 20) as usize + 1).min(BASE_MEMORY_MIB) as u32;
+    // A manifest that understates its sizes cannot make a restore write a huge base.
+    let base_limit = stash_core::bases::base_tar_limit(p.expansion_cap());
     let base = match &p.base {
         Some(b) => Some((
             b.clone(),
-            bases.acquire_many(mib).await?,
+            decoders.acquire().await?,
             store.open_pack(b).await?,
         )),
         None => None,
@@ -746,15 +745,16 @@ async fn restore_pack(
         })
         .await?;
     };
-    let (size_hint, counted) = (p.bytes, count.clone());
+    let (dir, counted) = (staging_of(&root), count.clone());
     let base_tar = tokio::task::spawn_blocking(move || {
-        pack::patch::read_whole(counted(base), &base_id, size_hint, base_limit)
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        pack::patch::read_to_file(counted(base), &base_id, base_limit, &dir)
     })
     .await??;
     // Opened only now: an idle download could time out while the base was read.
     let source = store.open_pack(&p.object()).await?;
     tokio::task::spawn_blocking(move || {
-        let tar = pack::patch::decode(Arc::new(base_tar), count(source));
+        let tar = pack::patch::decode(base_tar, count(source));
         pack::restore_tar(tar, &root, &staging, &id, allow, limits)
     })
     .await?

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use object_store::buffered::BufWriter;
 use stash_core::bases::{self, NewPack};
-use stash_core::manifest::MANIFEST_SCHEMA;
+use stash_core::manifest::{ExpansionCap, MANIFEST_SCHEMA};
 use stash_core::manifest::{object_name, parse_object_name};
 use stash_core::output::{SaveOutcome, SaveOutput};
 use stash_core::supersede::{self, Publish, Stored as AtKey};
@@ -60,6 +60,9 @@ pub async fn run(
         Err(err) => return Err(err),
     };
     let until = tokio::time::Instant::now() + store.deadline;
+    if let Some(s) = &state {
+        store.seen.lock().unwrap().extend(s.seen.clone());
+    }
     let seen = state.as_ref().map(restore_seen);
     let exact_hit = supersede::skip_after_exact_hit(&key, seen.as_ref());
     // Objects this job's restore found missing or corrupt: never reused, and a snapshot
@@ -110,6 +113,7 @@ pub async fn run(
         }
     }
     out.seconds = start.elapsed().as_secs_f64();
+    out.requests = Some(store.requests.snapshot());
     if let Err(err) = result {
         return cache_problem(ctx, err, &mut out);
     }
@@ -123,7 +127,11 @@ pub async fn run(
     for w in &out.warnings {
         ctx.report.warn(w);
     }
-    ctx.report.result(&out, &human(&out));
+    let human = match out.requests {
+        Some(r) if ctx.global.verbose > 0 => format!("{}\n{r}", human(&out)),
+        _ => human(&out),
+    };
+    ctx.report.result(&out, &human);
     Ok(0)
 }
 
@@ -703,9 +711,9 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
         && let Some((id, base)) =
             bases::reusable_known(&object, !shared.previous.is_empty(), &shared.distrust)
         // An old pack is uploaded again so a concurrent `gc` sees it as young (docs/stores.md).
-        && let Some(meta) = store.reusable(id, base).await.map_err(GroupError::Store)?
+        && let Some(size) = store.reusable(id, base).await.map_err(GroupError::Store)?
     {
-        let pack = pack(id, base, s.files, s.bytes, meta.size);
+        let pack = pack(id, base, s.files, s.bytes, size);
         return Ok(Saved {
             pack,
             paths,
@@ -808,15 +816,15 @@ async fn store_pack(
     };
     let trusted = |object: &str| !shared.distrust.contains(object);
     if trusted(id)
-        && let Some(meta) = store.reusable(id, None).await?
+        && let Some(size) = store.reusable(id, None).await?
     {
-        return Ok(found(None, meta.size));
+        return Ok(found(None, size));
     }
     if let Some(base) = base {
         if trusted(&object_name(id, Some(&base)))
-            && let Some(meta) = store.reusable(id, Some(&base)).await?
+            && let Some(size) = store.reusable(id, Some(&base)).await?
         {
-            return Ok(found(Some(base), meta.size));
+            return Ok(found(Some(base), size));
         }
         match make_patch(store, info, &base, tmp, shared).await {
             Ok((patch, size)) if bases::patch_pays(size, stored) => {
@@ -862,17 +870,14 @@ async fn make_patch(
     let stored_base = store.open_pack(base).await?;
     // Encoding is CPU work like compressing: it takes an encoder's place.
     let _cpu = shared.encoders.acquire().await?;
-    let (base, full, id, hint) = (
-        base.to_string(),
-        tmp.to_path_buf(),
-        info.id.clone(),
-        info.bytes,
-    );
+    let (base, full, id) = (base.to_string(), tmp.to_path_buf(), info.id.clone());
     let out = tmp.with_extension("patch");
     let written = out.clone();
+    let dir = shared.tmp_dir.clone();
+    // As far as a restore would read it: a larger base gives no patch.
+    let limit = bases::base_tar_limit(ExpansionCap::of(info.bytes, info.files));
     let made = tokio::task::spawn_blocking(move || -> Result<u64> {
-        let base_tar =
-            pack::patch::read_whole(stored_base, &base, hint, pack::patch::BASE_TAR_LIMIT)?;
+        let base_tar = pack::patch::read_to_file(stored_base, &base, limit, &dir)?;
         let open =
             |p: &Path| std::fs::File::open(p).with_context(|| format!("opening {}", p.display()));
         let new_tar = zstd::Decoder::new(open(&full)?)?;

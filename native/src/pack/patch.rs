@@ -1,58 +1,89 @@
 //! Packs stored as patches against another pack's tar (docs/format.md, "Patches").
 //!
-//! Save and restore hold the base tar in memory; the new tar streams through on both
-//! sides, so a patch costs one base's worth of memory on top of a whole pack.
+//! The base tar goes to an unnamed temporary file, never into memory: the encoder reads
+//! it through a window of at most 64 MiB and the decoder reads only the bytes its ops
+//! use, so a patch costs a few block buffers whatever the base's size. The new tar
+//! streams through on both sides.
 
+use std::fs::File;
 use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::{Context, Result, bail};
-use stash_core::bases::BASE_MAX_BYTES;
+use stash_delta::SeekBase;
 
 use super::CountWriter;
 
-/// Largest base tar read: a base of at most [`BASE_MAX_BYTES`] content bytes plus its
-/// tar headers (a store claiming more is not believed).
-pub const BASE_TAR_LIMIT: u64 = BASE_MAX_BYTES + BASE_MAX_BYTES / 8;
-
-/// Decompresses a whole pack into memory, at most `limit` bytes of tar, and checks that
-/// it is `id`. `size_hint` (the content bytes of a pack of the same unit) saves the
-/// buffer's regrowth.
-pub fn read_whole<R: Read>(src: R, id: &str, size_hint: u64, limit: u64) -> Result<Vec<u8>> {
-    let limit = limit.min(BASE_TAR_LIMIT);
-    let dec = zstd::Decoder::new(src).context("starting zstd")?;
-    let hint = size_hint.saturating_add(size_hint / 16 + (1 << 20));
-    let mut tar = Vec::with_capacity(hint.min(limit) as usize);
-    dec.take(limit + 1)
-        .read_to_end(&mut tar)
-        .with_context(|| format!("reading base pack {id}"))?;
-    if tar.len() as u64 > limit {
+/// Decompresses a whole pack into an unnamed temporary file in `dir` (gone when the file
+/// is closed, whatever happens), at most `limit` bytes of tar (a store claiming more is
+/// not believed: see `stash_core::bases::base_tar_limit`), and checks that it is `id`.
+pub fn read_to_file<R: Read>(src: R, id: &str, limit: u64, dir: &Path) -> Result<File> {
+    let mut dec = zstd::Decoder::new(src)
+        .context("starting zstd")?
+        .take(limit + 1);
+    let file = tempfile::tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let mut out = io::BufWriter::with_capacity(
+        1 << 20,
+        HashWriter {
+            inner: &file,
+            hasher: blake3::Hasher::new(),
+            count: 0,
+        },
+    );
+    io::copy(&mut dec, &mut out).with_context(|| format!("reading base pack {id}"))?;
+    let written = out
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .context("writing the base to a temporary file")?;
+    if written.count > limit {
         bail!("base pack {id} holds more than {} MiB", limit >> 20);
     }
-    let got = blake3::hash(&tar).to_hex();
+    let got = written.hasher.finalize().to_hex();
     if got.as_str() != id {
         bail!("base pack hash is {got}, expected {id}: the pack is corrupt");
     }
-    Ok(tar)
+    Ok(file)
 }
 
-/// Writes the patch that rebuilds the tar read from `new_tar` out of `base`; returns the
-/// patch's size.
-pub fn encode<R: Read, W: Write>(base: &[u8], new_tar: R, out: W) -> Result<u64> {
+/// Writes to `inner`, hashing and counting what it writes.
+struct HashWriter<W> {
+    inner: W,
+    hasher: blake3::Hasher,
+    count: u64,
+}
+
+impl<W: Write> Write for HashWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes the patch that rebuilds the tar read from `new_tar` out of the base tar in
+/// `base`; returns the patch's size.
+pub fn encode<R: Read, W: Write>(base: &File, new_tar: R, out: W) -> Result<u64> {
     let mut counted = CountWriter {
         inner: out,
         count: 0,
     };
-    stash_delta::encode(base, new_tar, &mut counted).context("writing patch")?;
+    let base = SeekBase::new(base).context("reading the base")?;
+    stash_delta::encode_from(base, new_tar, &mut counted).context("writing patch")?;
     counted.flush().context("writing patch")?;
     Ok(counted.count)
 }
 
 /// Checks that `patch` rebuilds the tar `id` out of `base`, before anyone relies on it.
-pub fn verify(base: &[u8], patch: impl Read, id: &str) -> Result<()> {
+pub fn verify(base: &File, patch: impl Read, id: &str) -> Result<()> {
     let mut hasher = blake3::Hasher::new();
-    stash_delta::decode(base, patch, &mut hasher).context("decoding the new patch")?;
+    let base = SeekBase::new(base).context("reading the base")?;
+    stash_delta::decode_from(base, patch, &mut hasher).context("decoding the new patch")?;
     let got = hasher.finalize().to_hex();
     if got.as_str() != id {
         bail!("the patch rebuilds {got}, not {id}");
@@ -61,11 +92,13 @@ pub fn verify(base: &[u8], patch: impl Read, id: &str) -> Result<()> {
 }
 
 /// The tar a patch rebuilds, decoded on its own thread as it is read.
-pub fn decode<R: Read + Send + 'static>(base: Arc<Vec<u8>>, patch: R) -> impl Read {
+pub fn decode<R: Read + Send + 'static>(base: File, patch: R) -> impl Read {
     let (tx, rx) = sync_channel(1);
     let decoder = std::thread::spawn(move || {
         let mut pipe = PipeWriter { tx };
-        let res = stash_delta::decode(&base, patch, &mut pipe).map_err(io::Error::other);
+        let res = SeekBase::new(base).and_then(|base| {
+            stash_delta::decode_from(base, patch, &mut pipe).map_err(io::Error::other)
+        });
         if let Err(e) = res {
             let _ = pipe.tx.send(Err(e));
         }
@@ -136,6 +169,21 @@ impl Read for PipeReader {
 mod tests {
     use super::*;
 
+    /// `data` in an unnamed temporary file, as [`read_to_file`] leaves a base.
+    fn file_of(data: &[u8]) -> File {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(data).unwrap();
+        file
+    }
+
+    fn read_all(mut file: File) -> Vec<u8> {
+        use std::io::Seek;
+        file.seek(io::SeekFrom::Start(0)).unwrap();
+        let mut out = Vec::new();
+        file.read_to_end(&mut out).unwrap();
+        out
+    }
+
     fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
         let mut x = seed;
         (0..n)
@@ -157,7 +205,7 @@ mod tests {
             new[i] = new[i].wrapping_add(1);
         }
         let mut patch = Vec::new();
-        let size = encode(&base, &new[..], &mut patch).unwrap();
+        let size = encode(&file_of(&base), &new[..], &mut patch).unwrap();
         assert_eq!(size, patch.len() as u64);
         assert!(
             patch.len() < new.len() / 20,
@@ -165,7 +213,7 @@ mod tests {
             patch.len()
         );
         let mut rebuilt = Vec::new();
-        decode(Arc::new(base), io::Cursor::new(patch))
+        decode(file_of(&base), io::Cursor::new(patch))
             .read_to_end(&mut rebuilt)
             .unwrap();
         assert_eq!(rebuilt, new);
@@ -175,10 +223,10 @@ mod tests {
     fn a_corrupt_patch_is_an_error_not_a_short_tar() {
         let base = pseudo_random(1 << 20, 3);
         let mut patch = Vec::new();
-        encode(&base, &pseudo_random(1 << 20, 4)[..], &mut patch).unwrap();
+        encode(&file_of(&base), &pseudo_random(1 << 20, 4)[..], &mut patch).unwrap();
         patch.truncate(patch.len() / 2);
         let mut rebuilt = Vec::new();
-        let res = decode(Arc::new(base), io::Cursor::new(patch)).read_to_end(&mut rebuilt);
+        let res = decode(file_of(&base), io::Cursor::new(patch)).read_to_end(&mut rebuilt);
         assert!(res.is_err());
     }
 
@@ -187,22 +235,24 @@ mod tests {
         let tar = pseudo_random(10_000, 5);
         let packed = zstd::encode_all(&tar[..], 3).unwrap();
         let id = blake3::hash(&tar).to_hex().to_string();
-        assert_eq!(
-            read_whole(&packed[..], &id, 0, BASE_TAR_LIMIT).unwrap(),
-            tar
-        );
-        let err = read_whole(&packed[..], &"0".repeat(64), 0, BASE_TAR_LIMIT).unwrap_err();
+        let dir = tempfile::tempdir().unwrap();
+        let file = read_to_file(&packed[..], &id, 64 << 20, dir.path()).unwrap();
+        assert_eq!(read_all(file), tar);
+        let err = read_to_file(&packed[..], &"0".repeat(64), 64 << 20, dir.path()).unwrap_err();
         assert!(format!("{err:#}").contains("corrupt"), "{err:#}");
     }
 
     /// A manifest that understates a patched pack's size bounds the base read for it:
-    /// the base is refused past the limit, before it is all in memory.
+    /// the base is refused past the limit, before it is all on disk.
     #[test]
     fn a_base_larger_than_its_limit_is_refused() {
         let tar = pseudo_random(3 << 20, 6);
         let packed = zstd::encode_all(&tar[..], 3).unwrap();
         let id = blake3::hash(&tar).to_hex().to_string();
-        let err = read_whole(&packed[..], &id, 0, 1 << 20).unwrap_err();
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_to_file(&packed[..], &id, 1 << 20, dir.path()).unwrap_err();
         assert!(format!("{err:#}").contains("more than 1 MiB"), "{err:#}");
+        // Nothing is left behind, refused or not.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

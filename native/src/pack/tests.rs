@@ -403,7 +403,9 @@ fn a_patch_expanding_beyond_its_cap_is_refused() {
     };
     let (base, new) = (tar_of(10), tar_of(16 << 20));
     let mut patch = Vec::new();
-    super::patch::encode(&base, &new[..], &mut patch).unwrap();
+    let mut base_file = tempfile::tempfile().unwrap();
+    std::io::Write::write_all(&mut base_file, &base).unwrap();
+    super::patch::encode(&base_file, &new[..], &mut patch).unwrap();
     assert!(patch.len() < 64 << 10, "patch is {} bytes", patch.len());
     let id = id_of(&new);
     let dst = tempfile::tempdir().unwrap();
@@ -411,7 +413,7 @@ fn a_patch_expanding_beyond_its_cap_is_refused() {
         content: 1 << 20,
         tar: 2 << 20,
     };
-    let tar = super::patch::decode(std::sync::Arc::new(base), std::io::Cursor::new(patch));
+    let tar = super::patch::decode(base_file, std::io::Cursor::new(patch));
     let err = restore_tar(tar, dst.path(), &dst.path().join(".s"), &id, ANY, cap).unwrap_err();
     assert!(format!("{err:#}").contains("declares"), "{err:#}");
     assert!(!dst.path().join("debug/big").exists());
