@@ -11,7 +11,7 @@ use object_store::ObjectMeta;
 use object_store::path::Path as ObjPath;
 use serde::Serialize;
 
-use super::Ctx;
+use super::{Ctx, Done};
 use crate::error::UserError;
 use crate::error::describe;
 use crate::report::human_bytes;
@@ -155,7 +155,7 @@ pub fn plan(snapshots: &[Listed], opts: &GcOptions) -> Vec<(usize, &'static str)
     out.into_iter().collect()
 }
 
-pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
+pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<Done> {
     let start = Instant::now();
     let store = ctx.store()?;
     let mut out = GcOutput {
@@ -367,7 +367,7 @@ async fn list_snapshots(store: &Store) -> Result<Vec<(String, String, ObjectMeta
         .collect())
 }
 
-fn finish(ctx: &Ctx, mut out: GcOutput, start: Instant) -> Result<u8> {
+fn finish(ctx: &Ctx, mut out: GcOutput, start: Instant) -> Result<Done> {
     out.seconds = start.elapsed().as_secs_f64();
     for w in &out.warnings {
         ctx.report.warn(w);
@@ -399,7 +399,7 @@ fn finish(ctx: &Ctx, mut out: GcOutput, start: Instant) -> Result<u8> {
         ));
     }
     ctx.report.result(&out, &human.join("\n"));
-    Ok(0)
+    Ok(Done::Ok)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use anyhow::Result;
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::Ctx;
+use super::{Ctx, Done};
 use crate::error::describe;
 use crate::report::human_bytes;
 use crate::state::unix_now;
@@ -34,7 +34,7 @@ struct LsOutput {
     snapshots: Vec<Snapshot>,
 }
 
-pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<u8> {
+pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<Done> {
     let store = ctx.store()?;
     let now = unix_now() as i64;
     let mut listed = Vec::new();
@@ -107,7 +107,7 @@ pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<u8> {
             &human
         },
     );
-    Ok(0)
+    Ok(Done::Ok)
 }
 
 fn age(secs: i64) -> String {

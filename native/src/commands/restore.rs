@@ -18,7 +18,7 @@ use stash_core::relocation::{self as reloc_core, Anchors};
 use stash_core::sources::{self as sources_core, MtimePlan, SourceManifest, Stamp, mtime_plan};
 use stash_core::{Key, Manifest, PackRef, key, manifest, supersede};
 
-use super::Ctx;
+use super::{Ctx, Done};
 use crate::cli::{KeyArgs, RestoreArgs};
 use crate::error::{UserError, describe, is_cache_problem};
 use crate::memo::{self, Memo};
@@ -30,7 +30,7 @@ use crate::workspace::Workspace;
 use crate::workspace::cargo_home;
 use crate::{inputs, relocation, sources};
 
-pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
+pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<Done> {
     let start = Instant::now();
     let started = filetime::FileTime::now();
     let (ws, inputs) = inputs::discover(ctx.global.manifest_path.as_deref(), args)?;
@@ -125,7 +125,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
     finish(ctx, &out, None)
 }
 
-fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<u8> {
+fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<Done> {
     for w in &out.warnings {
         ctx.report.warn(w);
     }
@@ -195,16 +195,39 @@ fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<
         Some(_) => format!("{human}\nregistry: miss (Cargo downloads what it needs)"),
         None => human,
     };
-    let problem = err.is_some() || out.hit == HitKind::Miss || out.packs_failed > 0;
-    if ctx.global.strict && problem {
-        let err = err.unwrap_or_else(|| anyhow::anyhow!("{human}"));
-        return Err(err.context(UserError::cache(
-            "restore did not complete (--strict)",
-            "check the store, or drop --strict to let builds start cold",
-        )));
-    }
     ctx.report.result(out, &human);
-    Ok(0)
+    Ok(match incomplete(out, err) {
+        Some(err) => Done::CacheProblem {
+            what: "restore",
+            err,
+        },
+        None => Done::Ok,
+    })
+}
+
+/// Why the restore is not complete, as a cache problem: a store error, a miss, packs
+/// that could not be restored. `None` when it is complete.
+fn incomplete(out: &RestoreOutput, err: Option<anyhow::Error>) -> Option<anyhow::Error> {
+    if err.is_some() {
+        return err;
+    }
+    let problem = if out.hit == HitKind::Miss {
+        UserError::cache(
+            format!("cache miss for {}", out.key),
+            "a save after the build stores the cache for the next run",
+        )
+    } else if out.packs_failed > 0 {
+        UserError::cache(
+            format!(
+                "{} of {} packs could not be restored",
+                out.packs_failed, out.packs
+            ),
+            "the warnings above name them; the next save replaces them",
+        )
+    } else {
+        return None;
+    };
+    Some(problem.into())
 }
 
 /// Walks the ladder: the exact key, then the newest snapshots under each prefix. An

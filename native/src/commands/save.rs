@@ -21,10 +21,10 @@ use stash_core::supersede::{self, Publish, Stored as AtKey};
 use stash_core::{Group, Manifest, PackRef, PlanOptions, key, plan, registry};
 use tokio::io::AsyncWriteExt;
 
-use super::Ctx;
+use super::{Ctx, Done};
 use crate::cli::{KeyArgs, PlanArgs};
 use crate::commands::clean::plan_options;
-use crate::error::{UserError, describe, is_cache_problem};
+use crate::error::{describe, is_cache_problem};
 use crate::memo::{self, Memo};
 use crate::pack::{self, CountWriter};
 use crate::relocation::{self, Scan};
@@ -43,7 +43,7 @@ pub async fn run(
     key_args: &KeyArgs,
     plan_args: &PlanArgs,
     no_patches: bool,
-) -> Result<u8> {
+) -> Result<Done> {
     let start = Instant::now();
     let (ws, inputs) = inputs::discover(ctx.global.manifest_path.as_deref(), key_args)?;
     let keys = key::compute(&inputs)?;
@@ -160,7 +160,7 @@ pub async fn run(
         ctx.report.warn(w);
     }
     ctx.report.result(&out, &human);
-    Ok(0)
+    Ok(Done::Ok)
 }
 
 fn blank(key: &str) -> SaveOutput {
@@ -200,21 +200,15 @@ fn usage_policy(state: Option<&State>, plan_args: &PlanArgs) -> Result<(), Strin
     }
 }
 
-/// Warns and goes on (exit 0), or fails with exit 3 under `--strict`.
-pub fn cache_problem(ctx: &Ctx, err: anyhow::Error, out: &mut SaveOutput) -> Result<u8> {
-    if ctx.global.strict {
-        return Err(err.context(UserError::cache(
-            "save failed",
-            "check the store, or drop --strict to let builds go on",
-        )));
-    }
+/// Warns and reports the save as failed; the runner decides the exit code (`--strict`).
+pub fn cache_problem(ctx: &Ctx, err: anyhow::Error, out: &mut SaveOutput) -> Result<Done> {
     ctx.report
         .warn(&format!("cache not saved: {}", describe(&err)));
     out.outcome = "failed".into();
     out.warnings.push(describe(&err));
     ctx.report
         .result(out, "cache not saved (the build is unaffected)");
-    Ok(0)
+    Ok(Done::CacheProblem { what: "save", err })
 }
 
 /// What this save may lean on from the restore before it.

@@ -79,6 +79,12 @@ fn diagnose(err: &object_store::Error, text: &str) -> Problem {
         "MissingAccount",
         "Error getting token",
         "Error fetching token",
+        // No credentials in the environment: S3 and GCS then ask the instance metadata
+        // service, which refuses or is absent off a cloud VM (Azure stops at its account).
+        "Error performing token request",
+        "/latest/api/token",
+        "computeMetadata",
+        "169.254.169.254",
     ]) {
         return Problem::Credentials;
     }

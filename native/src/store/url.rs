@@ -214,8 +214,8 @@ mod tests {
             let err = parse_location(url).unwrap_err();
             let text = format!("{err:#}");
             assert!(text.contains(why), "{url}: {text}");
-            let (code, hint) = crate::error::classify(&err);
-            assert_eq!(code, crate::error::exit::INPUT, "{url}");
+            let (kind, hint) = crate::error::classify(&err);
+            assert_eq!(kind, crate::error::Kind::Input, "{url}");
             assert!(hint.unwrap().contains("s3://bucket/prefix"), "{url}");
         }
     }
