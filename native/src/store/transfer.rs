@@ -97,24 +97,17 @@ impl Transfer {
     }
 }
 
-/// `90`, `90s`, `15m`, `6h`, `7d`, `2w`, `500ms`.
+/// A duration as `humantime` reads it: `90s`, `15m`, `6h`, `7d`, `2w`, `500ms`,
+/// `1h 30m`. A bare number is seconds, as these settings have always taken it.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{t}` does not start with a number"))?;
-    let secs = match unit.trim() {
-        "ms" => return Ok(Duration::from_millis(n)),
-        "" | "s" | "sec" | "secs" => 1,
-        "m" | "min" | "mins" => 60,
-        "h" | "hour" | "hours" => 3600,
-        "d" | "day" | "days" => 86_400,
-        "w" | "week" | "weeks" => 7 * 86_400,
-        other => return Err(format!("unknown unit `{other}` (use ms, s, m, h, d or w)")),
-    };
-    Ok(Duration::from_secs(n.saturating_mul(secs)))
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t
+            .parse()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("`{t}` is too large"));
+    }
+    humantime::parse_duration(t).map_err(|e| format!("`{t}` is not a duration: {e}"))
 }
 
 /// The longest `CARGO_STASH_DEADLINE`: `gc`'s grace floor is the pack refresh age plus
@@ -127,14 +120,26 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(
-            parse_duration("7d").unwrap(),
-            Duration::from_secs(7 * 86400)
-        );
-        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("6h").unwrap(), Duration::from_secs(6 * 3600));
+        for (text, secs) in [
+            ("7d", 7 * 86400),
+            ("90", 90),
+            (" 90s ", 90),
+            ("6h", 6 * 3600),
+            ("15m", 15 * 60),
+            ("15min", 15 * 60),
+            ("2w", 14 * 86400),
+            ("3 days", 3 * 86400),
+            ("1h 30m", 5400),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_secs(secs)),
+                "{text}"
+            );
+        }
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert!(parse_duration("h").is_err());
-        assert!(parse_duration("5y").is_err());
+        for bad in ["h", "7x", "", "soon", "-5s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 }
