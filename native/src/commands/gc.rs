@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use futures::StreamExt;
 use object_store::ObjectMeta;
 use object_store::path::Path as ObjPath;
@@ -17,6 +17,7 @@ use crate::error::describe;
 use crate::report::human_bytes;
 use crate::store::LAYOUT;
 use crate::store::{PACK_REFRESH_AFTER, Store, parse_duration};
+use stash_core::Layer;
 
 /// The shortest `--grace` while saves may run. A save references stored packs younger
 /// than [`PACK_REFRESH_AFTER`] and uploads the rest; the hour on top covers the save's
@@ -199,7 +200,11 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<Done> {
         let deletions: Vec<Result<()>> = futures::stream::iter(&out.snapshots_deleted)
             .map(|s| {
                 let store = &store;
-                async move { store.delete(&Store::manifest_path(&s.layer, &s.key)).await }
+                async move {
+                    store
+                        .delete(&Store::manifest_path(layer(&s.layer)?, &s.key))
+                        .await
+                }
             })
             .buffer_unordered(ctx.jobs)
             .collect()
@@ -226,7 +231,7 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<Done> {
     let manifests: Vec<Result<Option<stash_core::Manifest>>> = futures::stream::iter(&remaining)
         .map(|(layer, key)| {
             let store = &store;
-            async move { store.manifest(layer, key).await }
+            async move { store.manifest(self::layer(layer)?, key).await }
         })
         .buffer_unordered(ctx.jobs)
         .collect()
@@ -344,6 +349,11 @@ fn stale_staging(dir: &std::path::Path, cutoff: i64) -> Vec<(std::path::PathBuf,
         .collect()
 }
 
+/// The layer a listed snapshot belongs to (listing keeps only known ones).
+fn layer(name: &str) -> Result<Layer> {
+    Layer::parse(name).with_context(|| format!("unknown layer `{name}`"))
+}
+
 /// `(layer, key, meta)` of every snapshot in the store.
 async fn list_snapshots(store: &Store) -> Result<Vec<(String, String, ObjectMeta)>> {
     let all = store
@@ -358,7 +368,10 @@ async fn list_snapshots(store: &Store) -> Result<Vec<(String, String, ObjectMeta
                 .map(|p| p.as_ref().to_string())
                 .collect();
             match parts.as_slice() {
-                [v, m, layer, key] if v == LAYOUT && m == "manifests" => {
+                // Only the layers this version knows: another layer's snapshots are not ours.
+                [v, m, layer, key]
+                    if v == LAYOUT && m == "manifests" && Layer::parse(layer).is_some() =>
+                {
                     Some((layer.clone(), key.clone(), meta.clone()))
                 }
                 _ => None,

@@ -3,6 +3,7 @@
 use anyhow::Result;
 use futures::StreamExt;
 use serde::Serialize;
+use stash_core::Layer;
 
 use super::{Ctx, Done};
 use crate::error::describe;
@@ -38,7 +39,7 @@ pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<Done> {
     let store = ctx.store()?;
     let now = unix_now() as i64;
     let mut listed = Vec::new();
-    for layer in ["target", "registry"] {
+    for layer in Layer::ALL {
         for (key, meta) in store.list_manifests(layer, prefix.unwrap_or("")).await? {
             listed.push((layer, key, meta));
         }
@@ -59,7 +60,7 @@ pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<Done> {
                     Err(e) => (0, 0, 0, Some(describe(&e))),
                 };
                 Snapshot {
-                    layer: layer.into(),
+                    layer: layer.to_string(),
                     key,
                     stored_bytes,
                     bytes,

@@ -16,7 +16,7 @@ use stash_core::layout::STATE_DIR;
 use stash_core::output::{HitKind, MtimeOutput, OUTPUT_VERSION, PathBoundUnit, RestoreOutput};
 use stash_core::relocation::{self as reloc_core, Anchors};
 use stash_core::sources::{self as sources_core, MtimePlan, SourceManifest, Stamp, mtime_plan};
-use stash_core::{Key, Manifest, PackRef, key, manifest, supersede};
+use stash_core::{Key, Layer, Manifest, PackRef, Root, key, manifest, supersede};
 
 use super::{Ctx, Done};
 use crate::cli::{KeyArgs, RestoreArgs};
@@ -235,7 +235,7 @@ fn incomplete(out: &RestoreOutput, err: Option<anyhow::Error>) -> Option<anyhow:
 /// `stash_core::supersede`); only a store problem stops the walk.
 pub async fn find(
     store: &Store,
-    layer: &str,
+    layer: Layer,
     key: &Key,
     exact: bool,
     warnings: &mut Vec<String>,
@@ -264,7 +264,7 @@ pub async fn find(
 /// The snapshot at `key` if a restore may use it; why not goes to `warnings`.
 async fn usable(
     store: &Store,
-    layer: &str,
+    layer: Layer,
     key: &str,
     warnings: &mut Vec<String>,
 ) -> Result<Option<Manifest>> {
@@ -301,14 +301,15 @@ async fn restore(
     started: FileTime,
     out: &mut RestoreOutput,
 ) -> Result<Vec<String>> {
-    let Some((hit, manifest)) = find(store, "target", key, opts.exact, &mut out.warnings).await?
+    let Some((hit, manifest)) =
+        find(store, Layer::Target, key, opts.exact, &mut out.warnings).await?
     else {
         if !opts.no_mtime {
             sources::settle_git_index(&sources::checkout_root(&ws.root));
         }
         return Ok(Vec::new());
     };
-    if let Err(e) = refuse_outside(&manifest, "target") {
+    if let Err(e) = refuse_outside(&manifest, Layer::Target) {
         // Nothing restored: the build starts cold, as after a miss.
         if !opts.no_mtime {
             sources::settle_git_index(&sources::checkout_root(&ws.root));
@@ -323,8 +324,8 @@ async fn restore(
     let (manifest, bound) = leave_out_path_bound(manifest, &relocation::anchors_now(ws));
     out.path_bound = bound;
     let root_of = |name: &str| -> PathBuf {
-        match name {
-            "build" => ws
+        match Root::parse(name) {
+            Some(Root::Build) => ws
                 .build_dir
                 .clone()
                 .unwrap_or_else(|| ws.target_dir.clone()),
@@ -510,11 +511,11 @@ async fn restore_registry(
     key: &Key,
     out: &mut RestoreOutput,
 ) -> Result<()> {
-    let Some((hit, manifest)) = find(store, "registry", key, false, &mut out.warnings).await?
+    let Some((hit, manifest)) = find(store, Layer::Registry, key, false, &mut out.warnings).await?
     else {
         return Ok(());
     };
-    refuse_outside(&manifest, "registry")?;
+    refuse_outside(&manifest, Layer::Registry)?;
     out.hit = hit;
     out.restored_key = Some(manifest.key.clone());
     let home = cargo_home()?;
@@ -524,7 +525,7 @@ async fn restore_registry(
 
 /// A snapshot whose packs or links name a place its layer may not write is refused whole
 /// before anything is written: only a forged or foreign manifest does that.
-fn refuse_outside(manifest: &Manifest, layer: &str) -> Result<()> {
+fn refuse_outside(manifest: &Manifest, layer: Layer) -> Result<()> {
     manifest.check_layer(layer).with_context(|| {
         format!(
             "snapshot {} refused: it would write outside the {layer} layer's directories; \
@@ -656,8 +657,11 @@ fn remember_packs(
         .filter_map(|(p, r)| Some((p, r.as_ref().ok()?)))
     {
         let paths: Vec<String> = staged.iter().map(|s| s.path.clone()).collect();
-        let root = if p.root == "build" { "build" } else { "target" };
-        if let Some(stat) = memo::stat(root, &root_of(&p.root), &paths) {
+        let root = match Root::parse(&p.root) {
+            Some(Root::Build) => Root::Build,
+            _ => Root::Target,
+        };
+        if let Some(stat) = memo::stat(root.as_str(), &root_of(&p.root), &paths) {
             memo.insert(stat, p.object());
         }
     }
@@ -831,13 +835,13 @@ async fn restore_pack(
     };
     // A registry snapshot may only write where Cargo keeps downloads, never bin/ or
     // config; a target snapshot never our own state (see `manifest::may_write`).
-    let allow: pack::Allow = match p.root.as_str() {
-        "cargo-home" => |path, kind| {
-            manifest::may_write("cargo-home", path)
-                && (kind != pack::Kind::Symlink || manifest::may_symlink("cargo-home"))
+    let allow: pack::Allow = match Root::parse(&p.root) {
+        Some(Root::CargoHome) => |path, kind| {
+            manifest::may_write(Root::CargoHome, path)
+                && (kind != pack::Kind::Symlink || manifest::may_symlink(Root::CargoHome))
         },
-        "target" | "build" => |path, _| manifest::may_write("target", path),
-        _ => |_, _| false,
+        Some(Root::Target | Root::Build) => |path, _| manifest::may_write(Root::Target, path),
+        None => |_, _| false,
     };
     let count = move |inner| CountReader {
         inner,

@@ -18,7 +18,7 @@ use stash_core::manifest::MANIFEST_SCHEMA;
 use stash_core::manifest::{object_name, parse_object_name};
 use stash_core::output::{HitKind, OUTPUT_VERSION, SaveOutput};
 use stash_core::supersede::{self, Publish, Stored as AtKey};
-use stash_core::{Group, Manifest, PackRef, PlanOptions, key, plan, registry};
+use stash_core::{Group, Layer, Manifest, PackRef, PlanOptions, Root, key, plan, registry};
 use tokio::io::AsyncWriteExt;
 
 use super::{Ctx, Done};
@@ -232,7 +232,7 @@ async fn previous_packs(store: &Store, restored: Option<&str>) -> (Vec<PackRef>,
     let Some(key) = restored else {
         return (Vec::new(), false);
     };
-    match store.manifest("target", key).await {
+    match store.manifest(Layer::Target, key).await {
         Ok(Some(m)) => (m.packs, m.anchors.is_some()),
         Ok(None) => (Vec::new(), false),
         Err(e) => {
@@ -307,7 +307,8 @@ async fn save(
             .load_previous(store, restored.as_deref(), no_patches)
             .await;
     }
-    let (decision, carried) = decide(ctx, store, "target", &key, &built, &scope.distrust).await?;
+    let (decision, carried) =
+        decide(ctx, store, Layer::Target, &key, &built, &scope.distrust).await?;
     if !start_publish(&decision, out) {
         return Ok(());
     }
@@ -355,7 +356,7 @@ async fn save(
     };
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA,
-        layer: "target".into(),
+        layer: Layer::Target.to_string(),
         key: key.clone(),
         created: unix_now(),
         tool: format!("cargo-stash {}", env!("CARGO_PKG_VERSION")),
@@ -384,7 +385,7 @@ fn content_groups<'a>(
 async fn decide(
     ctx: &Ctx,
     store: &Store,
-    layer: &str,
+    layer: Layer,
     key: &str,
     built: &BTreeSet<(String, String)>,
     distrust: &BTreeSet<String>,
@@ -502,17 +503,18 @@ async fn finish_publish(
         out.outcome = "nothing-to-save".into();
         return Ok(());
     }
-    let (layer, key) = (manifest.layer.clone(), manifest.key.clone());
+    let layer = Layer::parse(&manifest.layer).context("a snapshot of an unknown layer")?;
+    let key = manifest.key.clone();
     out.outcome = match decision {
         Publish::Replace(why) => {
             store
-                .replace_manifest(&layer, &key, manifest.to_json())
+                .replace_manifest(layer, &key, manifest.to_json())
                 .await?;
             out.replaced = Some(why.to_string());
             "saved"
         }
         _ if store
-            .create_manifest(&layer, &key, manifest.to_json())
+            .create_manifest(layer, &key, manifest.to_json())
             .await? =>
         {
             "saved"
@@ -639,8 +641,8 @@ async fn save_registry(
         Err(_) => None,
     };
     let plan = registry::plan(&entries, lock.as_ref(), 32 << 20);
-    let built = content_groups(plan.groups.iter().map(|g| ("cargo-home", g)));
-    let (decision, carried) = decide(ctx, store, "registry", key, &built, distrust).await?;
+    let built = content_groups(plan.groups.iter().map(|g| (Root::CargoHome.as_str(), g)));
+    let (decision, carried) = decide(ctx, store, Layer::Registry, key, &built, distrust).await?;
     if !start_publish(&decision, out) {
         return Ok(());
     }
@@ -649,7 +651,7 @@ async fn save_registry(
         .groups
         .into_iter()
         .map(|group| Job {
-            root: "cargo-home",
+            root: Root::CargoHome.as_str(),
             dir: home.clone(),
             deps: Vec::new(),
             scan: None,
@@ -669,11 +671,11 @@ async fn save_registry(
     out.packs = packs.len() as u64;
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA,
-        layer: "registry".into(),
+        layer: Layer::Registry.to_string(),
         key: key.to_string(),
         created: unix_now(),
         tool: format!("cargo-stash {}", env!("CARGO_PKG_VERSION")),
-        roots: [("cargo-home".to_string(), home.display().to_string())].into(),
+        roots: [(Root::CargoHome.to_string(), home.display().to_string())].into(),
         packs,
         links: Vec::new(),
         inputs: Vec::new(),

@@ -20,7 +20,7 @@ use object_store::path::Path as ObjPath;
 use object_store::{
     GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 };
-use stash_core::Manifest;
+use stash_core::{Layer, Manifest};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::error::UserError;
@@ -136,7 +136,7 @@ impl Store {
         ObjPath::from(format!("{LAYOUT}/packs/{object}"))
     }
 
-    pub fn manifest_path(layer: &str, key: &str) -> ObjPath {
+    pub fn manifest_path(layer: Layer, key: &str) -> ObjPath {
         ObjPath::from(format!("{LAYOUT}/manifests/{layer}/{key}"))
     }
 
@@ -198,7 +198,7 @@ impl Store {
 
     /// Reads and validates a manifest; `None` when there is none, an error when it is
     /// there but unusable.
-    pub async fn manifest(&self, layer: &str, key: &str) -> Result<Option<Manifest>> {
+    pub async fn manifest(&self, layer: Layer, key: &str) -> Result<Option<Manifest>> {
         match self.read_manifest(layer, key).await? {
             Found::Missing => Ok(None),
             Found::Good(m) => Ok(Some(*m)),
@@ -208,7 +208,7 @@ impl Store {
 
     /// Reads a manifest and tells a missing one from an unusable one; only a store
     /// problem (unreachable, credentials) is an error.
-    pub async fn read_manifest(&self, layer: &str, key: &str) -> Result<Found> {
+    pub async fn read_manifest(&self, layer: Layer, key: &str) -> Result<Found> {
         let path = Store::manifest_path(layer, key);
         let bytes = match self.inner.get(&path).await {
             Ok(r) => r
@@ -235,7 +235,7 @@ impl Store {
 
     /// Publishes a manifest over whatever is at its key. The write is atomic (a PUT, or
     /// a staged file renamed into place), so readers see the old or the new one whole.
-    pub async fn replace_manifest(&self, layer: &str, key: &str, bytes: Vec<u8>) -> Result<()> {
+    pub async fn replace_manifest(&self, layer: Layer, key: &str, bytes: Vec<u8>) -> Result<()> {
         let path = Store::manifest_path(layer, key);
         self.inner
             .put_opts(&path, PutPayload::from(bytes), PutOptions::default())
@@ -247,7 +247,7 @@ impl Store {
     /// Every manifest of a layer whose key starts with `prefix`.
     pub async fn list_manifests(
         &self,
-        layer: &str,
+        layer: Layer,
         prefix: &str,
     ) -> Result<Vec<(String, ObjectMeta)>> {
         let dir = ObjPath::from(format!("{LAYOUT}/manifests/{layer}"));
@@ -280,7 +280,7 @@ impl Store {
     }
 
     /// Publishes a manifest unless one exists for the key; `false` when it existed.
-    pub async fn create_manifest(&self, layer: &str, key: &str, bytes: Vec<u8>) -> Result<bool> {
+    pub async fn create_manifest(&self, layer: Layer, key: &str, bytes: Vec<u8>) -> Result<bool> {
         let path = Store::manifest_path(layer, key);
         let opts = PutOptions {
             mode: PutMode::Create,
