@@ -1,4 +1,5 @@
-//! The source manifest and content-gated mtime restore (DESIGN §5).
+//! The source manifest and content-gated mtime restore (docs/format.md, "Source mtimes
+//! and clocks").
 //!
 //! Cargo decides whether a workspace crate is fresh by comparing source mtimes with its
 //! fingerprint, and a fresh `git clone` gives every file a new mtime. Restoring the

@@ -1,5 +1,5 @@
 //! Which restored units did this job use? Cargo reads every used unit's fingerprint
-//! files, even in a no-op build (DESIGN §1). A restore sets their atime to
+//! files, even in a no-op build (docs/format.md, "Unused units"). A restore sets their atime to
 //! [`SENTINEL_ATIME_S`]; before a save, a unit whose fingerprint atime moved was used.
 //! The rule lives here so the binary and the wasm module (the GitHub Action) agree; the
 //! atimes themselves are the caller's to gather and set.
