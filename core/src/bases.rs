@@ -16,10 +16,13 @@ pub const BASE_MAX_BYTES: u64 = 256 << 20;
 
 /// A new pack, as the base choice sees it.
 pub struct NewPack<'a> {
+    /// The root of its paths.
     pub root: &'a str,
     /// Unit id (`<profile>/<hash>`) or `batch-<n>`.
     pub group: &'a str,
+    /// The package name of a unit; `None` for a batch.
     pub unit: Option<&'a str>,
+    /// Bytes of file content.
     pub bytes: u64,
 }
 

@@ -18,10 +18,14 @@ use crate::sources::SourceManifest;
 pub const MANIFEST_SCHEMA: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A snapshot: the packs and links of one layer at one key, and what the restore
+/// needs to tell fresh from stale (docs/format.md, "Manifests").
 pub struct Manifest {
+    /// The schema it was written with ([`MANIFEST_SCHEMA`]).
     pub schema: u32,
     /// `target` or `registry`.
     pub layer: String,
+    /// The key it was saved under.
     pub key: String,
     /// Seconds since the Unix epoch when the save finished.
     pub created: u64,
@@ -29,8 +33,10 @@ pub struct Manifest {
     pub tool: String,
     /// Root name -> absolute path at save time (informational: restores use their own).
     pub roots: BTreeMap<String, String>,
+    /// Every pack, whole or as a patch.
     pub packs: Vec<PackRef>,
     #[serde(default)]
+    /// Hard links, recreated after the packs are unpacked.
     pub links: Vec<LinkRef>,
     /// The key's inputs, as `cargo stash key --explain` shows them.
     #[serde(default)]
@@ -46,14 +52,18 @@ pub struct Manifest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One pack of a snapshot: a unit's files or a batch of leftovers.
 pub struct PackRef {
     /// BLAKE3 of the uncompressed tar, lowercase hex; the object is `v2/packs/<id>`.
     pub id: String,
+    /// The root its paths are relative to ([`crate::Root`]).
     pub root: String,
     /// Unit id (`<profile>/<hash>`) or `batch-<n>`.
     pub group: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The package name of a unit's pack; `None` for a batch.
     pub unit: Option<String>,
+    /// Files in the pack.
     pub files: u64,
     /// Bytes of file content in the pack.
     pub bytes: u64,
@@ -96,8 +106,11 @@ pub fn parse_object_name(name: &str) -> Option<(&str, Option<&str>)> {
 /// A hard link recreated after all packs are unpacked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkRef {
+    /// The root of both paths ([`crate::Root`]).
     pub root: String,
+    /// The link to make, relative to the root.
     pub path: String,
+    /// The file it links to, relative to the same root.
     pub target: String,
 }
 
@@ -160,6 +173,7 @@ impl Manifest {
         Ok(m)
     }
 
+    /// The manifest as stored: pretty JSON.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec_pretty(self).expect("manifest serializes")
     }
@@ -233,6 +247,7 @@ impl Manifest {
         Ok(())
     }
 
+    /// Bytes the snapshot's objects take in the store.
     pub fn stored_bytes(&self) -> u64 {
         self.packs.iter().map(|p| p.stored).sum()
     }
@@ -269,6 +284,7 @@ fn field(field: String, reason: &str) -> ManifestError {
     }
 }
 
+/// Whether `id` is a pack id: 64 lowercase hex digits (BLAKE3).
 pub fn is_pack_id(id: &str) -> bool {
     id.len() == 64
         && id

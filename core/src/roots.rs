@@ -8,7 +8,9 @@ use std::fmt;
 /// (downloads in CARGO_HOME). Saved and restored apart, under keys of their own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Layer {
+    /// The target and build dirs.
     Target,
+    /// CARGO_HOME's downloads.
     Registry,
 }
 

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+/// Why Cargo rebuilt a restored unit (docs/cli.md, `stats`).
 pub enum Reason {
     /// Same fingerprint inputs: a source file (or `rerun-if` input) is newer.
     SourceChanged,
@@ -38,6 +39,7 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// What to change so the unit stays fresh next time.
     pub fn hint(self) -> &'static str {
         match self {
             Reason::SourceChanged => {

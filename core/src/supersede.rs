@@ -19,7 +19,9 @@ pub enum Stored<'a> {
     /// A readable manifest, and which of the objects it names are missing from the store
     /// or were found corrupt by this job's restore.
     Readable {
+        /// The stored snapshot.
         manifest: &'a Manifest,
+        /// Objects (`<id>` or `<id>.<base>`) it names that are missing or corrupt.
         bad_objects: &'a BTreeSet<String>,
     },
 }
@@ -40,6 +42,7 @@ pub enum Publish {
 /// Why a stored snapshot is replaced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Why {
+    /// It could not be read: bad JSON, bad fields, an older schema.
     Unreadable,
     /// Objects it names are missing or corrupt (how many).
     BadPacks(usize),
