@@ -152,6 +152,18 @@ fn a_miss_exits_zero_unless_strict() {
     assert_eq!(miss["hit"], "miss");
     let strict = stash.run(&project.root, &["restore", "--strict"]);
     assert_eq!(strict.code, 3, "{}", strict.stderr);
+    assert!(
+        strict.stderr.contains("cache miss for"),
+        "{}",
+        strict.stderr
+    );
+    // `--strict` is applied once the command is over: its result document gives way to
+    // the error document, so stdout holds one JSON document.
+    let strict = stash.run(&project.root, &["restore", "--strict", "--json"]);
+    assert_eq!(strict.code, 3, "{}", strict.stderr);
+    let doc = strict.json();
+    assert_eq!(doc["exit_code"], 3, "{doc}");
+    assert!(doc.get("hit").is_none(), "{doc}");
 }
 
 #[test]

@@ -610,6 +610,72 @@ fn bad_store_urls_explain_the_fix() {
     }
 }
 
+/// Issue 15: with no credentials at all, S3 and GCS fall back to the instance metadata
+/// service. Where it refuses (off a cloud VM, or a VM without a role) `ls` and `gc`
+/// exited 1, an internal error, where Azure without an account is a cache problem. Every
+/// cloud now says the same: missing credentials warn and exit 0 on restore and save, 3
+/// with `--strict`, and 3 for `ls` and `gc`, with the credentials hint.
+#[test]
+fn missing_credentials_exit_alike_on_every_cloud() {
+    let project = stash_tests::copy_fixture("workspace", "nocreds");
+    let dir = project.root.as_path();
+    let metadata = refusing_server();
+    for (url, hint) in [
+        ("s3://bucket/p", "AWS_ACCESS_KEY_ID"),
+        ("gs://bucket/p", "GOOGLE_SERVICE_ACCOUNT"),
+        ("az://container/p", "AZURE_STORAGE_ACCOUNT_NAME"),
+    ] {
+        let stash = Stash {
+            store: url.into(),
+            env: [
+                ("CARGO_STASH_RETRIES", "0"),
+                ("CARGO_STASH_CONNECT_TIMEOUT", "2s"),
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_METADATA_ENDPOINT", &format!("http://{metadata}")),
+                ("GCE_METADATA_HOST", &metadata),
+                ("GCE_METADATA_IP", &metadata),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .to_vec(),
+        };
+        for (args, code) in [
+            (&["restore"][..], 0),
+            (&["save"], 0),
+            (&["restore", "--strict"], 3),
+            (&["ls"], 3),
+            (&["gc", "--dry-run"], 3),
+        ] {
+            let r = stash.run(dir, args);
+            assert_eq!(r.code, code, "{url} {args:?}:\n{}", r.stderr);
+            // A warning on exit 0; an error with the credentials hint on exit 3.
+            let expect = if code == 0 { "warning:" } else { hint };
+            assert!(
+                r.stderr.contains(expect),
+                "{url} {args:?}: no {expect}:\n{}",
+                r.stderr
+            );
+        }
+    }
+}
+
+/// A stand-in for a cloud metadata service that refuses every request (403), as one
+/// does for a VM without a role; its address.
+fn refusing_server() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 8192];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    addr
+}
+
 /// Store URL, its env, and a word the output must contain.
 type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str);
 

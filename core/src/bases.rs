@@ -30,10 +30,13 @@ pub fn patch_pays(patch_bytes: u64, whole_bytes: u64) -> bool {
 pub struct NewPack<'a> {
     /// Its content id: a pack is never a patch against itself.
     pub id: &'a str,
+    /// The root of its paths.
     pub root: &'a str,
     /// Unit id (`<profile>/<hash>`) or `batch-<n>`.
     pub group: &'a str,
+    /// The package name of a unit; `None` for a batch.
     pub unit: Option<&'a str>,
+    /// Bytes of file content.
     pub bytes: u64,
 }
 

@@ -10,9 +10,13 @@
 pub enum KeyLayer<'a> {
     /// `<os>-<arch>-<toolchain>-<config>`.
     Target {
+        /// Platform: `linux`, `macos`, `windows`.
         os: &'a str,
+        /// Architecture, e.g. `x64`.
         arch: &'a str,
+        /// rustc release and commit, e.g. `1.95.0_59807616`.
         toolchain: &'a str,
+        /// Digest of the config inputs (flags, targets, profile, env, CARGO_HOME).
         config: &'a str,
     },
     /// The literal `registry`.
@@ -22,10 +26,15 @@ pub enum KeyLayer<'a> {
 /// A key as `[prefix-]stash<schema>-<layer segments>-<deps>[-suffix]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyParts<'a> {
+    /// The user's `--prefix`, if any.
     pub prefix: Option<&'a str>,
+    /// Key schema version, the `N` of `stashN`.
     pub schema: u32,
+    /// Which layer the key names, with the target layer's own segments.
     pub layer: KeyLayer<'a>,
+    /// Digest of the lockfile inputs.
     pub deps: &'a str,
+    /// The user's `--suffix`, if any.
     pub suffix: Option<&'a str>,
 }
 

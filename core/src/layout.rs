@@ -15,18 +15,25 @@ pub const STATE_DIR: &str = ".cargo-stash";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+/// What a listed path is.
 pub enum EntryKind {
+    /// A regular file.
     File,
+    /// A directory.
     Dir,
+    /// A symbolic link.
     Symlink,
 }
 
 /// One path of a listing, relative to its root, `/`-separated.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
+    /// Relative to the root, `/`-separated.
     pub path: String,
+    /// File, directory or symlink.
     pub kind: EntryKind,
     #[serde(default)]
+    /// Bytes of a file (0 for the others).
     pub size: u64,
     /// Same value for paths that are hard links of one file (e.g. the inode), when the
     /// file has more than one link.
@@ -36,6 +43,7 @@ pub struct Entry {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+/// The kind of a target-dir path, as `clean` and the plan count them.
 pub enum Category {
     /// Files of a Cargo unit, fingerprints included.
     Unit,
@@ -50,22 +58,29 @@ pub enum Category {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// What a path of a target or build dir is, by where Cargo puts it.
 pub enum Class {
+    /// A file of one Cargo unit (fingerprint, deps or build script dir).
     Unit {
         /// `<profile dir>/<hash>`: unique within one root.
         id: String,
         /// Package or crate name, for humans.
         name: String,
     },
+    /// An artifact Cargo copies out of `deps/` (see [`Category::Uplifted`]).
     Uplifted,
+    /// Under `incremental/`.
     Incremental,
+    /// A `*.d` dep file.
     DepFile,
+    /// Anything else.
     Other,
     /// cargo-stash's own state: never saved.
     Internal,
 }
 
 impl Class {
+    /// The report category of the class; `None` for our own state.
     pub fn category(&self) -> Option<Category> {
         Some(match self {
             Class::Unit { .. } => Category::Unit,
@@ -85,6 +100,8 @@ pub struct Profiles(BTreeSet<String>);
 const PROFILE_MARKERS: [&str; 3] = [".fingerprint", "deps", "build"];
 
 impl Profiles {
+    /// The profile dirs (`debug`, `release`, `<triple>/debug` ...) of a listing:
+    /// the dirs holding `.fingerprint`, `deps` or `build`.
     pub fn find(entries: &[Entry]) -> Profiles {
         let dirs: Vec<&str> = entries
             .iter()
@@ -109,6 +126,7 @@ impl Profiles {
         Profiles(found)
     }
 
+    /// The profile dirs, sorted.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }

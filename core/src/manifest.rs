@@ -11,19 +11,21 @@ use crate::key::ExplainLine;
 use crate::layout::STATE_DIR;
 use crate::path::check_relative;
 use crate::relocation::{Anchors, PathBound};
+use crate::roots::{Layer, Root};
 use crate::sources::SourceManifest;
 
 /// Newest manifest schema this version writes and reads.
 pub const MANIFEST_SCHEMA: u32 = 2;
 
-/// Root names a pack may be restored into.
-pub const ROOTS: [&str; 3] = ["target", "build", "cargo-home"];
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A snapshot: the packs and links of one layer at one key, and what the restore
+/// needs to tell fresh from stale (docs/format.md, "Manifests").
 pub struct Manifest {
+    /// The schema it was written with ([`MANIFEST_SCHEMA`]).
     pub schema: u32,
     /// `target` or `registry`.
     pub layer: String,
+    /// The key it was saved under.
     pub key: String,
     /// Seconds since the Unix epoch when the save finished.
     pub created: u64,
@@ -31,8 +33,10 @@ pub struct Manifest {
     pub tool: String,
     /// Root name -> absolute path at save time (informational: restores use their own).
     pub roots: BTreeMap<String, String>,
+    /// Every pack, whole or as a patch.
     pub packs: Vec<PackRef>,
     #[serde(default)]
+    /// Hard links, recreated after the packs are unpacked.
     pub links: Vec<LinkRef>,
     /// The key's inputs, as `cargo stash key --explain` shows them.
     #[serde(default)]
@@ -48,14 +52,18 @@ pub struct Manifest {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One pack of a snapshot: a unit's files or a batch of leftovers.
 pub struct PackRef {
     /// BLAKE3 of the uncompressed tar, lowercase hex; the object is `v2/packs/<id>`.
     pub id: String,
+    /// The root its paths are relative to ([`crate::Root`]).
     pub root: String,
     /// Unit id (`<profile>/<hash>`) or `batch-<n>`.
     pub group: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The package name of a unit's pack; `None` for a batch.
     pub unit: Option<String>,
+    /// Files in the pack.
     pub files: u64,
     /// Bytes of file content in the pack.
     pub bytes: u64,
@@ -109,8 +117,11 @@ pub fn parse_object_name(name: &str) -> Option<(&str, Option<&str>)> {
 /// A hard link recreated after all packs are unpacked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkRef {
+    /// The root of both paths ([`crate::Root`]).
     pub root: String,
+    /// The link to make, relative to the root.
     pub path: String,
+    /// The file it links to, relative to the same root.
     pub target: String,
 }
 
@@ -178,6 +189,7 @@ impl Manifest {
         Ok(m)
     }
 
+    /// The manifest as stored: pretty JSON.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec_pretty(self).expect("manifest serializes")
     }
@@ -190,7 +202,7 @@ impl Manifest {
                     "not a 64-digit lowercase hex digest",
                 ));
             }
-            if !ROOTS.contains(&p.root.as_str()) {
+            if Root::parse(&p.root).is_none() {
                 return Err(field(format!("packs[{i}].root"), "unknown root"));
             }
             if p.base
@@ -204,7 +216,7 @@ impl Manifest {
             }
         }
         for (i, l) in self.links.iter().enumerate() {
-            if !ROOTS.contains(&l.root.as_str()) {
+            if Root::parse(&l.root).is_none() {
                 return Err(field(format!("links[{i}].root"), "unknown root"));
             }
             check_relative(&l.path)?;
@@ -221,12 +233,12 @@ impl Manifest {
     /// Checks that every pack and link stays where the `layer` being restored may write
     /// (see [`may_write`]), whatever the manifest's own fields claim: a manifest at a
     /// registry key that names `target` packs, or links into `bin/`, is refused whole.
-    pub fn check_layer(&self, layer: &str) -> Result<(), ManifestError> {
-        if self.layer != layer {
+    pub fn check_layer(&self, layer: Layer) -> Result<(), ManifestError> {
+        if self.layer != layer.as_str() {
             return Err(field("layer".into(), "not the layer being restored"));
         }
         for (i, p) in self.packs.iter().enumerate() {
-            if !layer_roots(layer).contains(&p.root.as_str()) {
+            if !in_layer(layer, &p.root) {
                 return Err(field(
                     format!("packs[{i}].root"),
                     "not a root of this layer",
@@ -234,13 +246,14 @@ impl Manifest {
             }
         }
         for (i, l) in self.links.iter().enumerate() {
-            if !layer_roots(layer).contains(&l.root.as_str()) {
+            if !in_layer(layer, &l.root) {
                 return Err(field(
                     format!("links[{i}].root"),
                     "not a root of this layer",
                 ));
             }
-            if !may_write(&l.root, &l.path) || !may_write(&l.root, &l.target) {
+            let root = Root::parse(&l.root).expect("checked above");
+            if !may_write(root, &l.path) || !may_write(root, &l.target) {
                 return Err(field(
                     format!("links[{i}]"),
                     "outside what this layer may write",
@@ -250,18 +263,15 @@ impl Manifest {
         Ok(())
     }
 
+    /// Bytes the snapshot's objects take in the store.
     pub fn stored_bytes(&self) -> u64 {
         self.packs.iter().map(|p| p.stored).sum()
     }
 }
 
-/// The roots a layer's packs and links may name.
-pub fn layer_roots(layer: &str) -> &'static [&'static str] {
-    match layer {
-        "target" => &["target", "build"],
-        "registry" => &["cargo-home"],
-        _ => &[],
-    }
+/// Whether `root`, as a manifest names it, is one of `layer`'s roots.
+fn in_layer(layer: Layer, root: &str) -> bool {
+    Root::parse(root).is_some_and(|r| layer.roots().contains(&r))
 }
 
 /// Whether a restore may write `path` (relative, already checked by
@@ -269,19 +279,18 @@ pub fn layer_roots(layer: &str) -> &'static [&'static str] {
 /// ([`crate::registry::ALLOWED`]): never `bin/`, config or credentials. In the target
 /// and build dirs anything but our own state ([`STATE_DIR`]: the memo and staging),
 /// which a pack must not be able to forge.
-pub fn may_write(root: &str, path: &str) -> bool {
+pub fn may_write(root: Root, path: &str) -> bool {
     match root {
-        "cargo-home" => crate::registry::is_allowed(path),
-        "target" | "build" => path.split('/').next() != Some(STATE_DIR),
-        _ => false,
+        Root::CargoHome => crate::registry::is_allowed(path),
+        Root::Target | Root::Build => path.split('/').next() != Some(STATE_DIR),
     }
 }
 
 /// Whether a restore may make symlinks under `root`. Not in CARGO_HOME: Cargo keeps none
 /// in its downloads, and a link there (a `.crate` pointing at `bin/` or `config.toml`)
 /// would have Cargo's own later writes land where a snapshot may not write.
-pub fn may_symlink(root: &str) -> bool {
-    matches!(root, "target" | "build")
+pub fn may_symlink(root: Root) -> bool {
+    matches!(root, Root::Target | Root::Build)
 }
 
 fn field(field: String, reason: &str) -> ManifestError {
@@ -291,6 +300,7 @@ fn field(field: String, reason: &str) -> ManifestError {
     }
 }
 
+/// Whether `id` is a pack id: 64 lowercase hex digits (BLAKE3).
 pub fn is_pack_id(id: &str) -> bool {
     id.len() == 64
         && id
@@ -362,8 +372,8 @@ mod tests {
 
     #[test]
     fn symlinks_only_in_target_and_build() {
-        assert!(may_symlink("target") && may_symlink("build"));
-        assert!(!may_symlink("cargo-home") && !may_symlink("elsewhere"));
+        assert!(may_symlink(Root::Target) && may_symlink(Root::Build));
+        assert!(!may_symlink(Root::CargoHome));
     }
 
     #[test]
@@ -423,13 +433,13 @@ mod tests {
 
     #[test]
     fn a_registry_snapshot_may_write_only_downloads_in_cargo_home() {
-        assert!(registry_sample().check_layer("registry").is_ok());
+        assert!(registry_sample().check_layer(Layer::Registry).is_ok());
         // Issue 14, item 8: a target or build root in a registry snapshot would write
         // anywhere in CARGO_HOME, since that is the only root the layer restores into.
         for root in ["target", "build"] {
             let mut m = registry_sample();
             m.packs[0].root = root.into();
-            assert!(m.check_layer("registry").is_err(), "{root}");
+            assert!(m.check_layer(Layer::Registry).is_err(), "{root}");
         }
         // Links are held to the same allow-list as pack entries.
         for (path, target) in [
@@ -443,7 +453,10 @@ mod tests {
                 path: path.into(),
                 target: target.into(),
             });
-            assert!(m.check_layer("registry").is_err(), "{path} -> {target}");
+            assert!(
+                m.check_layer(Layer::Registry).is_err(),
+                "{path} -> {target}"
+            );
         }
         let mut m = registry_sample();
         m.links.push(LinkRef {
@@ -451,34 +464,33 @@ mod tests {
             path: "registry/cache/x/b.crate".into(),
             target: "registry/cache/x/a.crate".into(),
         });
-        assert!(m.check_layer("registry").is_err());
+        assert!(m.check_layer(Layer::Registry).is_err());
         // A manifest of another layer is not restored as this one.
-        assert!(registry_sample().check_layer("target").is_err());
-        assert!(sample().check_layer("registry").is_err());
+        assert!(registry_sample().check_layer(Layer::Target).is_err());
+        assert!(sample().check_layer(Layer::Registry).is_err());
     }
 
     #[test]
     fn a_target_snapshot_may_not_write_our_own_state() {
-        assert!(sample().check_layer("target").is_ok());
-        assert!(may_write("target", "debug/deps/libx.rlib"));
-        assert!(may_write("build", "debug/.fingerprint/x-1/lib-x"));
-        assert!(!may_write("target", ".cargo-stash/memo.json"));
-        assert!(!may_write("build", ".cargo-stash"));
-        assert!(may_write("target", ".cargo-stash-not/x"));
-        assert!(may_write("cargo-home", "registry/cache/x/a.crate"));
-        assert!(!may_write("cargo-home", "bin/cargo"));
-        assert!(!may_write("cargo-home", "credentials.toml"));
-        assert!(!may_write("elsewhere", "x"));
+        assert!(sample().check_layer(Layer::Target).is_ok());
+        assert!(may_write(Root::Target, "debug/deps/libx.rlib"));
+        assert!(may_write(Root::Build, "debug/.fingerprint/x-1/lib-x"));
+        assert!(!may_write(Root::Target, ".cargo-stash/memo.json"));
+        assert!(!may_write(Root::Build, ".cargo-stash"));
+        assert!(may_write(Root::Target, ".cargo-stash-not/x"));
+        assert!(may_write(Root::CargoHome, "registry/cache/x/a.crate"));
+        assert!(!may_write(Root::CargoHome, "bin/cargo"));
+        assert!(!may_write(Root::CargoHome, "credentials.toml"));
         let mut m = sample();
         m.packs[0].root = "cargo-home".into();
-        assert!(m.check_layer("target").is_err());
+        assert!(m.check_layer(Layer::Target).is_err());
         let mut m = sample();
         m.links.push(LinkRef {
             root: "target".into(),
             path: ".cargo-stash/memo.json".into(),
             target: "debug/app".into(),
         });
-        assert!(m.check_layer("target").is_err());
+        assert!(m.check_layer(Layer::Target).is_err());
     }
 
     #[test]

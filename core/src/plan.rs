@@ -12,10 +12,13 @@ use serde::{Deserialize, Serialize};
 use crate::layout::{Category, Class, Entry, EntryKind, Profiles, classify};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// What the sanitization plan keeps.
 pub struct PlanOptions {
     #[serde(default)]
+    /// Keep `incremental/`.
     pub keep_incremental: bool,
     #[serde(default)]
+    /// Keep `*.d` dep files.
     pub keep_dep_files: bool,
     /// When set, units not in this set (ids `<profile>/<hash>`) are dropped as unused.
     #[serde(default)]
@@ -47,25 +50,35 @@ pub struct Group {
     pub name: String,
     /// Package name of a unit; `None` for a batch.
     pub unit: Option<String>,
+    /// Its paths, relative to the root.
     pub paths: Vec<String>,
+    /// Bytes of file content.
     pub bytes: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Files and bytes of one category, and how many of them the plan keeps.
 pub struct CategoryStats {
+    /// Files listed.
     pub files: u64,
+    /// Their bytes.
     pub bytes: u64,
+    /// Files kept.
     pub kept_files: u64,
+    /// Their bytes.
     pub kept_bytes: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// What a save packs from one root, and what it leaves out.
 pub struct Plan {
+    /// The packs to make, one per unit plus batches of leftovers.
     pub groups: Vec<Group>,
     /// `(path, target)`: `path` is recreated as a hard link of `target`.
     pub links: Vec<(String, String)>,
     /// Top-most dropped paths: deleting these applies the plan.
     pub dropped: Vec<String>,
+    /// Files and bytes per category.
     pub categories: BTreeMap<Category, CategoryStats>,
     /// Units left out because this job did not use them.
     pub unused_units: Vec<String>,

@@ -13,6 +13,7 @@ use crate::plan::{Group, Plan, batches};
 /// The only subtrees of CARGO_HOME a registry snapshot may hold, on save and on restore.
 pub const ALLOWED: [&str; 3] = ["registry/index/", "registry/cache/", "git/db/"];
 
+/// Whether `path` (relative to CARGO_HOME) is under one of [`ALLOWED`].
 pub fn is_allowed(path: &str) -> bool {
     ALLOWED.iter().any(|p| path.starts_with(p))
 }

@@ -45,6 +45,7 @@ pub struct Evidence {
     /// Lines of the build script's `output`, and its `root-output` (the OUT_DIR prefix
     /// Cargo rewrites when the target dir moves).
     pub script_output: Vec<String>,
+    /// The build script's `root-output`, when it has one.
     pub root_output: Option<String>,
     /// Absolute paths listed by Cargo's own dep-info (`.fingerprint/*/dep-*`).
     pub dep_info_paths: Vec<String>,
@@ -198,10 +199,13 @@ pub fn leave_out_moved(
 /// in paths escaped with `\`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RustcDepInfo {
+    /// The input files.
     pub files: Vec<String>,
+    /// The `# env-dep` variables and their values.
     pub env: Vec<(String, String)>,
 }
 
+/// Reads one rustc dep-info file.
 pub fn parse_rustc_dep_info(text: &str) -> RustcDepInfo {
     let mut out = RustcDepInfo::default();
     for line in text.lines() {

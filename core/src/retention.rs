@@ -82,8 +82,11 @@ impl std::fmt::Display for DeleteReason {
 /// One stored snapshot as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listed {
+    /// `target` or `registry`.
     pub layer: String,
+    /// The snapshot's key.
     pub key: String,
+    /// Seconds since the manifest was written.
     pub age_seconds: i64,
 }
 

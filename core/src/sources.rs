@@ -1,4 +1,5 @@
-//! The source manifest and content-gated mtime restore (DESIGN §5).
+//! The source manifest and content-gated mtime restore (docs/format.md, "Source mtimes
+//! and clocks").
 //!
 //! Cargo decides whether a workspace crate is fresh by comparing source mtimes with its
 //! fingerprint, and a fresh `git clone` gives every file a new mtime. Restoring the
@@ -23,9 +24,13 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+/// What a tracked entry is.
 pub enum SourceKind {
+    /// A regular file.
     File,
+    /// A directory.
     Dir,
+    /// A symbolic link.
     Symlink,
 }
 
@@ -34,12 +39,16 @@ pub enum SourceKind {
 pub struct SourceEntry {
     /// Relative to the checkout root, `/`-separated; `""` is the root itself.
     pub path: String,
+    /// File, directory or symlink.
     pub kind: SourceKind,
+    /// Bytes of a file (0 for the others).
     pub size: u64,
     /// sha256 of the content (file), the link target (symlink), or the sorted names of
     /// tracked children (directory).
     pub hash: String,
+    /// Modification time: seconds since the Unix epoch.
     pub mtime_s: i64,
+    /// Modification time: nanoseconds within the second.
     pub mtime_ns: u32,
 }
 
@@ -48,6 +57,7 @@ pub struct SourceEntry {
 pub struct SourceManifest {
     /// Absolute path of the checkout root.
     pub root: String,
+    /// Every tracked entry, sorted by path.
     pub entries: Vec<SourceEntry>,
     /// The git metadata build scripts watch; absent without git (and in manifests written
     /// before it existed, which restore as before: git files untouched).
@@ -58,6 +68,7 @@ pub struct SourceManifest {
 /// The repository's state and the metadata files crates list as build inputs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GitMeta {
+    /// HEAD, branch, tags, shallow and untracked state.
     pub state: GitState,
     /// Sorted by path.
     pub files: Vec<GitFile>,
@@ -88,13 +99,17 @@ pub struct GitState {
 /// `.git` is a file, resolve it to their own git dir or the common dir.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GitFile {
+    /// The `--git-path` name (`HEAD`, `index`, `refs/heads/main`).
     pub path: String,
+    /// File or directory (`refs/` and the dirs under it).
     pub kind: SourceKind,
     /// What the file means, not its bytes: `index` the sha256 of `git ls-files -s -v -z`;
     /// a reflog (`logs/...`) its newest entry's new commit; `packed-refs` its sorted ref
     /// lines; a directory the sorted names of its children; any other file its content.
     pub digest: String,
+    /// Modification time: seconds since the Unix epoch.
     pub mtime_s: i64,
+    /// Modification time: nanoseconds within the second.
     pub mtime_ns: u32,
 }
 
@@ -103,16 +118,25 @@ pub struct GitFile {
 #[serde(rename_all = "lowercase", tag = "action")]
 pub enum MtimeAction {
     /// Content proven equal: give back the saved mtime.
-    Restore { mtime_s: i64, mtime_ns: u32 },
+    Restore {
+        /// Saved mtime: seconds since the Unix epoch.
+        mtime_s: i64,
+        /// Saved mtime: nanoseconds within the second.
+        mtime_ns: u32,
+    },
     /// Changed or new: stamp with the restore time, which [`skew_shift`] makes newer
     /// than any restored artifact.
     Touch,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The mtimes a restore gives the checkout's tracked entries.
 pub struct MtimePlan {
+    /// Paths relative to the checkout root and their action.
     pub actions: Vec<(String, MtimeAction)>,
+    /// Entries given their saved mtime.
     pub restored: u64,
+    /// Entries stamped with the restore time.
     pub touched: u64,
 }
 
@@ -228,10 +252,13 @@ impl MtimeAction {
 
 /// What to do with each git metadata file, and why when the state differs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The mtimes a restore gives the git metadata files.
 pub struct GitPlan {
     /// Git paths (see [`GitFile::path`]) and their action.
     pub actions: Vec<(String, MtimeAction)>,
+    /// Files given their saved mtime.
     pub restored: u64,
+    /// Files stamped with the restore time.
     pub touched: u64,
     /// Why no git file got its saved mtime back, when none did for a reason other than
     /// its own content.

@@ -23,6 +23,7 @@ pub struct SeenUnit {
     pub name: String,
     /// Content bytes.
     pub bytes: u64,
+    /// Its fingerprint files' JSON, by file name.
     pub fingerprints: Fingerprints,
     /// A fingerprint file was written after the restore began: Cargo compiled the unit.
     pub written: bool,
@@ -33,7 +34,9 @@ pub struct SeenUnit {
 /// What the restore recorded: `<root>:<group>` -> (unit name, fingerprints) of every
 /// unit it put back, and the `<group>`s it left out as path-bound.
 pub struct Restored<'a> {
+    /// `<root>:<group>` -> (unit name, fingerprints) of each unit restored.
     pub units: &'a BTreeMap<String, (String, Fingerprints)>,
+    /// The groups left out as path-bound.
     pub path_bound: &'a BTreeSet<String>,
 }
 
@@ -142,6 +145,7 @@ fn compare(old: &Fingerprints, new: &Fingerprints, same_unit: bool) -> Option<Re
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+/// Why Cargo rebuilt a restored unit (docs/cli.md, `stats`).
 pub enum Reason {
     /// Same fingerprint inputs: a source file (or `rerun-if` input) is newer.
     SourceChanged,

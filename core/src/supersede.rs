@@ -21,7 +21,9 @@ pub enum Stored<'a> {
     /// A readable manifest, and which of the objects it names are missing from the store
     /// or were found corrupt by this job's restore.
     Readable {
+        /// The stored snapshot.
         manifest: &'a Manifest,
+        /// Objects (`<id>` or `<id>.<base>`) it names that are missing or corrupt.
         bad_objects: &'a BTreeSet<String>,
     },
 }
@@ -42,6 +44,7 @@ pub enum Publish {
 /// Why a stored snapshot is replaced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Why {
+    /// It could not be read: bad JSON, bad fields, an older schema.
     Unreadable,
     /// Objects it names are missing or corrupt (how many).
     BadPacks(usize),
@@ -153,7 +156,7 @@ pub fn restorable(manifest: &Manifest) -> bool {
 /// Why a restore of `layer` passes over a readable snapshot, or `None` when it may use
 /// it. One that would write outside the layer's directories is passed over like an
 /// unreadable one, so an older good snapshot, and the other layer, still restore.
-pub fn unusable(manifest: &Manifest, layer: &str) -> Option<String> {
+pub fn unusable(manifest: &Manifest, layer: crate::Layer) -> Option<String> {
     if manifest.check_layer(layer).is_err() {
         return Some(format!(
             "it would write outside the {layer} layer's directories; the manifest was not \
@@ -324,15 +327,19 @@ mod tests {
         assert!(!restorable(&manifest(Vec::new())));
         assert!(restorable(&manifest(vec![pack('a', "batch-0")])));
         assert_eq!(
-            unusable(&manifest(Vec::new()), "target").as_deref(),
+            unusable(&manifest(Vec::new()), crate::Layer::Target).as_deref(),
             Some("it holds no pack")
         );
         assert_eq!(
-            unusable(&manifest(vec![pack('a', "batch-0")]), "target"),
+            unusable(&manifest(vec![pack('a', "batch-0")]), crate::Layer::Target),
             None
         );
         // Target packs in a registry snapshot would write outside CARGO_HOME's parts.
-        let outside = unusable(&manifest(vec![pack('a', "batch-0")]), "registry").unwrap();
+        let outside = unusable(
+            &manifest(vec![pack('a', "batch-0")]),
+            crate::Layer::Registry,
+        )
+        .unwrap();
         assert!(outside.contains("outside the registry layer"), "{outside}");
     }
 

@@ -1,5 +1,5 @@
 //! Which restored units did this job use? Cargo reads every used unit's fingerprint
-//! files, even in a no-op build (DESIGN §1). A restore sets their atime to
+//! files, even in a no-op build (docs/format.md, "Unused units"). A restore sets their atime to
 //! [`SENTINEL_ATIME_S`]; before a save, a unit whose fingerprint atime moved was used.
 //! The rule lives here so the binary and the wasm module (the GitHub Action) agree; the
 //! atimes themselves are the caller's to gather and set.
@@ -47,6 +47,7 @@ pub fn used_units(groups: &[Group], touched: impl Fn(&str) -> bool) -> Option<BT
 /// What a save knows of the restore earlier in its job, as the restore recorded it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RestoreSeen<'a> {
+    /// How the restore matched its key.
     pub hit: HitKind,
     /// The key of the snapshot restored, when not a miss.
     pub restored_key: Option<&'a str>,

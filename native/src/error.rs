@@ -1,42 +1,55 @@
-//! Expected failures and their exit codes. A `UserError` carries what went wrong and the
-//! fix; everything else is an internal error. The code is decided once, in `main`.
+//! Expected failures and their exit codes. A `UserError` carries what went wrong, the fix
+//! and its [`Kind`]; everything else is an internal error. The code is decided once, in
+//! `main`, and `--strict` once, in the command runner (`commands::run`).
 
 use std::fmt;
 
-/// Exit codes: a documented contract (see docs/cli.md).
-#[allow(dead_code)] // The whole table is the documented contract; clap exits with USAGE itself.
-pub mod exit {
-    pub const OK: u8 = 0;
-    /// Internal or I/O error.
-    pub const FAILURE: u8 = 1;
-    /// Bad command line (clap).
-    pub const USAGE: u8 = 2;
-    /// Cache problem (miss, store unreachable, corrupt pack) with `--strict`.
-    pub const CACHE: u8 = 3;
-    /// Bad input: no workspace, bad store URL, unreadable manifest schema.
-    pub const INPUT: u8 = 4;
+/// What kind of failure an error is, and so its exit code (docs/cli.md, "Exit codes").
+/// A bad command line is clap's, which exits 2 itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A bug or an I/O error outside the cache: exit 1.
+    Internal,
+    /// Miss, store down or too slow, unusable credentials, corrupt or missing pack: a
+    /// warning and exit 0, or exit 3 under `--strict` (the runner decides; `ls` and `gc`
+    /// fail with it always).
+    Cache,
+    /// No workspace, bad store URL, bad setting, unreadable key inputs: exit 4.
+    Input,
 }
 
+impl Kind {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Kind::Internal => 1,
+            Kind::Cache => 3,
+            Kind::Input => 4,
+        }
+    }
+}
+
+/// An expected failure: what went wrong, the fix, and its kind.
 #[derive(Debug)]
 pub struct UserError {
     pub message: String,
     pub hint: String,
-    pub code: u8,
+    pub kind: Kind,
 }
 
 impl UserError {
+    /// Bad input (exit 4).
     pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
         UserError {
             message: message.into(),
             hint: hint.into(),
-            code: exit::INPUT,
+            kind: Kind::Input,
         }
     }
 
     /// A cache problem that only fails the command under `--strict`.
     pub fn cache(message: impl Into<String>, hint: impl Into<String>) -> Self {
         UserError {
-            code: exit::CACHE,
+            kind: Kind::Cache,
             ..UserError::new(message, hint)
         }
     }
@@ -50,32 +63,32 @@ impl fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
-/// The exit code and hint for an error chain.
-pub fn classify(err: &anyhow::Error) -> (u8, Option<&str>) {
+/// The kind and hint of an error chain.
+pub fn classify(err: &anyhow::Error) -> (Kind, Option<&str>) {
     // The outermost context decides: `--strict` wraps any cause as a cache problem.
     if let Some(u) = err.downcast_ref::<UserError>() {
-        return (u.code, Some(u.hint.as_str()));
+        return (u.kind, Some(u.hint.as_str()));
     }
     for cause in err.chain() {
         if let Some(u) = cause.downcast_ref::<UserError>() {
-            return (u.code, Some(u.hint.as_str()));
+            return (u.kind, Some(u.hint.as_str()));
         }
         if cause.downcast_ref::<stash_core::KeyError>().is_some() {
-            return (exit::INPUT, Some("fix the file or setting named above"));
+            return (Kind::Input, Some("fix the file or setting named above"));
         }
         if cause.downcast_ref::<stash_core::ManifestError>().is_some() {
             return (
-                exit::INPUT,
+                Kind::Input,
                 Some("upgrade cargo-stash, or save the cache again"),
             );
         }
     }
-    (exit::FAILURE, None)
+    (Kind::Internal, None)
 }
 
 /// Whether an error is a cache problem (exit 3 only under `--strict`).
 pub fn is_cache_problem(err: &anyhow::Error) -> bool {
-    classify(err).0 == exit::CACHE
+    classify(err).0 == Kind::Cache
 }
 
 /// An error and its causes on one line, like `{:#}`, without repeating a cause whose

@@ -33,7 +33,8 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            let (code, hint) = error::classify(&err);
+            let (kind, hint) = error::classify(&err);
+            let code = kind.exit_code();
             if json {
                 let doc = stash_core::output::ErrorOutput {
                     version: stash_core::output::OUTPUT_VERSION,

@@ -31,18 +31,11 @@ pub struct Stat {
 
 impl Memo {
     pub fn load(state_dir: &Path) -> Memo {
-        std::fs::read(state_dir.join(FILE))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        crate::state::load(state_dir, FILE).unwrap_or_default()
     }
 
     pub fn store(&self, state_dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(state_dir)?;
-        let tmp = state_dir.join(format!("{FILE}.tmp"));
-        std::fs::write(&tmp, serde_json::to_vec(self)?)?;
-        std::fs::rename(tmp, state_dir.join(FILE))?;
-        Ok(())
+        crate::state::store(state_dir, FILE, self)
     }
 
     pub fn get(&self, stat: &Stat) -> Option<&str> {

@@ -2,6 +2,7 @@
 //! progress on stderr. Progress bars only on a terminal outside CI.
 
 use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -14,6 +15,9 @@ pub struct Reporter {
     pub json: bool,
     pub quiet: bool,
     pub progress: bool,
+    /// The result, held until the command runner knows the command succeeded: under
+    /// `--strict` a cache problem prints the error instead.
+    result: Arc<Mutex<Option<String>>>,
 }
 
 /// Whether to draw a progress bar: a terminal, not CI, not machine output.
@@ -29,6 +33,7 @@ impl Reporter {
             json,
             quiet,
             progress: progress_enabled(std::io::stderr().is_terminal(), ci.as_deref(), json, quiet),
+            result: Arc::default(),
         }
     }
 
@@ -38,13 +43,22 @@ impl Reporter {
         eprintln!("warning: {}", scrub(msg));
     }
 
-    /// The command's result: JSON document or human lines.
+    /// The command's result: JSON document or human lines, printed by [`Reporter::flush`].
     pub fn result<T: Serialize>(&self, value: &T, human: &str) {
-        if self.json {
-            let text = serde_json::to_string_pretty(value).expect("output serializes");
-            println!("{}", scrub(&text));
+        let text = if self.json {
+            serde_json::to_string_pretty(value).expect("output serializes")
         } else if !self.quiet {
-            println!("{}", scrub(human));
+            human.to_string()
+        } else {
+            return;
+        };
+        *self.result.lock().expect("not poisoned") = Some(scrub(&text));
+    }
+
+    /// Prints the result, once the command is known to have succeeded.
+    pub fn flush(&self) {
+        if let Some(text) = self.result.lock().expect("not poisoned").take() {
+            println!("{text}");
         }
     }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use stash_core::output::HitKind;
 
@@ -49,16 +50,11 @@ const FILE: &str = "state.json";
 
 impl State {
     pub fn load(dir: &Path) -> Option<State> {
-        let text = std::fs::read(dir.join(FILE)).ok()?;
-        serde_json::from_slice(&text).ok()
+        load(dir, FILE)
     }
 
     pub fn store(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let tmp = dir.join(format!("{FILE}.tmp"));
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, dir.join(FILE)).context("saving restore state")
+        store(dir, FILE, self)
     }
 }
 
@@ -89,15 +85,73 @@ const UNITS_FILE: &str = "restored-units.json";
 
 impl RestoredUnits {
     pub fn load(dir: &Path) -> RestoredUnits {
-        std::fs::read(dir.join(UNITS_FILE))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        load(dir, UNITS_FILE).unwrap_or_default()
     }
 
     pub fn store(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join(UNITS_FILE), serde_json::to_vec(self)?)
-            .context("saving restored units")
+        store(dir, UNITS_FILE, self)
+    }
+}
+
+/// Reads a state file of `dir`; `None` when it is missing or unreadable, which every
+/// caller takes as "no record": state only ever saves work, never decides freshness.
+pub fn load<T: DeserializeOwned>(dir: &Path, name: &str) -> Option<T> {
+    let bytes = std::fs::read(dir.join(name)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Writes a state file of `dir` whole or not at all: into a temporary file of the same
+/// folder, renamed over the old one. A job killed mid-write, or a reader at the same
+/// time, sees the old file or the new one, never a truncated mix. The temporary name is
+/// this process's own, so two writers never share one.
+pub fn store<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let write = || -> Result<()> {
+        std::fs::write(&tmp, serde_json::to_vec(value)?)?;
+        std::fs::rename(&tmp, dir.join(name))?;
+        Ok(())
+    };
+    write()
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+        .with_context(|| format!("saving {}", dir.join(name).display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The file is replaced, not rewritten in place: a reader holding the old file (a
+    /// hard link stands in for one) still sees it whole, and no temporary file is left.
+    #[test]
+    fn state_files_are_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let units = |name: &str| RestoredUnits {
+            units: [(name.to_string(), (name.to_string(), Default::default()))].into(),
+            path_bound: Vec::new(),
+        };
+        units("old").store(dir.path()).unwrap();
+        let held = dir.path().join("held");
+        std::fs::hard_link(dir.path().join(UNITS_FILE), &held).unwrap();
+        units("new").store(dir.path()).unwrap();
+        let old: RestoredUnits = serde_json::from_slice(&std::fs::read(&held).unwrap()).unwrap();
+        assert!(old.units.contains_key("old"), "rewritten in place");
+        assert!(RestoredUnits::load(dir.path()).units.contains_key("new"));
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["held", UNITS_FILE]);
+    }
+
+    #[test]
+    fn a_damaged_state_file_reads_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE), b"{\"key\": \"k\", \"hi").unwrap();
+        assert!(State::load(dir.path()).is_none());
+        assert!(load::<State>(dir.path(), "absent.json").is_none());
     }
 }

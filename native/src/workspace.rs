@@ -7,6 +7,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
+use stash_core::Root;
 
 use crate::error::UserError;
 
@@ -73,9 +74,9 @@ impl Workspace {
 
     /// The directories a target layer covers, with their root names in manifests.
     pub fn roots(&self) -> Vec<(&'static str, PathBuf)> {
-        let mut roots = vec![("target", self.target_dir.clone())];
+        let mut roots = vec![(Root::Target.as_str(), self.target_dir.clone())];
         if let Some(b) = &self.build_dir {
-            roots.push(("build", b.clone()));
+            roots.push((Root::Build.as_str(), b.clone()));
         }
         roots
     }

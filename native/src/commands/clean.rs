@@ -6,7 +6,7 @@ use anyhow::Result;
 use stash_core::output::{CleanOutput, OUTPUT_VERSION};
 use stash_core::plan::{self, CategoryStats, PlanOptions};
 
-use super::Ctx;
+use super::{Ctx, Done};
 use crate::cli::PlanArgs;
 use crate::report::human_bytes;
 use crate::workspace::Workspace;
@@ -20,7 +20,7 @@ pub fn plan_options(args: &PlanArgs) -> PlanOptions {
     }
 }
 
-pub fn run(ctx: &Ctx, args: &PlanArgs, dry_run: bool) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: &PlanArgs, dry_run: bool) -> Result<Done> {
     let ws = Workspace::discover(ctx.global.manifest_path.as_deref())?;
     let opts = plan_options(args);
     let mut categories: BTreeMap<_, CategoryStats> = BTreeMap::new();
@@ -67,5 +67,5 @@ pub fn run(ctx: &Ctx, args: &PlanArgs, dry_run: bool) -> Result<u8> {
         bytes_removed,
     };
     ctx.report.result(&out, &human);
-    Ok(0)
+    Ok(Done::Ok)
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use futures::StreamExt;
 use object_store::ObjectMeta;
 use object_store::path::Path as ObjPath;
@@ -13,12 +13,13 @@ use stash_core::PackRef;
 use stash_core::output::{DeletedSnapshot, GcOutput};
 use stash_core::retention::{self, Listed, PackFate, Rules};
 
-use super::Ctx;
+use super::{Ctx, Done};
 use crate::error::UserError;
 use crate::error::describe;
 use crate::report::human_bytes;
 use crate::store::LAYOUT;
 use crate::store::{Store, parse_duration};
+use stash_core::Layer;
 
 /// The shortest `--grace` while saves may run ([`retention::GRACE_FLOOR_S`]).
 pub const GRACE_FLOOR: Duration = Duration::from_secs(retention::GRACE_FLOOR_S);
@@ -82,7 +83,7 @@ impl GcOptions {
     }
 }
 
-pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
+pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<Done> {
     let start = Instant::now();
     let store = ctx.store()?;
     let mut out = GcOutput {
@@ -127,7 +128,11 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
         let deletions: Vec<Result<()>> = futures::stream::iter(&out.snapshots_deleted)
             .map(|s| {
                 let store = &store;
-                async move { store.delete(&Store::manifest_path(&s.layer, &s.key)).await }
+                async move {
+                    store
+                        .delete(&Store::manifest_path(layer(&s.layer)?, &s.key))
+                        .await
+                }
             })
             .buffer_unordered(ctx.jobs)
             .collect()
@@ -154,7 +159,7 @@ pub async fn run(ctx: &Ctx, opts: &GcOptions) -> Result<u8> {
     let manifests: Vec<Result<Option<stash_core::Manifest>>> = futures::stream::iter(&remaining)
         .map(|(layer, key)| {
             let store = &store;
-            async move { store.manifest(layer, key).await }
+            async move { store.manifest(self::layer(layer)?, key).await }
         })
         .buffer_unordered(ctx.jobs)
         .collect()
@@ -267,6 +272,11 @@ fn stale_staging(dir: &std::path::Path, cutoff: i64) -> Vec<(std::path::PathBuf,
         .collect()
 }
 
+/// The layer a listed snapshot belongs to (listing keeps only known ones).
+fn layer(name: &str) -> Result<Layer> {
+    Layer::parse(name).with_context(|| format!("unknown layer `{name}`"))
+}
+
 /// `(layer, key, meta)` of every snapshot in the store.
 async fn list_snapshots(store: &Store) -> Result<Vec<(String, String, ObjectMeta)>> {
     let all = store
@@ -281,7 +291,10 @@ async fn list_snapshots(store: &Store) -> Result<Vec<(String, String, ObjectMeta
                 .map(|p| p.as_ref().to_string())
                 .collect();
             match parts.as_slice() {
-                [v, m, layer, key] if v == LAYOUT && m == "manifests" => {
+                // Only the layers this version knows: another layer's snapshots are not ours.
+                [v, m, layer, key]
+                    if v == LAYOUT && m == "manifests" && Layer::parse(layer).is_some() =>
+                {
                     Some((layer.clone(), key.clone(), meta.clone()))
                 }
                 _ => None,
@@ -290,7 +303,7 @@ async fn list_snapshots(store: &Store) -> Result<Vec<(String, String, ObjectMeta
         .collect())
 }
 
-fn finish(ctx: &Ctx, mut out: GcOutput, start: Instant, store: &Store) -> Result<u8> {
+fn finish(ctx: &Ctx, mut out: GcOutput, start: Instant, store: &Store) -> Result<Done> {
     out.seconds = start.elapsed().as_secs_f64();
     out.requests = store.requests.snapshot();
     for w in &out.warnings {
@@ -326,7 +339,7 @@ fn finish(ctx: &Ctx, mut out: GcOutput, start: Instant, store: &Store) -> Result
         human.push(format!("gc: {}", out.requests));
     }
     ctx.report.result(&out, &human.join("\n"));
-    Ok(0)
+    Ok(Done::Ok)
 }
 
 #[cfg(test)]

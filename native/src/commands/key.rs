@@ -4,11 +4,11 @@ use anyhow::Result;
 use stash_core::key;
 use stash_core::output::{KeyOutput, OUTPUT_VERSION};
 
-use super::Ctx;
+use super::{Ctx, Done};
 use crate::cli::KeyArgs;
 use crate::inputs;
 
-pub fn run(ctx: &Ctx, args: &KeyArgs, explain: bool) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: &KeyArgs, explain: bool) -> Result<Done> {
     let (_, inputs) = inputs::discover(ctx.global.manifest_path.as_deref(), args)?;
     let keys = key::compute(&inputs)?;
     let mut human = format!(
@@ -42,5 +42,5 @@ pub fn run(ctx: &Ctx, args: &KeyArgs, explain: bool) -> Result<u8> {
         explain: if explain { keys.explain } else { Vec::new() },
     };
     ctx.report.result(&out, &human);
-    Ok(0)
+    Ok(Done::Ok)
 }

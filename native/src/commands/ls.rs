@@ -2,18 +2,19 @@
 
 use anyhow::Result;
 use futures::StreamExt;
+use stash_core::Layer;
 use stash_core::output::{ListedSnapshot, LsOutput};
 
-use super::Ctx;
+use super::{Ctx, Done};
 use crate::error::describe;
 use crate::report::human_bytes;
 use crate::state::unix_now;
 
-pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<u8> {
+pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<Done> {
     let store = ctx.store()?;
     let now = unix_now() as i64;
     let mut listed = Vec::new();
-    for layer in ["target", "registry"] {
+    for layer in Layer::ALL {
         for (key, meta) in store.list_manifests(layer, prefix.unwrap_or("")).await? {
             listed.push((layer, key, meta));
         }
@@ -34,7 +35,7 @@ pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<u8> {
                     Err(e) => (0, 0, 0, Some(describe(&e))),
                 };
                 ListedSnapshot {
-                    layer: layer.into(),
+                    layer: layer.to_string(),
                     key,
                     stored_bytes,
                     bytes,
@@ -82,7 +83,7 @@ pub async fn run(ctx: &Ctx, prefix: Option<&str>) -> Result<u8> {
             &human
         },
     );
-    Ok(0)
+    Ok(Done::Ok)
 }
 
 fn age(secs: i64) -> String {

@@ -16,9 +16,9 @@ use stash_core::layout::STATE_DIR;
 use stash_core::output::{HitKind, MtimeOutput, PathBoundUnit, RestoreOutput};
 use stash_core::relocation as reloc_core;
 use stash_core::sources::{self as sources_core, MtimePlan, SourceManifest, Stamp, mtime_plan};
-use stash_core::{Key, Manifest, PackRef, key, ladder, manifest, supersede};
+use stash_core::{Key, Layer, Manifest, PackRef, Root, key, ladder, manifest, supersede};
 
-use super::Ctx;
+use super::{Ctx, Done};
 use crate::cli::{KeyArgs, RestoreArgs};
 use crate::error::{UserError, describe, is_cache_problem};
 use crate::memo::{self, Memo};
@@ -30,7 +30,7 @@ use crate::workspace::Workspace;
 use crate::workspace::cargo_home;
 use crate::{inputs, relocation, sources};
 
-pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
+pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<Done> {
     let start = Instant::now();
     let started = filetime::FileTime::now();
     let (ws, inputs) = inputs::discover(ctx.global.manifest_path.as_deref(), args)?;
@@ -96,7 +96,7 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<u8> {
     finish(ctx, &out, None)
 }
 
-fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<u8> {
+fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<Done> {
     for w in &out.warnings {
         ctx.report.warn(w);
     }
@@ -166,20 +166,43 @@ fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<
         Some(_) => format!("{human}\nregistry: miss (Cargo downloads what it needs)"),
         None => human,
     };
-    let problem = err.is_some() || out.hit == HitKind::Miss || out.packs_failed > 0;
-    if ctx.global.strict && problem {
-        let err = err.unwrap_or_else(|| anyhow::anyhow!("{human}"));
-        return Err(err.context(UserError::cache(
-            "restore did not complete (--strict)",
-            "check the store, or drop --strict to let builds start cold",
-        )));
-    }
     let human = match out.requests {
         Some(r) if ctx.global.verbose > 0 => format!("{human}\n{r}"),
         _ => human,
     };
     ctx.report.result(out, &human);
-    Ok(0)
+    Ok(match incomplete(out, err) {
+        Some(err) => Done::CacheProblem {
+            what: "restore",
+            err,
+        },
+        None => Done::Ok,
+    })
+}
+
+/// Why the restore is not complete, as a cache problem: a store error, a miss, packs
+/// that could not be restored. `None` when it is complete.
+fn incomplete(out: &RestoreOutput, err: Option<anyhow::Error>) -> Option<anyhow::Error> {
+    if err.is_some() {
+        return err;
+    }
+    let problem = if out.hit == HitKind::Miss {
+        UserError::cache(
+            format!("cache miss for {}", out.key),
+            "a save after the build stores the cache for the next run",
+        )
+    } else if out.packs_failed > 0 {
+        UserError::cache(
+            format!(
+                "{} of {} packs could not be restored",
+                out.packs_failed, out.packs
+            ),
+            "the warnings above name them; the next save replaces them",
+        )
+    } else {
+        return None;
+    };
+    Some(problem.into())
 }
 
 /// Walks the ladder: the exact key, then the newest snapshots under each prefix. An
@@ -187,7 +210,7 @@ fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<
 /// `stash_core::supersede`); only a store problem stops the walk.
 pub async fn find(
     store: &Store,
-    layer: &str,
+    layer: Layer,
     key: &Key,
     exact: bool,
     warnings: &mut Vec<String>,
@@ -213,7 +236,7 @@ pub async fn find(
 /// The snapshot at `key` if a restore may use it; why not goes to `warnings`.
 async fn usable(
     store: &Store,
-    layer: &str,
+    layer: Layer,
     key: &str,
     warnings: &mut Vec<String>,
 ) -> Result<Option<Manifest>> {
@@ -242,7 +265,8 @@ async fn restore(
     started: FileTime,
     out: &mut RestoreOutput,
 ) -> Result<Vec<String>> {
-    let Some((hit, manifest)) = find(store, "target", key, opts.exact, &mut out.warnings).await?
+    let Some((hit, manifest)) =
+        find(store, Layer::Target, key, opts.exact, &mut out.warnings).await?
     else {
         if let Some(w) = why_missed(store, key, explain).await {
             out.warnings.push(w);
@@ -252,7 +276,7 @@ async fn restore(
         }
         return Ok(Vec::new());
     };
-    if let Err(e) = refuse_outside(&manifest, "target") {
+    if let Err(e) = refuse_outside(&manifest, Layer::Target) {
         // Nothing restored: the build starts cold, as after a miss.
         if !opts.no_mtime {
             sources::settle_git_index(&sources::checkout_root(&ws.root));
@@ -270,8 +294,8 @@ async fn restore(
     }
     out.path_bound = bound;
     let root_of = |name: &str| -> PathBuf {
-        match name {
-            "build" => ws
+        match Root::parse(name) {
+            Some(Root::Build) => ws
                 .build_dir
                 .clone()
                 .unwrap_or_else(|| ws.target_dir.clone()),
@@ -398,10 +422,10 @@ fn shift_restored(results: &Unpacked, root_of: &dyn Fn(&str) -> PathBuf, back: i
 /// effort: a store problem here only loses the hint.
 async fn why_missed(store: &Store, key: &Key, explain: &[ExplainLine]) -> Option<String> {
     let rung = stash_core::miss::toolchain_rung(key.ladder.last()?)?;
-    let mut found = store.list_manifests("target", rung).await.ok()?;
+    let mut found = store.list_manifests(Layer::Target, rung).await.ok()?;
     found.sort_by_key(|(_, meta)| std::cmp::Reverse(meta.last_modified));
     let (nearest, _) = found.first()?;
-    let saved = store.manifest("target", nearest).await.ok()??;
+    let saved = store.manifest(Layer::Target, nearest).await.ok()??;
     stash_core::miss::explain(nearest, &saved.inputs, explain)
 }
 
@@ -412,11 +436,11 @@ async fn restore_registry(
     key: &Key,
     out: &mut RestoreOutput,
 ) -> Result<()> {
-    let Some((hit, manifest)) = find(store, "registry", key, false, &mut out.warnings).await?
+    let Some((hit, manifest)) = find(store, Layer::Registry, key, false, &mut out.warnings).await?
     else {
         return Ok(());
     };
-    refuse_outside(&manifest, "registry")?;
+    refuse_outside(&manifest, Layer::Registry)?;
     out.hit = hit;
     out.restored_key = Some(manifest.key.clone());
     let home = cargo_home()?;
@@ -426,7 +450,7 @@ async fn restore_registry(
 
 /// A snapshot whose packs or links name a place its layer may not write is refused whole
 /// before anything is written: only a forged or foreign manifest does that.
-fn refuse_outside(manifest: &Manifest, layer: &str) -> Result<()> {
+fn refuse_outside(manifest: &Manifest, layer: Layer) -> Result<()> {
     manifest.check_layer(layer).with_context(|| {
         format!(
             "snapshot {} refused: it would write outside the {layer} layer's directories; \
@@ -558,8 +582,11 @@ fn remember_packs(
         .filter_map(|(p, r)| Some((p, r.as_ref().ok()?)))
     {
         let paths: Vec<String> = staged.iter().map(|s| s.path.clone()).collect();
-        let root = if p.root == "build" { "build" } else { "target" };
-        if let Some(stat) = memo::stat(root, &root_of(&p.root), &paths) {
+        let root = match Root::parse(&p.root) {
+            Some(Root::Build) => Root::Build,
+            _ => Root::Target,
+        };
+        if let Some(stat) = memo::stat(root.as_str(), &root_of(&p.root), &paths) {
             memo.insert(stat, p.object());
         }
     }
@@ -726,13 +753,13 @@ async fn restore_pack(
     };
     // A registry snapshot may only write where Cargo keeps downloads, never bin/ or
     // config; a target snapshot never our own state (see `manifest::may_write`).
-    let allow: pack::Allow = match p.root.as_str() {
-        "cargo-home" => |path, kind| {
-            manifest::may_write("cargo-home", path)
-                && (kind != pack::Kind::Symlink || manifest::may_symlink("cargo-home"))
+    let allow: pack::Allow = match Root::parse(&p.root) {
+        Some(Root::CargoHome) => |path, kind| {
+            manifest::may_write(Root::CargoHome, path)
+                && (kind != pack::Kind::Symlink || manifest::may_symlink(Root::CargoHome))
         },
-        "target" | "build" => |path, _| manifest::may_write("target", path),
-        _ => |_, _| false,
+        Some(Root::Target | Root::Build) => |path, _| manifest::may_write(Root::Target, path),
+        None => |_, _| false,
     };
     let count = move |inner| CountReader {
         inner,

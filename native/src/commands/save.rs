@@ -19,13 +19,13 @@ use stash_core::manifest::{object_name, parse_object_name};
 use stash_core::output::{SaveOutcome, SaveOutput};
 use stash_core::supersede::{self, Publish, Stored as AtKey};
 use stash_core::usage::RestoreSeen;
-use stash_core::{Group, Manifest, PackRef, PlanOptions, key, plan, registry};
+use stash_core::{Group, Layer, Manifest, PackRef, PlanOptions, Root, key, plan, registry};
 use tokio::io::AsyncWriteExt;
 
-use super::Ctx;
+use super::{Ctx, Done};
 use crate::cli::{KeyArgs, PlanArgs};
 use crate::commands::clean::plan_options;
-use crate::error::{UserError, describe, is_cache_problem};
+use crate::error::{describe, is_cache_problem};
 use crate::memo::{self, Memo};
 use crate::pack::{self, CountWriter};
 use crate::relocation::{self, Scan};
@@ -44,7 +44,7 @@ pub async fn run(
     key_args: &KeyArgs,
     plan_args: &PlanArgs,
     no_patches: bool,
-) -> Result<u8> {
+) -> Result<Done> {
     let start = Instant::now();
     let (ws, inputs) = inputs::discover(ctx.global.manifest_path.as_deref(), key_args)?;
     let keys = key::compute(&inputs)?;
@@ -132,7 +132,7 @@ pub async fn run(
         _ => human(&out),
     };
     ctx.report.result(&out, &human);
-    Ok(0)
+    Ok(Done::Ok)
 }
 
 /// The human report of a save.
@@ -183,21 +183,15 @@ fn restore_seen(s: &State) -> RestoreSeen<'_> {
     }
 }
 
-/// Warns and goes on (exit 0), or fails with exit 3 under `--strict`.
-pub fn cache_problem(ctx: &Ctx, err: anyhow::Error, out: &mut SaveOutput) -> Result<u8> {
-    if ctx.global.strict {
-        return Err(err.context(UserError::cache(
-            "save failed",
-            "check the store, or drop --strict to let builds go on",
-        )));
-    }
+/// Warns and reports the save as failed; the runner decides the exit code (`--strict`).
+pub fn cache_problem(ctx: &Ctx, err: anyhow::Error, out: &mut SaveOutput) -> Result<Done> {
     ctx.report
         .warn(&format!("cache not saved: {}", describe(&err)));
     out.outcome = SaveOutcome::Failed;
     out.warnings.push(describe(&err));
     ctx.report
         .result(out, "cache not saved (the build is unaffected)");
-    Ok(0)
+    Ok(Done::CacheProblem { what: "save", err })
 }
 
 /// What this save may lean on from the restore before it.
@@ -221,7 +215,7 @@ async fn previous_packs(store: &Store, restored: Option<&str>) -> (Vec<PackRef>,
     let Some(key) = restored else {
         return (Vec::new(), false);
     };
-    match store.manifest("target", key).await {
+    match store.manifest(Layer::Target, key).await {
         Ok(Some(m)) => (m.packs, m.anchors.is_some()),
         Ok(None) => (Vec::new(), false),
         Err(e) => {
@@ -293,7 +287,8 @@ async fn save(
             .load_previous(store, restored.as_deref(), no_patches)
             .await;
     }
-    let (decision, carried) = decide(ctx, store, "target", &key, &built, &scope.distrust).await?;
+    let (decision, carried) =
+        decide(ctx, store, Layer::Target, &key, &built, &scope.distrust).await?;
     if let Some(outcome) = decision.outcome_without_publishing() {
         out.outcome = outcome;
         return Ok(());
@@ -342,7 +337,7 @@ async fn save(
     };
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA,
-        layer: "target".into(),
+        layer: Layer::Target.to_string(),
         key: key.clone(),
         created: unix_now(),
         tool: format!("cargo-stash {}", env!("CARGO_PKG_VERSION")),
@@ -371,7 +366,7 @@ fn content_groups<'a>(
 async fn decide(
     ctx: &Ctx,
     store: &Store,
-    layer: &str,
+    layer: Layer,
     key: &str,
     built: &BTreeSet<(String, String)>,
     distrust: &BTreeSet<String>,
@@ -463,17 +458,18 @@ async fn finish_publish(
         out.outcome = SaveOutcome::NothingToSave;
         return Ok(());
     }
-    let (layer, key) = (manifest.layer.clone(), manifest.key.clone());
+    let layer = Layer::parse(&manifest.layer).context("a snapshot of an unknown layer")?;
+    let key = manifest.key.clone();
     out.outcome = match decision {
         Publish::Replace(why) => {
             store
-                .replace_manifest(&layer, &key, manifest.to_json())
+                .replace_manifest(layer, &key, manifest.to_json())
                 .await?;
             out.replaced = Some(why.to_string());
             SaveOutcome::Saved
         }
         _ if store
-            .create_manifest(&layer, &key, manifest.to_json())
+            .create_manifest(layer, &key, manifest.to_json())
             .await? =>
         {
             SaveOutcome::Saved
@@ -597,8 +593,8 @@ async fn save_registry(
         Err(_) => None,
     };
     let plan = registry::plan(&entries, lock.as_ref(), 32 << 20);
-    let built = content_groups(plan.groups.iter().map(|g| ("cargo-home", g)));
-    let (decision, carried) = decide(ctx, store, "registry", key, &built, distrust).await?;
+    let built = content_groups(plan.groups.iter().map(|g| (Root::CargoHome.as_str(), g)));
+    let (decision, carried) = decide(ctx, store, Layer::Registry, key, &built, distrust).await?;
     if let Some(outcome) = decision.outcome_without_publishing() {
         out.outcome = outcome;
         return Ok(());
@@ -608,7 +604,7 @@ async fn save_registry(
         .groups
         .into_iter()
         .map(|group| Job {
-            root: "cargo-home",
+            root: Root::CargoHome.as_str(),
             dir: home.clone(),
             deps: Vec::new(),
             scan: None,
@@ -628,11 +624,11 @@ async fn save_registry(
     out.packs = packs.len() as u64;
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA,
-        layer: "registry".into(),
+        layer: Layer::Registry.to_string(),
         key: key.to_string(),
         created: unix_now(),
         tool: format!("cargo-stash {}", env!("CARGO_PKG_VERSION")),
-        roots: [("cargo-home".to_string(), home.display().to_string())].into(),
+        roots: [(Root::CargoHome.to_string(), home.display().to_string())].into(),
         packs,
         links: Vec::new(),
         inputs: Vec::new(),

@@ -11,7 +11,7 @@ use stash_core::output::StatsOutput;
 use stash_core::plan::{self, PlanOptions};
 use stash_core::stats::{self, Restored, SeenUnit};
 
-use super::Ctx;
+use super::{Ctx, Done};
 use crate::error::UserError;
 use crate::listing;
 use crate::pack::is_fingerprint;
@@ -20,7 +20,7 @@ use crate::state::{RestoredUnits, State};
 use crate::usage::SENTINEL_ATIME;
 use crate::workspace::Workspace;
 
-pub fn run(ctx: &Ctx) -> Result<u8> {
+pub fn run(ctx: &Ctx) -> Result<Done> {
     let ws = Workspace::discover(ctx.global.manifest_path.as_deref())?;
     let state = State::load(&ws.state_dir()).ok_or_else(|| {
         UserError::new(
@@ -53,7 +53,7 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
     };
     let out = stats::classify(&roots, &recorded, (state.hit, state.restored_key.clone()));
     ctx.report.result(&out, &human(&out));
-    Ok(0)
+    Ok(Done::Ok)
 }
 
 /// The JSON of a unit's fingerprint files, whether the build wrote any of them after

@@ -205,6 +205,9 @@ fn duration_text(text: &str) -> Result<String, String> {
 }
 
 #[cfg(test)]
+mod docs_drift;
+
+#[cfg(test)]
 mod tests {
     use clap::Parser;
 
