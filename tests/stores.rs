@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::thread;
 
-use servers::{Backend, Proxy};
+use servers::{Backend, Cut, Proxy};
 use stash_tests::{Project, Run, Stash, build_json, clone_to, copy_built_fixture};
 
 /// A store name unique to this run, so reruns against a long-lived server never see
@@ -64,6 +64,7 @@ fn suite(b: &Backend) {
     request_counts(b, &project);
     if b.addr.is_some() {
         server_stops_mid_restore(b, &project);
+        server_stops_mid_save(b, &project);
     }
 }
 
@@ -319,6 +320,42 @@ fn gc_racing_a_save(b: &Backend, project: &Project) {
     );
     let ls = json(b, &b.stash, &project.root, &["ls"]);
     assert!(!ls["snapshots"].as_array().unwrap().is_empty());
+}
+
+/// The server goes away while packs go up (a PUT cut mid-body, then every connection
+/// refused): the save warns and exits 0, publishes nothing, and a later save completes.
+/// A failed single-PUT upload used to panic in the writer's abort.
+fn server_stops_mid_save(b: &Backend, project: &Project) {
+    let proxy = Proxy::cutting(b.addr.as_deref().unwrap(), 256 << 10, Cut::Uploads);
+    // An empty prefix, so every pack goes up.
+    let store = format!("{}-cut", b.stash.store);
+    let mut through = b.via(&proxy);
+    through.store = store.clone();
+    let r = run(
+        b,
+        &through,
+        &project.root,
+        &["save", "--suffix", "cut-save", "--no-registry", "--json"],
+    );
+    assert!(proxy.stopped(), "{}: the proxy never cut the save", b.name);
+    assert_eq!(
+        r.code, 0,
+        "{}: a failed save must not fail the build:\n{}",
+        b.name, r.stderr
+    );
+    assert!(!r.stderr.contains("panicked"), "{}: {}", b.name, r.stderr);
+    assert_eq!(r.json()["outcome"], "failed", "{}: {}", b.name, r.stdout);
+    let direct = Stash {
+        store,
+        env: b.stash.env.clone(),
+    };
+    let saved = json(
+        b,
+        &direct,
+        &project.root,
+        &["save", "--suffix", "cut-save", "--no-registry"],
+    );
+    assert_eq!(saved["outcome"], "saved", "{}: {saved}", b.name);
 }
 
 /// The server goes away after part of the packs came back: restore warns, exits 0, and

@@ -174,6 +174,15 @@ fn fast_failure() -> Vec<(String, String)> {
     .collect()
 }
 
+/// Which bytes count toward a [`Proxy`]'s cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    /// Bytes from the server: responses, downloads.
+    Downloads,
+    /// Bytes to the server: requests, uploads.
+    Uploads,
+}
+
 /// A TCP proxy on 127.0.0.1 in front of a server. Once `cut_after` bytes have come back
 /// from the server it "stops the server": closes every connection and refuses new ones.
 pub struct Proxy {
@@ -183,6 +192,11 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start(upstream: &str, cut_after: u64) -> Proxy {
+        Proxy::cutting(upstream, cut_after, Cut::Downloads)
+    }
+
+    /// Like [`Proxy::start`], counting the bytes that flow the `cut` way.
+    pub fn cutting(upstream: &str, cut_after: u64, cut: Cut) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap().to_string();
@@ -209,20 +223,23 @@ impl Proxy {
                     all.push(server.try_clone().unwrap());
                 }
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                thread::spawn(move || pipe(client, s2, None));
-                let (stop, count, conns) = (s.clone(), b.clone(), conns.clone());
-                thread::spawn(move || {
-                    let over = pipe(server, c2, Some((count, cut_after)));
-                    if !over || stop.swap(true, Ordering::SeqCst) {
-                        return;
-                    }
-                    // Over the limit: cut everything.
-                    if let Ok(all) = conns.lock() {
-                        for c in all.iter() {
-                            let _ = c.shutdown(Shutdown::Both);
+                let spawn_pipe = |from: TcpStream, to: TcpStream, counted: bool| {
+                    let (stop, count, conns) = (s.clone(), b.clone(), conns.clone());
+                    thread::spawn(move || {
+                        let over = pipe(from, to, counted.then_some((count, cut_after)));
+                        if !over || stop.swap(true, Ordering::SeqCst) {
+                            return;
                         }
-                    }
-                });
+                        // Over the limit: cut everything.
+                        if let Ok(all) = conns.lock() {
+                            for c in all.iter() {
+                                let _ = c.shutdown(Shutdown::Both);
+                            }
+                        }
+                    });
+                };
+                spawn_pipe(client, s2, cut == Cut::Uploads);
+                spawn_pipe(server, c2, cut == Cut::Downloads);
             }
             // Stopped: the listener drops here, so new connections are refused.
         });

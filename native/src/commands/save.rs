@@ -973,13 +973,14 @@ async fn upload_file(store: &Store, id: &str, tmp: &Path) -> Result<()> {
         .with_context(|| format!("opening {}", tmp.display()))?;
     let mut writer =
         BufWriter::with_capacity(store.inner.clone(), Store::pack_path(id), UPLOAD_BUFFER);
-    let sent = async {
-        tokio::io::copy(&mut file, &mut writer).await?;
-        writer.shutdown().await
-    }
-    .await;
-    if let Err(e) = sent {
+    // Abort only a writer that was not shut down: object_store's `BufWriter::abort`
+    // panics after a failed `shutdown` (a small pack is one PUT, sent at shutdown). A
+    // multipart upload whose completion failed is left to the bucket's lifecycle rule.
+    if let Err(e) = tokio::io::copy(&mut file, &mut writer).await {
         let _ = writer.abort().await;
+        bail!("uploading pack {id}: {e}");
+    }
+    if let Err(e) = writer.shutdown().await {
         bail!("uploading pack {id}: {e}");
     }
     Ok(())
