@@ -155,17 +155,39 @@ fn restore_through_a_slow_link_is_identical_and_fresh() {
 }
 
 #[test]
-fn connections_cut_mid_response_never_leave_a_half_unit() {
-    let Some(b) = Backend::server("s3", &unique("net-cut")) else {
-        return;
-    };
-    let (project, orig, expected) = saved_workspace(&b);
+fn connections_cut_mid_response_are_retried_and_leave_no_half_unit() {
     // The first connections die 48 KiB into their responses: inside a pack body for any
     // pack that size or larger, after a few small answers (lookups) for the others.
-    let faults = Faults {
-        connections: 6,
-        after_bytes: 48 * 1024,
+    cut_restore(
+        "net-cut",
+        Faults {
+            connections: 6,
+            after_bytes: 48 * 1024,
+        },
+    );
+}
+
+#[test]
+fn packs_that_never_come_through_are_skipped_whole_and_rebuilt() {
+    // Every connection dies 48 KiB in: packs larger than that can never arrive.
+    let failed = cut_restore(
+        "net-skip",
+        Faults {
+            connections: u64::MAX,
+            after_bytes: 48 * 1024,
+        },
+    );
+    assert!(failed > 0, "no pack was skipped; the test proves nothing");
+}
+
+/// Saves the workspace, restores it through a relay with `faults`, and checks the
+/// restore exits 0, leaves only whole files and whole units, and that the build after it
+/// is correct. Returns how many packs the restore skipped.
+fn cut_restore(name: &str, faults: Faults) -> u64 {
+    let Some(b) = Backend::server("s3", &unique(name)) else {
+        return 0;
     };
+    let (project, orig, expected) = saved_workspace(&b);
     let relay = Relay::start(
         "127.0.0.1:0",
         b.addr.as_deref().unwrap(),
@@ -227,4 +249,5 @@ fn connections_cut_mid_response_never_leave_a_half_unit() {
         );
     }
     assert_eq!(run_app(&project.root), expected);
+    failed
 }

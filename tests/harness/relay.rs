@@ -38,6 +38,100 @@ pub struct Counters {
     /// Bytes client to server and server to client.
     pub up: AtomicU64,
     pub down: AtomicU64,
+    /// HTTP requests seen client to server, by [`Kind`] (indexed by `Kind as usize`).
+    pub requests: [AtomicU64; 5],
+}
+
+/// What an HTTP request to an object store does, as the benchmark reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Get,
+    Put,
+    List,
+    Head,
+    Other,
+}
+
+impl Counters {
+    /// Requests so far: GET, PUT, LIST, HEAD, other (POST, DELETE, ...).
+    pub fn requests(&self) -> [u64; 5] {
+        std::array::from_fn(|i| self.requests[i].load(Ordering::SeqCst))
+    }
+}
+
+/// Classifies a request line: a GET with a listing query (S3 `list-type`, `prefix`,
+/// `delimiter`; Azure `comp=list`) or of a bare bucket is a LIST.
+pub fn classify(request_line: &str) -> Kind {
+    let mut parts = request_line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let listing = query.split('&').any(|kv| {
+        let key = kv.split('=').next().unwrap_or("");
+        matches!(key, "list-type" | "prefix" | "delimiter") || kv == "comp=list"
+    }) || path.trim_matches('/').split('/').count() <= 1;
+    match method {
+        "GET" if listing => Kind::List,
+        "GET" => Kind::Get,
+        "PUT" => Kind::Put,
+        "HEAD" => Kind::Head,
+        _ => Kind::Other,
+    }
+}
+
+/// Follows HTTP/1.1 framing on the client-to-server stream to count requests: a head up
+/// to the blank line, then `Content-Length` bytes of body. A chunked request body (no
+/// length) ends the counting for that connection rather than guessing.
+#[derive(Default)]
+struct RequestCounter {
+    head: Vec<u8>,
+    body_left: u64,
+    lost: bool,
+}
+
+impl RequestCounter {
+    fn feed(&mut self, mut data: &[u8], counters: &Counters) {
+        while !data.is_empty() && !self.lost {
+            if self.body_left > 0 {
+                let n = data
+                    .len()
+                    .min(usize::try_from(self.body_left).unwrap_or(usize::MAX));
+                self.body_left -= n as u64;
+                data = &data[n..];
+                continue;
+            }
+            self.head.extend_from_slice(data);
+            data = &[];
+            let Some(end) = self.head.windows(4).position(|w| w == b"\r\n\r\n") else {
+                self.lost = self.head.len() > 64 * 1024;
+                return;
+            };
+            let rest = self.head.split_off(end + 4);
+            let head = String::from_utf8_lossy(&self.head).into_owned();
+            self.head.clear();
+            let kind = classify(head.lines().next().unwrap_or(""));
+            counters.requests[kind as usize].fetch_add(1, Ordering::SeqCst);
+            let header = |name: &str| {
+                head.lines().find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.trim()
+                        .eq_ignore_ascii_case(name)
+                        .then(|| v.trim().to_string())
+                })
+            };
+            self.lost = header("transfer-encoding").is_some();
+            self.body_left = header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            // The bytes after the head are body or the next request: go round again.
+            self.feed_owned(rest, counters);
+        }
+    }
+
+    fn feed_owned(&mut self, rest: Vec<u8>, counters: &Counters) {
+        if !rest.is_empty() {
+            self.feed(&rest, counters);
+        }
+    }
 }
 
 /// A running relay; stops accepting when dropped (open connections run to their end).
@@ -131,7 +225,8 @@ fn direction(
 ) {
     let (tx, rx) = sync_channel::<(Instant, Piece)>(QUEUE);
     let Ok(from2) = from.try_clone() else { return };
-    thread::spawn(move || read_side(from, &tx, delay, cut));
+    let requests = (!down).then(|| counters.clone());
+    thread::spawn(move || read_side(from, &tx, delay, cut, requests.as_deref()));
     thread::spawn(move || {
         let count = if down { &counters.down } else { &counters.up };
         match write_side(&rx, &to, count) {
@@ -157,8 +252,10 @@ fn read_side(
     tx: &SyncSender<(Instant, Piece)>,
     delay: Duration,
     cut: Option<u64>,
+    requests: Option<&Counters>,
 ) {
     let mut left = cut.unwrap_or(u64::MAX);
+    let mut parser = RequestCounter::default();
     let mut buf = vec![0u8; CHUNK];
     loop {
         if left == 0 {
@@ -170,6 +267,9 @@ fn read_side(
             Ok(0) | Err(_) => Piece::Eof,
             Ok(n) => {
                 left -= n as u64;
+                if let Some(c) = requests {
+                    parser.feed(&buf[..n], c);
+                }
                 Piece::Data(buf[..n].to_vec())
             }
         };
@@ -199,4 +299,42 @@ fn write_side(rx: &Receiver<(Instant, Piece)>, mut to: &TcpStream, count: &Atomi
         }
     }
     Piece::Eof
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_classified_like_the_report_counts_them() {
+        assert_eq!(classify("GET /stash/p/x.pack HTTP/1.1"), Kind::Get);
+        assert_eq!(
+            classify("GET /stash?list-type=2&prefix=p HTTP/1.1"),
+            Kind::List
+        );
+        assert_eq!(classify("GET /stash/ HTTP/1.1"), Kind::List);
+        assert_eq!(
+            classify("GET /stash?restype=container&comp=list HTTP/1.1"),
+            Kind::List
+        );
+        assert_eq!(classify("HEAD /stash/p/x HTTP/1.1"), Kind::Head);
+        assert_eq!(classify("PUT /stash/p/x HTTP/1.1"), Kind::Put);
+        assert_eq!(classify("POST /stash/p/x?uploads HTTP/1.1"), Kind::Other);
+    }
+
+    #[test]
+    fn bodies_are_skipped_by_length_and_pipelined_heads_all_count() {
+        let counters = Counters::default();
+        let mut parser = RequestCounter::default();
+        // A body that looks like a request line must not count.
+        let put = b"PUT /b/k HTTP/1.1\r\nContent-Length: 21\r\n\r\nGET /b/x HTTP/1.1\r\n\r\n";
+        let (a, b) = put.split_at(30);
+        parser.feed(a, &counters);
+        parser.feed(b, &counters);
+        parser.feed(
+            b"HEAD /b/k HTTP/1.1\r\n\r\nGET /b/k HTTP/1.1\r\nHost: x\r\n\r\n",
+            &counters,
+        );
+        assert_eq!(counters.requests(), [1, 1, 0, 1, 0]);
+    }
 }
