@@ -7,6 +7,51 @@ import statistics
 import sys
 from collections import defaultdict
 
+INTRO = """## Over a network: same-region and cross-region S3 (issue 17)
+
+Produced by `sudo bash bench/net/run.sh` (from the repo root; `PROFILES`, `PROJECTS`,
+`JOBS_SWEEP`, `SCALE` narrow it, see its header). SeaweedFS runs in a network namespace
+the script creates, behind a veth pair rate-limited on both ends with `tc tbf`; latency
+comes from `stash-net-relay` (tests/harness/relay.rs, a Rust relay so that it keeps up
+with 2 Gbit/s; the same code the network tests use), which holds every chunk for the
+one-way delay in each direction, in order, so a request/response costs one RTT however
+many connections are open. The relay also counts every HTTP request by kind (GET, PUT,
+LIST, HEAD, other) for every client alike; SeaweedFS's own Prometheus counters cannot
+tell a HEAD from a GET. Single runs (no medians): on this shared machine read ratios,
+not seconds.
+
+Anchors, as the tools do it (checked against their sources):
+- tar+zstd: `tar --posix | zstd -T0 -3 | aws s3 cp - s3://...` (AWS CLI, multipart
+  8 MiB parts, 10 threads) and `aws s3 cp s3://... - | zstd -d | tar -x`;
+- the GitLab runner's S3 cache: one zip archive (deflate at its default level;
+  `CACHE_COMPRESSION_FORMAT` defaults to zip) moved with one presigned PUT and one
+  presigned GET (here `zip -r -6` / `unzip` and `curl` with botocore-presigned URLs);
+- the Buildkite cache plugin's `s3` backend (buildkite-plugins/cache-buildkite-plugin,
+  `backends/cache_s3`): `aws s3api list-objects-v2 --max-items 1` to test the key, then
+  `aws s3 sync` of the folder (compression defaults to none: one object per file).
+
+All of them move the same files cargo-stash keeps (target/ without `incremental/` and
+`*.d`); anchors restore into an empty dir, cargo-stash into a fresh clone at the saved
+path (then `cargo build` counts fresh units). cargo-stash runs with `--no-registry` and
+its default `--jobs` (4 per core = 8 here) unless the `--jobs` table says otherwise.
+"""
+
+
+def splice(doc_path, body_path):
+    body = open(body_path).read().rstrip("\n")
+    block = f"<!-- network:begin -->\n{INTRO}\n{body}\n<!-- network:end -->"
+    text = open(doc_path).read()
+    a, b = text.find("<!-- network:begin -->"), text.find("<!-- network:end -->")
+    if a >= 0 and b > a:
+        text = text[:a] + block + text[b + len("<!-- network:end -->"):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    open(doc_path, "w").write(text)
+
+
+if sys.argv[1] == "--splice":
+    splice(sys.argv[2], sys.argv[3])
+    sys.exit(0)
 d = sys.argv[1]
 rows = defaultdict(list)  # (profile, project, op, tool) -> [dict]
 for line in open(os.path.join(d, "results.tsv")):
@@ -147,6 +192,21 @@ for prof in profiles:
         w("Azurite (Azure Blob) on the same link, cargo-stash: " + "; ".join(
             f"{op.replace('_', ' ')} {r['s']:.2f} s, {reqs(r)} G/P/L/H/other" for op, r in az) + ".")
         w("")
+w("### What to expect on your CI")
+w("")
+w("cargo-stash beside one tar+zstd object, same run, " + ", ".join(NAMES[p] for p in projects) + ":")
+w("")
+w("| where the cache lives | project | restore: cargo-stash / tar+zstd, s | first save: cargo-stash / tar+zstd, s |")
+w("|---|---|---:|---:|")
+for prof, label, anchor in [("local", "local disk (file:// store; tar to a file)", "tar-zstd-local"),
+                            ("same", "S3 in the runner's region (2 ms, 2 Gbit/s)", "tar-zstd-awscli"),
+                            ("cross", "S3 in another region (40 ms, 400 Mbit/s)", "tar-zstd-awscli")]:
+    for proj in projects:
+        cr, ar = one(prof, proj, "restore", "cargo-stash"), one(prof, proj, "restore", anchor)
+        cs, as_ = one(prof, proj, "first_save", "cargo-stash"), one(prof, proj, "first_save", anchor)
+        if cr and ar and cs and as_:
+            w(f"| {label} | {proj} | {cr['s']:.2f} / {ar['s']:.2f} ({ratio(cr['s'], ar['s'])}) | {cs['s']:.2f} / {as_['s']:.2f} ({ratio(cs['s'], as_['s'])}) |")
+w("")
 scale = [(n, one("same", f"scale{n}", "first_save", "cargo-stash"), one("same", f"scale{n}", "restore", "cargo-stash")) for n in (1, 2, 4)]
 scale = [(n, s, r) for n, s, r in scale if s and r]
 if scale:

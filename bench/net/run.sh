@@ -23,12 +23,18 @@
 # Environment (all optional):
 #   BENCH_DIR   scratch dir (default /tmp/stash-netbench)
 #   PROFILES    "same cross"      PROJECTS "ws bat"      JOBS_SWEEP "8 32 64"
+#   SWEEP_PROJECT  project of the --jobs sweep (default: the first of PROJECTS)
+#   ALL_ANCHORS projects that also get the GitLab and Buildkite anchors (default: all of
+#               PROJECTS; the tar+zstd anchor always runs)
 #   SCALE       1 = run the scaling rows (default 1)     AZURE 1 = the Azurite row (default 1)
+#   LOCAL       1 = local-disk rows for the "what to expect" table (default 1)
 #   BAT_SRC     a built bat 0.24.0 git checkout (default /work/deltabench/bat-0.24.0)
 #   STASH_BIN   cargo-stash (default target/release/cargo-stash)
 #   RELAY_BIN   stash-net-relay (default target/release/stash-net-relay)
 #   NET_ID      number naming the namespace, veth and weed ports (default: this PID)
 #   OUT         results markdown (default $BENCH_DIR/report.md)
+#   DOC_OUT     also put it into this file between the network markers
+#               (default docs/benchmarks.md; "-" = no)
 # Needs root for the namespace (else: loopback + relay, no rate limit, said in the
 # report), the AWS CLI, zip/unzip, curl, zstd, jq, /usr/bin/time, and the servers'
 # installs from scripts/servers.sh (weed, azurite) under ~/.cache/cargo-stash-servers.
@@ -41,6 +47,7 @@ PROFILES=${PROFILES:-same cross}
 PROJECTS=${PROJECTS:-ws bat}
 JOBS_SWEEP=${JOBS_SWEEP-8 32 64}
 SCALE=${SCALE:-1}
+ALL_ANCHORS=${ALL_ANCHORS-$PROJECTS}
 AZURE=${AZURE:-1}
 BAT_SRC=${BAT_SRC:-/work/deltabench/bat-0.24.0}
 STASH_BIN=${STASH_BIN:-$REPO/target/release/cargo-stash}
@@ -49,6 +56,7 @@ SERVERS_HOME=${CARGO_STASH_SERVERS_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/cargo-s
 WEED=$SERVERS_HOME/venv/bin/weed
 AZURITE=$SERVERS_HOME/npm/node_modules/.bin/azurite-blob
 OUT=${OUT:-$BENCH_DIR/report.md}
+DOC_OUT=${DOC_OUT:-$REPO/docs/benchmarks.md}
 export CI=true CARGO_TERM_COLOR=never CARGO_TERM_PROGRESS_WHEN=never AWS_DEFAULT_REGION=us-east-1
 unset CARGO_TARGET_DIR CARGO_STASH_STORE CARGO_STASH_JOBS CARGO_STASH_SUFFIX || true
 exec </dev/null
@@ -225,15 +233,21 @@ bench_project() { # profile project
     timed "$profile" "$p" first_save cargo-stash stash_env save --json --no-registry --suffix first --store "$url" --manifest-path "$proj/Cargo.toml"
     cp "$W/out.txt" "$W/$profile-$p-first.json"
     timed "$profile" "$p" first_save tar-zstd-awscli anchor_tar_save "$proj/target" "$key.tar.zst"
-    timed "$profile" "$p" first_save gitlab-zip anchor_gitlab_save_wrap "$proj/target" "$key.zip"
-    timed "$profile" "$p" first_save buildkite-sync buildkite_save "$proj/target" "$key-bk"
+    local all_anchors=0
+    [[ " $ALL_ANCHORS " == *" $p "* ]] && all_anchors=1
+    if ((all_anchors)); then
+        timed "$profile" "$p" first_save gitlab-zip anchor_gitlab_save_wrap "$proj/target" "$key.zip"
+        timed "$profile" "$p" first_save buildkite-sync buildkite_save "$proj/target" "$key-bk"
+        record "$profile" "$p" gitlab_bytes "$(stat -c %s "$W/gl.zip")"
+    fi
     record "$profile" "$p" anchor_bytes "$(aws --endpoint-url "$S3_URL" s3api head-object --bucket stash --key "$key.tar.zst" --query ContentLength --output text)"
-    record "$profile" "$p" gitlab_bytes "$(stat -c %s "$W/gl.zip")"
 
     # Restores: anchors into empty dirs, cargo-stash into a fresh clone at the same path.
     timed "$profile" "$p" restore tar-zstd-awscli anchor_tar_restore "$key.tar.zst" "$W/r-tar"
-    timed "$profile" "$p" restore gitlab-zip gitlab_restore "$key.zip" "$W/r-gl" "$W/gl-r.zip"
-    timed "$profile" "$p" restore buildkite-sync buildkite_restore "$key-bk" "$W/r-bk"
+    if ((all_anchors)); then
+        timed "$profile" "$p" restore gitlab-zip gitlab_restore "$key.zip" "$W/r-gl" "$W/gl-r.zip"
+        timed "$profile" "$p" restore buildkite-sync buildkite_restore "$key-bk" "$W/r-bk"
+    fi
     rm -rf "$W/r-tar" "$W/r-gl" "$W/r-bk" "$W/gl-r.zip"
     fresh_clone_at "$proj"
     timed "$profile" "$p" restore cargo-stash stash_env restore --json --suffix first --store "$url" --manifest-path "$proj/Cargo.toml"
@@ -312,6 +326,22 @@ scale_rows() { # profile
     done
 }
 
+# Local disk, for the "what to expect" table: cargo-stash with a file:// store and tar+zstd
+# to a file, restores into an empty target dir.
+local_rows() { # project
+    local p=$1 proj=${PROJ[$1]}
+    rm -f "$proj/target/.cargo-stash/state.json"
+    timed local "$p" first_save cargo-stash "$STASH" save --json --no-registry --suffix l --store "file://$W/local-$p" --manifest-path "$proj/Cargo.toml"
+    rm -rf "$W/jt"
+    timed local "$p" restore cargo-stash env CARGO_TARGET_DIR="$W/jt" "$STASH" restore --json --no-mtime --suffix l --store "file://$W/local-$p" --manifest-path "$proj/Cargo.toml"
+    rm -rf "$W/jt"
+    timed local "$p" first_save tar-zstd-local bash -c 'tar --posix --exclude=./debug/incremental --exclude="*.d" --exclude=./.cargo-stash -C "$1" -cf - . | zstd -T0 -3 -q -o "$2"' _ "$proj/target" "$W/local-$p.tar.zst"
+    mkdir -p "$W/jt"
+    timed local "$p" restore tar-zstd-local bash -c 'zstd -d -T0 -q -c "$1" | tar -x -C "$2"' _ "$W/local-$p.tar.zst" "$W/jt"
+    rm -rf "$W/jt" "$W/local-$p" "$W/local-$p.tar.zst"
+}
+if ((${LOCAL:-1})); then for p in $PROJECTS; do local_rows "$p"; done; fi
+
 declare -A RATE=([same]=2000 [cross]=400) DELAY=([same]=1 [cross]=20)
 for profile in $PROFILES; do
     net_rate "${RATE[$profile]}"
@@ -323,7 +353,7 @@ for profile in $PROFILES; do
     measure_link "$profile"
     for p in $PROJECTS; do bench_project "$profile" "$p"; done
     first=${PROJECTS%% *}
-    [[ -n "$JOBS_SWEEP" ]] && jobs_sweep "$profile" "$first"
+    [[ -n "$JOBS_SWEEP" ]] && jobs_sweep "$profile" "${SWEEP_PROJECT:-$first}"
     if ((AZURE)); then
         S3_RELAY_PID=$RELAY_PID
         start_relay "$RELAY" "$NS_IP:$AZ_PORT" "${DELAY[$profile]}" "$W/relay-az.log" "$W/relay-az.stats" || die "relay did not start"
@@ -344,4 +374,8 @@ cp "$W/facts.tsv" "$BENCH_DIR/facts.tsv"
 cp "$W"/*.json "$BENCH_DIR/" 2>/dev/null || true
 python3 "$REPO/bench/net/report.py" "$BENCH_DIR" >"$OUT"
 log "wrote $OUT"
+if [[ "$DOC_OUT" != - ]]; then
+    python3 "$REPO/bench/net/report.py" --splice "$DOC_OUT" "$OUT"
+    log "updated the network sections of $DOC_OUT"
+fi
 }
