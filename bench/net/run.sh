@@ -139,6 +139,9 @@ counts() { sleep 0.3; cat "$STATS" 2>/dev/null || echo "0 0 0 0 0 0 0"; }
 # timed PROFILE PROJECT OP TOOL cmd...: wall time, peak RSS, requests and bytes on the link.
 timed() {
     local profile=$1 project=$2 op=$3 tool=$4; shift 4
+    # This VM pages out page cache it sees as cold (docs/benchmarks.md, Setup): read the
+    # inputs first so that every side starts warm, not just whichever ran second.
+    if [[ -n "${WARM:-}" && -d "$WARM" ]]; then find "$WARM" -type f -print0 | xargs -0r cat >/dev/null; fi
     sync
     local before after t0 secs rc=0 rss
     before=$(counts)
@@ -226,7 +229,7 @@ measure_link() { # profile
 
 # --- one project on one profile -------------------------------------------------------------
 bench_project() { # profile project
-    local profile=$1 p=$2 proj=${PROJ[$2]} url key
+    local profile=$1 p=$2 proj=${PROJ[$2]} url key WARM=${PROJ[$2]}/target
     url="s3://stash/$RUN/$profile/$p"
     key="$RUN/$profile/anchor-$p"
     rm -f "$proj/target/.cargo-stash/state.json"
@@ -268,7 +271,7 @@ anchor_gitlab_save_wrap() { gitlab_save "$1" "$2" "$W/gl.zip"; }
 export -f stash_env anchor_gitlab_save_wrap
 
 jobs_sweep() { # profile project
-    local profile=$1 p=$2 proj=${PROJ[$2]} j url
+    local profile=$1 p=$2 proj=${PROJ[$2]} j url WARM=${PROJ[$2]}/target
     for j in $JOBS_SWEEP; do
         url="s3://stash/$RUN/$profile/jobs$j-$p"
         rm -f "$proj/target/.cargo-stash/state.json"
@@ -281,7 +284,7 @@ jobs_sweep() { # profile project
 }
 
 azure_row() { # profile project
-    local profile=$1 p=$2 proj=${PROJ[$2]} STATS=$W/relay-az.stats
+    local profile=$1 p=$2 proj=${PROJ[$2]} STATS=$W/relay-az.stats WARM=${PROJ[$2]}/target
     node "$REPO/scripts/azurite-container.mjs" "http://$AZ_RELAY" stash >/dev/null 2>&1 || true
     local url="az://stash/$RUN/$profile/$p"
     rm -f "$proj/target/.cargo-stash/state.json"
@@ -315,6 +318,7 @@ scale_rows() { # profile
         rm -rf "$dir/debug/incremental" "$dir/.cargo-stash"
         record "$profile" scale "bytes_$n" "$(du -sb --exclude='*.d' "$dir" | cut -f1)"
         url="s3://stash/$RUN/$profile/scale$n"
+        local WARM=$dir
         timed "$profile" "scale$n" first_save cargo-stash env CARGO_TARGET_DIR="$dir" AWS_ENDPOINT="$S3_URL" AWS_REGION=us-east-1 AWS_ALLOW_HTTP=true \
             "$STASH" save --json --no-registry --suffix s --store "$url" --manifest-path "$proj/Cargo.toml"
         cp "$W/out.txt" "$W/scale-$n-save.json"
@@ -329,7 +333,7 @@ scale_rows() { # profile
 # Local disk, for the "what to expect" table: cargo-stash with a file:// store and tar+zstd
 # to a file, restores into an empty target dir.
 local_rows() { # project
-    local p=$1 proj=${PROJ[$1]}
+    local p=$1 proj=${PROJ[$1]} WARM=${PROJ[$1]}/target
     rm -f "$proj/target/.cargo-stash/state.json"
     timed local "$p" first_save cargo-stash "$STASH" save --json --no-registry --suffix l --store "file://$W/local-$p" --manifest-path "$proj/Cargo.toml"
     rm -rf "$W/jt"
