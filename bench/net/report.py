@@ -65,7 +65,7 @@ for line in open(os.path.join(d, "results.tsv")):
              rss=int(f[12] or 0), load=f[13]))
 facts = {}
 for line in open(os.path.join(d, "facts.tsv")):
-    f = line.rstrip("\n").split("\t")
+    f = line.rstrip("\n").rstrip("\t").split("\t")
     facts[tuple(f[:-1])] = f[-1]
 
 

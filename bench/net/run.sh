@@ -164,7 +164,7 @@ timed() {
         "$(cut -d' ' -f1 /proc/loadavg)" >>"$RESULTS"
     log "$profile $project $op $tool: $secs s, requests/bytes $diff"
 }
-record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$W/facts.tsv"; }
+record() { (IFS=$'\t'; echo "$*") >>"$W/facts.tsv"; }
 
 # The files a save keeps (and the anchors archive): target/ without incremental/ and *.d.
 anchor_tar_save() { # dir key
