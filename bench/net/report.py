@@ -167,9 +167,13 @@ for prof in profiles:
                 w(f"| {opname} | {tname} | {r['s']:.2f} | {ratio(r['s'], base['s'] if base else None)} | {reqs(r)} | {mib(r['up'])} | {mib(r['down'])} | {r['rss'] * 1024 / 1e6:.0f} MB |")
         fresh = facts.get((prof, proj, "fresh_after_restore"), "?")
         w("")
+        zipb = facts.get((prof, proj, "gitlab_bytes"))
+        dj = js(f"{prof}-{proj}-delta.json")
         w(f"Units fresh in the build after cargo-stash's restore: {fresh}. Compressed size: "
-          f"tar+zstd {mib(int(facts.get((prof, proj, 'anchor_bytes'), 0) or 0))}, zip "
-          f"{mib(int(facts.get((prof, proj, 'gitlab_bytes'), 0) or 0))}. \"vs tar+zstd\" for the delta save is "
+          f"tar+zstd {mib(int(facts.get((prof, proj, 'anchor_bytes'), 0) or 0))}"
+          + (f", zip {mib(int(zipb))}" if zipb else "") + ". Delta save: "
+          f"{dj.get('packs_uploaded', '?')} of {dj.get('packs', '?')} packs uploaded, "
+          f"{dj.get('packs_patched', '?')} as patches. \"vs tar+zstd\" for the delta save is "
           "against the anchor's full save (a single-object cache uploads everything again).")
         w("")
     sweep = sorted({k[2] for k in rows if k[0] == prof and "_jobs" in k[2]},
@@ -212,11 +216,14 @@ scale = [(n, s, r) for n, s, r in scale if s and r]
 if scale:
     w("### How cost grows (same-region link)")
     w("")
-    w("| cache | kept bytes | save, s | restore, s | save requests G/P/L/H/other | restore requests | peak RSS save / restore |")
-    w("|---|---:|---:|---:|---:|---:|---:|")
+    w("| cache | kept bytes | save, s | save MB/s | restore, s | restore MB/s | packs saved / restored | requests save G/P/L/H/other | requests restore | peak RSS save / restore |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     b1 = int(facts.get(("same", "scale", "bytes_1"), 1))
-    for n, s, r in scale:
-        b = int(facts.get(("same", "scale", f"bytes_{n}"), 0))
-        w(f"| {n}× ({b / b1:.2f}× bat) | {mib(b)} | {s['s']:.2f} | {r['s']:.2f} | {reqs(s)} | {reqs(r)} | {s['rss'] * 1024 / 1e6:.0f} / {r['rss'] * 1024 / 1e6:.0f} MB |")
+    for n, s_, r in scale:
+        sj, rj = js(f"scale-{n}-save.json"), js(f"scale-{n}-restore.json")
+        bt, bw = sj.get("bytes_total", 0), rj.get("bytes_written", 0)
+        pb = len(rj.get("path_bound") or [])
+        note = f" ({pb} path-bound units left out)" if pb else ""
+        w(f"| {n}× ({bt / max(1, js('scale-1-save.json').get('bytes_total', 1)):.2f}× bat) | {mib(bt)} | {s_['s']:.2f} | {bt / 1e6 / s_['s']:.0f} | {r['s']:.2f} | {bw / 1e6 / r['s']:.0f} | {sj.get('packs', '?')} / {rj.get('packs', '?')}{note} | {reqs(s_)} | {reqs(r)} | {s_['rss'] * 1024 / 1e6:.0f} / {r['rss'] * 1024 / 1e6:.0f} MB |")
     w("")
 print("\n".join(out))

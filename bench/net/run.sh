@@ -264,7 +264,11 @@ bench_project() { # profile project
     record "$profile" "$p" fresh_after_restore "$(awk '/"reason":"compiler-artifact"/ { n++; if (/"fresh":true/) f++ } END { printf "%d/%d", f, n }' "$W/$profile-$p-build.json")"
     timed "$profile" "$p" nochange_save cargo-stash stash_env save --json --no-registry --suffix nc --store "$url" --manifest-path "$proj/Cargo.toml"
     cp "$W/out.txt" "$W/$profile-$p-nc.json"
-    # Delta: one dependency moved back, rebuilt, saved beside the first snapshot.
+    # Delta, as CI meets it: a new job restores, one dependency moves, the build and the
+    # save follow. (A save consumes the restore state, so this needs a restore of its own.)
+    swap_back "$proj"
+    fresh_clone_at "$proj"
+    stash_env restore --json --suffix first --store "$url" --manifest-path "$proj/Cargo.toml" >/dev/null
     (cd "$proj" && cargo update -q -p "${BUMP[$p]%@*}" --precise "${BUMP[$p]#*@}" && cargo build -q) >"$W/bump.log" 2>&1 ||
         { tail "$W/bump.log" >&2; die "bump of $p failed"; }
     (cd "$proj" && git -c user.name=b -c user.email=b@invalid commit -qam bump)
