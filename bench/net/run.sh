@@ -305,8 +305,34 @@ azure_row() { # profile project
     rm -rf "$W/jt"
 }
 
+# Whole units (fingerprint dir, deps files, build dir) of a profile dir, up to MiB of
+# deps bytes, copied into a dir of their own: real units to grow a cache by a set amount.
+units_part() { # src-profile-dir dest mib
+    python3 - "$@" <<'EOF'
+import os, shutil, sys
+src, dst, cap = sys.argv[1], sys.argv[2], int(sys.argv[3]) << 20
+shutil.rmtree(dst, ignore_errors=True)
+for d in ("deps", "build", ".fingerprint"):
+    os.makedirs(f"{dst}/{d}")
+deps, builds, total = os.listdir(f"{src}/deps"), set(os.listdir(f"{src}/build")), 0
+for unit in sorted(os.listdir(f"{src}/.fingerprint")):
+    if total > cap:
+        break
+    h = unit.rsplit("-", 1)[-1]
+    files = [f for f in deps if h in f and not f.endswith(".d")]
+    shutil.copytree(f"{src}/.fingerprint/{unit}", f"{dst}/.fingerprint/{unit}", symlinks=True)
+    for f in files:
+        shutil.copy2(f"{src}/deps/{f}", f"{dst}/deps/{f}")
+        total += os.path.getsize(f"{src}/deps/{f}")
+    if unit in builds:
+        shutil.copytree(f"{src}/build/{unit}", f"{dst}/build/{unit}", symlinks=True)
+EOF
+}
+
 # Scaling: bat's target alone, then with other real targets copied in (cp -a -n), as
-# bench/run.sh does for bat + ws: sizes near 2x and 4x of bat's kept bytes.
+# bench/run.sh does for bat + ws: sizes near 2x and 4x of bat's kept bytes. By default
+# 2x adds this repo's target/release (cargo-stash's own release build, ~540 MiB) and 4x
+# adds that plus 1060 MiB of whole units from target/debug.
 scale_rows() { # profile
     local profile=$1 proj=${PROJ[bat]} n src dir url
     local -a extra
@@ -315,7 +341,9 @@ scale_rows() { # profile
         rm -rf "$dir"; cp -a "$proj/target" "$dir"
         case $n in
             2) extra=(${SCALE_2X:-$REPO/target/release}) ;;
-            4) extra=(${SCALE_4X:-$REPO/target/release $REPO/target/debug}) ;;
+            4) if [[ -n "${SCALE_4X:-}" ]]; then extra=($SCALE_4X); else
+                   units_part "$REPO/target/debug" "$W/debug-part" 1060
+                   extra=("$REPO/target/release" "$W/debug-part"); fi ;;
             *) extra=() ;;
         esac
         for src in "${extra[@]}"; do
@@ -335,7 +363,7 @@ scale_rows() { # profile
         timed "$profile" "scale$n" restore cargo-stash env CARGO_TARGET_DIR="$W/jt" AWS_ENDPOINT="$S3_URL" AWS_REGION=us-east-1 AWS_ALLOW_HTTP=true \
             "$STASH" restore --json --no-mtime --suffix s --store "$url" --manifest-path "$proj/Cargo.toml"
         cp "$W/out.txt" "$W/scale-$n-restore.json"
-        rm -rf "$W/jt" "$dir"
+        rm -rf "$W/jt" "$dir" "$W/debug-part"
     done
 }
 
