@@ -759,7 +759,10 @@ EOF
 echo "$DOC"
 if [[ "$DOC_OUT" != - ]]; then
     mkdir -p "$(dirname "$DOC_OUT")"
+    # The network sections come from bench/net/run.sh: keep them as they are.
+    NET_BLOCK=$([[ -f "$DOC_OUT" ]] && sed -n '/^<!-- network:begin -->$/,/^<!-- network:end -->$/p' "$DOC_OUT" || true)
     printf '%s\n' "$DOC" >"$DOC_OUT"
+    if [[ -n "$NET_BLOCK" ]]; then printf '\n%s\n' "$NET_BLOCK" >>"$DOC_OUT"; fi
     log "wrote $DOC_OUT"
 fi
 exit 0

@@ -3,6 +3,7 @@
 
 pub mod cargo;
 pub mod fixture;
+pub mod relay;
 pub mod stash;
 
 pub use cargo::{Artifact, build_json, build_json_env, rebuilt, run_app};
