@@ -12,37 +12,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use servers::Backend;
+use servers::{Backend, unique};
 use stash_tests::relay::{Faults, Relay};
-use stash_tests::{Project, Stash, build_json, copy_built_fixture, rebuilt, run_app};
+use stash_tests::{Project, build_json, copy_built_fixture, rebuilt, run_app};
 
 /// One-way delay of the slow link: a request/response round trip costs twice this.
 const DELAY: Duration = Duration::from_millis(15);
-
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{name}-{}-{nanos}", std::process::id())
-}
-
-/// The S3 backend reached through `relay` instead of directly.
-fn through(b: &Backend, relay: &Relay) -> Stash {
-    let var = b.endpoint_var.expect("a server backend");
-    let mut env: Vec<(String, String)> = b
-        .stash
-        .env
-        .iter()
-        .filter(|(k, _)| k != var)
-        .cloned()
-        .collect();
-    env.push((var.to_string(), format!("http://{}", relay.addr)));
-    Stash {
-        store: b.stash.store.clone(),
-        env,
-    }
-}
 
 /// The fixture workspace built and saved directly (fast), plus a copy of its target dir
 /// as saved, and the fixture binary's output; the checkout is then recloned in place with
@@ -116,7 +91,9 @@ fn restore_through_a_slow_link_is_identical_and_fresh() {
     let (project, orig, expected) = saved_workspace(&b);
     let relay = Relay::start("127.0.0.1:0", b.addr.as_deref().unwrap(), DELAY, None).unwrap();
     let t0 = Instant::now();
-    let out = through(&b, &relay).json(&project.root, &["restore", "--suffix", "net"]);
+    let out = b
+        .via_addr(&relay.addr)
+        .json(&project.root, &["restore", "--suffix", "net"]);
     let took = t0.elapsed();
     assert_eq!(out["hit"], "exact", "{out}");
     assert_eq!(out["packs_failed"], 0, "{out}");
@@ -195,7 +172,7 @@ fn cut_restore(name: &str, faults: Faults) -> u64 {
         Some(faults),
     )
     .unwrap();
-    let r = through(&b, &relay).run(
+    let r = b.via_addr(&relay.addr).run(
         &project.root,
         &["restore", "--suffix", "net", "--json", "--jobs", "4"],
     );

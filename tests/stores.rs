@@ -12,18 +12,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::thread;
 
-use servers::{Backend, Cut, Proxy};
+use servers::{Backend, Cut, Proxy, unique};
 use stash_tests::{Project, Run, Stash, build_json, clone_to, copy_built_fixture};
-
-/// A store name unique to this run, so reruns against a long-lived server never see
-/// each other's snapshots.
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{name}-{}-{nanos}", std::process::id())
-}
 
 /// Runs a command and checks no secret of the backend appears in its output.
 fn run(b: &Backend, stash: &Stash, dir: &Path, args: &[&str]) -> Run {

@@ -132,6 +132,11 @@ impl Backend {
 
     /// The same backend reached through `proxy` instead of directly.
     pub fn via(&self, proxy: &Proxy) -> Stash {
+        self.via_addr(&proxy.addr)
+    }
+
+    /// The same backend reached through whatever listens at `addr` (a proxy, a relay).
+    pub fn via_addr(&self, addr: &str) -> Stash {
         let var = self.endpoint_var.expect("a server backend");
         let mut env: Vec<(String, String)> = self
             .stash
@@ -140,7 +145,7 @@ impl Backend {
             .filter(|(k, _)| k != var)
             .cloned()
             .collect();
-        env.push((var.to_string(), format!("http://{}", proxy.addr)));
+        env.push((var.to_string(), format!("http://{addr}")));
         Stash {
             store: self.stash.store.clone(),
             env,
@@ -279,4 +284,14 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, limit: Option<(Arc<AtomicU64>, u
     }
     let _ = to.shutdown(Shutdown::Write);
     false
+}
+
+/// A store name unique to this run, so reruns against a long-lived server never see
+/// each other's snapshots.
+pub fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{}-{nanos}", std::process::id())
 }
