@@ -304,8 +304,11 @@ mod tests {
         let old = now - PACK_REFRESH_AFTER_S as i64 - 60;
         store.seen.lock().unwrap().insert("young".into(), seen(old));
         assert_eq!(store.reusable_pack("young").await.unwrap(), None);
-        // Not seen: asked, found, remembered.
+        // Not there: asked once, remembered as absent.
         assert_eq!(store.reusable_pack("other").await.unwrap(), None);
+        assert_eq!(store.reusable_pack("other").await.unwrap(), None);
+        assert_eq!(store.requests.snapshot().head, 1);
+        // Not seen: asked, found, remembered.
         store.seen.lock().unwrap().clear();
         assert_eq!(store.reusable_pack("young").await.unwrap(), Some(4));
         assert_eq!(store.reusable_pack("young").await.unwrap(), Some(4));

@@ -48,6 +48,10 @@ pub struct Store {
     pub requests: Arc<Requests>,
     /// Packs this job found in the store, by object name: see [`Store::reusable_pack`].
     pub seen: Arc<std::sync::Mutex<BTreeMap<String, Seen>>>,
+    /// Packs this job asked for and did not find: a save checks a pack before packing
+    /// it and again before uploading, and one HEAD per pack is enough (a pack uploaded
+    /// meanwhile by another job is only uploaded twice, same content).
+    pub absent: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 /// A manifest as read from the store.
@@ -123,6 +127,7 @@ impl Store {
                         deadline: transfer.deadline,
                         requests,
                         seen: Default::default(),
+                        absent: Default::default(),
                     })
                 }
             },
@@ -145,6 +150,7 @@ impl Store {
             deadline: Transfer::default().deadline,
             requests,
             seen: Default::default(),
+            absent: Default::default(),
         })
     }
 
@@ -179,8 +185,10 @@ impl Store {
         let known = self.seen.lock().unwrap().get(object).copied();
         let seen = match known {
             Some(seen) => seen,
+            None if self.absent.lock().unwrap().contains(object) => return Ok(None),
             None => {
                 let Some(meta) = self.head(&Store::pack_path(object)).await? else {
+                    self.absent.lock().unwrap().insert(object.to_string());
                     return Ok(None);
                 };
                 self.remember(object, &meta)
