@@ -7,7 +7,7 @@ use stash_core::Manifest;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(m) = Manifest::from_json(data) {
-        for layer in ["target", "registry"] {
+        for layer in stash_core::Layer::ALL {
             let _ = m.check_layer(layer);
         }
         for p in &m.packs {

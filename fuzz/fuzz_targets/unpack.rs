@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
         content: 1 << 20,
         tar: 4 << 20,
     };
-    let allow: unpack::Allow = |p, _| stash_core::manifest::may_write("target", p);
+    let allow: unpack::Allow = |p, _| stash_core::manifest::may_write(stash_core::Root::Target, p);
     let _ = unpack::restore_tar(data, &root, &root.join(".cargo-stash/s"), &id, allow, cap);
     // Only the root may be next to where it was made.
     for e in std::fs::read_dir(outer.path()).unwrap() {
