@@ -8,19 +8,20 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use filetime::FileTime;
 use stash_core::key::ExplainLine;
-use stash_core::output::{HitKind, MtimeOutput, PathBoundUnit, RestoreOutput};
+use stash_core::output::{HitKind, RestoreOutput};
 use stash_core::relocation as reloc_core;
-use stash_core::sources::{self as sources_core, MtimePlan, SourceManifest, Stamp, mtime_plan};
-use stash_core::{Key, Layer, Manifest, PackRef, Root, key, ladder, supersede};
+use stash_core::sources as sources_core;
+use stash_core::{Key, Layer, Manifest, Root, key, ladder, supersede};
+
+mod mtimes;
+mod record;
 
 use super::{Ctx, Done};
 use crate::cli::{KeyArgs, RestoreArgs};
-use crate::download::{Unpacked, failed_objects, unpack_snapshot};
+use crate::download::{failed_objects, unpack_snapshot};
 use crate::error::{UserError, describe, is_cache_problem};
-use crate::memo::{self, Memo};
-use crate::pack;
 use crate::report::human_bytes;
-use crate::state::{RestoredUnits, State, unix_now};
+use crate::state::{State, unix_now};
 use crate::store::{Found, Store};
 use crate::workspace::Workspace;
 use crate::workspace::cargo_home;
@@ -252,6 +253,8 @@ async fn usable(
     }
 }
 
+/// Restores the target layer from the best snapshot on the ladder, then its times.
+/// Returns the objects of the packs that failed, for the next save to replace.
 async fn restore(
     ctx: &Ctx,
     ws: &Workspace,
@@ -298,106 +301,25 @@ async fn restore(
             _ => ws.target_dir.clone(),
         }
     };
-    // Hashing the checkout does not depend on target/: plan its mtimes while the packs
-    // unpack, apply them once the restored timeline is known.
-    let planning = match (&manifest.sources, opts.no_mtime) {
-        (Some(saved), false) => {
-            let (ws, saved) = (ws.clone(), saved.clone());
-            let scanned = manifest.anchors.is_some();
-            Some(tokio::task::spawn_blocking(move || {
-                plan_mtimes(&ws, &saved, scanned)
-            }))
-        }
-        _ => None,
-    };
+    let planning = mtimes::plan_in_background(ws, &manifest, opts.no_mtime);
     // A saving clock ahead of ours: packs land already shifted back.
-    let upfront = sources_core::upfront_shift(manifest.created, stamp(started));
+    let upfront = sources_core::upfront_shift(manifest.created, mtimes::stamp(started));
     let results = unpack_snapshot(ctx, store, &manifest, &root_of, upfront, out).await;
     // A shifted file no longer matches its pack, so the memo must not vouch for it and
     // the next save packs it afresh: recorded only when nothing was shifted.
     if upfront == 0 {
-        remember_packs(ws, &results, &root_of);
+        record::remember_packs(ws, &results, &root_of);
     }
-    remember_fingerprints(ws, &results, &root_of, &out.path_bound);
-    let planned = match planning {
-        Some(task) => match task.await.map_err(anyhow::Error::from).and_then(|r| r) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                out.warnings
-                    .push(format!("source mtimes not restored: {}", describe(&e)));
-                None
-            }
-        },
-        None => None,
-    };
-    let more = newest_restored(&results, planned.as_ref(), upfront)
-        .and_then(|newest| sources_core::skew_shift(newest, stamp(started)));
-    if let Some(more) = more {
-        shift_restored(&results, &root_of, more);
-    }
-    let back = upfront + more.unwrap_or(0);
-    let back = (back > 0).then_some(back);
-    if let Some(back) = back {
-        out.clock_shift_ms = Some((back / 1_000_000).max(0) as u64);
-    }
-    if let Some(planned) = planned {
-        match apply_mtimes(&manifest, planned, back) {
-            Ok(m) => out.mtime = Some(m),
-            Err(e) => out
-                .warnings
-                .push(format!("source mtimes not restored: {}", describe(&e))),
-        }
-    }
+    record::remember_fingerprints(ws, &results, &root_of, &out.path_bound);
+    mtimes::settle(
+        planning,
+        &manifest,
+        (&results, &root_of),
+        (upfront, started),
+        out,
+    )
+    .await;
     Ok(failed_objects(&results))
-}
-
-fn stamp(t: FileTime) -> Stamp {
-    (t.unix_seconds(), t.nanoseconds())
-}
-
-/// The newest time anything this restore puts back will carry: restored artifacts (as
-/// written, already `upfront` earlier) and the saved mtimes of unchanged tracked files
-/// (moved `upfront` too).
-fn newest_restored(results: &Unpacked, planned: Option<&Planned>, upfront: i128) -> Option<Stamp> {
-    let artifacts = results
-        .iter()
-        .filter_map(|(_, r)| r.as_ref().ok())
-        .flatten()
-        .filter(|s| s.kind != pack::Kind::Symlink)
-        .map(|s| stamp(s.mtime));
-    let sources = planned
-        .and_then(|p| match p {
-            Planned::Apply { plan, .. } => Some(plan),
-            Planned::TouchAll { .. } => None,
-        })
-        .into_iter()
-        .flat_map(|plan| plan.actions.iter().filter_map(|(_, a)| a.saved()))
-        .map(|t| sources_core::shifted(t, upfront));
-    artifacts.chain(sources).max()
-}
-
-/// Moves every restored file and directory `back` nanoseconds (see
-/// `stash_core::sources::skew_shift`): the saving machine's clock ran ahead of ours.
-/// Only mtimes change; fingerprints keep the atime `usage` looks for.
-fn shift_restored(results: &Unpacked, root_of: &dyn Fn(&str) -> PathBuf, back: i128) {
-    for (p, staged) in results
-        .iter()
-        .filter_map(|(p, r)| Some((p, r.as_ref().ok()?)))
-    {
-        let root = root_of(&p.root);
-        for s in staged.iter().filter(|s| s.kind != pack::Kind::Symlink) {
-            let path = root.join(&s.path);
-            // Never through a link another pack may have put in the way.
-            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-                continue;
-            }
-            let (secs, nanos) = sources_core::shifted(stamp(s.mtime), back);
-            let t = FileTime::from_unix_time(secs, nanos);
-            if let Err(e) = filetime::set_file_mtime(&path, t) {
-                tracing::debug!("mtime of {} not shifted: {e}", path.display());
-            }
-        }
-    }
 }
 
 /// On a miss, the config change that the newest snapshot of this toolchain shows (the
@@ -440,160 +362,5 @@ fn refuse_outside(manifest: &Manifest, layer: Layer) -> Result<()> {
              the manifest was not written by cargo-stash, check who may write this store",
             manifest.key
         )
-    })
-}
-
-/// Records each restored pack's id by the stat of its files, so the next save knows
-/// every unchanged pack without reading it.
-fn remember_packs(
-    ws: &Workspace,
-    results: &[(PackRef, Result<Vec<pack::Staged>>)],
-    root_of: &dyn Fn(&str) -> PathBuf,
-) {
-    let mut memo = Memo::load(&ws.state_dir());
-    for (p, staged) in results
-        .iter()
-        .filter_map(|(p, r)| Some((p, r.as_ref().ok()?)))
-    {
-        let paths: Vec<String> = staged.iter().map(|s| s.path.clone()).collect();
-        let root = match Root::parse(&p.root) {
-            Some(Root::Build) => Root::Build,
-            _ => Root::Target,
-        };
-        if let Some(stat) = memo::stat(root.as_str(), &root_of(&p.root), &paths) {
-            memo.insert(stat, p.object());
-        }
-    }
-    if let Err(e) = memo.store(&ws.state_dir()) {
-        tracing::debug!("memo not written: {e:#}");
-    }
-}
-
-/// Keeps the fingerprint JSON of every restored unit for `cargo stash stats`. Reading a
-/// fingerprint moves its atime, so it is put back to the sentinel `usage` looks for.
-fn remember_fingerprints(
-    ws: &Workspace,
-    results: &Unpacked,
-    root_of: &dyn Fn(&str) -> PathBuf,
-    path_bound: &[PathBoundUnit],
-) {
-    let mut units = RestoredUnits {
-        path_bound: path_bound.to_vec(),
-        ..Default::default()
-    };
-    for (p, staged) in results
-        .iter()
-        .filter_map(|(p, r)| Some((p, r.as_ref().ok()?)))
-    {
-        let Some(name) = &p.unit else { continue };
-        let root = root_of(&p.root);
-        let mut jsons = std::collections::BTreeMap::new();
-        for s in staged
-            .iter()
-            .filter(|s| s.kind == pack::Kind::File && pack::is_fingerprint(&s.path))
-        {
-            if !s.path.ends_with(".json") {
-                continue;
-            }
-            let path = root.join(&s.path);
-            if let Some(v) = std::fs::read(&path)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-            {
-                let file = s.path.rsplit('/').next().unwrap_or_default().to_string();
-                jsons.insert(file, v);
-            }
-            let _ = filetime::set_file_atime(&path, crate::usage::SENTINEL_ATIME);
-        }
-        units
-            .units
-            .insert(format!("{}:{}", p.root, p.group), (name.clone(), jsons));
-    }
-    if let Err(e) = units.store(&ws.state_dir()) {
-        tracing::debug!("restored units not recorded: {e:#}");
-    }
-}
-
-/// The checkout's mtime plan, made while the packs unpack.
-enum Planned {
-    /// Not at the saved path of a snapshot that predates the relocation scan: every
-    /// tracked file is stamped now.
-    TouchAll {
-        root: PathBuf,
-        plan: MtimePlan,
-        out: MtimeOutput,
-    },
-    Apply {
-        root: PathBuf,
-        current: SourceManifest,
-        plan: MtimePlan,
-    },
-}
-
-/// Content-gated mtime restore of the checkout (docs/format.md), first half: hash the
-/// checkout and decide each entry's mtime. At another path only when the snapshot was
-/// scanned for path-bound units (those are left out), so every unit kept fresh by a
-/// restored mtime is one whose artifacts are right at the new path.
-fn plan_mtimes(ws: &Workspace, saved: &SourceManifest, scanned: bool) -> Result<Planned> {
-    let root = sources::checkout_root(&ws.root);
-    let skip: Vec<PathBuf> = ws.roots().into_iter().map(|(_, d)| d).collect();
-    if !scanned && root.display().to_string() != saved.root {
-        sources::settle_git_index(&root);
-        // Every tracked file is stamped now, after the packs: the clone's own times may
-        // be older than the restored artifacts (a saving clock ahead, a snapshot saved
-        // after this clone), and a changed file must never look older than its unit.
-        let current = sources::scan(&root, &skip)?;
-        let plan = mtime_plan(&SourceManifest::default(), &current.entries);
-        let out = MtimeOutput {
-            touched: plan.touched,
-            skipped: Some(format!(
-                "the checkout is at {} but was saved at {}: workspace crates will rebuild \
-                 (the snapshot predates the relocation scan); its next save makes moves safe",
-                root.display(),
-                saved.root
-            )),
-            ..Default::default()
-        };
-        return Ok(Planned::TouchAll { root, plan, out });
-    }
-    let current = sources::scan(&root, &skip)?;
-    let plan = mtime_plan(saved, &current.entries);
-    Ok(Planned::Apply {
-        root,
-        current,
-        plan,
-    })
-}
-
-/// Second half, after the packs: unchanged entries get their saved mtime (moved `back`
-/// with the artifacts when the saving clock ran ahead), the rest "now", which is then
-/// later than every restored artifact.
-fn apply_mtimes(manifest: &Manifest, planned: Planned, back: Option<i128>) -> Result<MtimeOutput> {
-    let (root, current, mut plan) = match planned {
-        Planned::TouchAll { root, plan, out } => {
-            sources::apply(&root, &plan)?;
-            return Ok(out);
-        }
-        Planned::Apply {
-            root,
-            current,
-            plan,
-        } => (root, current, plan),
-    };
-    if let Some(back) = back {
-        for (_, a) in &mut plan.actions {
-            *a = a.shifted(back);
-        }
-    }
-    let saved = manifest
-        .sources
-        .as_ref()
-        .context("snapshot without sources")?;
-    sources::apply(&root, &plan)?;
-    Ok(MtimeOutput {
-        restored: plan.restored,
-        touched: plan.touched,
-        skipped: None,
-        git: sources::restore_git(&root, saved, &current, &plan, back),
     })
 }
