@@ -3,18 +3,21 @@
 //! atomic overwrite of a stored snapshot found wanting, see `stash_core::supersede`),
 //! so no reader ever sees a manifest whose packs are missing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
-use futures::StreamExt;
 use stash_core::manifest::MANIFEST_SCHEMA;
 use stash_core::output::{SaveOutcome, SaveOutput};
-use stash_core::supersede::{self, Publish, Stored as AtKey};
+use stash_core::supersede::{self, Publish};
 use stash_core::usage::RestoreSeen;
-use stash_core::{Group, Layer, Manifest, PackRef, PlanOptions, Root, key, plan, registry};
+use stash_core::{Layer, LinkRef, Manifest, PackRef, PlanOptions, key, plan};
+
+mod at_key;
+mod registry;
+mod scope;
 
 use super::{Ctx, Done};
 use crate::cli::{KeyArgs, PlanArgs};
@@ -22,11 +25,14 @@ use crate::commands::clean::plan_options;
 use crate::error::{describe, is_cache_problem};
 use crate::relocation::{self, Scan};
 use crate::report::human_bytes;
-use crate::state::{RestoredUnits, State, unix_now};
-use crate::store::{Found, Published, Store};
-use crate::upload::{Job, Verdicts, upload_all};
-use crate::workspace::{Workspace, cargo_home};
+use crate::state::{State, unix_now};
+use crate::store::{Published, Store};
+use crate::upload::{Job, upload_all};
+use crate::workspace::Workspace;
 use crate::{inputs, listing, sources, usage};
+use at_key::{content_groups, decide};
+use registry::save_registry;
+use scope::{Scope, exact_hit_covers};
 
 pub async fn run(
     ctx: &Ctx,
@@ -183,37 +189,8 @@ pub fn cache_problem(ctx: &Ctx, err: anyhow::Error, out: &mut SaveOutput) -> Res
     Ok(Done::CacheProblem { what: "save", err })
 }
 
-/// What this save may lean on from the restore before it.
-struct Scope {
-    /// The restore was an exact hit on this key with every pack restored.
-    exact_hit: bool,
-    /// Whether units this job did not use can be left out.
-    prune_unused: bool,
-    /// The packs of the snapshot restored in this job: bases for patches.
-    previous: Vec<PackRef>,
-    /// Objects the restore found missing or corrupt.
-    distrust: BTreeSet<String>,
-    /// Pack id -> relocation verdict of the restored snapshot, when it was scanned: an
-    /// unchanged pack keeps its verdict without a new scan.
-    verdicts: Verdicts,
-}
-
-/// The packs of the snapshot this job restored, if any, and whether its units were
-/// scanned for paths; a save that cannot read them stores every pack whole.
-async fn previous_packs(store: &Store, restored: Option<&str>) -> (Vec<PackRef>, bool) {
-    let Some(key) = restored else {
-        return (Vec::new(), false);
-    };
-    match store.manifest(Layer::Target, key).await {
-        Ok(Some(m)) => (m.packs, m.anchors.is_some()),
-        Ok(None) => (Vec::new(), false),
-        Err(e) => {
-            tracing::info!("packs stored whole: the restored snapshot is unreadable: {e:#}");
-            (Vec::new(), false)
-        }
-    }
-}
-
+/// Saves the target layer: gather the groups, let core decide what to do at the key,
+/// upload what the store lacks, publish the manifest.
 async fn save(
     ctx: &Ctx,
     ws: &Workspace,
@@ -224,46 +201,12 @@ async fn save(
     out: &mut SaveOutput,
 ) -> Result<()> {
     let key = out.key.clone();
-    let opts = plan_options(plan_args);
     let relocation = Arc::new(Scan::new(ws));
-    let mut work: Vec<Job> = Vec::new();
-    let mut links = Vec::new();
-    let mut roots = std::collections::BTreeMap::new();
-    for (name, dir) in ws.roots() {
-        roots.insert(name.to_string(), dir.display().to_string());
-        let entries = listing::list(&dir)?;
-        let mut plan = plan::plan(&entries, &opts);
-        if scope.prune_unused {
-            match usage::used_units(&dir, &plan.groups) {
-                Some(used) => {
-                    let pruned = PlanOptions {
-                        used_units: Some(used),
-                        ..opts.clone()
-                    };
-                    plan = plan::plan(&entries, &pruned);
-                    out.units_unused += plan.unused_units.len() as u64;
-                }
-                // Saving right after a restore (a failed job, say) must not empty the cache.
-                None => out.usage_note = Some(stash_core::usage::NOTHING_TOUCHED.into()),
-            }
-        }
-        let dir = Arc::new(dir);
-        let mut dep_files = relocation::dep_files(&entries);
-        for (path, target) in plan.links {
-            links.push(stash_core::LinkRef {
-                root: name.into(),
-                path,
-                target,
-            });
-        }
-        work.extend(plan.groups.into_iter().map(|group| Job {
-            root: name,
-            dir: dir.clone(),
-            deps: dep_files.remove(&group.name).unwrap_or_default(),
-            scan: group.unit.is_some().then(|| relocation.clone()),
-            group,
-        }));
-    }
+    let Gathered {
+        work,
+        mut links,
+        roots,
+    } = gather(ws, plan_args, scope.prune_unused, &relocation, out)?;
     let built = content_groups(work.iter().map(|j| (j.root, &j.group)));
     if scope.exact_hit {
         if exact_hit_covers(ws, &built) {
@@ -297,21 +240,7 @@ async fn save(
         out,
     )
     .await?;
-    let bound: Vec<&PackRef> = packs.iter().filter(|p| p.path_bound.is_some()).collect();
-    if !bound.is_empty() {
-        tracing::info!(
-            "{} units are path-bound (rebuilt by a restore at another path)",
-            bound.len()
-        );
-        for p in bound {
-            let why = p.path_bound.as_ref().map_or("", |b| b.why.as_str());
-            tracing::info!(
-                "path-bound: {} ({}): {why}",
-                p.unit.as_deref().unwrap_or("?"),
-                p.group
-            );
-        }
-    }
+    log_path_bound(&packs);
     // A link whose target was left out would dangle at restore.
     links.retain(|l| stored_paths.contains(&(l.root.clone(), l.target.clone())));
     let packs = supersede::snapshot_packs(packs, carried, &decision);
@@ -340,99 +269,85 @@ async fn save(
     finish_publish(store, &decision, manifest, out).await
 }
 
-/// `(root, group)` of the groups that make a snapshot worth publishing.
-fn content_groups<'a>(
-    groups: impl Iterator<Item = (&'a str, &'a Group)>,
-) -> BTreeSet<(String, String)> {
-    groups
-        .filter(|(_, g)| supersede::is_content(&g.name))
-        .map(|(root, g)| (root.to_string(), g.name.clone()))
-        .collect()
+/// What a save of the target layer found in its roots.
+struct Gathered {
+    /// A job per group to pack.
+    work: Vec<Job>,
+    /// Hard links between files, recreated by a restore.
+    links: Vec<LinkRef>,
+    /// Root name -> its absolute path.
+    roots: BTreeMap<String, String>,
 }
 
-/// What to do at `key`: reads the stored snapshot, checks that the objects it names are
-/// there (unless the units already decide), and applies `stash_core::supersede`.
-async fn decide(
-    ctx: &Ctx,
-    store: &Store,
-    layer: Layer,
-    key: &str,
-    built: &BTreeSet<(String, String)>,
-    distrust: &BTreeSet<String>,
-) -> Result<(Publish, Vec<PackRef>)> {
-    if built.is_empty() {
-        return Ok((Publish::Nothing, Vec::new()));
-    }
-    let found = store.read_manifest(layer, key).await?;
-    let manifest = match &found {
-        Found::Missing => return Ok((supersede::decide(&AtKey::Absent, built), Vec::new())),
-        Found::Bad(e) => {
-            tracing::info!("replacing {key}: {e:#}");
-            let decision = supersede::decide(&AtKey::Unreadable, built);
-            return Ok((decision, Vec::new()));
+/// The target layer's groups, as core's plan sanitizes each root (leaving out units
+/// this job did not use when `prune_unused`), with the hard links between files and the
+/// roots' paths.
+fn gather(
+    ws: &Workspace,
+    plan_args: &PlanArgs,
+    prune_unused: bool,
+    relocation: &Arc<Scan>,
+    out: &mut SaveOutput,
+) -> Result<Gathered> {
+    let opts = plan_options(plan_args);
+    let mut work: Vec<Job> = Vec::new();
+    let mut links = Vec::new();
+    let mut roots = BTreeMap::new();
+    for (name, dir) in ws.roots() {
+        roots.insert(name.to_string(), dir.display().to_string());
+        let entries = listing::list(&dir)?;
+        let mut plan = plan::plan(&entries, &opts);
+        if prune_unused {
+            match usage::used_units(&dir, &plan.groups) {
+                Some(used) => {
+                    let pruned = PlanOptions {
+                        used_units: Some(used),
+                        ..opts.clone()
+                    };
+                    plan = plan::plan(&entries, &pruned);
+                    out.units_unused += plan.unused_units.len() as u64;
+                }
+                // Saving right after a restore (a failed job, say) must not empty the cache.
+                None => out.usage_note = Some(stash_core::usage::NOTHING_TOUCHED.into()),
+            }
         }
-        Found::Newer(_) => return Ok((supersede::decide(&AtKey::Newer, built), Vec::new())),
-        Found::Good(m) => m,
-    };
-    let mut bad = distrust.clone();
-    let objects: BTreeSet<String> = manifest
-        .packs
-        .iter()
-        .flat_map(PackRef::objects)
-        .filter(|o| !bad.contains(o))
-        .collect();
-    let heads: Vec<(String, Result<bool>)> = futures::stream::iter(objects)
-        .map(|o| async move {
-            let there = store.head(&Store::pack_path(&o)).await.map(|m| m.is_some());
-            (o, there)
-        })
-        .buffer_unordered(ctx.jobs)
-        .collect()
-        .await;
-    for (object, there) in heads {
-        if !there? {
-            bad.insert(object);
+        let dir = Arc::new(dir);
+        let mut dep_files = relocation::dep_files(&entries);
+        for (path, target) in plan.links {
+            links.push(LinkRef {
+                root: name.into(),
+                path,
+                target,
+            });
         }
+        work.extend(plan.groups.into_iter().map(|group| Job {
+            root: name,
+            dir: dir.clone(),
+            deps: dep_files.remove(&group.name).unwrap_or_default(),
+            scan: group.unit.is_some().then(|| relocation.clone()),
+            group,
+        }));
     }
-    let decision = supersede::decide(
-        &AtKey::Readable {
-            manifest,
-            bad_objects: &bad,
-        },
-        built,
-    );
-    Ok((decision, supersede::carried_over(manifest, &bad, built)))
+    Ok(Gathered { work, links, roots })
 }
 
-impl Scope {
-    /// The packs of the snapshot restored in this job (bases for patches unless
-    /// `no_patches`) and, when it was scanned, their relocation verdicts.
-    async fn load_previous(&mut self, store: &Store, restored: Option<&str>, no_patches: bool) {
-        let (previous, scanned) = previous_packs(store, restored).await;
-        if scanned {
-            self.verdicts = previous
-                .iter()
-                .map(|p| (p.id.clone(), p.path_bound.clone()))
-                .collect();
-        }
-        if !no_patches {
-            self.previous = previous;
+/// `-v` names the units a restore at another path would rebuild.
+fn log_path_bound(packs: &[PackRef]) {
+    let bound: Vec<&PackRef> = packs.iter().filter(|p| p.path_bound.is_some()).collect();
+    if !bound.is_empty() {
+        tracing::info!(
+            "{} units are path-bound (rebuilt by a restore at another path)",
+            bound.len()
+        );
+        for p in bound {
+            let why = p.path_bound.as_ref().map_or("", |b| b.why.as_str());
+            tracing::info!(
+                "path-bound: {} ({}): {why}",
+                p.unit.as_deref().unwrap_or("?"),
+                p.group
+            );
         }
     }
-}
-
-/// Whether this job's content groups all came from the exact-hit snapshot it restored:
-/// then there is nothing to add and the save skips itself (`stash_core::supersede`).
-fn exact_hit_covers(ws: &Workspace, built: &BTreeSet<(String, String)>) -> bool {
-    let restored = RestoredUnits::load(&ws.state_dir());
-    let units: BTreeSet<(String, String)> = restored
-        .units
-        .keys()
-        .filter_map(|k| k.split_once(':'))
-        .map(|(root, group)| (root.to_string(), group.to_string()))
-        .collect();
-    let bound: BTreeSet<String> = restored.path_bound.into_iter().map(|u| u.unit).collect();
-    supersede::exact_hit_covers(&units, &bound, built)
 }
 
 /// Publishes the snapshot through the store and records what that did.
@@ -451,72 +366,4 @@ async fn finish_publish(
         Published::NothingToSave => SaveOutcome::NothingToSave,
     };
     Ok(())
-}
-
-/// Saves the registry layer (downloaded crates, index, git databases) under its own key,
-/// unless the store has it already.
-async fn save_registry(
-    ctx: &Ctx,
-    ws: &Workspace,
-    store: &Store,
-    key: &str,
-    distrust: &BTreeSet<String>,
-    out: &mut SaveOutput,
-) -> Result<()> {
-    let home = cargo_home()?;
-    let mut entries = Vec::new();
-    for sub in ["registry/index", "registry/cache", "git/db"] {
-        for mut e in listing::list(&home.join(sub))? {
-            e.path = format!("{sub}/{}", e.path);
-            entries.push(e);
-        }
-    }
-    let lock = match std::fs::read_to_string(ws.root.join("Cargo.lock")) {
-        Ok(text) => Some(registry::lock_packages(&text)?),
-        Err(_) => None,
-    };
-    let plan = registry::plan(&entries, lock.as_ref(), 32 << 20);
-    let built = content_groups(plan.groups.iter().map(|g| (Root::CargoHome.as_str(), g)));
-    let (decision, carried) = decide(ctx, store, Layer::Registry, key, &built, distrust).await?;
-    if let Some(outcome) = decision.outcome_without_publishing() {
-        out.outcome = outcome;
-        return Ok(());
-    }
-    let home = Arc::new(home);
-    let work = plan
-        .groups
-        .into_iter()
-        .map(|group| Job {
-            root: Root::CargoHome.as_str(),
-            dir: home.clone(),
-            deps: Vec::new(),
-            scan: None,
-            group,
-        })
-        .collect();
-    let (packs, _) = upload_all(
-        ctx,
-        store,
-        ws,
-        work,
-        (Vec::new(), distrust, Default::default()),
-        out,
-    )
-    .await?;
-    let packs = supersede::snapshot_packs(packs, carried, &decision);
-    out.packs = packs.len() as u64;
-    let manifest = Manifest {
-        schema: MANIFEST_SCHEMA,
-        layer: Layer::Registry.to_string(),
-        key: key.to_string(),
-        created: unix_now(),
-        tool: format!("cargo-stash {}", env!("CARGO_PKG_VERSION")),
-        roots: [(Root::CargoHome.to_string(), home.display().to_string())].into(),
-        packs,
-        links: Vec::new(),
-        inputs: Vec::new(),
-        sources: None,
-        anchors: None,
-    };
-    finish_publish(store, &decision, manifest, out).await
 }
