@@ -1,7 +1,8 @@
 //! The download pipeline of a restore, for either layer: every pack of a snapshot is
-//! fetched (in parallel, within the store's deadline), rebuilt from its base when it is a
-//! patch, verified and moved into place; then the snapshot's hard links are recreated. A
-//! pack that fails is counted and warned about, and the others restore.
+//! fetched (`--jobs` at a time; the command bounds the whole by the store's deadline),
+//! rebuilt from its base when it is a patch, verified and moved into place; then the
+//! snapshot's hard links are recreated. A pack that fails is counted and warned about,
+//! and the others restore.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Read};

@@ -139,18 +139,9 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
     let path_bound = match (scan, reused) {
         (None, _) => None,
         (Some(_), Some(v)) => v,
-        (Some(scan), None) => {
-            let (dir, paths) = (dir.clone(), paths.clone());
-            let nanos = shared.scan_nanos.clone();
-            tokio::task::spawn_blocking(move || {
-                let started = Instant::now();
-                let verdict = relocation::scan_unit(&scan, &dir, &paths, &deps);
-                nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                verdict
-            })
+        (Some(scan), None) => scan_for_paths(scan, (&dir, &paths), deps, &shared)
             .await
-            .map_err(|e| local(e.into()))?
-        }
+            .map_err(local)?,
     };
     let pack = |id: &str, base: Option<&str>, files, bytes, stored| PackRef {
         id: id.to_string(),
@@ -182,32 +173,7 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
     let tmp = shared
         .tmp_dir
         .join(format!("{}-{n}.zst", std::process::id()));
-    let packed = {
-        // Compression is CPU-bound: one encoder per core, however many uploads are in flight.
-        let _permit = shared
-            .encoders
-            .acquire()
-            .await
-            .map_err(|e| local(e.into()))?;
-        let (dir, paths, tmp, kits) = (dir.clone(), paths.clone(), tmp.clone(), shared.clone());
-        // One thread per pack is cheapest; a pack larger than a core's share of the
-        // whole would finish alone at the end, so it gets every core.
-        let threads = if group.bytes * u64::from(shared.cores) > shared.total {
-            shared.cores as usize
-        } else {
-            1
-        };
-        tokio::task::spawn_blocking(move || {
-            let reused = kits.frames.lock().unwrap().pop();
-            let mut frames = reused.unwrap_or_else(|| pack::Frames::new(ZSTD_LEVEL));
-            let res = pack_to_file(&dir, &paths, &tmp, &mut frames, threads);
-            kits.frames.lock().unwrap().push(frames);
-            res
-        })
-        .await
-        .map_err(anyhow::Error::from)
-        .and_then(|r| r)
-    };
+    let packed = pack_group(&shared, (&dir, &paths), group.bytes, &tmp).await;
     let (info, stored) = match packed {
         Ok(p) => p,
         Err(e) => {
@@ -244,6 +210,60 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
         paths,
         uploaded: put.uploaded,
     })
+}
+
+/// The relocation scan of a unit whose pack was not scanned before: which paths its
+/// artifacts embed. Time summed for `-v`.
+async fn scan_for_paths(
+    scan: Arc<Scan>,
+    (dir, paths): (&Arc<PathBuf>, &Arc<Vec<String>>),
+    deps: Vec<String>,
+    shared: &Shared,
+) -> Result<Option<stash_core::relocation::PathBound>> {
+    let (dir, paths) = (dir.clone(), paths.clone());
+    let nanos = shared.scan_nanos.clone();
+    let verdict = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let verdict = relocation::scan_unit(&scan, &dir, &paths, &deps);
+        nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        verdict
+    })
+    .await?;
+    Ok(verdict)
+}
+
+/// Packs a group of `bytes` content bytes into `tmp`, with an encoder's permit.
+async fn pack_group(
+    shared: &Arc<Shared>,
+    (dir, paths): (&Arc<PathBuf>, &Arc<Vec<String>>),
+    bytes: u64,
+    tmp: &Path,
+) -> Result<(pack::PackInfo, u64)> {
+    // Compression is CPU-bound: one encoder per core, however many uploads are in flight.
+    let _permit = shared.encoders.acquire().await?;
+    let (dir, paths, tmp, kits) = (
+        dir.clone(),
+        paths.clone(),
+        tmp.to_path_buf(),
+        shared.clone(),
+    );
+    // One thread per pack is cheapest; a pack larger than a core's share of the
+    // whole would finish alone at the end, so it gets every core.
+    let threads = if bytes * u64::from(shared.cores) > shared.total {
+        shared.cores as usize
+    } else {
+        1
+    };
+    tokio::task::spawn_blocking(move || {
+        let reused = kits.frames.lock().unwrap().pop();
+        let mut frames = reused.unwrap_or_else(|| pack::Frames::new(ZSTD_LEVEL));
+        let res = pack_to_file(&dir, &paths, &tmp, &mut frames, threads);
+        kits.frames.lock().unwrap().push(frames);
+        res
+    })
+    .await
+    .map_err(anyhow::Error::from)
+    .and_then(|r| r)
 }
 
 /// Where a packed group ended up in the store.

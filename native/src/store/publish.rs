@@ -44,16 +44,11 @@ impl Store {
                 .await?;
             return Ok(Published::Saved(Some(why.to_string())));
         }
-        Ok(
-            if self
-                .create_manifest(layer, &key, manifest.to_json())
-                .await?
-            {
-                Published::Saved(None)
-            } else {
-                Published::AlreadySaved
-            },
-        )
+        let created = self.create_manifest(layer, &key, manifest.to_json());
+        Ok(match created.await? {
+            true => Published::Saved(None),
+            false => Published::AlreadySaved,
+        })
     }
 
     /// Publishes a manifest unless one exists for the key; `false` when it existed.
