@@ -168,19 +168,9 @@ async fn save_group(store: Store, job: Job, shared: Arc<Shared>) -> Result<Saved
         });
     }
 
-    let n = shared.next.fetch_add(1, Ordering::Relaxed);
-    // Other saves may share a local store's tmp dir.
-    let tmp = shared
-        .tmp_dir
-        .join(format!("{}-{n}.zst", std::process::id()));
-    let packed = pack_group(&shared, (&dir, &paths), group.bytes, &tmp).await;
-    let (info, stored) = match packed {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(local(e));
-        }
-    };
+    let (tmp, info, stored) = pack_group(&shared, (&dir, &paths), group.bytes)
+        .await
+        .map_err(local)?;
     // Remember the object only if nothing changed while packing.
     let unchanged = stat
         .filter(|s| memo::stat(root, &dir, &paths).is_some_and(|after| after.digest == s.digest));
@@ -232,8 +222,29 @@ async fn scan_for_paths(
     Ok(verdict)
 }
 
-/// Packs a group of `bytes` content bytes into `tmp`, with an encoder's permit.
+/// Packs a group of `bytes` content bytes into a new temp file; returns its path, what
+/// it holds and its size. A failed pack leaves no file behind.
 async fn pack_group(
+    shared: &Arc<Shared>,
+    (dir, paths): (&Arc<PathBuf>, &Arc<Vec<String>>),
+    bytes: u64,
+) -> Result<(PathBuf, pack::PackInfo, u64)> {
+    let n = shared.next.fetch_add(1, Ordering::Relaxed);
+    // Other saves may share a local store's tmp dir.
+    let tmp = shared
+        .tmp_dir
+        .join(format!("{}-{n}.zst", std::process::id()));
+    match pack_into(shared, (dir, paths), bytes, &tmp).await {
+        Ok((info, stored)) => Ok((tmp, info, stored)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Packs the group into `tmp`, with an encoder's permit.
+async fn pack_into(
     shared: &Arc<Shared>,
     (dir, paths): (&Arc<PathBuf>, &Arc<Vec<String>>),
     bytes: u64,
