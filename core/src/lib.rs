@@ -9,15 +9,12 @@
 
 pub mod bases;
 pub mod error;
-// Documented with the key split and the output enums (issue 15, other helpers).
-#[allow(missing_docs)]
 pub mod key;
 pub mod key_parts;
 pub mod ladder;
 pub mod layout;
 pub mod manifest;
 pub mod miss;
-#[allow(missing_docs)]
 pub mod output;
 pub mod path;
 pub mod plan;

@@ -9,41 +9,61 @@ use crate::key::{ExplainLine, Key};
 use crate::layout::Category;
 use crate::plan::CategoryStats;
 
+/// The `version` field of every document.
 pub const OUTPUT_VERSION: u32 = 1;
 
+/// `--json` output of `key`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct KeyOutput {
+    /// [`OUTPUT_VERSION`].
     pub version: u32,
+    /// Key and ladder of the target dir layer.
     pub target: Key,
+    /// Key and ladder of the registry layer.
     pub registry: Key,
+    /// Every input of the keys, with `--explain`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub explain: Vec<ExplainLine>,
 }
 
+/// What a restore found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HitKind {
+    /// A snapshot at the exact key.
     Exact,
+    /// A snapshot at a wider rung of the ladder.
     Fallback,
+    /// No snapshot.
     Miss,
 }
 
+/// `--json` output of `restore`, one per layer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RestoreOutput {
+    /// [`OUTPUT_VERSION`].
     pub version: u32,
+    /// `target` or `registry`.
     pub layer: String,
+    /// The exact key looked up.
     pub key: String,
+    /// What the lookup found.
     pub hit: HitKind,
     /// Key of the snapshot restored, when not a miss.
     pub restored_key: Option<String>,
+    /// Packs of the restored snapshot.
     pub packs: u64,
+    /// Packs that could not be restored (a warning names each).
     pub packs_failed: u64,
+    /// Files written.
     pub files: u64,
     /// Bytes downloaded (compressed).
     pub bytes_downloaded: u64,
     /// Bytes written (file content).
     pub bytes_written: u64,
+    /// Wall time of the layer's restore.
     pub seconds: f64,
+    /// Cache problems met, as printed.
     pub warnings: Vec<String>,
     /// Content-gated mtime restore of the checkout; absent when not attempted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,15 +112,18 @@ impl RestoreOutput {
     }
 }
 
+/// A unit a restore left out because its artifacts embed a path that moved.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PathBoundUnit {
     /// `<profile dir>/<hash>`.
     pub unit: String,
+    /// The unit's crate name.
     pub name: String,
     /// The evidence the save's scan found.
     pub why: String,
 }
 
+/// What a restore did to the checkout's mtimes.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct MtimeOutput {
     /// Tracked entries whose saved mtime was given back (content proven equal).
@@ -116,6 +139,7 @@ pub struct MtimeOutput {
     pub git: Option<GitMtimeOutput>,
 }
 
+/// What a restore did to the mtimes of the git metadata build scripts watch.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct GitMtimeOutput {
     /// Git files whose saved mtime was given back (same repository state and meaning).
@@ -130,14 +154,20 @@ pub struct GitMtimeOutput {
 /// Requests a command made to its store, by kind (see docs/cli.md).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestCounts {
+    /// Downloads (whole objects or ranges).
     pub get: u64,
+    /// Existence and age checks.
     pub head: u64,
+    /// Uploads; a multipart upload counts its start, each part and its completion.
     pub put: u64,
+    /// Listing pages of up to 1,000 objects.
     pub list: u64,
+    /// Deletions.
     pub delete: u64,
 }
 
 impl RequestCounts {
+    /// Requests of every kind.
     pub fn total(&self) -> u64 {
         self.get + self.head + self.put + self.list + self.delete
     }
@@ -158,17 +188,24 @@ impl std::fmt::Display for RequestCounts {
     }
 }
 
+/// `--json` output of `save`, one per layer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SaveOutput {
+    /// [`OUTPUT_VERSION`].
     pub version: u32,
+    /// `target` or `registry`.
     pub layer: String,
+    /// The key saved at.
     pub key: String,
+    /// What the save did at the key.
     pub outcome: SaveOutcome,
     /// When `saved` replaced a stored snapshot at the same key: why (see
     /// `supersede::Why`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced: Option<String>,
+    /// Packs of the snapshot.
     pub packs: u64,
+    /// Packs the store did not have, uploaded.
     pub packs_uploaded: u64,
     /// Of the packs uploaded, those stored as patches against a pack of the restored
     /// snapshot.
@@ -180,7 +217,9 @@ pub struct SaveOutput {
     pub bytes_skipped: u64,
     /// Content bytes of the snapshot.
     pub bytes_total: u64,
+    /// Wall time of the layer's save.
     pub seconds: f64,
+    /// Cache problems met, as printed.
     pub warnings: Vec<String>,
     /// Units left out because this job's builds did not use them.
     #[serde(default)]
@@ -252,22 +291,33 @@ impl SaveOutput {
     }
 }
 
+/// `--json` output of `clean`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CleanOutput {
+    /// [`OUTPUT_VERSION`].
     pub version: u32,
+    /// `--dry-run`: counted, nothing removed.
     pub dry_run: bool,
+    /// Root name -> the absolute path it stands for.
     pub roots: BTreeMap<String, String>,
+    /// What the plan found, by category.
     pub categories: BTreeMap<Category, CategoryStats>,
+    /// Paths removed (or that would be).
     pub removed_paths: u64,
+    /// Bytes removed (or that would be).
     pub bytes_removed: u64,
 }
 
 /// `cargo stash stats`: what the build after a restore made of it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StatsOutput {
+    /// [`OUTPUT_VERSION`].
     pub version: u32,
+    /// What the restore found.
     pub hit: HitKind,
+    /// Key of the snapshot restored, when not a miss.
     pub restored_key: Option<String>,
+    /// Units by what the build made of them.
     pub units: UnitCounts,
     /// Units the build compiled: rebuilt restored units and new ones, with the cause.
     pub built: Vec<BuiltUnit>,
@@ -279,8 +329,10 @@ pub struct StatsOutput {
     pub advice: Vec<String>,
 }
 
+/// Unit counts of `stats`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct UnitCounts {
+    /// Units the restore wrote.
     pub restored: u64,
     /// Restored and reused as they were.
     pub fresh: u64,
@@ -295,12 +347,16 @@ pub struct UnitCounts {
     pub path_bound: u64,
 }
 
+/// A unit the build compiled, and why.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BuiltUnit {
     /// `<profile dir>/<hash>`.
     pub unit: String,
+    /// The unit's crate name.
     pub name: String,
+    /// Whether it was restored, new or left out.
     pub status: BuiltStatus,
+    /// What made Cargo compile it.
     pub reason: crate::stats::Reason,
 }
 
@@ -330,24 +386,30 @@ impl BuiltStatus {
 /// `--json` output of `ls`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LsOutput {
+    /// [`OUTPUT_VERSION`].
     pub version: u32,
+    /// The snapshots found.
     pub snapshots: Vec<ListedSnapshot>,
 }
 
 /// One snapshot of `ls`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ListedSnapshot {
+    /// `target` or `registry`.
     pub layer: String,
+    /// The snapshot's key.
     pub key: String,
     /// Compressed bytes of the snapshot's packs (shared packs counted in each snapshot).
     pub stored_bytes: u64,
     /// Content bytes the snapshot restores.
     pub bytes: u64,
+    /// Packs the snapshot references.
     pub packs: u64,
     /// Size of the manifest object, bytes.
     pub manifest_bytes: u64,
     /// RFC 3339 time the snapshot was published.
     pub saved: String,
+    /// Seconds since it was published.
     pub age_seconds: i64,
     /// Why the manifest could not be read, if it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -359,13 +421,16 @@ pub struct ListedSnapshot {
 /// ever added.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorOutput {
+    /// [`OUTPUT_VERSION`].
     pub version: u32,
     /// The exit code.
     pub exit_code: u8,
     /// What failed, then each cause, as the human message prints them.
     pub error: String,
+    /// The causes of `error`, outermost first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<String>,
+    /// What to change, when the error knows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }
@@ -373,31 +438,43 @@ pub struct ErrorOutput {
 /// `--json` output of `gc`. Fields are only ever added.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GcOutput {
+    /// [`OUTPUT_VERSION`].
     pub version: u32,
+    /// `--dry-run`: counted, nothing deleted.
     pub dry_run: bool,
     /// Snapshots deleted (or, with `--dry-run`, that would be).
     pub snapshots_deleted: Vec<DeletedSnapshot>,
+    /// Snapshots kept.
     pub snapshots_kept: u64,
     /// Packs deleted (or that would be): unreferenced and older than the grace period.
     pub packs_deleted: u64,
+    /// Stored bytes of the objects deleted (or that would be).
     pub bytes_freed: u64,
     /// Unreferenced packs younger than the grace period: maybe a save in flight.
     pub packs_in_grace: u64,
+    /// Packs a kept snapshot references.
     pub packs_kept: u64,
     /// Half-written objects a killed save left in a local store (`<name>#<n>`, which
     /// listings never show), deleted once older than the grace period.
     pub staging_deleted: u64,
+    /// Wall time of the command.
     pub seconds: f64,
+    /// Cache problems met, as printed.
     pub warnings: Vec<String>,
     /// Requests to the store by kind (see docs/cli.md).
     pub requests: RequestCounts,
 }
 
+/// A snapshot `gc` deleted (or would).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DeletedSnapshot {
+    /// `target` or `registry`.
     pub layer: String,
+    /// The snapshot's key.
     pub key: String,
+    /// Seconds since it was published.
     pub age_seconds: i64,
+    /// The retention rule that dropped it.
     pub reason: crate::retention::DeleteReason,
 }
 

@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod download;
 mod error;
 mod inputs;
 mod listing;
@@ -14,6 +15,7 @@ mod requests;
 mod sources;
 mod state;
 mod store;
+mod upload;
 mod usage;
 mod workspace;
 

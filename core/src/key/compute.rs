@@ -12,34 +12,50 @@ const DIGEST_LEN: usize = 10;
 /// A key and the prefixes to try, best first, when it has no snapshot.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Key {
+    /// The exact key a save publishes and a restore tries first.
     pub key: String,
+    /// Key prefixes a restore tries, best first: the key itself, then wider rungs.
     pub ladder: Vec<String>,
 }
 
 /// Keys of both layers plus the explanation of every input.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeySet {
+    /// Key of the target dir layer.
     pub target: Key,
+    /// Key of the registry layer (CARGO_HOME's crates, index and git databases).
     pub registry: Key,
+    /// Every input of the keys, in a fixed order.
     pub explain: Vec<ExplainLine>,
 }
 
 /// One input of a key: which segment it feeds and a digest of its value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExplainLine {
+    /// Name of the input, e.g. `rustc.release` or a manifest's path.
     pub input: String,
+    /// The key segment the input feeds.
     pub segment: Segment,
+    /// The value itself when short, else its size in lines and bytes.
     pub value: String,
+    /// Short digest of the name and the value.
     pub digest: String,
 }
 
+/// The segment of a key an input feeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Segment {
+    /// The user's prefix, the OS and the architecture.
     Prefix,
+    /// The compiler's release and commit.
     Toolchain,
+    /// Host, toolchain file, targets, profile, CARGO_HOME, artifact environment and
+    /// Cargo configuration files.
     Config,
+    /// Cargo.lock and the manifests.
     Deps,
+    /// The user's suffix.
     Suffix,
 }
 

@@ -17,6 +17,7 @@ use crate::plan::sort::sorted_unique;
 /// raw file contents go in and the core normalises them, so both agree.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct KeyInputs {
+    /// Must be `KEY_SCHEMA`: inputs written for another key format are refused.
     pub schema: u32,
     /// User prefix, e.g. a job name. Goes first, so ladders never cross it.
     #[serde(default)]
@@ -28,10 +29,12 @@ pub struct KeyInputs {
     pub os: String,
     /// `x64`, `arm64`, ...
     pub arch: String,
+    /// The compiler, from `rustc -vV`.
     pub rustc: RustcInfo,
     /// `--target` triples; empty means the host.
     #[serde(default)]
     pub targets: Vec<String>,
+    /// Cargo profile name; `dev` when absent.
     #[serde(default = "default_profile")]
     pub profile: String,
     /// Environment; only variables that change artifacts are kept (see [`artifact_env`]).
@@ -63,8 +66,11 @@ fn default_profile() -> String {
 /// The three fields of `rustc -vV` that identify a compiler.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RustcInfo {
+    /// `release:`, e.g. `1.83.0`.
     pub release: String,
+    /// `commit-hash:`.
     pub commit_hash: String,
+    /// `host:`, the host triple.
     pub host: String,
 }
 

@@ -6,6 +6,7 @@
 
 mod cloud;
 mod diagnose;
+mod publish;
 mod secrets;
 mod transfer;
 mod url;
@@ -18,9 +19,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use futures::TryStreamExt;
 use object_store::path::Path as ObjPath;
-use object_store::{
-    GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
-};
+use object_store::{GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt};
 use stash_core::{Layer, Manifest};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
@@ -29,6 +28,7 @@ use crate::requests::{Counted, Requests};
 use crate::state::Seen;
 use cloud::cloud_store;
 use diagnose::is_missing_object;
+pub use publish::Published;
 use secrets::Scrubbed;
 pub use secrets::scrub;
 pub use transfer::{Transfer, parse_duration};
@@ -280,17 +280,6 @@ impl Store {
         })
     }
 
-    /// Publishes a manifest over whatever is at its key. The write is atomic (a PUT, or
-    /// a staged file renamed into place), so readers see the old or the new one whole.
-    pub async fn replace_manifest(&self, layer: Layer, key: &str, bytes: Vec<u8>) -> Result<()> {
-        let path = Store::manifest_path(layer, key);
-        self.inner
-            .put_opts(&path, PutPayload::from(bytes), PutOptions::default())
-            .await
-            .map(|_| ())
-            .map_err(|e| self.explain(e, &format!("writing {path}")))
-    }
-
     /// Every manifest of a layer whose key starts with `prefix`.
     pub async fn list_manifests(
         &self,
@@ -323,28 +312,6 @@ impl Store {
             Ok(()) => Ok(()),
             Err(e) if is_missing_object(&e) => Ok(()),
             Err(e) => Err(self.explain(e, &format!("deleting {path}"))),
-        }
-    }
-
-    /// Publishes a manifest unless one exists for the key; `false` when it existed.
-    pub async fn create_manifest(&self, layer: Layer, key: &str, bytes: Vec<u8>) -> Result<bool> {
-        let path = Store::manifest_path(layer, key);
-        let opts = PutOptions {
-            mode: PutMode::Create,
-            ..Default::default()
-        };
-        match self
-            .inner
-            .put_opts(&path, PutPayload::from(bytes), opts)
-            .await
-        {
-            Ok(_) => Ok(true),
-            // S3-style stores answer a lost create race with 412 Precondition Failed.
-            Err(
-                object_store::Error::AlreadyExists { .. }
-                | object_store::Error::Precondition { .. },
-            ) => Ok(false),
-            Err(e) => Err(self.explain(e, &format!("writing {path}"))),
         }
     }
 

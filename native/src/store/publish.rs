@@ -1,0 +1,124 @@
+//! The writes of a save: packs (a rename into a local store, a streamed upload to a
+//! bucket) and the manifest that publishes a snapshot (create-if-absent or an atomic
+//! replace, as `stash_core::supersede` decides).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use object_store::buffered::BufWriter;
+use object_store::{PutMode, PutOptions, PutPayload};
+use stash_core::supersede::{self, Publish};
+use stash_core::{Layer, Manifest};
+use tokio::io::AsyncWriteExt;
+
+use super::Store;
+
+/// Upload buffer per pack in flight; larger packs go up as multipart uploads.
+const UPLOAD_BUFFER: usize = 8 << 20;
+
+/// What publishing a snapshot did.
+pub enum Published {
+    /// The manifest was written; `Some(why)` when it replaced one found wanting.
+    Saved(Option<String>),
+    /// A manifest was already at the key (another save's, maybe just now).
+    AlreadySaved,
+    /// No content worth a snapshot: nothing written.
+    NothingToSave,
+}
+
+impl Store {
+    /// Publishes the manifest as decided: create-if-absent, or an atomic overwrite of a
+    /// snapshot found wanting. A snapshot left without content is not published.
+    pub async fn publish_snapshot(
+        &self,
+        decision: &Publish,
+        manifest: Manifest,
+    ) -> Result<Published> {
+        if !supersede::worth_publishing(&manifest.packs) {
+            return Ok(Published::NothingToSave);
+        }
+        let layer = Layer::parse(&manifest.layer).context("a snapshot of an unknown layer")?;
+        let key = manifest.key.clone();
+        if let Publish::Replace(why) = decision {
+            self.replace_manifest(layer, &key, manifest.to_json())
+                .await?;
+            return Ok(Published::Saved(Some(why.to_string())));
+        }
+        let created = self.create_manifest(layer, &key, manifest.to_json());
+        Ok(match created.await? {
+            true => Published::Saved(None),
+            false => Published::AlreadySaved,
+        })
+    }
+
+    /// Publishes a manifest unless one exists for the key; `false` when it existed.
+    pub async fn create_manifest(&self, layer: Layer, key: &str, bytes: Vec<u8>) -> Result<bool> {
+        let path = Store::manifest_path(layer, key);
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .inner
+            .put_opts(&path, PutPayload::from(bytes), opts)
+            .await
+        {
+            Ok(_) => Ok(true),
+            // S3-style stores answer a lost create race with 412 Precondition Failed.
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => Ok(false),
+            Err(e) => Err(self.explain(e, &format!("writing {path}"))),
+        }
+    }
+
+    /// Publishes a manifest over whatever is at its key. The write is atomic (a PUT, or
+    /// a staged file renamed into place), so readers see the old or the new one whole.
+    pub async fn replace_manifest(&self, layer: Layer, key: &str, bytes: Vec<u8>) -> Result<()> {
+        let path = Store::manifest_path(layer, key);
+        self.inner
+            .put_opts(&path, PutPayload::from(bytes), PutOptions::default())
+            .await
+            .map(|_| ())
+            .map_err(|e| self.explain(e, &format!("writing {path}")))
+    }
+
+    /// Puts a packed file in the store under its id: a rename in a local store, else an
+    /// upload.
+    pub async fn publish_pack(&self, id: &str, tmp: &Path) -> Result<()> {
+        let Some(dir) = &self.local else {
+            return self.upload_pack(id, tmp).await;
+        };
+        let dest = dir.join(Store::pack_path(id).as_ref());
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        // Replacing a stored copy is harmless (same id, same content) and renews its age.
+        tokio::fs::rename(tmp, &dest)
+            .await
+            .with_context(|| format!("storing pack {id} as {}", dest.display()))
+    }
+
+    /// Streams a packed file to the store with bounded memory; aborts the upload on error.
+    async fn upload_pack(&self, id: &str, tmp: &Path) -> Result<()> {
+        let mut file = tokio::fs::File::open(tmp)
+            .await
+            .with_context(|| format!("opening {}", tmp.display()))?;
+        let mut writer =
+            BufWriter::with_capacity(self.inner.clone(), Store::pack_path(id), UPLOAD_BUFFER);
+        // Abort only a writer that was not shut down: object_store's `BufWriter::abort`
+        // panics after a failed `shutdown` (a small pack is one PUT, sent at shutdown). A
+        // multipart upload whose completion failed is left to the bucket's lifecycle rule.
+        if let Err(e) = tokio::io::copy(&mut file, &mut writer).await {
+            let _ = writer.abort().await;
+            bail!("uploading pack {id}: {e}");
+        }
+        if let Err(e) = writer.shutdown().await {
+            bail!("uploading pack {id}: {e}");
+        }
+        Ok(())
+    }
+}
