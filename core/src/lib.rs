@@ -34,4 +34,4 @@ pub use key::{Key, KeyInputs, KeySet, RustcInfo};
 pub use layout::{Category, Class, Entry, EntryKind};
 pub use manifest::{LinkRef, Manifest, PackRef};
 pub use plan::{Group, Plan, PlanOptions};
-pub use roots::{Layer, Root};
+pub use roots::{Layer, Root, UnitId};

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// Which snapshot: the target layer (the target and build dirs) or the registry layer
 /// (downloads in CARGO_HOME). Saved and restored apart, under keys of their own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -82,9 +84,68 @@ impl fmt::Display for Root {
     }
 }
 
+/// A unit of a target snapshot: the root it is in and its group (`<profile dir>/<hash>`,
+/// see [`crate::Group`]). State files spell it `<root>:<group>`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct UnitId {
+    /// The root its files are in.
+    pub root: Root,
+    /// Its group's name.
+    pub group: String,
+}
+
+impl UnitId {
+    /// The unit `group` of `root`.
+    pub fn new(root: Root, group: impl Into<String>) -> UnitId {
+        UnitId {
+            root,
+            group: group.into(),
+        }
+    }
+}
+
+impl fmt::Display for UnitId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.root, self.group)
+    }
+}
+
+impl From<UnitId> for String {
+    fn from(id: UnitId) -> String {
+        id.to_string()
+    }
+}
+
+impl TryFrom<String> for UnitId {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<UnitId, String> {
+        s.split_once(':')
+            .and_then(|(root, group)| Some(UnitId::new(Root::parse(root)?, group)))
+            .ok_or_else(|| format!("not a <root>:<group> unit id: {s}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unit_ids_round_trip_through_their_spelling() {
+        let id = UnitId::new(Root::Build, "debug/0a1b2c3d4e5f6789");
+        assert_eq!(id.to_string(), "build:debug/0a1b2c3d4e5f6789");
+        assert_eq!(UnitId::try_from(id.to_string()), Ok(id.clone()));
+        let json = serde_json::to_string(
+            &[(id.clone(), 1)]
+                .into_iter()
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        )
+        .unwrap();
+        assert_eq!(json, r#"{"build:debug/0a1b2c3d4e5f6789":1}"#);
+        assert!(UnitId::try_from("registry:debug/x".to_string()).is_err());
+        assert!(UnitId::try_from("debug/x".to_string()).is_err());
+    }
 
     #[test]
     fn names_round_trip_and_unknown_names_are_none() {

@@ -9,16 +9,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::UnitId;
 use crate::output::{BuiltStatus, BuiltUnit, HitKind, OUTPUT_VERSION, StatsOutput, UnitCounts};
 
 /// Fingerprint file name -> its JSON.
 pub type Fingerprints = BTreeMap<String, Value>;
 
 /// A unit in the target dir after the build, as `stats` sees it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct SeenUnit {
-    /// `<root>:<group>`, as the restore recorded its units.
-    pub id: String,
+    /// Its root and group, as the restore recorded its units.
+    pub id: UnitId,
     /// The package's unit name.
     pub name: String,
     /// Content bytes.
@@ -31,11 +32,11 @@ pub struct SeenUnit {
     pub read: bool,
 }
 
-/// What the restore recorded: `<root>:<group>` -> (unit name, fingerprints) of every
-/// unit it put back, and the `<group>`s it left out as path-bound.
+/// What the restore recorded: unit -> (unit name, fingerprints) of every unit it put
+/// back, and the `<group>`s it left out as path-bound.
 pub struct Restored<'a> {
-    /// `<root>:<group>` -> (unit name, fingerprints) of each unit restored.
-    pub units: &'a BTreeMap<String, (String, Fingerprints)>,
+    /// Unit -> (unit name, fingerprints) of each unit restored.
+    pub units: &'a BTreeMap<UnitId, (String, Fingerprints)>,
     /// The groups left out as path-bound.
     pub path_bound: &'a BTreeSet<String>,
 }
@@ -51,7 +52,7 @@ pub fn classify(
     let mut built = Vec::new();
     let mut bytes_fresh = 0;
     for units in roots {
-        let mut current: BTreeMap<&str, (&SeenUnit, bool)> = BTreeMap::new();
+        let mut current: BTreeMap<&UnitId, (&SeenUnit, bool)> = BTreeMap::new();
         for u in units {
             let was_restored = restored.units.contains_key(&u.id);
             match (was_restored, u.written, u.read) {
@@ -101,13 +102,13 @@ pub fn classify(
 /// A unit the build compiled, with its status and cause. `current` holds this root's
 /// units (and whether each was restored).
 fn built_unit(
-    id: &str,
+    id: &UnitId,
     u: &SeenUnit,
     was_restored: bool,
     restored: &Restored<'_>,
-    current: &BTreeMap<&str, (&SeenUnit, bool)>,
+    current: &BTreeMap<&UnitId, (&SeenUnit, bool)>,
 ) -> BuiltUnit {
-    let unit = id.split_once(':').map_or(id, |(_, u)| u);
+    let unit = id.group.as_str();
     let path_bound = restored.path_bound.contains(unit);
     let reason = if path_bound {
         Reason::PathBound
@@ -120,7 +121,7 @@ fn built_unit(
             .units
             .iter()
             .filter(|(other, (n, _))| {
-                *n == u.name && !current.get(other.as_str()).is_some_and(|c| c.0.written)
+                *n == u.name && !current.get(other).is_some_and(|c| c.0.written)
             })
             .find_map(|(_, (_, old))| compare(old, &u.fingerprints, false))
             .unwrap_or(Reason::NewUnit)
@@ -346,9 +347,13 @@ mod tests {
         }
     }
 
+    fn uid(s: &str) -> UnitId {
+        UnitId::try_from(s.to_string()).unwrap()
+    }
+
     fn seen(id: &str, name: &str, written: bool, read: bool, fp: Value) -> SeenUnit {
         SeenUnit {
-            id: id.into(),
+            id: uid(id),
             name: name.into(),
             bytes: 10,
             fingerprints: [("lib-x.json".to_string(), fp)].into(),
@@ -366,11 +371,11 @@ mod tests {
     #[test]
     fn units_are_fresh_rebuilt_unused_new_or_path_bound() {
         let old = |name: &str| (name.to_string(), [("lib-x.json".to_string(), fp())].into());
-        let units: BTreeMap<String, (String, Fingerprints)> = [
-            ("target:debug/fresh".to_string(), old("fresh")),
-            ("target:debug/edited".to_string(), old("edited")),
-            ("target:debug/idle".to_string(), old("idle")),
-            ("target:debug/bumped1".to_string(), old("bumped")),
+        let units: BTreeMap<UnitId, (String, Fingerprints)> = [
+            (uid("target:debug/fresh"), old("fresh")),
+            (uid("target:debug/edited"), old("edited")),
+            (uid("target:debug/idle"), old("idle")),
+            (uid("target:debug/bumped1"), old("bumped")),
         ]
         .into();
         let bound: BTreeSet<String> = ["debug/moved".to_string()].into();

@@ -1,11 +1,12 @@
 //! The download pipeline of a restore, for either layer: every pack of a snapshot is
 //! fetched (`--jobs` at a time; the command bounds the whole by the store's deadline),
-//! rebuilt from its base when it is a patch, verified and moved into place; then the
-//! snapshot's hard links are recreated. A pack that fails is counted and warned about,
-//! and the others restore.
+//! rebuilt from its base when it is a patch (each base downloaded once, however many
+//! packs are patches against it), verified and moved into place; then the snapshot's
+//! hard links are recreated. A pack that fails is counted and warned about, and the
+//! others restore.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +16,7 @@ use filetime::FileTime;
 use futures::StreamExt;
 use stash_core::layout::STATE_DIR;
 use stash_core::output::RestoreOutput;
-use stash_core::{Manifest, PackRef, Root, manifest};
+use stash_core::{Manifest, PackRef, Root, bases, manifest};
 
 use crate::commands::Ctx;
 use crate::error::describe;
@@ -76,35 +77,100 @@ async fn download_all(
 ) -> Unpacked {
     let bar = ctx.report.bar(manifest.stored_bytes(), "restoring");
     let decoders = Arc::new(tokio::sync::Semaphore::new(PATCH_DECODES));
-    // Most work first, so one big pack does not finish alone at the end: content bytes,
-    // not stored ones, since a small patch can rebuild a large pack.
-    let mut packs = manifest.packs.clone();
     // A pack is staged under its id: one listed twice (only a forged manifest does that)
     // would race with itself in one staging dir, so each id restores once per directory
     // (`build` is the target dir when no build-dir is set).
+    let mut packs = manifest.packs.clone();
     let mut seen = std::collections::HashSet::new();
     packs.retain(|p| seen.insert((root_of(&p.root), p.id.clone())));
-    packs.sort_by_key(|p| std::cmp::Reverse(p.bytes));
-    let results: Unpacked = futures::stream::iter(packs)
-        .map(|p| {
-            let (store, root, downloaded, bar, decoders) = (
+    let mut fetches: Vec<Fetch> = bases::fetches(&packs)
+        .into_iter()
+        .map(|f| Fetch::of(f, &packs, root_of))
+        .collect();
+    // Most work first, so one big pack does not finish alone at the end: content bytes,
+    // not stored ones, since a small patch can rebuild a large pack.
+    fetches.sort_by_key(|f| std::cmp::Reverse(f.bytes()));
+    let unpacked: Vec<Unpacked> = futures::stream::iter(fetches)
+        .map(|f| {
+            let (store, downloaded, bar, decoders) = (
                 store.clone(),
-                root_of(&p.root),
                 downloaded.clone(),
                 bar.clone(),
                 decoders.clone(),
             );
             async move {
-                let r = restore_pack(&store, &p, root, downloaded, &decoders, back).await;
-                bar.inc(p.stored);
-                (p, r)
+                let stored = f.stored();
+                let r = match f {
+                    Fetch::Whole(p, root) => {
+                        let r = restore_whole(&store, &p, root, downloaded, back).await;
+                        vec![(p, r)]
+                    }
+                    Fetch::Shared(shared) => {
+                        let _permit = decoders.acquire().await;
+                        restore_shared(&store, shared, downloaded, back).await
+                    }
+                };
+                bar.inc(stored);
+                r
             }
         })
         .buffer_unordered(ctx.jobs)
         .collect()
         .await;
     bar.finish_and_clear();
-    results
+    unpacked.into_iter().flatten().collect()
+}
+
+/// One download of a restore: a whole pack, or a base shared by patches.
+enum Fetch {
+    Whole(PackRef, PathBuf),
+    Shared(SharedBase),
+}
+
+/// A base downloaded once for the patches against it, and for its own pack when the
+/// snapshot holds it whole; each pack with the root it goes to.
+struct SharedBase {
+    base: String,
+    whole: Option<(PackRef, PathBuf)>,
+    patches: Vec<(PackRef, PathBuf)>,
+}
+
+impl Fetch {
+    fn of(f: bases::Fetch, packs: &[PackRef], root_of: &(dyn Fn(&str) -> PathBuf + Sync)) -> Fetch {
+        let with_root = |i: usize| (packs[i].clone(), root_of(&packs[i].root));
+        match f {
+            bases::Fetch::Whole(i) => {
+                let (p, root) = with_root(i);
+                Fetch::Whole(p, root)
+            }
+            bases::Fetch::Shared {
+                base,
+                whole,
+                patches,
+            } => Fetch::Shared(SharedBase {
+                base,
+                whole: whole.map(with_root),
+                patches: patches.into_iter().map(with_root).collect(),
+            }),
+        }
+    }
+
+    fn packs(&self) -> Box<dyn Iterator<Item = &PackRef> + '_> {
+        match self {
+            Fetch::Whole(p, _) => Box::new(std::iter::once(p)),
+            Fetch::Shared(s) => Box::new(s.whole.iter().chain(&s.patches).map(|(p, _)| p)),
+        }
+    }
+
+    /// Content bytes of its packs.
+    fn bytes(&self) -> u64 {
+        self.packs().map(|p| p.bytes).sum()
+    }
+
+    /// Stored bytes of its packs, for the progress bar.
+    fn stored(&self) -> u64 {
+        self.packs().map(|p| p.stored).sum()
+    }
 }
 
 /// `(root, path)` of a file or directory of the snapshot.
@@ -181,67 +247,146 @@ fn staging_of(root: &Path) -> PathBuf {
     root.join(STATE_DIR).join("staging")
 }
 
-/// Patches decoded at once: each holds a few block buffers (its base is on disk).
+/// Bases held at once, each in a temporary file, with its patches decoding against it.
 const PATCH_DECODES: usize = 2;
 
-/// Restores one pack into `root` through its staging dir: a whole pack streams from the
-/// store; a patch first reads its base to a file, then decodes against it.
-async fn restore_pack(
-    store: &Store,
-    p: &PackRef,
-    root: PathBuf,
-    downloaded: Arc<AtomicU64>,
-    decoders: &tokio::sync::Semaphore,
-    back: i128,
-) -> Result<Vec<pack::Staged>> {
-    // A manifest that understates its sizes cannot make a restore write a huge base.
-    let base_limit = stash_core::bases::base_tar_limit(p.expansion_cap());
-    let base = match &p.base {
-        Some(b) => Some((
-            b.clone(),
-            decoders.acquire().await?,
-            store.open_pack(b).await?,
-        )),
-        None => None,
-    };
-    let staging = staging_of(&root).join(&p.id);
-    let id = p.id.clone();
-    let limits = pack::Limits {
-        cap: p.expansion_cap(),
-        back,
-    };
-    // A registry snapshot may only write where Cargo keeps downloads, never bin/ or
-    // config; a target snapshot never our own state (see `manifest::may_write`).
-    let allow: pack::Allow = match Root::parse(&p.root) {
+/// What a restore may write in a root: a registry snapshot only where Cargo keeps
+/// downloads, never bin/ or config; a target snapshot never our own state (see
+/// `manifest::may_write`).
+fn allowed_in(root: &str) -> pack::Allow {
+    match Root::parse(root) {
         Some(Root::CargoHome) => |path, kind| {
             manifest::may_write(Root::CargoHome, path)
                 && (kind != pack::Kind::Symlink || manifest::may_symlink(Root::CargoHome))
         },
         Some(Root::Target | Root::Build) => |path, _| manifest::may_write(Root::Target, path),
         None => |_, _| false,
+    }
+}
+
+/// Restores a whole pack into `root` through its staging dir, streaming it from the store.
+async fn restore_whole(
+    store: &Store,
+    p: &PackRef,
+    root: PathBuf,
+    downloaded: Arc<AtomicU64>,
+    back: i128,
+) -> Result<Vec<pack::Staged>> {
+    let source = store.open_pack(&p.object()).await?;
+    let (staging, id, allow) = (
+        staging_of(&root).join(&p.id),
+        p.id.clone(),
+        allowed_in(&p.root),
+    );
+    let limits = pack::Limits {
+        cap: p.expansion_cap(),
+        back,
     };
+    let source = CountReader {
+        inner: source,
+        count: downloaded,
+    };
+    tokio::task::spawn_blocking(move || pack::restore(source, &root, &staging, &id, allow, limits))
+        .await?
+}
+
+/// Downloads a base once into a temporary file, restores its own pack from there when
+/// the snapshot holds it whole, then rebuilds each patch against it. A base that fails
+/// fails every pack that needs it.
+async fn restore_shared(
+    store: &Store,
+    shared: SharedBase,
+    downloaded: Arc<AtomicU64>,
+    back: i128,
+) -> Unpacked {
+    let SharedBase {
+        base,
+        whole,
+        patches,
+    } = shared;
+    // A manifest that understates its sizes cannot make a restore write a huge base:
+    // no more than its own pack or its patches may expand to.
+    let limit = patches
+        .iter()
+        .map(|(p, _)| stash_core::bases::base_tar_limit(p.expansion_cap()))
+        .chain(whole.iter().map(|(p, _)| p.expansion_cap().tar))
+        .max()
+        .unwrap_or(0);
     let count = move |inner| CountReader {
         inner,
         count: downloaded.clone(),
     };
-    let Some((base_id, _memory, base)) = base else {
-        let source = store.open_pack(&p.object()).await?;
-        return tokio::task::spawn_blocking(move || {
-            pack::restore(count(source), &root, &staging, &id, allow, limits)
-        })
-        .await?;
+    let dir = match whole.iter().chain(&patches).next() {
+        Some((_, root)) => staging_of(root),
+        None => return Vec::new(),
     };
-    let (dir, counted) = (staging_of(&root), count.clone());
-    let base_tar = tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        pack::patch::read_to_file(counted(base), &base_id, base_limit, &dir)
-    })
-    .await??;
-    // Opened only now: an idle download could time out while the base was read.
-    let source = store.open_pack(&p.object()).await?;
-    tokio::task::spawn_blocking(move || {
-        let tar = pack::patch::decode(base_tar, count(source));
-        pack::restore_tar(tar, &root, &staging, &id, allow, limits)
+    let base_tar = async {
+        let source = count(store.open_pack(&base).await?);
+        let id = base.clone();
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            pack::patch::read_to_file(source, &id, limit, &dir)
+        })
+        .await?
+    }
+    .await;
+    let base_tar = match base_tar {
+        Ok(file) => file,
+        Err(e) => {
+            let fail = |(p, _): (PackRef, PathBuf)| (p, Err(anyhow::anyhow!("{e:#}")));
+            return whole.into_iter().chain(patches).map(fail).collect();
+        }
+    };
+    let mut out = Vec::new();
+    if let Some((p, root)) = whole {
+        let r = restore_from_base(&base_tar, None, &p, root, back).await;
+        out.push((p, r));
+    }
+    for (p, root) in patches {
+        // Opened only now: an idle download could time out while the base was read.
+        let r = match store.open_pack(&p.object()).await {
+            Ok(source) => restore_from_base(&base_tar, Some(count(source)), &p, root, back).await,
+            Err(e) => Err(e),
+        };
+        out.push((p, r));
+    }
+    out
+}
+
+/// Restores `p` from the base tar in `base`: the tar itself when `patch` is `None` (`p`
+/// is the base's own pack), else the tar `patch` rebuilds out of it.
+async fn restore_from_base(
+    base: &std::fs::File,
+    patch: Option<CountReader<Box<dyn Read + Send>>>,
+    p: &PackRef,
+    root: PathBuf,
+    back: i128,
+) -> Result<Vec<pack::Staged>> {
+    // Each use reads the file from its start: one at a time, they share its offset.
+    let mut file = base.try_clone().context("reopening the base")?;
+    file.seek(SeekFrom::Start(0)).context("reading the base")?;
+    let (staging, id, allow) = (
+        staging_of(&root).join(&p.id),
+        p.id.clone(),
+        allowed_in(&p.root),
+    );
+    let limits = pack::Limits {
+        cap: p.expansion_cap(),
+        back,
+    };
+    tokio::task::spawn_blocking(move || match patch {
+        None => pack::restore_tar(
+            io::BufReader::with_capacity(1 << 20, file),
+            &root,
+            &staging,
+            &id,
+            allow,
+            limits,
+        ),
+        Some(patch) => {
+            let tar = pack::patch::decode(file, patch);
+            pack::restore_tar(tar, &root, &staging, &id, allow, limits)
+        }
     })
     .await?
 }

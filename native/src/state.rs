@@ -68,9 +68,10 @@ pub fn unix_now() -> u64 {
 /// The fingerprint JSON of every restored unit, so `stats` can say why a unit rebuilt.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RestoredUnits {
-    /// `<root>:<unit id>` -> (package name, fingerprint file name -> its JSON).
+    /// Unit (`<root>:<group>` in the file) -> (package name, fingerprint file name ->
+    /// its JSON).
     pub units: std::collections::BTreeMap<
-        String,
+        stash_core::UnitId,
         (
             String,
             std::collections::BTreeMap<String, serde_json::Value>,
@@ -123,13 +124,17 @@ pub fn store<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
 mod tests {
     use super::*;
 
+    fn unit(group: &str) -> stash_core::UnitId {
+        stash_core::UnitId::new(stash_core::Root::Target, group)
+    }
+
     /// The file is replaced, not rewritten in place: a reader holding the old file (a
     /// hard link stands in for one) still sees it whole, and no temporary file is left.
     #[test]
     fn state_files_are_replaced_whole() {
         let dir = tempfile::tempdir().unwrap();
         let units = |name: &str| RestoredUnits {
-            units: [(name.to_string(), (name.to_string(), Default::default()))].into(),
+            units: [(unit(name), (name.to_string(), Default::default()))].into(),
             path_bound: Vec::new(),
         };
         units("old").store(dir.path()).unwrap();
@@ -137,8 +142,12 @@ mod tests {
         std::fs::hard_link(dir.path().join(UNITS_FILE), &held).unwrap();
         units("new").store(dir.path()).unwrap();
         let old: RestoredUnits = serde_json::from_slice(&std::fs::read(&held).unwrap()).unwrap();
-        assert!(old.units.contains_key("old"), "rewritten in place");
-        assert!(RestoredUnits::load(dir.path()).units.contains_key("new"));
+        assert!(old.units.contains_key(&unit("old")), "rewritten in place");
+        assert!(
+            RestoredUnits::load(dir.path())
+                .units
+                .contains_key(&unit("new"))
+        );
         let mut names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -73,10 +73,10 @@ impl Workspace {
     }
 
     /// The directories a target layer covers, with their root names in manifests.
-    pub fn roots(&self) -> Vec<(&'static str, PathBuf)> {
-        let mut roots = vec![(Root::Target.as_str(), self.target_dir.clone())];
+    pub fn roots(&self) -> Vec<(Root, PathBuf)> {
+        let mut roots = vec![(Root::Target, self.target_dir.clone())];
         if let Some(b) = &self.build_dir {
-            roots.push((Root::Build.as_str(), b.clone()));
+            roots.push((Root::Build, b.clone()));
         }
         roots
     }

@@ -1,6 +1,8 @@
 //! The CLI docs are checked against clap, the one source of the command line: every
 //! option of every command is listed in docs/cli.md ("Commands"), every command in the
-//! README's table, and neither lists an option or command that does not exist.
+//! README's table, and neither lists an option or command that does not exist. The
+//! `--json` documents of docs/cli.md ("JSON output") are checked against the output
+//! types in stash-core the same way, field by field.
 
 use std::collections::BTreeSet;
 
@@ -185,4 +187,121 @@ fn the_drift_check_sees_both_directions() {
     let problems = compare("t", &doc, &real);
     assert_eq!(problems.len(), 2, "{problems:?}");
     assert!(problems[0].contains("--no-mtime") && problems[1].contains("--bogus"));
+}
+
+/// The field names serde gives a derived struct, read from its `Deserialize` impl: a
+/// deserializer that records the names `deserialize_struct` is handed and stops there.
+fn fields_of<T: for<'de> serde::Deserialize<'de>>() -> BTreeSet<String> {
+    struct Recorder(Option<&'static [&'static str]>);
+    #[derive(Debug)]
+    struct Stop;
+    impl std::fmt::Display for Stop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("stop")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl serde::de::Error for Stop {
+        fn custom<M: std::fmt::Display>(_: M) -> Stop {
+            Stop
+        }
+    }
+    impl<'de> serde::Deserializer<'de> for &mut Recorder {
+        type Error = Stop;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            self.0 = Some(fields);
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+            enum identifier ignored_any
+        }
+    }
+    let mut r = Recorder(None);
+    let _ = T::deserialize(&mut r);
+    r.0.expect("a struct with named fields")
+        .iter()
+        .map(|f| f.to_string())
+        .collect()
+}
+
+/// The top-level field names of the JSON document docs/cli.md gives for `command`: the
+/// code span after `` `command`: `` (`{version, layer, mtime?: {..}, ..}`), nested braces
+/// and brackets skipped, `?` (optional) dropped.
+fn documented_fields(doc: &str, command: &str) -> BTreeSet<String> {
+    let text = section(doc, "## JSON output").join(" ");
+    let marker = format!("`{command}`: `{{");
+    let start = text
+        .find(&marker)
+        .unwrap_or_else(|| panic!("docs/cli.md, JSON output: no document for `{command}`"))
+        + marker.len();
+    let (mut depth, mut field, mut out) = (0, String::new(), BTreeSet::new());
+    for c in text[start..].chars() {
+        match c {
+            '{' | '[' => depth += 1,
+            '}' | ']' if depth > 0 => depth -= 1,
+            '}' => break,
+            ',' if depth == 0 => {
+                out.insert(std::mem::take(&mut field));
+            }
+            _ if depth == 0 => field.push(c),
+            _ => {}
+        }
+    }
+    out.insert(field);
+    out.into_iter()
+        .map(|f| {
+            let name = f.split([':', '?']).next().unwrap_or_default();
+            name.trim().to_string()
+        })
+        .filter(|f| !f.is_empty())
+        .collect()
+}
+
+#[test]
+fn docs_cli_md_json_documents_match_the_output_types() {
+    use stash_core::output::*;
+    let real = [
+        ("key", fields_of::<KeyOutput>()),
+        ("restore", fields_of::<RestoreOutput>()),
+        ("save", fields_of::<SaveOutput>()),
+        ("stats", fields_of::<StatsOutput>()),
+        ("clean", fields_of::<CleanOutput>()),
+        ("ls", fields_of::<LsOutput>()),
+    ];
+    let mut problems = Vec::new();
+    for (command, fields) in &real {
+        problems.extend(compare(
+            &format!("docs/cli.md, JSON of `{command}`"),
+            &documented_fields(CLI_MD, command),
+            fields,
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The JSON check sees a field that is missing and one that is invented.
+#[test]
+fn the_json_check_sees_both_directions() {
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Doc {
+        version: u32,
+        #[serde(rename = "bytes_total")]
+        total: u64,
+        warnings: Vec<String>,
+    }
+    let doc = "## JSON output\n\n`x`: `{version, nested?: {a, b}, warnings: [..]}`.";
+    let problems = compare("t", &documented_fields(doc, "x"), &fields_of::<Doc>());
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems[0].contains("bytes_total") && problems[1].contains("nested"));
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 use filetime::FileTime;
 use serde_json::Value;
+use stash_core::UnitId;
 use stash_core::output::StatsOutput;
 use stash_core::plan::{self, PlanOptions};
 use stash_core::stats::{self, Restored, SeenUnit};
@@ -31,12 +32,12 @@ pub fn run(ctx: &Ctx) -> Result<Done> {
     let restored = RestoredUnits::load(&ws.state_dir());
     let started = FileTime::from_unix_time(state.started.0, state.started.1);
     let mut roots = Vec::new();
-    for (root_name, dir) in ws.roots() {
+    for (root, dir) in ws.roots() {
         let plan = plan::plan(&listing::list(&dir)?, &PlanOptions::default());
         let units = plan.groups.iter().filter(|g| g.unit.is_some()).map(|g| {
             let (fingerprints, written, read) = fingerprints(&dir, &g.paths, started);
             SeenUnit {
-                id: format!("{root_name}:{}", g.name),
+                id: UnitId::new(root, g.name.clone()),
                 name: g.unit.clone().unwrap_or_default(),
                 bytes: g.bytes,
                 fingerprints,

@@ -87,6 +87,24 @@ impl Store {
     /// Puts a packed file in the store under its id: a rename in a local store, else an
     /// upload.
     pub async fn publish_pack(&self, id: &str, tmp: &Path) -> Result<()> {
+        let size = tokio::fs::metadata(tmp)
+            .await
+            .with_context(|| format!("reading {}", tmp.display()))?
+            .len();
+        self.put_pack(id, tmp).await?;
+        // Present and young: a later pack of this save patched against it (a sibling)
+        // needs no HEAD to say so, and an earlier "absent" no longer holds.
+        self.absent.lock().unwrap().remove(id);
+        let modified = crate::state::unix_now() as i64;
+        self.seen
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), crate::state::Seen { modified, size });
+        Ok(())
+    }
+
+    /// [`Store::publish_pack`]'s transfer.
+    async fn put_pack(&self, id: &str, tmp: &Path) -> Result<()> {
         let Some(dir) = &self.local else {
             return self.upload_pack(id, tmp).await;
         };

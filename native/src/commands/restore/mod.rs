@@ -97,77 +97,20 @@ fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<
     for w in &out.warnings {
         ctx.report.warn(w);
     }
-    let human = match out.hit {
-        HitKind::Miss => format!("cache miss for {}: the build starts cold", out.key),
-        hit => format!(
-            "{} hit: restored {} ({} files, {} packs, {} downloaded) in {:.1}s{}",
-            if hit == HitKind::Exact {
-                "exact"
-            } else {
-                "fallback"
-            },
-            out.restored_key.as_deref().unwrap_or("?"),
-            out.files,
-            out.packs,
-            human_bytes(out.bytes_downloaded),
-            out.seconds,
-            if out.packs_failed > 0 {
-                format!("; {} packs skipped", out.packs_failed)
-            } else {
-                String::new()
-            }
-        ),
-    };
-    let human = match &out.mtime {
-        Some(m) => match &m.skipped {
-            Some(why) => format!("{human}\nsource mtimes untouched: {why}"),
-            None => format!(
-                "{human}\nsource mtimes: {} unchanged entries restored, {} changed or new stamped now",
-                m.restored, m.touched
-            ),
-        },
-        None => human,
-    };
-    let human = match out.clock_shift_ms {
-        Some(ms) => format!(
-            "{human}\nthe saving machine's clock ran {:.1}s ahead of this one: restored times moved back to keep changed files newer",
+    let verbose = ctx.global.verbose > 0;
+    let lines = [
+        Some(headline(out)),
+        mtime_line(out),
+        out.clock_shift_ms.map(|ms| format!(
+            "the saving machine's clock ran {:.1}s ahead of this one: restored times moved back to keep changed files newer",
             ms as f64 / 1000.0
-        ),
-        None => human,
-    };
-    let human = match out.path_bound.len() {
-        0 => human,
-        n => format!(
-            "{human}\n{n} units will rebuild: their artifacts embed the saved checkout, target or build path, which moved{}",
-            if ctx.global.verbose > 0 {
-                out.path_bound
-                    .iter()
-                    .map(|u| format!("\n  {} ({}): {}", u.name, u.unit, u.why))
-                    .collect::<String>()
-            } else {
-                " (-v names them)".to_string()
-            }
-        ),
-    };
-    let human = match &out.registry {
-        Some(r) if r.hit != HitKind::Miss => format!(
-            "{human}\nregistry: {} hit {} ({} files into CARGO_HOME)",
-            if r.hit == HitKind::Exact {
-                "exact"
-            } else {
-                "fallback"
-            },
-            r.restored_key.as_deref().unwrap_or("?"),
-            r.files
-        ),
-        Some(_) => format!("{human}\nregistry: miss (Cargo downloads what it needs)"),
-        None => human,
-    };
-    let human = match out.requests {
-        Some(r) if ctx.global.verbose > 0 => format!("{human}\n{r}"),
-        _ => human,
-    };
-    ctx.report.result(out, &human);
+        )),
+        path_bound_line(out, verbose),
+        out.registry.as_deref().map(registry_line),
+        out.requests.filter(|_| verbose).map(|r| r.to_string()),
+    ];
+    let human: Vec<String> = lines.into_iter().flatten().collect();
+    ctx.report.result(out, &human.join("\n"));
     Ok(match incomplete(out, err) {
         Some(err) => Done::CacheProblem {
             what: "restore",
@@ -175,6 +118,79 @@ fn finish(ctx: &Ctx, out: &RestoreOutput, err: Option<anyhow::Error>) -> Result<
         },
         None => Done::Ok,
     })
+}
+
+/// "exact" or "fallback" for a hit.
+fn hit_word(hit: HitKind) -> &'static str {
+    if hit == HitKind::Exact {
+        "exact"
+    } else {
+        "fallback"
+    }
+}
+
+/// The first line of a restore's report: hit or miss, and what came back.
+fn headline(out: &RestoreOutput) -> String {
+    if out.hit == HitKind::Miss {
+        return format!("cache miss for {}: the build starts cold", out.key);
+    }
+    let skipped = match out.packs_failed {
+        0 => String::new(),
+        n => format!("; {n} packs skipped"),
+    };
+    format!(
+        "{} hit: restored {} ({} files, {} packs, {} downloaded) in {:.1}s{skipped}",
+        hit_word(out.hit),
+        out.restored_key.as_deref().unwrap_or("?"),
+        out.files,
+        out.packs,
+        human_bytes(out.bytes_downloaded),
+        out.seconds,
+    )
+}
+
+/// What the content-gated mtime restore did to the checkout.
+fn mtime_line(out: &RestoreOutput) -> Option<String> {
+    let m = out.mtime.as_ref()?;
+    Some(match &m.skipped {
+        Some(why) => format!("source mtimes untouched: {why}"),
+        None => format!(
+            "source mtimes: {} unchanged entries restored, {} changed or new stamped now",
+            m.restored, m.touched
+        ),
+    })
+}
+
+/// How many units were left out as path-bound (and, with `-v`, which and why).
+fn path_bound_line(out: &RestoreOutput, verbose: bool) -> Option<String> {
+    if out.path_bound.is_empty() {
+        return None;
+    }
+    let which = if verbose {
+        out.path_bound
+            .iter()
+            .map(|u| format!("\n  {} ({}): {}", u.name, u.unit, u.why))
+            .collect::<String>()
+    } else {
+        " (-v names them)".to_string()
+    };
+    Some(format!(
+        "{} units will rebuild: their artifacts embed the saved checkout, target or build path, which moved{which}",
+        out.path_bound.len()
+    ))
+}
+
+/// The registry layer's outcome.
+fn registry_line(r: &RestoreOutput) -> String {
+    match r.hit {
+        HitKind::Miss => "registry: miss (Cargo downloads what it needs)".to_string(),
+        hit => format!(
+            "registry: {} hit {} ({} files into CARGO_HOME)",
+            hit_word(hit),
+            r.restored_key.as_deref().unwrap_or("?"),
+            r.files
+        ),
+    }
 }
 
 /// Why the restore is not complete, as a cache problem: a store error, a miss, packs

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use stash_core::output::PathBoundUnit;
-use stash_core::{PackRef, Root};
+use stash_core::{PackRef, Root, UnitId};
 
 use crate::download::Unpacked;
 use crate::memo::{self, Memo};
@@ -76,9 +76,10 @@ pub fn remember_fingerprints(
             }
             let _ = filetime::set_file_atime(&path, crate::usage::SENTINEL_ATIME);
         }
-        units
-            .units
-            .insert(format!("{}:{}", p.root, p.group), (name.clone(), jsons));
+        if let Some(root) = Root::parse(&p.root) {
+            let id = UnitId::new(root, p.group.clone());
+            units.units.insert(id, (name.clone(), jsons));
+        }
     }
     if let Err(e) = units.store(&ws.state_dir()) {
         tracing::debug!("restored units not recorded: {e:#}");

@@ -27,7 +27,7 @@ use crate::relocation::{self, Scan};
 use crate::report::human_bytes;
 use crate::state::{State, unix_now};
 use crate::store::{Published, Store};
-use crate::upload::{Job, upload_all};
+use crate::upload::{Bases, Job, upload_all};
 use crate::workspace::Workspace;
 use crate::{inputs, listing, sources, usage};
 use at_key::{content_groups, decide};
@@ -98,14 +98,8 @@ pub async fn run(
         store.within(until, "save", work).await
     };
     if result.is_ok() && !plan_args.no_registry {
-        let mut reg = SaveOutput::start("registry", &keys.registry.key);
-        let work = save_registry(ctx, &ws, &store, &keys.registry.key, &distrust, &mut reg);
-        match store.within(until, "registry save", work).await {
-            Ok(()) => out.registry = Some(Box::new(reg)),
-            Err(e) => out
-                .warnings
-                .push(format!("registry layer not saved: {}", describe(&e))),
-        }
+        let key = &keys.registry.key;
+        save_registry(ctx, (&ws, &store, until), key, &distrust, &mut out).await;
     }
     out.seconds = start.elapsed().as_secs_f64();
     out.requests = Some(store.requests.snapshot());
@@ -119,15 +113,20 @@ pub async fn run(
             tracing::debug!("restore record not updated: {e:#}");
         }
     }
+    report(ctx, &out);
+    Ok(Done::Ok)
+}
+
+/// Warnings, then the save's report (with request counts on `-v`).
+fn report(ctx: &Ctx, out: &SaveOutput) {
     for w in &out.warnings {
         ctx.report.warn(w);
     }
     let human = match out.requests {
-        Some(r) if ctx.global.verbose > 0 => format!("{}\n{r}", human(&out)),
-        _ => human(&out),
+        Some(r) if ctx.global.verbose > 0 => format!("{}\n{r}", human(out)),
+        _ => human(out),
     };
-    ctx.report.result(&out, &human);
-    Ok(Done::Ok)
+    ctx.report.result(out, &human);
 }
 
 /// The human report of a save.
@@ -236,7 +235,12 @@ async fn save(
         store,
         ws,
         work,
-        (scope.previous, &scope.distrust, scope.verdicts),
+        Bases {
+            previous: scope.previous,
+            distrust: &scope.distrust,
+            verdicts: scope.verdicts,
+            patches: !no_patches,
+        },
         out,
     )
     .await?;
@@ -315,13 +319,13 @@ fn gather(
         let mut dep_files = relocation::dep_files(&entries);
         for (path, target) in plan.links {
             links.push(LinkRef {
-                root: name.into(),
+                root: name.to_string(),
                 path,
                 target,
             });
         }
         work.extend(plan.groups.into_iter().map(|group| Job {
-            root: name,
+            root: name.as_str(),
             dir: dir.clone(),
             deps: dep_files.remove(&group.name).unwrap_or_default(),
             scan: group.unit.is_some().then(|| relocation.clone()),

@@ -12,15 +12,35 @@ use stash_core::{Layer, Manifest, Root, registry, supersede};
 use super::at_key::{content_groups, decide};
 use super::finish_publish;
 use crate::commands::Ctx;
+use crate::error::describe;
 use crate::listing;
 use crate::state::unix_now;
 use crate::store::Store;
-use crate::upload::{Job, upload_all};
+use crate::upload::{Bases, Job, upload_all};
 use crate::workspace::{Workspace, cargo_home};
+
+/// Saves the registry layer under its own key before `until`, into `out.registry`; a
+/// failure is a warning of the target layer's save.
+pub async fn save_registry(
+    ctx: &Ctx,
+    (ws, store, until): (&Workspace, &Store, tokio::time::Instant),
+    key: &str,
+    distrust: &BTreeSet<String>,
+    out: &mut SaveOutput,
+) {
+    let mut reg = SaveOutput::start("registry", key);
+    let work = save_layer(ctx, ws, store, key, distrust, &mut reg);
+    match store.within(until, "registry save", work).await {
+        Ok(()) => out.registry = Some(Box::new(reg)),
+        Err(e) => out
+            .warnings
+            .push(format!("registry layer not saved: {}", describe(&e))),
+    }
+}
 
 /// Saves the registry layer (downloaded crates, index, git databases) under its own key,
 /// unless the store has it already.
-pub async fn save_registry(
+async fn save_layer(
     ctx: &Ctx,
     ws: &Workspace,
     store: &Store,
@@ -64,7 +84,12 @@ pub async fn save_registry(
         store,
         ws,
         work,
-        (Vec::new(), distrust, Default::default()),
+        Bases {
+            previous: Vec::new(),
+            distrust,
+            verdicts: Default::default(),
+            patches: false,
+        },
         out,
     )
     .await?;

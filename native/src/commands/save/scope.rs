@@ -66,8 +66,7 @@ pub fn exact_hit_covers(ws: &Workspace, built: &BTreeSet<(String, String)>) -> b
     let units: BTreeSet<(String, String)> = restored
         .units
         .keys()
-        .filter_map(|k| k.split_once(':'))
-        .map(|(root, group)| (root.to_string(), group.to_string()))
+        .map(|id| (id.root.to_string(), id.group.clone()))
         .collect();
     let bound: BTreeSet<String> = restored.path_bound.into_iter().map(|u| u.unit).collect();
     supersede::exact_hit_covers(&units, &bound, built)
