@@ -237,7 +237,7 @@ bench_project() { # profile project
     local profile=$1 p=$2 proj=${PROJ[$2]} url key WARM=${PROJ[$2]}/target
     url="s3://stash/$RUN/$profile/$p"
     key="$RUN/$profile/anchor-$p"
-    rm -f "$proj/target/.cargo-stash/state.json"
+    rm -rf "$proj/target/.cargo-stash" # a first save in a fresh CI job: no restore, no memo
     timed "$profile" "$p" first_save cargo-stash stash_env save --json --no-registry --suffix first --store "$url" --manifest-path "$proj/Cargo.toml"
     cp "$W/out.txt" "$W/$profile-$p-first.json"
     timed "$profile" "$p" first_save tar-zstd-awscli anchor_tar_save "$proj/target" "$key.tar.zst"
@@ -283,7 +283,7 @@ jobs_sweep() { # profile project
     local profile=$1 p=$2 proj=${PROJ[$2]} j url WARM=${PROJ[$2]}/target
     for j in $JOBS_SWEEP; do
         url="s3://stash/$RUN/$profile/jobs$j-$p"
-        rm -f "$proj/target/.cargo-stash/state.json"
+        rm -rf "$proj/target/.cargo-stash" # a first save in a fresh CI job: no restore, no memo
         timed "$profile" "$p" "first_save_jobs$j" cargo-stash stash_env save --json --no-registry --jobs "$j" --suffix j --store "$url" --manifest-path "$proj/Cargo.toml"
         rm -rf "$W/jt"
         timed "$profile" "$p" "restore_jobs$j" cargo-stash env CARGO_TARGET_DIR="$W/jt" AWS_ENDPOINT="$S3_URL" AWS_REGION=us-east-1 AWS_ALLOW_HTTP=true \
@@ -296,7 +296,7 @@ azure_row() { # profile project
     local profile=$1 p=$2 proj=${PROJ[$2]} STATS=$W/relay-az.stats WARM=${PROJ[$2]}/target
     node "$REPO/scripts/azurite-container.mjs" "http://$AZ_RELAY" stash >/dev/null 2>&1 || true
     local url="az://stash/$RUN/$profile/$p"
-    rm -f "$proj/target/.cargo-stash/state.json"
+    rm -rf "$proj/target/.cargo-stash" # a first save in a fresh CI job: no restore, no memo
     rm -rf "$W/jt"
     timed "$profile" "$p" first_save cargo-stash-azurite env AZURE_STORAGE_USE_EMULATOR=true AZURE_STORAGE_ACCOUNT_NAME=devstoreaccount1 \
         AZURITE_BLOB_STORAGE_URL="http://$AZ_RELAY" "$STASH" save --json --no-registry --suffix az --store "$url" --manifest-path "$proj/Cargo.toml"
@@ -371,7 +371,7 @@ scale_rows() { # profile
 # to a file, restores into an empty target dir.
 local_rows() { # project
     local p=$1 proj=${PROJ[$1]} WARM=${PROJ[$1]}/target
-    rm -f "$proj/target/.cargo-stash/state.json"
+    rm -rf "$proj/target/.cargo-stash" # a first save in a fresh CI job: no restore, no memo
     timed local "$p" first_save cargo-stash "$STASH" save --json --no-registry --suffix l --store "file://$W/local-$p" --manifest-path "$proj/Cargo.toml"
     rm -rf "$W/jt"
     timed local "$p" restore cargo-stash env CARGO_TARGET_DIR="$W/jt" "$STASH" restore --json --no-mtime --suffix l --store "file://$W/local-$p" --manifest-path "$proj/Cargo.toml"

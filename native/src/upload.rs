@@ -28,6 +28,11 @@ use crate::relocation::{self, Scan};
 use crate::store::{LAYOUT, Store};
 use crate::workspace::Workspace;
 
+/// Packs of at most this many compressed bytes go up without a HEAD first: on a link of
+/// 400 Mbit/s and 40 ms (cross region) a round trip moves 2 MB, so asking costs about
+/// what sending does. bat's first save makes 150 fewer requests.
+const ASK_FIRST_BYTES: u64 = 1 << 20;
+
 /// zstd level of packs (zstd's default).
 const ZSTD_LEVEL: i32 = 3;
 
@@ -212,9 +217,33 @@ async fn save_group(
     let known = stat
         .as_ref()
         .and_then(|s| shared.memo.lock().unwrap().get(s).map(str::to_string));
-    let path_bound = verdict(scan, known.as_deref(), (&dir, &paths), deps, &shared)
-        .await
-        .map_err(local)?;
+    let reuse = match (&known, &stat) {
+        (Some(object), Some(_)) => reuse_known(&store, object, &shared).await?,
+        _ => None,
+    };
+    let unit = (group.name.as_str(), group.unit.as_deref(), group.bytes);
+    let early = reuse
+        .is_none()
+        .then(|| likely_base(root, unit, &shared))
+        .flatten();
+    // The relocation scan, the packing and the download of a likely patch base do not
+    // wait for each other.
+    let (path_bound, packed, ()) = tokio::join!(
+        verdict(scan, known.as_deref(), (&dir, &paths), deps, &shared),
+        async {
+            match reuse {
+                Some(_) => None,
+                None => Some(pack_group(&shared, (&dir, &paths), group.bytes).await),
+            }
+        },
+        async {
+            if let Some(b) = &early {
+                let limit = ExpansionCap::of(group.bytes, paths.len() as u64);
+                prefetch_base(&store, b, limit, &shared).await;
+            }
+        },
+    );
+    let path_bound = path_bound.map_err(local)?;
     let pack = |id: &str, base: Option<&str>, files, bytes, stored| PackRef {
         id: id.to_string(),
         root: root.into(),
@@ -226,29 +255,24 @@ async fn save_group(
         base: base.map(str::to_string),
         path_bound: path_bound.clone(),
     };
-    if let (Some(object), Some(s)) = (known, &stat)
-        && let Some((id, base)) =
-            bases::reusable_known(&object, shared.patches, &shared.distrust)
-        // An old pack is uploaded again so a concurrent `gc` sees it as young (docs/stores.md).
-        && let Some(size) = store.reusable(id, base).await.map_err(GroupError::Store)?
-    {
-        if let (Role::Base(tx), None) = (role, base) {
+    if let (Some((id, base, size)), Some(s)) = (reuse, &stat) {
+        if let (Role::Base(tx), None) = (role, &base) {
             let _ = tx.send(SiblingBase {
-                id: id.to_string(),
+                id: id.clone(),
                 local: None,
             });
         }
-        let pack = pack(id, base, s.files, s.bytes, size);
+        let pack = pack(&id, base.as_deref(), s.files, s.bytes, size);
         return Ok(Saved {
             pack,
             paths,
             uploaded: false,
         });
     }
-
-    let (tmp, info, stored) = pack_group(&shared, (&dir, &paths), group.bytes)
-        .await
-        .map_err(local)?;
+    let Some(packed) = packed else {
+        unreachable!("a group not reused is packed");
+    };
+    let (tmp, info, stored) = packed.map_err(local)?;
     let tmp = Arc::new(TmpPack(tmp));
     // Remember the object only if nothing changed while packing.
     let unchanged = stat
@@ -262,9 +286,15 @@ async fn save_group(
     };
     let previous = bases::pick(&new, &shared.previous);
     let (base, tell) = choose_base(role, previous, &info.id).await;
-    let put = store_pack(&store, &info, (&tmp.0, stored), base, &shared)
-        .await
-        .map_err(GroupError::Store)?;
+    let held = base.as_ref().map(|b| b.id.clone());
+    if let Some(b) = &held {
+        shared.hold_base(b);
+    }
+    let put = store_pack(&store, &info, (&tmp.0, stored), base, &shared).await;
+    for b in early.iter().chain(&held) {
+        shared.release_base(b);
+    }
+    let put = put.map_err(GroupError::Store)?;
     if let (Some(tx), None) = (tell, &put.base) {
         // A local store took the file in place; a bucket's upload left it here.
         let local = store.local.is_none().then(|| tmp.clone());
@@ -289,6 +319,50 @@ async fn save_group(
         paths,
         uploaded: put.uploaded,
     })
+}
+
+/// The stored object a group whose files the memo knows (`object`) may reference as it
+/// is: `(id, base, stored size)`.
+async fn reuse_known(
+    store: &Store,
+    object: &str,
+    shared: &Shared,
+) -> Result<Option<(String, Option<String>, u64)>, GroupError> {
+    let Some((id, base)) = bases::reusable_known(object, shared.patches, &shared.distrust) else {
+        return Ok(None);
+    };
+    // An old pack is uploaded again so a concurrent `gc` sees it as young (docs/stores.md).
+    let size = store.reusable(id, base).await.map_err(GroupError::Store)?;
+    Ok(size.map(|size| (id.to_string(), base.map(str::to_string), size)))
+}
+
+/// The restored snapshot's pack a group to pack would be patched against (its id is not
+/// known yet), held for it (see [`Shared::hold_base`]) so it can be read ahead.
+fn likely_base(
+    root: &str,
+    (group, unit, bytes): (&str, Option<&str>, u64),
+    shared: &Shared,
+) -> Option<String> {
+    let new = NewPack {
+        id: "",
+        root,
+        group,
+        unit,
+        bytes,
+    };
+    let base = bases::pick(&new, &shared.previous)?;
+    shared.hold_base(base);
+    Some(base.to_string())
+}
+
+/// Reads the pack `base` a new group (of expansion cap `cap`) would be patched against
+/// into a temporary file while the group is packed, so a patch does not wait for it. A
+/// failed read is tried again, and reported, by the patch itself.
+async fn prefetch_base(store: &Store, base: &str, cap: ExpansionCap, shared: &Shared) {
+    let limit = bases::base_tar_limit(cap);
+    if let Err(e) = base_tar(store, BasePack::Stored(base), limit, shared).await {
+        tracing::debug!("base {base} not read ahead: {e:#}");
+    }
 }
 
 /// Which paths a unit's artifacts embed (`None` for a batch): the verdict of the
@@ -436,7 +510,12 @@ async fn store_pack(
         uploaded: false,
     };
     let trusted = |object: &str| !shared.distrust.contains(object);
+    // A new pack is rarely stored already (its content is new), and a small one costs
+    // about one round trip to upload: as much as asking. It goes up without asking,
+    // unless the store's answer is known already.
+    let ask = stored > ASK_FIRST_BYTES || store.knows(id);
     if trusted(id)
+        && ask
         && let Some(size) = store.reusable(id, None).await?
     {
         return Ok(found(None, size));
@@ -531,9 +610,10 @@ async fn make_patch(
     }
 }
 
-/// The tar of `base` in an unnamed temporary file, at most `limit` bytes. The last base
-/// read is kept: the units patched against one base (a binary and its sibling after a
-/// dependency bump) download it once.
+/// The tar of `base` in an unnamed temporary file, at most `limit` bytes. Each base is
+/// read once per save: the units patched against one base (a binary and its sibling
+/// after a dependency bump) and the read-ahead share it. Its users read it one at a time
+/// (the `patching` permit): the handles share one file offset.
 async fn base_tar(
     store: &Store,
     base: BasePack<'_>,
@@ -543,13 +623,31 @@ async fn base_tar(
     let id = match &base {
         BasePack::Stored(id) | BasePack::Local(id, _) => id.to_string(),
     };
-    let last = shared.last_base.lock().unwrap().clone();
-    if let Some((last_id, file)) = last.filter(|(last_id, _)| *last_id == id) {
-        if file.metadata()?.len() > limit {
-            bail!("base pack {last_id} holds more than {} MiB", limit >> 20);
-        }
-        return Ok(file.try_clone()?);
+    let cell = shared
+        .bases
+        .lock()
+        .unwrap()
+        .entry(id.clone())
+        .or_default()
+        .0
+        .clone();
+    let file = cell
+        .get_or_try_init(|| read_base(store, base, &id, limit, shared))
+        .await?;
+    if file.metadata()?.len() > limit {
+        bail!("base pack {id} holds more than {} MiB", limit >> 20);
     }
+    Ok(file.try_clone()?)
+}
+
+/// Reads the stored or local pack `id` into a temporary file as its tar.
+async fn read_base(
+    store: &Store,
+    base: BasePack<'_>,
+    id: &str,
+    limit: u64,
+    shared: &Shared,
+) -> Result<std::fs::File> {
     let (source, _keep): (Box<dyn io::Read + Send>, _) = match base {
         BasePack::Stored(base) => {
             if store.reusable_pack(base).await?.is_none() {
@@ -566,16 +664,12 @@ async fn base_tar(
             )
         }
     };
-    let dir = shared.tmp_dir.clone();
-    let read_id = id.clone();
-    let file = tokio::task::spawn_blocking(move || {
-        pack::patch::read_to_file(source, &read_id, limit, &dir)
-    })
-    .await??;
-    let file = Arc::new(file);
-    *shared.last_base.lock().unwrap() = Some((id, file.clone()));
-    Ok(file.try_clone()?)
+    let (dir, id) = (shared.tmp_dir.clone(), id.to_string());
+    tokio::task::spawn_blocking(move || pack::patch::read_to_file(source, &id, limit, &dir)).await?
 }
+
+/// A base's tar, read once by whichever of its users comes first.
+type BaseCell = Arc<tokio::sync::OnceCell<std::fs::File>>;
 
 /// What every group's task shares.
 struct Shared {
@@ -596,8 +690,10 @@ struct Shared {
     scan_nanos: Arc<AtomicU64>,
     /// One patch made at a time.
     patching: tokio::sync::Semaphore,
-    /// The base tar the last patch was made against, by pack id.
-    last_base: std::sync::Mutex<Option<(String, Arc<std::fs::File>)>>,
+    /// The tar of each patch base in use, by pack id (see [`base_tar`]), with how many
+    /// groups hold it: the last to let go removes it, and its file goes with the last
+    /// handle, so disk for bases stays bounded by the groups in flight.
+    bases: std::sync::Mutex<std::collections::HashMap<String, (BaseCell, usize)>>,
     /// Objects never reused: the restore found them missing or corrupt.
     distrust: BTreeSet<String>,
     /// Whether packs may be stored as (or reuse) patches.
@@ -623,9 +719,30 @@ impl Shared {
             verdicts: on.verdicts,
             scan_nanos: Arc::new(AtomicU64::new(0)),
             patching: tokio::sync::Semaphore::new(1),
-            last_base: std::sync::Mutex::new(None),
+            bases: Default::default(),
             distrust: on.distrust.clone(),
             patches: on.patches,
+        }
+    }
+
+    /// Keeps base `id`'s tar (once read) until [`Shared::release_base`].
+    fn hold_base(&self, id: &str) {
+        self.bases
+            .lock()
+            .unwrap()
+            .entry(id.to_string())
+            .or_default()
+            .1 += 1;
+    }
+
+    /// Lets go of base `id`; the last holder removes it.
+    fn release_base(&self, id: &str) {
+        let mut bases = self.bases.lock().unwrap();
+        if let Some(entry) = bases.get_mut(id) {
+            entry.1 = entry.1.saturating_sub(1);
+            if entry.1 == 0 {
+                bases.remove(id);
+            }
         }
     }
 

@@ -207,6 +207,13 @@ impl Store {
         seen
     }
 
+    /// Whether this job already knows if `object` is stored (seen or found absent), so
+    /// [`Store::reusable_pack`] asks nothing.
+    pub fn knows(&self, object: &str) -> bool {
+        self.seen.lock().unwrap().contains_key(object)
+            || self.absent.lock().unwrap().contains(object)
+    }
+
     /// A stored pack (or patch) as a blocking reader: read it on a blocking thread.
     pub async fn open_pack(&self, object: &str) -> Result<Box<dyn std::io::Read + Send>> {
         let got = self
