@@ -273,37 +273,11 @@ async fn save_group(
         unreachable!("a group not reused is packed");
     };
     let (tmp, info, stored) = packed.map_err(local)?;
-    let tmp = Arc::new(TmpPack(tmp));
     // Remember the object only if nothing changed while packing.
     let unchanged = stat
         .filter(|s| memo::stat(root, &dir, &paths).is_some_and(|after| after.digest == s.digest));
-    let new = NewPack {
-        id: &info.id,
-        root,
-        group: &group.name,
-        unit: group.unit.as_deref(),
-        bytes: info.bytes,
-    };
-    let previous = bases::pick(&new, &shared.previous);
-    let (base, tell) = choose_base(role, previous, &info.id).await;
-    let held = base.as_ref().map(|b| b.id.clone());
-    if let Some(b) = &held {
-        shared.hold_base(b);
-    }
-    let put = store_pack(&store, &info, (&tmp.0, stored), base, &shared).await;
-    for b in early.iter().chain(&held) {
-        shared.release_base(b);
-    }
-    let put = put.map_err(GroupError::Store)?;
-    if let (Some(tx), None) = (tell, &put.base) {
-        // A local store took the file in place; a bucket's upload left it here.
-        let local = store.local.is_none().then(|| tmp.clone());
-        let _ = tx.send(SiblingBase {
-            id: info.id.clone(),
-            local,
-        });
-    }
-    drop(tmp);
+    let unit = (root, group.name.as_str(), group.unit.as_deref());
+    let put = put_new(&store, &shared, role, unit, (tmp, &info, stored), early).await?;
     if let Some(s) = unchanged {
         let object = object_name(&info.id, put.base.as_deref());
         shared.memo.lock().unwrap().insert(s, object);
@@ -319,6 +293,47 @@ async fn save_group(
         paths,
         uploaded: put.uploaded,
     })
+}
+
+/// Puts a newly packed group (its temp file `tmp`, `stored` bytes) in the store, as a
+/// patch when that pays (see [`choose_base`]), and tells its siblings when it went up
+/// whole. `early` is the base read ahead for it, let go of here.
+async fn put_new(
+    store: &Store,
+    shared: &Shared,
+    role: Role,
+    (root, group, unit): (&str, &str, Option<&str>),
+    (tmp, info, stored): (PathBuf, &pack::PackInfo, u64),
+    early: Option<String>,
+) -> Result<Stored, GroupError> {
+    let tmp = Arc::new(TmpPack(tmp));
+    let new = NewPack {
+        id: &info.id,
+        root,
+        group,
+        unit,
+        bytes: info.bytes,
+    };
+    let previous = bases::pick(&new, &shared.previous);
+    let (base, tell) = choose_base(role, previous, &info.id).await;
+    let held = base.as_ref().map(|b| b.id.clone());
+    if let Some(b) = &held {
+        shared.hold_base(b);
+    }
+    let put = store_pack(store, info, (&tmp.0, stored), base, shared).await;
+    for b in early.iter().chain(&held) {
+        shared.release_base(b);
+    }
+    let put = put.map_err(GroupError::Store)?;
+    if let (Some(tx), None) = (tell, &put.base) {
+        // A local store took the file in place; a bucket's upload left it here.
+        let local = store.local.is_none().then(|| tmp.clone());
+        let _ = tx.send(SiblingBase {
+            id: info.id.clone(),
+            local,
+        });
+    }
+    Ok(put)
 }
 
 /// The stored object a group whose files the memo knows (`object`) may reference as it
