@@ -68,8 +68,21 @@ pub fn encode_from<B: Base, R: Read, W: Write>(base: B, new: R, out: W) -> io::R
     encode_with(base, new, out, BLOCK_LEN, WINDOW_LEN)
 }
 
+/// [`encode_from`] holding at most `window_len` bytes of the base (clamped to at least
+/// two blocks and at most [`WINDOW_LEN`]): less memory, for new data that follows its
+/// base closely (matches further away are stored as extra bytes).
+pub fn encode_from_within<B: Base, R: Read, W: Write>(
+    base: B,
+    new: R,
+    out: W,
+    window_len: usize,
+) -> io::Result<Stats> {
+    let window_len = window_len.clamp(2 * BLOCK_LEN, WINDOW_LEN);
+    encode_with(base, new, out, BLOCK_LEN, window_len)
+}
+
 /// The largest window of a base not in memory the encoder holds.
-pub(crate) const WINDOW_LEN: usize = 64 << 20;
+pub const WINDOW_LEN: usize = 64 << 20;
 
 /// [`encode`] with a chosen block length (tests use small blocks to cross many boundaries).
 #[cfg(test)]

@@ -57,7 +57,7 @@ mod tests;
 
 pub use base::{Base, SeekBase};
 pub use decode::{decode, decode_from};
-pub use encode::{encode, encode_from};
+pub use encode::{WINDOW_LEN, encode, encode_from, encode_from_within};
 pub use format::Error;
 
 /// What [`encode`] did.

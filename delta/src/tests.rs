@@ -3,7 +3,7 @@
 use std::io::Cursor;
 
 use crate::encode::{encode_with, encode_with_block_len};
-use crate::{Error, SeekBase, Stats, decode, decode_from, encode};
+use crate::{Error, SeekBase, Stats, decode, decode_from, encode, encode_from_within};
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
 struct Rng(u64);
@@ -281,6 +281,19 @@ fn public_encode_matches_default_block_len() {
     let stats = encode(&base, &base[100..], &mut patch).unwrap();
     assert_eq!(stats.blocks, 1);
     assert_eq!(decode_result(&base, &patch).unwrap(), &base[100..]);
+}
+
+/// A chosen window (here asked for 0 bytes: clamped to two blocks) gives a patch that
+/// decodes to the new data, read from a base behind a seekable reader.
+#[test]
+fn a_chosen_window_round_trips() {
+    let (base, pointers) = binary_like(&mut Rng(13), 200_000);
+    let new = relocate(&base, &pointers, 50_000, 24);
+    let mut patch = Vec::new();
+    let base_reader = SeekBase::new(Cursor::new(base.clone())).unwrap();
+    encode_from_within(base_reader, &new[..], &mut patch, 0).unwrap();
+    assert!(patch.len() * 4 < new.len(), "patch {} bytes", patch.len());
+    assert_eq!(decode_result(&base, &patch).unwrap(), new);
 }
 
 /// New data spliced from random pieces of the base (some with bytes changed or moved by a

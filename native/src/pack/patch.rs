@@ -67,14 +67,15 @@ impl<W: Write> Write for HashWriter<W> {
 }
 
 /// Writes the patch that rebuilds the tar read from `new_tar` out of the base tar in
-/// `base`; returns the patch's size.
-pub fn encode<R: Read, W: Write>(base: &File, new_tar: R, out: W) -> Result<u64> {
+/// `base`, holding at most `window` bytes of the base; returns the patch's size.
+pub fn encode<R: Read, W: Write>(base: &File, new_tar: R, out: W, window: usize) -> Result<u64> {
     let mut counted = CountWriter {
         inner: out,
         count: 0,
     };
     let base = SeekBase::new(base).context("reading the base")?;
-    stash_delta::encode_from(base, new_tar, &mut counted).context("writing patch")?;
+    stash_delta::encode_from_within(base, new_tar, &mut counted, window)
+        .context("writing patch")?;
     counted.flush().context("writing patch")?;
     Ok(counted.count)
 }
@@ -205,7 +206,13 @@ mod tests {
             new[i] = new[i].wrapping_add(1);
         }
         let mut patch = Vec::new();
-        let size = encode(&file_of(&base), &new[..], &mut patch).unwrap();
+        let size = encode(
+            &file_of(&base),
+            &new[..],
+            &mut patch,
+            stash_delta::WINDOW_LEN,
+        )
+        .unwrap();
         assert_eq!(size, patch.len() as u64);
         assert!(
             patch.len() < new.len() / 20,
@@ -223,7 +230,13 @@ mod tests {
     fn a_corrupt_patch_is_an_error_not_a_short_tar() {
         let base = pseudo_random(1 << 20, 3);
         let mut patch = Vec::new();
-        encode(&file_of(&base), &pseudo_random(1 << 20, 4)[..], &mut patch).unwrap();
+        encode(
+            &file_of(&base),
+            &pseudo_random(1 << 20, 4)[..],
+            &mut patch,
+            stash_delta::WINDOW_LEN,
+        )
+        .unwrap();
         patch.truncate(patch.len() / 2);
         let mut rebuilt = Vec::new();
         let res = decode(file_of(&base), io::Cursor::new(patch)).read_to_end(&mut rebuilt);

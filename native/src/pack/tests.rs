@@ -405,7 +405,7 @@ fn a_patch_expanding_beyond_its_cap_is_refused() {
     let mut patch = Vec::new();
     let mut base_file = tempfile::tempfile().unwrap();
     std::io::Write::write_all(&mut base_file, &base).unwrap();
-    super::patch::encode(&base_file, &new[..], &mut patch).unwrap();
+    super::patch::encode(&base_file, &new[..], &mut patch, stash_delta::WINDOW_LEN).unwrap();
     assert!(patch.len() < 64 << 10, "patch is {} bytes", patch.len());
     let id = id_of(&new);
     let dst = tempfile::tempdir().unwrap();
