@@ -264,6 +264,21 @@ fn allowed_in(root: &str) -> pack::Allow {
     }
 }
 
+/// How pack `p` unpacks into `root`: its staging dir, the id its tar must hash to, where
+/// it may write, and its expansion cap with the clock shift `back`.
+fn unpack_rules(
+    p: &PackRef,
+    root: &Path,
+    back: i128,
+) -> (PathBuf, String, pack::Allow, pack::Limits) {
+    let limits = pack::Limits {
+        cap: p.expansion_cap(),
+        back,
+    };
+    let staging = staging_of(root).join(&p.id);
+    (staging, p.id.clone(), allowed_in(&p.root), limits)
+}
+
 /// Restores a whole pack into `root` through its staging dir, streaming it from the store.
 async fn restore_whole(
     store: &Store,
@@ -273,15 +288,7 @@ async fn restore_whole(
     back: i128,
 ) -> Result<Vec<pack::Staged>> {
     let source = store.open_pack(&p.object()).await?;
-    let (staging, id, allow) = (
-        staging_of(&root).join(&p.id),
-        p.id.clone(),
-        allowed_in(&p.root),
-    );
-    let limits = pack::Limits {
-        cap: p.expansion_cap(),
-        back,
-    };
+    let (staging, id, allow, limits) = unpack_rules(p, &root, back);
     let source = CountReader {
         inner: source,
         count: downloaded,
@@ -365,15 +372,7 @@ async fn restore_from_base(
     // Each use reads the file from its start: one at a time, they share its offset.
     let mut file = base.try_clone().context("reopening the base")?;
     file.seek(SeekFrom::Start(0)).context("reading the base")?;
-    let (staging, id, allow) = (
-        staging_of(&root).join(&p.id),
-        p.id.clone(),
-        allowed_in(&p.root),
-    );
-    let limits = pack::Limits {
-        cap: p.expansion_cap(),
-        back,
-    };
+    let (staging, id, allow, limits) = unpack_rules(p, &root, back);
     tokio::task::spawn_blocking(move || match patch {
         None => pack::restore_tar(
             io::BufReader::with_capacity(1 << 20, file),
