@@ -54,7 +54,7 @@ const RESUME_AT: u32 = 7;
 /// Encodes `new` (read sequentially, in blocks) as a patch against `base`, written to `out`.
 ///
 /// Memory: the index (at most `base.len() / 8` bytes) plus a few buffers of one block
-/// (8 MiB) each.
+/// (4 MiB) each.
 pub fn encode<R: Read, W: Write>(base: &[u8], new: R, out: W) -> io::Result<Stats> {
     encode_from(base, new, out)
 }
@@ -82,7 +82,7 @@ pub fn encode_from_within<B: Base, R: Read, W: Write>(
 }
 
 /// The largest window of a base not in memory the encoder holds.
-pub const WINDOW_LEN: usize = 64 << 20;
+pub const WINDOW_LEN: usize = 80 << 20;
 
 /// [`encode`] with a chosen block length (tests use small blocks to cross many boundaries).
 #[cfg(test)]

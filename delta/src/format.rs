@@ -31,7 +31,7 @@ pub(crate) const HEADER_LEN: usize = 13;
 pub(crate) const BLOCK_HEADER_LEN: usize = 40;
 
 /// How many bytes of new data the encoder puts in one block.
-pub(crate) const BLOCK_LEN: usize = 8 << 20;
+pub(crate) const BLOCK_LEN: usize = 4 << 20;
 /// The largest block a decoder accepts: a corrupt length can make it allocate no more.
 pub(crate) const MAX_BLOCK_LEN: usize = 16 << 20;
 

@@ -19,9 +19,9 @@
 //! ```
 //!
 //! Both sides stream: the new data is read, and the rebuilt data written, in blocks of
-//! 8 MiB. The base may be a slice or a file ([`SeekBase`], with [`encode_from`] and
+//! 4 MiB. The base may be a slice or a file ([`SeekBase`], with [`encode_from`] and
 //! [`decode_from`]): the decoder reads only the base bytes its ops use, and the encoder
-//! holds a window of at most 64 MiB of a file base around where the new data aligns (see
+//! holds a window of at most 80 MiB of a file base around where the new data aligns (see
 //! `src/encode.rs`), so memory is bounded whatever the base's size: the window, an index
 //! of at most an eighth of it (encoder only) and a few block-sized buffers.
 //!

@@ -20,7 +20,7 @@ mod usage;
 mod workspace;
 
 /// glibc keeps freed memory in per-thread arenas, and raises its mmap threshold after
-/// each large free, up to 32 MiB: a patch's 8 MiB block buffers and 64 MiB window, freed
+/// each large free, up to 32 MiB: a patch's block buffers and its window of up to 80 MiB, freed
 /// on one blocking thread, stayed in that thread's arena, so each patch made on another
 /// thread added its size again (a save with 30 sibling patches peaked at 470 MB). A
 /// fixed threshold of 4 MiB gives every large buffer its own mapping, returned on free.

@@ -70,17 +70,27 @@ pub async fn upload_all(
     // first save 50 % more time for 13 % fewer bytes. Over a network every restore
     // downloads those bytes (docs/format.md, "Patches").
     let roles = sibling_roles(&work, on.patches && store.local.is_none());
-    let shared = Arc::new(Shared::new(store, ws, total, on));
+    let memo = Memo::load(&ws.state_dir());
+    let (work, stats) = stat_all(work).await?;
+    // What is left to pack once the memo's groups are reused: after a restore, a few
+    // changed units, each of which may then use every core.
+    let to_pack = work
+        .iter()
+        .zip(&stats)
+        .filter(|(_, s)| s.as_ref().is_none_or(|s| memo.get(s).is_none()))
+        .map(|(j, _)| j.group.bytes)
+        .sum();
+    let shared = Arc::new(Shared::new(store, ws, (memo, to_pack), on));
     std::fs::create_dir_all(&shared.tmp_dir)
         .with_context(|| format!("creating {}", shared.tmp_dir.display()))?;
     let bar = ctx.report.bar(total, "saving");
     let results: Vec<Result<Saved, GroupError>> =
-        futures::stream::iter(work.into_iter().zip(roles))
-            .map(|(job, role)| {
+        futures::stream::iter(work.into_iter().zip(stats).zip(roles))
+            .map(|((job, stat), role)| {
                 let (store, bar, shared) = (store.clone(), bar.clone(), shared.clone());
                 async move {
                     let bytes = job.group.bytes;
-                    let r = save_group(store, job, role, shared).await;
+                    let r = save_group(store, (job, stat), role, shared).await;
                     bar.inc(bytes);
                     r
                 }
@@ -91,6 +101,18 @@ pub async fn upload_all(
     bar.finish_and_clear();
     shared.finish(store, ws);
     tally(results, out)
+}
+
+/// The memo's view of each group's files (see [`memo::stat`]), read before any is packed.
+async fn stat_all(work: Vec<Job>) -> Result<(Vec<Job>, Vec<Option<memo::Stat>>)> {
+    let stat = move || {
+        let stats = work
+            .iter()
+            .map(|j| memo::stat(j.root, &j.dir, &j.group.paths))
+            .collect();
+        (work, stats)
+    };
+    Ok(tokio::task::spawn_blocking(stat).await?)
 }
 
 /// Adds each group's result to the output: a local problem leaves its pack out with a
@@ -147,6 +169,12 @@ struct SiblingBase {
 /// binaries: a 5.2 MB patch instead of 4.1 MB, about 55 MB less memory).
 const SIBLING_WINDOW: usize = 16 << 20;
 
+/// The base bytes, in MiB, that the patches encoded at once may hold in their windows:
+/// a binary's patch (up to 80 MiB) and a library's beside it, never two binaries' (the
+/// encoders' other buffers are a few MiB each). Patches of different bases run side by
+/// side within it.
+const PATCH_WINDOWS_MIB: u32 = 96;
+
 /// The role of each of `work` (largest first): which units are patched against which.
 fn sibling_roles(work: &[Job], patches: bool) -> Vec<Role> {
     let mut roles: Vec<Role> = work.iter().map(|_| Role::Alone).collect();
@@ -202,7 +230,7 @@ enum GroupError {
 /// tar -> zstd into a temp file, hashing the tar on the way; only then is the store asked.
 async fn save_group(
     store: Store,
-    job: Job,
+    (job, stat): (Job, Option<memo::Stat>),
     role: Role,
     shared: Arc<Shared>,
 ) -> Result<Saved, GroupError> {
@@ -216,12 +244,6 @@ async fn save_group(
     let paths = Arc::new(group.paths);
     let name = group.name.clone();
     let local = |e: anyhow::Error| GroupError::Local(e.context(format!("packing {name}")));
-    let stat = {
-        let (dir, paths) = (dir.clone(), paths.clone());
-        tokio::task::spawn_blocking(move || memo::stat(root, &dir, &paths))
-            .await
-            .map_err(|e| local(e.into()))?
-    };
     let known = stat
         .as_ref()
         .and_then(|s| shared.memo.lock().unwrap().get(s).map(str::to_string));
@@ -494,7 +516,7 @@ async fn pack_into(
     );
     // One thread per pack is cheapest; a pack larger than a core's share of the
     // whole would finish alone at the end, so it gets every core.
-    let threads = if bytes * u64::from(shared.cores) > shared.total {
+    let threads = if bytes * u64::from(shared.cores) > shared.to_pack {
         shared.cores as usize
     } else {
         1
@@ -602,6 +624,14 @@ enum BasePack<'a> {
     Local(&'a str, Arc<TmpPack>),
 }
 
+impl BasePack<'_> {
+    fn id(&self) -> &str {
+        match self {
+            BasePack::Stored(id) | BasePack::Local(id, _) => id,
+        }
+    }
+}
+
 /// Writes the patch of the packed group in `tmp` against the pack `base`, next to `tmp`,
 /// and proves it rebuilds the group's tar; returns its path and size. Only a stored base
 /// young enough for a save to reference (see [`Store::reusable_pack`]) is used, so `gc`
@@ -613,10 +643,15 @@ async fn make_patch(
     tmp: &Path,
     shared: &Shared,
 ) -> Result<(PathBuf, u64)> {
-    let _one = shared.patching.acquire().await?;
     // As far as a restore would read it: a larger base gives no patch.
     let limit = bases::base_tar_limit(ExpansionCap::of(info.bytes, info.files));
     let base_tar = base_tar(store, base, limit, shared).await?;
+    let held = window.min(usize::try_from(base_tar.metadata()?.len()).unwrap_or(usize::MAX));
+    let mib = u32::try_from(held.div_ceil(1 << 20)).unwrap_or(u32::MAX);
+    let _memory = shared
+        .patch_windows
+        .acquire_many(mib.clamp(1, PATCH_WINDOWS_MIB))
+        .await?;
     // Encoding is CPU work like compressing: it takes an encoder's place (the download
     // of the base did not).
     let _cpu = shared.encoders.acquire().await?;
@@ -629,9 +664,14 @@ async fn make_patch(
         let new_tar = zstd::Decoder::new(open(&full)?)?;
         let file =
             std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?;
-        let size = pack::patch::encode(&base_tar, new_tar, io::BufWriter::new(file), window)?;
-        // A faulty patch would break this unit in every restore of the snapshot.
-        pack::patch::verify(&base_tar, io::BufReader::new(open(&out)?), &id)?;
+        // A faulty patch would break this unit in every restore of the snapshot: it is
+        // decoded and checked as it is written.
+        let started = Instant::now();
+        let size = pack::patch::encode_verified(&base_tar, new_tar, file, window, &id)?;
+        tracing::debug!(
+            "patch of {id}: {size} bytes, made and checked in {:.2}s",
+            started.elapsed().as_secs_f64()
+        );
         Ok(size)
     })
     .await
@@ -648,25 +688,16 @@ async fn make_patch(
 
 /// The tar of `base` in an unnamed temporary file, at most `limit` bytes. Each base is
 /// read once per save: the units patched against one base (a binary and its sibling
-/// after a dependency bump) and the read-ahead share it. Its users read it one at a time
-/// (the `patching` permit): the handles share one file offset.
+/// after a dependency bump) and the read-ahead share it, each reading at its own place
+/// (`pack::patch::At`).
 async fn base_tar(
     store: &Store,
     base: BasePack<'_>,
     limit: u64,
     shared: &Shared,
 ) -> Result<std::fs::File> {
-    let id = match &base {
-        BasePack::Stored(id) | BasePack::Local(id, _) => id.to_string(),
-    };
-    let cell = shared
-        .bases
-        .lock()
-        .unwrap()
-        .entry(id.clone())
-        .or_default()
-        .0
-        .clone();
+    let id = base.id().to_string();
+    let cell = shared.base_cell(&id);
     let file = cell
         .get_or_try_init(|| read_base(store, base, &id, limit, shared))
         .await?;
@@ -713,8 +744,8 @@ struct Shared {
     tmp_dir: PathBuf,
     next: AtomicU64,
     cores: u32,
-    /// Bytes of all groups of this save.
-    total: u64,
+    /// Bytes of the groups the memo does not know: about what this save packs.
+    to_pack: u64,
     encoders: tokio::sync::Semaphore,
     /// Compressors between packs: at most one per encoder permit.
     frames: std::sync::Mutex<Vec<pack::Frames>>,
@@ -724,8 +755,8 @@ struct Shared {
     verdicts: Verdicts,
     /// Time spent in relocation scans, summed over units (`-v` reports it).
     scan_nanos: Arc<AtomicU64>,
-    /// One patch made at a time.
-    patching: tokio::sync::Semaphore,
+    /// MiB of base windows the patches being encoded may hold ([`PATCH_WINDOWS_MIB`]).
+    patch_windows: tokio::sync::Semaphore,
     /// The tar of each patch base in use, by pack id (see [`base_tar`]), with how many
     /// groups hold it: the last to let go removes it, and its file goes with the last
     /// handle, so disk for bases stays bounded by the groups in flight.
@@ -737,28 +768,34 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(store: &Store, ws: &Workspace, total: u64, on: Bases<'_>) -> Shared {
+    fn new(store: &Store, ws: &Workspace, (memo, to_pack): (Memo, u64), on: Bases<'_>) -> Shared {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Shared {
-            memo: std::sync::Mutex::new(Memo::load(&ws.state_dir())),
+            memo: std::sync::Mutex::new(memo),
             // Packs are written next to where they end up, so publishing one is a rename.
             tmp_dir: match &store.local {
                 Some(dir) => dir.join(LAYOUT).join("tmp"),
                 None => ws.state_dir().join("upload"),
             },
             next: AtomicU64::new(0),
-            total,
+            to_pack,
             frames: std::sync::Mutex::new(Vec::new()),
             cores: cores as u32,
             encoders: tokio::sync::Semaphore::new(cores),
             previous: on.previous,
             verdicts: on.verdicts,
             scan_nanos: Arc::new(AtomicU64::new(0)),
-            patching: tokio::sync::Semaphore::new(1),
+            patch_windows: tokio::sync::Semaphore::new(PATCH_WINDOWS_MIB as usize),
             bases: Default::default(),
             distrust: on.distrust.clone(),
             patches: on.patches,
         }
+    }
+
+    /// Where base `id`'s tar is (or will be) read.
+    fn base_cell(&self, id: &str) -> BaseCell {
+        let mut bases = self.bases.lock().unwrap();
+        bases.entry(id.to_string()).or_default().0.clone()
     }
 
     /// Keeps base `id`'s tar (once read) until [`Shared::release_base`].

@@ -1,12 +1,13 @@
 //! Packs stored as patches against another pack's tar (docs/format.md, "Patches").
 //!
 //! The base tar goes to an unnamed temporary file, never into memory: the encoder reads
-//! it through a window of at most 64 MiB and the decoder reads only the bytes its ops
+//! it through a window of at most 80 MiB and the decoder reads only the bytes its ops
 //! use, so a patch costs a few block buffers whatever the base's size. The new tar
-//! streams through on both sides.
+//! streams through on both sides. Every reader of a base reads it at its own position
+//! ([`At`]), so patches against one base, and a patch's check, run side by side.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -73,17 +74,78 @@ pub fn encode<R: Read, W: Write>(base: &File, new_tar: R, out: W, window: usize)
         inner: out,
         count: 0,
     };
-    let base = SeekBase::new(base).context("reading the base")?;
+    let base = SeekBase::new(At::new(base)).context("reading the base")?;
     stash_delta::encode_from_within(base, new_tar, &mut counted, window)
         .context("writing patch")?;
     counted.flush().context("writing patch")?;
     Ok(counted.count)
 }
 
+/// [`encode`] and [`verify`] at once: a second thread decodes the patch as it is
+/// written, so the check that it rebuilds `id` costs no time when a core is free.
+pub fn encode_verified<R: Read, W: Write>(
+    base: &File,
+    new_tar: R,
+    out: W,
+    window: usize,
+    id: &str,
+) -> Result<u64> {
+    std::thread::scope(|threads| {
+        let (tx, rx) = sync_channel(4);
+        let checker = threads.spawn(move || {
+            let patch = PipeReader {
+                rx,
+                decoder: None,
+                chunk: Vec::new(),
+                pos: 0,
+            };
+            verify(base, patch, id)
+        });
+        // The checker hangs up when it fails: then its error is the one to tell.
+        let tee = io::BufWriter::with_capacity(CHUNK, Tee { out, tx: Some(tx) });
+        let written = encode(base, new_tar, tee, window);
+        let checked = checker
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the patch check panicked")));
+        match (written, checked) {
+            (Ok(size), Ok(())) => Ok(size),
+            (Ok(_), Err(e)) => Err(e),
+            (Err(e), Ok(())) => Err(e),
+            (Err(written), Err(checked)) if is_broken_pipe(&written) => Err(checked),
+            (Err(written), Err(_)) => Err(written),
+        }
+    })
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<io::Error>())
+        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// Writes to `out` and hands a copy to the checker; dropping it ends the checker's input.
+struct Tee<W> {
+    out: W,
+    tx: Option<SyncSender<io::Result<Vec<u8>>>>,
+}
+
+impl<W: Write> Write for Tee<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(data)?;
+        let tx = self.tx.as_ref().ok_or(io::ErrorKind::BrokenPipe)?;
+        tx.send(Ok(data[..n].to_vec()))
+            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// Checks that `patch` rebuilds the tar `id` out of `base`, before anyone relies on it.
 pub fn verify(base: &File, patch: impl Read, id: &str) -> Result<()> {
     let mut hasher = blake3::Hasher::new();
-    let base = SeekBase::new(base).context("reading the base")?;
+    let base = SeekBase::new(At::new(base)).context("reading the base")?;
     stash_delta::decode_from(base, patch, &mut hasher).context("decoding the new patch")?;
     let got = hasher.finalize().to_hex();
     if got.as_str() != id {
@@ -92,12 +154,56 @@ pub fn verify(base: &File, patch: impl Read, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// A file read at a position of its own: readers sharing one open file (or its clones,
+/// which share the kernel's offset) do not move each other's place.
+pub struct At<'a> {
+    file: &'a File,
+    pos: u64,
+}
+
+impl<'a> At<'a> {
+    pub fn new(file: &'a File) -> Self {
+        At { file, pos: 0 }
+    }
+}
+
+impl Read for At<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = read_at(self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for At<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.file.metadata()?.len().checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = pos.ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        Ok(self.pos)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, pos)
+}
+
+// Windows' positional read also moves the handle's offset, which no reader here uses.
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, pos)
+}
+
 /// The tar a patch rebuilds, decoded on its own thread as it is read.
 pub fn decode<R: Read + Send + 'static>(base: File, patch: R) -> impl Read {
     let (tx, rx) = sync_channel(1);
     let decoder = std::thread::spawn(move || {
         let mut pipe = PipeWriter { tx };
-        let res = SeekBase::new(base).and_then(|base| {
+        let res = SeekBase::new(At::new(&base)).and_then(|base| {
             stash_delta::decode_from(base, patch, &mut pipe).map_err(io::Error::other)
         });
         if let Err(e) = res {
@@ -224,6 +330,44 @@ mod tests {
             .read_to_end(&mut rebuilt)
             .unwrap();
         assert_eq!(rebuilt, new);
+    }
+
+    /// The patch checked while it is written is the patch [`encode`] writes, and a patch
+    /// that does not rebuild the expected tar is refused.
+    #[test]
+    fn a_patch_is_checked_as_it_is_written() {
+        let base = pseudo_random(3 << 20, 8);
+        let mut new = base.clone();
+        new.splice(5000..5000, b"moved".iter().copied());
+        new.truncate(2 << 20);
+        let base = file_of(&base);
+        let id = blake3::hash(&new).to_hex().to_string();
+        let (mut plain, mut checked) = (Vec::new(), Vec::new());
+        encode(&base, &new[..], &mut plain, stash_delta::WINDOW_LEN).unwrap();
+        let size =
+            encode_verified(&base, &new[..], &mut checked, stash_delta::WINDOW_LEN, &id).unwrap();
+        assert_eq!((size, &checked), (plain.len() as u64, &plain));
+        let wrong = "0".repeat(64);
+        let err = encode_verified(&base, &new[..], Vec::new(), stash_delta::WINDOW_LEN, &wrong)
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("not 0000"), "{err:#}");
+    }
+
+    /// Readers of one file (and of its clones, which share the kernel's offset) each keep
+    /// their own place.
+    #[test]
+    fn readers_of_one_base_keep_their_own_place() {
+        let data = pseudo_random(1 << 16, 9);
+        let file = file_of(&data);
+        let clone = file.try_clone().unwrap();
+        let (mut a, mut b) = (At::new(&file), At::new(&clone));
+        b.seek(SeekFrom::Start(1000)).unwrap();
+        let (mut x, mut y) = ([0u8; 100], [0u8; 100]);
+        a.read_exact(&mut x).unwrap();
+        b.read_exact(&mut y).unwrap();
+        a.read_exact(&mut x).unwrap();
+        assert_eq!((&x[..], &y[..]), (&data[100..200], &data[1000..1100]));
+        assert_eq!(a.seek(SeekFrom::End(-1)).unwrap(), data.len() as u64 - 1);
     }
 
     #[test]

@@ -43,34 +43,41 @@ pub async fn run(ctx: &Ctx, args: &KeyArgs, opts: &RestoreArgs) -> Result<Done> 
         Err(err) => return Err(err),
     };
     let until = tokio::time::Instant::now() + store.deadline;
-    let result = store
-        .within(
-            until,
-            "restore",
-            restore(
-                ctx,
-                &ws,
-                &store,
-                (&keys.target, &keys.explain),
-                opts,
-                started,
-                &mut out,
-            ),
-        )
-        .await;
-    let failed = result.as_ref().map(Vec::clone).unwrap_or_default();
-    if result.is_ok() && !opts.no_registry {
-        let mut reg = RestoreOutput::miss("registry", &keys.registry.key);
-        let registry = restore_registry(ctx, &store, &keys.registry, &mut reg);
-        match store.within(until, "registry restore", registry).await {
-            Ok(()) => {
-                out.warnings.append(&mut reg.warnings.clone());
-                out.registry = Some(Box::new(reg));
-            }
-            Err(e) => out
-                .warnings
-                .push(format!("registry layer not restored: {}", describe(&e))),
+    let target = store.within(
+        until,
+        "restore",
+        restore(
+            ctx,
+            &ws,
+            &store,
+            (&keys.target, &keys.explain),
+            opts,
+            started,
+            &mut out,
+        ),
+    );
+    // The layers do not wait for each other: over a far link the registry's lookup
+    // would otherwise add its round trips after the target's downloads.
+    let mut reg = RestoreOutput::miss("registry", &keys.registry.key);
+    let registry = async {
+        if opts.no_registry {
+            return None;
         }
+        let work = restore_registry(ctx, &store, &keys.registry, &mut reg);
+        Some(store.within(until, "registry restore", work).await)
+    };
+    let (result, registry) = tokio::join!(target, registry);
+    let failed = result.as_ref().map(Vec::clone).unwrap_or_default();
+    // When the target layer failed, its warning says what the store did.
+    match registry.filter(|_| result.is_ok()) {
+        Some(Ok(())) => {
+            out.warnings.append(&mut reg.warnings.clone());
+            out.registry = Some(Box::new(reg));
+        }
+        Some(Err(e)) => out
+            .warnings
+            .push(format!("registry layer not restored: {}", describe(&e))),
+        None => {}
     }
     out.seconds = start.elapsed().as_secs_f64();
     out.requests = Some(store.requests.snapshot());

@@ -32,7 +32,7 @@ use crate::workspace::Workspace;
 use crate::{inputs, listing, sources, usage};
 use at_key::{content_groups, decide};
 use registry::save_registry;
-use scope::{Scope, exact_hit_covers};
+use scope::{Previous, Scope, exact_hit_covers};
 
 pub async fn run(
     ctx: &Ctx,
@@ -71,7 +71,7 @@ pub async fn run(
         if let Err(note) = &usage {
             out.usage_note = Some(note.clone());
         }
-        let mut scope = Scope {
+        let scope = Scope {
             exact_hit,
             prune_unused: usage.is_ok(),
             previous: Vec::new(),
@@ -80,19 +80,16 @@ pub async fn run(
         };
         // After an exact hit the save usually skips itself (see `exact_hit_covers`)
         // before it needs the restored snapshot's packs: no store request for them.
+        // Otherwise they are read while the groups are gathered.
         let restored = state.as_ref().and_then(|s| s.restored_key.clone());
-        if !exact_hit {
-            scope
-                .load_previous(&store, restored.as_deref(), no_patches)
-                .await;
-        }
+        let previous = (!exact_hit).then(|| scope::read_previous(&store, restored.clone()));
         let work = save(
             ctx,
             &ws,
             &store,
             &keys,
             plan_args,
-            (scope, restored, no_patches),
+            (scope, restored, previous, no_patches),
             &mut out,
         );
         store.within(until, "save", work).await
@@ -196,7 +193,7 @@ async fn save(
     store: &Store,
     keys: &stash_core::KeySet,
     plan_args: &PlanArgs,
-    (mut scope, restored, no_patches): (Scope, Option<String>, bool),
+    (mut scope, restored, previous, no_patches): (Scope, Option<String>, Option<Previous>, bool),
     out: &mut SaveOutput,
 ) -> Result<()> {
     let key = out.key.clone();
@@ -218,8 +215,19 @@ async fn save(
             .load_previous(store, restored.as_deref(), no_patches)
             .await;
     }
-    let (decision, carried) =
-        decide(ctx, store, Layer::Target, &key, &built, &scope.distrust).await?;
+    let (decided, previous) = tokio::join!(
+        decide(ctx, store, Layer::Target, &key, &built, &scope.distrust),
+        async {
+            match previous {
+                Some(reading) => reading.await.ok(),
+                None => None,
+            }
+        }
+    );
+    let (decision, carried) = decided?;
+    if let Some(read) = previous {
+        scope.take_previous(read, no_patches);
+    }
     if let Some(outcome) = decision.outcome_without_publishing() {
         out.outcome = outcome;
         return Ok(());

@@ -42,11 +42,25 @@ async fn previous_packs(store: &Store, restored: Option<&str>) -> (Vec<PackRef>,
     }
 }
 
+/// [`previous_packs`] on its own task, so the GET runs while the save gathers its groups.
+pub fn read_previous(store: &Store, restored: Option<String>) -> Previous {
+    let store = store.clone();
+    tokio::spawn(async move { previous_packs(&store, restored.as_deref()).await })
+}
+
+/// The restored snapshot's packs being read, and whether they were scanned for paths.
+pub type Previous = tokio::task::JoinHandle<(Vec<PackRef>, bool)>;
+
 impl Scope {
     /// The packs of the snapshot restored in this job (bases for patches unless
     /// `no_patches`) and, when it was scanned, their relocation verdicts.
     pub async fn load_previous(&mut self, store: &Store, restored: Option<&str>, no_patches: bool) {
-        let (previous, scanned) = previous_packs(store, restored).await;
+        let read = previous_packs(store, restored).await;
+        self.take_previous(read, no_patches);
+    }
+
+    /// What [`read_previous`] read, as [`Scope::load_previous`] keeps it.
+    pub fn take_previous(&mut self, (previous, scanned): (Vec<PackRef>, bool), no_patches: bool) {
         if scanned {
             self.verdicts = previous
                 .iter()
