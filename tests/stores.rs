@@ -101,18 +101,40 @@ fn patched_round_trip(b: &Backend, project: &Project) {
         json(b, &b.stash, dir, &a)
     };
     call(&project.root, args("save", "one"));
-    let edited = clone_to(project, "patched");
-    let restored = call(&edited.root, args("restore", "one"));
-    assert_eq!(restored["hit"], "exact", "{}: {restored}", b.name);
-    let lib = std::fs::read_to_string(edited.path("util/src/lib.rs")).unwrap();
-    edited.write("util/src/lib.rs", &lib.replace("util-v1", "util-v3"));
-    build_json(&edited.root, &[]);
-    let saved = call(&edited.root, args("save", "two"));
-    assert!(
-        saved["packs_patched"].as_u64().unwrap() >= 1,
-        "{}: {saved}",
-        b.name
-    );
+    // Into a bucket, a restore keeps the members' packs for the next save's patches.
+    let bucket = !b.stash.store.starts_with("file://");
+    let kept = |p: &Project| -> usize {
+        std::fs::read_dir(p.path("target/.cargo-stash/bases")).map_or(0, |d| d.count())
+    };
+    let edit_and_save = |name: &str, spoil: bool, suffix: &str| {
+        let edited = clone_to(project, name);
+        let restored = call(&edited.root, args("restore", "one"));
+        assert_eq!(restored["hit"], "exact", "{}: {restored}", b.name);
+        assert_eq!(kept(&edited) > 0, bucket, "{}: kept packs", b.name);
+        if spoil {
+            // A kept pack is never trusted: one that is not what it claims is passed over.
+            for f in std::fs::read_dir(edited.path("target/.cargo-stash/bases")).unwrap() {
+                std::fs::write(f.unwrap().path(), b"not a pack").unwrap();
+            }
+        }
+        let lib = std::fs::read_to_string(edited.path("util/src/lib.rs")).unwrap();
+        edited.write("util/src/lib.rs", &lib.replace("util-v1", "util-v3"));
+        build_json(&edited.root, &[]);
+        let saved = call(&edited.root, args("save", suffix));
+        assert!(
+            saved["packs_patched"].as_u64().unwrap() >= 1,
+            "{}: {saved}",
+            b.name
+        );
+        assert_eq!(
+            kept(&edited),
+            0,
+            "{}: a save removes the kept packs",
+            b.name
+        );
+        (edited, saved)
+    };
+    let (edited, saved) = edit_and_save("patched", false, "two");
 
     let back = clone_to(project, "patched-back");
     let restored = call(&back.root, args("restore", "two"));
@@ -123,6 +145,25 @@ fn patched_round_trip(b: &Backend, project: &Project) {
         "{}: the restored binary differs",
         b.name
     );
+    if bucket {
+        // Spoiled kept packs: the save downloads the bases instead, to the same patches.
+        let (spoiled, again) = edit_and_save("patched-spoiled", true, "three");
+        let gets = |doc: &serde_json::Value| doc["requests"]["get"].as_u64().unwrap();
+        assert!(
+            gets(&again) > gets(&saved),
+            "{}: {again} vs {saved}",
+            b.name
+        );
+        assert_eq!(again["packs_patched"], saved["packs_patched"], "{}", b.name);
+        let back = clone_to(project, "patched-spoiled-back");
+        let restored = call(&back.root, args("restore", "three"));
+        assert_eq!(restored["packs_failed"], 0, "{}: {restored}", b.name);
+        assert!(
+            app(&back) == app(&spoiled),
+            "{}: the restored binary differs",
+            b.name
+        );
+    }
 }
 
 /// One package built twice in one job (here: with and without a feature, as `cargo

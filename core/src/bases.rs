@@ -29,6 +29,36 @@ pub fn patch_pays(patch_bytes: u64, whole_bytes: u64) -> bool {
     patch_bytes.saturating_mul(2) <= whole_bytes
 }
 
+/// About how many bytes a new pack of `new_bytes` would take stored whole, judged by the
+/// base `base` it would be patched against: that pack's compression ratio, when it is
+/// stored whole in `previous`. A delta save then makes the patch first, straight from
+/// the files, and compresses the whole pack only when the patch would not pay
+/// ([`patch_pays`]) against this estimate: a rebuilt unit compresses like its previous
+/// build.
+pub fn whole_estimate(previous: &[PackRef], base: &str, new_bytes: u64) -> Option<u64> {
+    let whole = previous
+        .iter()
+        .find(|p| p.id == base && p.base.is_none() && p.bytes > 0)?;
+    let estimate = u128::from(whole.stored) * u128::from(new_bytes) / u128::from(whole.bytes);
+    Some(u64::try_from(estimate).unwrap_or(u64::MAX))
+}
+
+/// The whole packs of a restored snapshot that a restore keeps (compressed, as
+/// downloaded) for the next save's patches: those [`pick`] would choose for a new build
+/// of a workspace member (`members`, package names), the units a commit most often
+/// changes. A save then patches them without downloading their bases again.
+pub fn kept_for_patches(
+    packs: &[PackRef],
+    members: &std::collections::BTreeSet<String>,
+) -> std::collections::BTreeSet<String> {
+    packs
+        .iter()
+        .filter(|p| p.bytes >= PATCH_MIN_BYTES)
+        .filter(|p| p.unit.as_ref().is_some_and(|u| members.contains(u)))
+        .map(|p| p.base.clone().unwrap_or_else(|| p.id.clone()))
+        .collect()
+}
+
 /// A new pack, as the base choice sees it.
 pub struct NewPack<'a> {
     /// Its content id: a pack is never a patch against itself.
@@ -226,6 +256,34 @@ mod tests {
             unit,
             bytes,
         }
+    }
+
+    #[test]
+    fn a_restore_keeps_the_bases_of_its_members_units() {
+        let previous = [
+            old('a', "debug/1111", "app", 64 << 20, None),
+            old('b', "debug/2222", "app", 64 << 20, Some('c')),
+            old('d', "debug/3333", "serde", 64 << 20, None),
+            old('e', "debug/4444", "app", 1000, None),
+        ];
+        let members = ["app".to_string()].into();
+        let kept: Vec<String> = kept_for_patches(&previous, &members).into_iter().collect();
+        // A patch's base, not the patch; not a dependency, nor a pack too small to patch.
+        assert_eq!(kept, ["a".repeat(64), "c".repeat(64)]);
+    }
+
+    #[test]
+    fn a_whole_estimate_follows_the_base_packs_own_ratio() {
+        // Stored at a quarter of their bytes (see `old`).
+        let previous = [
+            old('a', "debug/1111", "app", 64 << 20, None),
+            old('b', "debug/2222", "app", 64 << 20, Some('a')),
+        ];
+        let a = "a".repeat(64);
+        assert_eq!(whole_estimate(&previous, &a, 80 << 20), Some(20 << 20));
+        // A patch is no base, and a base outside the snapshot gives no estimate.
+        assert_eq!(whole_estimate(&previous, &"b".repeat(64), 80 << 20), None);
+        assert_eq!(whole_estimate(&previous, &"c".repeat(64), 80 << 20), None);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use stash_core::{Manifest, PackRef, Root, bases, manifest};
 
 use crate::commands::Ctx;
 use crate::error::describe;
+use crate::kept::{Keep, Keeping};
 use crate::pack;
 use crate::store::Store;
 
@@ -46,7 +47,7 @@ pub async fn unpack_snapshot(
     store: &Store,
     manifest: &Manifest,
     root_of: &(dyn Fn(&str) -> PathBuf + Sync),
-    back: i128,
+    (back, keep): (i128, Option<Arc<Keep>>),
     out: &mut RestoreOutput,
 ) -> Unpacked {
     // Leftovers of an interrupted restore go first; ours go at the end.
@@ -58,7 +59,7 @@ pub async fn unpack_snapshot(
     };
     clear_staging();
     let downloaded = Arc::new(AtomicU64::new(0));
-    let results = download_all(ctx, store, manifest, root_of, back, &downloaded).await;
+    let results = download_all(ctx, store, manifest, root_of, (back, keep), &downloaded).await;
     clear_staging();
     let (restored, dir_mtimes) = tally(&results, out);
     out.bytes_downloaded += downloaded.load(Ordering::Relaxed);
@@ -72,7 +73,7 @@ async fn download_all(
     store: &Store,
     manifest: &Manifest,
     root_of: &(dyn Fn(&str) -> PathBuf + Sync),
-    back: i128,
+    (back, keep): (i128, Option<Arc<Keep>>),
     downloaded: &Arc<AtomicU64>,
 ) -> Unpacked {
     let bar = ctx.report.bar(manifest.stored_bytes(), "restoring");
@@ -92,22 +93,24 @@ async fn download_all(
     fetches.sort_by_key(|f| std::cmp::Reverse(f.bytes()));
     let unpacked: Vec<Unpacked> = futures::stream::iter(fetches)
         .map(|f| {
-            let (store, downloaded, bar, decoders) = (
+            let (store, downloaded, bar, decoders, keep) = (
                 store.clone(),
                 downloaded.clone(),
                 bar.clone(),
                 decoders.clone(),
+                keep.clone(),
             );
             async move {
                 let stored = f.stored();
+                let keep = keep.as_deref();
                 let r = match f {
                     Fetch::Whole(p, root) => {
-                        let r = restore_whole(&store, &p, root, downloaded, back).await;
+                        let r = restore_whole(&store, &p, root, (downloaded, keep), back).await;
                         vec![(p, r)]
                     }
                     Fetch::Shared(shared) => {
                         let _permit = decoders.acquire().await;
-                        restore_shared(&store, shared, downloaded, back).await
+                        restore_shared(&store, shared, (downloaded, keep), back).await
                     }
                 };
                 bar.inc(stored);
@@ -284,7 +287,7 @@ async fn restore_whole(
     store: &Store,
     p: &PackRef,
     root: PathBuf,
-    downloaded: Arc<AtomicU64>,
+    (downloaded, keep): (Arc<AtomicU64>, Option<&Keep>),
     back: i128,
 ) -> Result<Vec<pack::Staged>> {
     let source = store.open_pack(&p.object()).await?;
@@ -293,8 +296,21 @@ async fn restore_whole(
         inner: source,
         count: downloaded,
     };
-    tokio::task::spawn_blocking(move || pack::restore(source, &root, &staging, &id, allow, limits))
-        .await?
+    let mut source = keeping(keep, &p.object(), source);
+    tokio::task::spawn_blocking(move || {
+        let staged = pack::restore(&mut source, &root, &staging, &id, allow, limits)?;
+        source.finish();
+        Ok(staged)
+    })
+    .await?
+}
+
+/// `source`, copied for the next save when it is a pack to keep.
+fn keeping<R: Read>(keep: Option<&Keep>, object: &str, source: R) -> Keeping<R> {
+    match keep {
+        Some(keep) => keep.reader(object, source),
+        None => Keeping::plain(source),
+    }
 }
 
 /// Downloads a base once into a temporary file, restores its own pack from there when
@@ -303,7 +319,7 @@ async fn restore_whole(
 async fn restore_shared(
     store: &Store,
     shared: SharedBase,
-    downloaded: Arc<AtomicU64>,
+    (downloaded, keep): (Arc<AtomicU64>, Option<&Keep>),
     back: i128,
 ) -> Unpacked {
     let SharedBase {
@@ -329,10 +345,13 @@ async fn restore_shared(
     };
     let base_tar = async {
         let source = count(store.open_pack(&base).await?);
+        let mut source = keeping(keep, &base, source);
         let id = base.clone();
         tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            pack::patch::read_to_file(source, &id, limit, &dir)
+            let file = pack::patch::read_to_file(&mut source, &id, limit, &dir)?;
+            source.finish();
+            Ok::<_, anyhow::Error>(file)
         })
         .await?
     }

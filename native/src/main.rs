@@ -6,6 +6,7 @@ mod commands;
 mod download;
 mod error;
 mod inputs;
+mod kept;
 mod listing;
 mod memo;
 mod pack;

@@ -110,7 +110,6 @@ pub struct PackInfo {
 ///
 /// Owner, group and names are zeroed and mtimes carried with nanoseconds in pax
 /// records, so the same files always give the same bytes and so the same id.
-#[cfg(test)]
 pub fn write_tar<W: Write>(root: &Path, paths: &[String], out: W) -> Result<PackInfo> {
     write_tar_with(root, paths, out, &mut Vec::new())
 }

@@ -22,6 +22,7 @@ use stash_core::{Group, PackRef};
 
 use crate::commands::Ctx;
 use crate::error::describe;
+use crate::kept;
 use crate::memo::{self, Memo};
 use crate::pack::{self, CountWriter};
 use crate::relocation::{self, Scan};
@@ -69,17 +70,21 @@ pub async fn upload_all(
     // On a local disk a save is CPU-bound and bytes are cheap: sibling patches cost bat's
     // first save 50 % more time for 13 % fewer bytes. Over a network every restore
     // downloads those bytes (docs/format.md, "Patches").
-    let roles = sibling_roles(&work, on.patches && store.local.is_none());
     let memo = Memo::load(&ws.state_dir());
     let (work, stats) = stat_all(work).await?;
     // What is left to pack once the memo's groups are reused: after a restore, a few
     // changed units, each of which may then use every core.
+    let new: Vec<bool> = stats
+        .iter()
+        .map(|s| s.as_ref().is_none_or(|s| memo.get(s).is_none()))
+        .collect();
     let to_pack = work
         .iter()
-        .zip(&stats)
-        .filter(|(_, s)| s.as_ref().is_none_or(|s| memo.get(s).is_none()))
+        .zip(&new)
+        .filter(|(_, new)| **new)
         .map(|(j, _)| j.group.bytes)
         .sum();
+    let roles = sibling_roles(&work, &new, on.patches && store.local.is_none());
     let shared = Arc::new(Shared::new(store, ws, (memo, to_pack), on));
     std::fs::create_dir_all(&shared.tmp_dir)
         .with_context(|| format!("creating {}", shared.tmp_dir.display()))?;
@@ -176,24 +181,35 @@ const SIBLING_WINDOW: usize = 16 << 20;
 const PATCH_WINDOWS_MIB: u32 = 96;
 
 /// The role of each of `work` (largest first): which units are patched against which.
-fn sibling_roles(work: &[Job], patches: bool) -> Vec<Role> {
+/// Only groups to pack (`new`, not known to the memo) take part: a twin restored and
+/// unchanged is already stored, and a rebuilt unit's patch against the restored
+/// snapshot is made first ([`patch_first`]).
+fn sibling_roles(work: &[Job], new: &[bool], patches: bool) -> Vec<Role> {
     let mut roles: Vec<Role> = work.iter().map(|_| Role::Alone).collect();
     if !patches {
         return roles;
     }
-    let candidates: Vec<Candidate> = work
+    // Indexes into `work` of the candidates.
+    let (at, candidates): (Vec<usize>, Vec<Candidate>) = work
         .iter()
-        .map(|j| Candidate {
-            root: j.root,
-            group: &j.group.name,
-            unit: j.group.unit.as_deref(),
-            bytes: j.group.bytes,
+        .enumerate()
+        .filter(|(i, _)| new[*i])
+        .map(|(i, j)| {
+            let candidate = Candidate {
+                root: j.root,
+                group: &j.group.name,
+                unit: j.group.unit.as_deref(),
+                bytes: j.group.bytes,
+            };
+            (i, candidate)
         })
-        .collect();
+        .unzip();
     let kin = bases::siblings(&candidates);
     let mut waiting: std::collections::HashMap<usize, SharedFuture<_>> = Default::default();
-    for (i, base) in kin.iter().enumerate() {
-        let Some(b) = *base else { continue };
+    for (c, base) in kin.iter().enumerate() {
+        let (i, Some(b)) = (at[c], base.map(|b| at[b])) else {
+            continue;
+        };
         let rx = waiting.entry(b).or_insert_with(|| {
             let (tx, rx) = oneshot::channel();
             roles[b] = Role::Base(tx);
@@ -256,14 +272,19 @@ async fn save_group(
         .is_none()
         .then(|| likely_base(root, unit, &shared))
         .flatten();
+    let first = patch_first(&role, early.as_deref(), group.bytes, &shared);
     // The relocation scan, the packing and the download of a likely patch base do not
     // wait for each other.
-    let (path_bound, packed, ()) = tokio::join!(
+    let (path_bound, made, ()) = tokio::join!(
         verdict(scan, known.as_deref(), (&dir, &paths), deps, &shared),
         async {
-            match reuse {
-                Some(_) => None,
-                None => Some(pack_group(&shared, (&dir, &paths), group.bytes).await),
+            let files = (&dir, &paths);
+            match (&reuse, &first) {
+                (Some(_), _) => None,
+                (None, Some((base, _))) => Some(Made::Patch(
+                    patch_from_files(&store, &shared, files, group.bytes, base).await,
+                )),
+                (None, None) => Some(Made::Whole(pack_group(&shared, files, group.bytes).await)),
             }
         },
         async {
@@ -300,15 +321,32 @@ async fn save_group(
             uploaded: false,
         });
     }
-    let Some(packed) = packed else {
+    let Some(made) = made else {
         unreachable!("a group not reused is packed");
     };
-    let (tmp, info, stored) = packed.map_err(local)?;
+    let (info, put) = match (made, first) {
+        (Made::Patch(made), Some(first)) => {
+            let files = (&dir, &paths);
+            let put = put_first_patch(&store, &shared, (files, group.bytes), first, made).await;
+            if let Some(b) = &early {
+                shared.release_base(b);
+            }
+            put.map_err(|e| match e {
+                GroupError::Local(e) => local(e),
+                store => store,
+            })?
+        }
+        (Made::Whole(packed), _) => {
+            let (tmp, info, stored) = packed.map_err(local)?;
+            let unit = (root, group.name.as_str(), group.unit.as_deref());
+            let put = put_new(&store, &shared, role, unit, (tmp, &info, stored), early).await?;
+            (info, put)
+        }
+        (Made::Patch(..), None) => unreachable!("a patch is made first only with a base"),
+    };
     // Remember the object only if nothing changed while packing.
     let unchanged = stat
         .filter(|s| memo::stat(root, &dir, &paths).is_some_and(|after| after.digest == s.digest));
-    let unit = (root, group.name.as_str(), group.unit.as_deref());
-    let put = put_new(&store, &shared, role, unit, (tmp, &info, stored), early).await?;
     if let Some(s) = unchanged {
         let object = object_name(&info.id, put.base.as_deref());
         shared.memo.lock().unwrap().insert(s, object);
@@ -323,6 +361,125 @@ async fn save_group(
         ),
         paths,
         uploaded: put.uploaded,
+    })
+}
+
+/// How a group not reused was made ready: packed whole, or as a patch straight from its
+/// files ([`patch_first`]).
+enum Made {
+    Whole(Result<(PathBuf, pack::PackInfo, u64)>),
+    Patch(Result<(TmpPack, pack::PackInfo, u64)>),
+}
+
+/// The base, and the estimated whole size, of a group whose patch is made first: a unit
+/// rebuilt since the restored snapshot, whose previous build is stored whole there
+/// (`bases::whole_estimate`). Its patch will most likely pay, so compressing it whole
+/// first would be wasted. Siblings of this save are left to [`put_new`]: their base is
+/// not stored yet.
+fn patch_first(
+    role: &Role,
+    early: Option<&str>,
+    bytes: u64,
+    shared: &Shared,
+) -> Option<(String, u64)> {
+    let base = early.filter(|_| matches!(role, Role::Alone))?;
+    let estimate = bases::whole_estimate(&shared.previous, base, bytes)?;
+    Some((base.to_string(), estimate))
+}
+
+/// Makes the patch of a group's files against the stored pack `base` without packing the
+/// group (`pack::patch::encode_from_files`); returns the patch's temp file, what the
+/// group holds and the patch's size.
+async fn patch_from_files(
+    store: &Store,
+    shared: &Arc<Shared>,
+    (dir, paths): (&Arc<PathBuf>, &Arc<Vec<String>>),
+    bytes: u64,
+    base: &str,
+) -> Result<(TmpPack, pack::PackInfo, u64)> {
+    let limit = bases::base_tar_limit(ExpansionCap::of(bytes, paths.len() as u64));
+    let base_tar = base_tar(store, BasePack::Stored(base), limit, shared).await?;
+    let window = stash_delta::WINDOW_LEN;
+    let _memory = shared.window_permits(&base_tar, window).await?;
+    let _cpu = shared.encoders.acquire().await?;
+    let n = shared.next.fetch_add(1, Ordering::Relaxed);
+    let out = TmpPack(
+        shared
+            .tmp_dir
+            .join(format!("{}-{n}.patch", std::process::id())),
+    );
+    let (dir, paths, path) = (dir.clone(), paths.clone(), out.0.clone());
+    let made = tokio::task::spawn_blocking(move || {
+        let file =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        let write_tar = |w: &mut dyn io::Write| pack::write_tar(&dir, &paths, w);
+        pack::patch::encode_from_files(&base_tar, write_tar, file, window)
+    })
+    .await?;
+    let (info, size) = made?;
+    Ok((out, info, size))
+}
+
+/// Stores a group whose patch was made first: the patch when it pays against the
+/// estimated whole size; else the group is packed after all, and the patch is stored
+/// only if it pays against the real size. A patch that could not be made leaves the
+/// group to be packed and stored whole.
+async fn put_first_patch(
+    store: &Store,
+    shared: &Arc<Shared>,
+    (files, bytes): ((&Arc<PathBuf>, &Arc<Vec<String>>), u64),
+    (base, estimate): (String, u64),
+    made: Result<(TmpPack, pack::PackInfo, u64)>,
+) -> Result<(pack::PackInfo, Stored), GroupError> {
+    let made = made
+        .inspect_err(|e| tracing::info!("patch not made, packing whole: {e:#}"))
+        .ok();
+    if let Some((patch, info, size)) = &made
+        && bases::patch_pays(*size, estimate)
+    {
+        let put = put_patch(store, shared, &info.id, &base, (patch, *size)).await;
+        return Ok((info.clone(), put.map_err(GroupError::Store)?));
+    }
+    let (tmp, info, stored) = pack_group(shared, files, bytes)
+        .await
+        .map_err(GroupError::Local)?;
+    let tmp = TmpPack(tmp);
+    let put = match made {
+        Some((patch, made, size)) if made.id == info.id && bases::patch_pays(size, stored) => {
+            put_patch(store, shared, &info.id, &base, (&patch, size)).await
+        }
+        _ => store_pack(store, &info, (&tmp.0, stored), None, shared).await,
+    };
+    Ok((info, put.map_err(GroupError::Store)?))
+}
+
+/// Puts the patch of pack `id` against `base` (in `patch`, `size` bytes) unless the
+/// store holds it already.
+async fn put_patch(
+    store: &Store,
+    shared: &Shared,
+    id: &str,
+    base: &str,
+    (patch, size): (&TmpPack, u64),
+) -> Result<Stored> {
+    let object = object_name(id, Some(base));
+    // As for a new pack (see `store_pack`): a small patch goes up without asking.
+    let ask = size > ASK_FIRST_BYTES || store.knows(&object);
+    if ask
+        && !shared.distrust.contains(&object)
+        && let Some(size) = store.reusable(id, Some(base)).await?
+    {
+        return Ok(Stored {
+            base: Some(base.to_string()),
+            size,
+            uploaded: false,
+        });
+    }
+    store.publish_pack(&object, &patch.0).await?;
+    Ok(Stored {
+        base: Some(base.to_string()),
+        size,
+        uploaded: true,
     })
 }
 
@@ -646,12 +803,7 @@ async fn make_patch(
     // As far as a restore would read it: a larger base gives no patch.
     let limit = bases::base_tar_limit(ExpansionCap::of(info.bytes, info.files));
     let base_tar = base_tar(store, base, limit, shared).await?;
-    let held = window.min(usize::try_from(base_tar.metadata()?.len()).unwrap_or(usize::MAX));
-    let mib = u32::try_from(held.div_ceil(1 << 20)).unwrap_or(u32::MAX);
-    let _memory = shared
-        .patch_windows
-        .acquire_many(mib.clamp(1, PATCH_WINDOWS_MIB))
-        .await?;
+    let _memory = shared.window_permits(&base_tar, window).await?;
     // Encoding is CPU work like compressing: it takes an encoder's place (the download
     // of the base did not).
     let _cpu = shared.encoders.acquire().await?;
@@ -720,6 +872,9 @@ async fn read_base(
             if store.reusable_pack(base).await?.is_none() {
                 bail!("base pack {base} is gone or too old to reference");
             }
+            if let Some(file) = read_kept(base, limit, shared).await {
+                return Ok(file);
+            }
             (store.open_pack(base).await?, None)
         }
         BasePack::Local(_, file) => {
@@ -735,6 +890,19 @@ async fn read_base(
     tokio::task::spawn_blocking(move || pack::patch::read_to_file(source, &id, limit, &dir)).await?
 }
 
+/// The tar of pack `id` from the copy this job's restore kept (see `crate::kept`), if
+/// it has one and it is what it claims to be.
+async fn read_kept(id: &str, limit: u64, shared: &Shared) -> Option<std::fs::File> {
+    let kept = kept::open(&shared.kept_dir, id)?;
+    let (dir, id) = (shared.tmp_dir.clone(), id.to_string());
+    let read = tokio::task::spawn_blocking(move || {
+        let source = io::BufReader::with_capacity(1 << 20, kept);
+        pack::patch::read_to_file(source, &id, limit, &dir)
+            .inspect_err(|e| tracing::info!("kept pack {id} not used: {e:#}"))
+    });
+    read.await.ok()?.ok()
+}
+
 /// A base's tar, read once by whichever of its users comes first.
 type BaseCell = Arc<tokio::sync::OnceCell<std::fs::File>>;
 
@@ -742,6 +910,8 @@ type BaseCell = Arc<tokio::sync::OnceCell<std::fs::File>>;
 struct Shared {
     memo: std::sync::Mutex<Memo>,
     tmp_dir: PathBuf,
+    /// Packs this job's restore kept for patches (`crate::kept`).
+    kept_dir: PathBuf,
     next: AtomicU64,
     cores: u32,
     /// Bytes of the groups the memo does not know: about what this save packs.
@@ -777,6 +947,7 @@ impl Shared {
                 Some(dir) => dir.join(LAYOUT).join("tmp"),
                 None => ws.state_dir().join("upload"),
             },
+            kept_dir: kept::dir(&ws.state_dir()),
             next: AtomicU64::new(0),
             to_pack,
             frames: std::sync::Mutex::new(Vec::new()),
@@ -790,6 +961,21 @@ impl Shared {
             distrust: on.distrust.clone(),
             patches: on.patches,
         }
+    }
+
+    /// Room for a patch's window of at most `window` bytes of `base`
+    /// ([`PATCH_WINDOWS_MIB`]).
+    async fn window_permits(
+        &self,
+        base: &std::fs::File,
+        window: usize,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        let held = window.min(usize::try_from(base.metadata()?.len()).unwrap_or(usize::MAX));
+        let mib = u32::try_from(held.div_ceil(1 << 20)).unwrap_or(u32::MAX);
+        let permits = self
+            .patch_windows
+            .acquire_many(mib.clamp(1, PATCH_WINDOWS_MIB));
+        Ok(permits.await?)
     }
 
     /// Where base `id`'s tar is (or will be) read.
@@ -825,6 +1011,7 @@ impl Shared {
         if store.local.is_none() {
             let _ = std::fs::remove_dir_all(&self.tmp_dir);
         }
+        kept::clear(&self.kept_dir);
         let scanned = self.scan_nanos.load(Ordering::Relaxed);
         if scanned > 0 {
             tracing::info!(

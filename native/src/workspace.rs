@@ -15,6 +15,8 @@ use crate::error::UserError;
 pub struct Workspace {
     pub root: PathBuf,
     pub manifests: Vec<PathBuf>,
+    /// The members' package names: the units most builds change.
+    pub members: std::collections::BTreeSet<String>,
     pub target_dir: PathBuf,
     /// Set only when it differs from the target dir.
     pub build_dir: Option<PathBuf>,
@@ -31,6 +33,7 @@ struct Metadata {
 
 #[derive(Deserialize)]
 struct Package {
+    name: String,
     manifest_path: PathBuf,
 }
 
@@ -56,6 +59,7 @@ impl Workspace {
         }
         let meta: Metadata =
             serde_json::from_slice(&out.stdout).context("reading `cargo metadata` output")?;
+        let members = meta.packages.iter().map(|p| p.name.clone()).collect();
         let mut manifests: Vec<PathBuf> =
             meta.packages.into_iter().map(|p| p.manifest_path).collect();
         let root_manifest = meta.workspace_root.join("Cargo.toml");
@@ -67,6 +71,7 @@ impl Workspace {
         Ok(Workspace {
             root: meta.workspace_root,
             manifests,
+            members,
             target_dir: meta.target_directory,
             build_dir,
         })

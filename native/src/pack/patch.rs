@@ -14,7 +14,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use anyhow::{Context, Result, bail};
 use stash_delta::SeekBase;
 
-use super::CountWriter;
+use super::{CountWriter, PackInfo};
 
 /// Decompresses a whole pack into an unnamed temporary file in `dir` (gone when the file
 /// is closed, whatever happens), at most `limit` bytes of tar (a store claiming more is
@@ -81,7 +81,7 @@ pub fn encode<R: Read, W: Write>(base: &File, new_tar: R, out: W, window: usize)
     Ok(counted.count)
 }
 
-/// [`encode`] and [`verify`] at once: a second thread decodes the patch as it is
+/// [`encode`], checked: a second thread decodes the patch as it is
 /// written, so the check that it rebuilds `id` costs no time when a core is free.
 pub fn encode_verified<R: Read, W: Write>(
     base: &File,
@@ -90,6 +90,58 @@ pub fn encode_verified<R: Read, W: Write>(
     window: usize,
     id: &str,
 ) -> Result<u64> {
+    let (size, rebuilt) = encode_checked(base, new_tar, out, window)?;
+    if rebuilt != id {
+        bail!("the patch rebuilds {rebuilt}, not {id}");
+    }
+    Ok(size)
+}
+
+/// The patch, against `base`, of the tar that `write_tar` writes (on a thread of its
+/// own) of a group's files, checked as in [`encode_verified`], against the id that
+/// `write_tar` returns. The new tar is never held whole, stored or compressed: a delta
+/// save makes a likely patch this way, without packing the group first.
+pub fn encode_from_files<W: Write>(
+    base: &File,
+    write_tar: impl FnOnce(&mut dyn Write) -> Result<PackInfo> + Send,
+    out: W,
+    window: usize,
+) -> Result<(PackInfo, u64)> {
+    std::thread::scope(|threads| {
+        let (tx, rx) = sync_channel(4);
+        let writer = threads.spawn(move || {
+            let mut pipe = io::BufWriter::with_capacity(CHUNK, PipeWriter { tx });
+            let info = write_tar(&mut pipe)?;
+            pipe.flush().context("writing the tar")?;
+            Ok::<_, anyhow::Error>(info)
+        });
+        let tar = PipeReader {
+            rx,
+            decoder: None,
+            chunk: Vec::new(),
+            pos: 0,
+        };
+        let encoded = encode_checked(base, tar, out, window);
+        // A failed tar ends the encoder's input early: its error is the one to tell.
+        let info = writer
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the tar writer panicked")))?;
+        let (size, rebuilt) = encoded?;
+        if rebuilt != info.id {
+            bail!("the patch rebuilds {rebuilt}, not {}", info.id);
+        }
+        Ok((info, size))
+    })
+}
+
+/// Writes the patch of `new_tar` against `base` while a second thread decodes it;
+/// returns its size and the BLAKE3 of what it rebuilds.
+fn encode_checked<R: Read, W: Write>(
+    base: &File,
+    new_tar: R,
+    out: W,
+    window: usize,
+) -> Result<(u64, String)> {
     std::thread::scope(|threads| {
         let (tx, rx) = sync_channel(4);
         let checker = threads.spawn(move || {
@@ -99,7 +151,7 @@ pub fn encode_verified<R: Read, W: Write>(
                 chunk: Vec::new(),
                 pos: 0,
             };
-            verify(base, patch, id)
+            rebuilt_id(base, patch)
         });
         // The checker hangs up when it fails: then its error is the one to tell.
         let tee = io::BufWriter::with_capacity(CHUNK, Tee { out, tx: Some(tx) });
@@ -108,9 +160,9 @@ pub fn encode_verified<R: Read, W: Write>(
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the patch check panicked")));
         match (written, checked) {
-            (Ok(size), Ok(())) => Ok(size),
+            (Ok(size), Ok(id)) => Ok((size, id)),
             (Ok(_), Err(e)) => Err(e),
-            (Err(e), Ok(())) => Err(e),
+            (Err(e), Ok(_)) => Err(e),
             (Err(written), Err(checked)) if is_broken_pipe(&written) => Err(checked),
             (Err(written), Err(_)) => Err(written),
         }
@@ -142,16 +194,12 @@ impl<W: Write> Write for Tee<W> {
     }
 }
 
-/// Checks that `patch` rebuilds the tar `id` out of `base`, before anyone relies on it.
-pub fn verify(base: &File, patch: impl Read, id: &str) -> Result<()> {
+/// The id (BLAKE3) of the tar that `patch` rebuilds out of `base`.
+fn rebuilt_id(base: &File, patch: impl Read) -> Result<String> {
     let mut hasher = blake3::Hasher::new();
     let base = SeekBase::new(At::new(base)).context("reading the base")?;
     stash_delta::decode_from(base, patch, &mut hasher).context("decoding the new patch")?;
-    let got = hasher.finalize().to_hex();
-    if got.as_str() != id {
-        bail!("the patch rebuilds {got}, not {id}");
-    }
-    Ok(())
+    Ok(hasher.finalize().to_hex().to_string())
 }
 
 /// A file read at a position of its own: readers sharing one open file (or its clones,

@@ -3,6 +3,7 @@
 //! skipped whole, so the target dir only ever holds complete units.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -20,6 +21,7 @@ use super::{Ctx, Done};
 use crate::cli::{KeyArgs, RestoreArgs};
 use crate::download::{failed_objects, unpack_snapshot};
 use crate::error::{UserError, describe, is_cache_problem};
+use crate::kept::{self, Keep};
 use crate::report::human_bytes;
 use crate::state::{State, unix_now};
 use crate::store::{Found, Store};
@@ -327,7 +329,8 @@ async fn restore(
     let planning = mtimes::plan_in_background(ws, &manifest, opts.no_mtime);
     // A saving clock ahead of ours: packs land already shifted back.
     let upfront = sources_core::upfront_shift(manifest.created, mtimes::stamp(started));
-    let results = unpack_snapshot(ctx, store, &manifest, &root_of, upfront, out).await;
+    let keep = keep_for_patches(ws, store, &manifest);
+    let results = unpack_snapshot(ctx, store, &manifest, &root_of, (upfront, keep), out).await;
     // A shifted file no longer matches its pack, so the memo must not vouch for it and
     // the next save packs it afresh: recorded only when nothing was shifted.
     if upfront == 0 {
@@ -343,6 +346,19 @@ async fn restore(
     )
     .await;
     Ok(failed_objects(&results))
+}
+
+/// The packs this restore keeps for the next save's patches (see `crate::kept`), after
+/// removing any an earlier restore kept. A local store needs none: the save reads its
+/// packs where they are.
+fn keep_for_patches(ws: &Workspace, store: &Store, manifest: &Manifest) -> Option<Arc<Keep>> {
+    let dir = kept::dir(&ws.state_dir());
+    kept::clear(&dir);
+    if store.local.is_some() {
+        return None;
+    }
+    let ids = stash_core::bases::kept_for_patches(&manifest.packs, &ws.members);
+    Some(Arc::new(Keep { dir, ids }))
 }
 
 /// On a miss, the config change that the newest snapshot of this toolchain shows (the
@@ -372,7 +388,15 @@ async fn restore_registry(
     out.hit = hit;
     out.restored_key = Some(manifest.key.clone());
     let home = cargo_home()?;
-    unpack_snapshot(ctx, store, &manifest, &|_: &str| home.clone(), 0, out).await;
+    unpack_snapshot(
+        ctx,
+        store,
+        &manifest,
+        &|_: &str| home.clone(),
+        (0, None),
+        out,
+    )
+    .await;
     Ok(())
 }
 
