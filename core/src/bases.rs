@@ -43,6 +43,27 @@ pub fn whole_estimate(previous: &[PackRef], base: &str, new_bytes: u64) -> Optio
     Some(u64::try_from(estimate).unwrap_or(u64::MAX))
 }
 
+/// What a patch being encoded holds beyond its window of the base, in MiB: the
+/// encoder's block buffers and index, and the buffers of the thread that decodes it
+/// again as it is written (about 40 MB for bat's binary).
+pub const PATCH_OVERHEAD_MIB: u32 = 40;
+
+/// The MiB that the patches a save encodes at once may hold, each its window plus
+/// [`PATCH_OVERHEAD_MIB`] ([`patch_cost_mib`]). A save that packs little (after a
+/// restore, the units a commit changed: at most 256 MiB of them) holds few upload
+/// buffers, so a binary's patch and a library's run side by side; one that packs much
+/// makes one patch at a time (two at once put bat's target at twice its size over
+/// 200 MB).
+pub fn patch_budget_mib(to_pack: u64) -> u32 {
+    if to_pack <= 256 << 20 { 192 } else { 100 }
+}
+
+/// The MiB a patch holding `window` bytes of its base takes out of `budget`.
+pub fn patch_cost_mib(window: u64, budget: u32) -> u32 {
+    let mib = u32::try_from(window.div_ceil(1 << 20)).unwrap_or(u32::MAX);
+    mib.saturating_add(PATCH_OVERHEAD_MIB).min(budget)
+}
+
 /// The whole packs of a restored snapshot that a restore keeps (compressed, as
 /// downloaded) for the next save's patches: those [`pick`] would choose for a new build
 /// of a workspace member (`members`, package names), the units a commit most often
@@ -256,6 +277,20 @@ mod tests {
             unit,
             bytes,
         }
+    }
+
+    #[test]
+    fn patches_run_side_by_side_only_when_a_save_packs_little() {
+        let mib = |n: u64| n << 20;
+        // bat's delta save: its binary's patch (67 MiB of base) beside its library's.
+        let calm = patch_budget_mib(mib(95));
+        assert!(patch_cost_mib(mib(67), calm) + patch_cost_mib(mib(19), calm) <= calm);
+        assert!(2 * patch_cost_mib(mib(67), calm) > calm);
+        // A first save: sibling patches (16 MiB windows) one at a time.
+        let busy = patch_budget_mib(mib(600));
+        assert!(2 * patch_cost_mib(mib(16), busy) > busy);
+        // A window larger than the budget still gets it all, alone.
+        assert_eq!(patch_cost_mib(mib(1024), busy), busy);
     }
 
     #[test]

@@ -174,12 +174,6 @@ struct SiblingBase {
 /// binaries: a 5.2 MB patch instead of 4.1 MB, about 55 MB less memory).
 const SIBLING_WINDOW: usize = 16 << 20;
 
-/// The base bytes, in MiB, that the patches encoded at once may hold in their windows:
-/// a binary's patch (up to 80 MiB) and a library's beside it, never two binaries' (the
-/// encoders' other buffers are a few MiB each). Patches of different bases run side by
-/// side within it.
-const PATCH_WINDOWS_MIB: u32 = 96;
-
 /// The role of each of `work` (largest first): which units are patched against which.
 /// Only groups to pack (`new`, not known to the memo) take part: a twin restored and
 /// unchanged is already stored, and a rebuilt unit's patch against the restored
@@ -925,8 +919,8 @@ struct Shared {
     verdicts: Verdicts,
     /// Time spent in relocation scans, summed over units (`-v` reports it).
     scan_nanos: Arc<AtomicU64>,
-    /// MiB of base windows the patches being encoded may hold ([`PATCH_WINDOWS_MIB`]).
-    patch_windows: tokio::sync::Semaphore,
+    /// MiB the patches being encoded may hold (`bases::patch_budget_mib`).
+    patch_memory: (tokio::sync::Semaphore, u32),
     /// The tar of each patch base in use, by pack id (see [`base_tar`]), with how many
     /// groups hold it: the last to let go removes it, and its file goes with the last
     /// handle, so disk for bases stays bounded by the groups in flight.
@@ -956,25 +950,26 @@ impl Shared {
             previous: on.previous,
             verdicts: on.verdicts,
             scan_nanos: Arc::new(AtomicU64::new(0)),
-            patch_windows: tokio::sync::Semaphore::new(PATCH_WINDOWS_MIB as usize),
+            patch_memory: {
+                let budget = bases::patch_budget_mib(to_pack);
+                (tokio::sync::Semaphore::new(budget as usize), budget)
+            },
             bases: Default::default(),
             distrust: on.distrust.clone(),
             patches: on.patches,
         }
     }
 
-    /// Room for a patch's window of at most `window` bytes of `base`
-    /// ([`PATCH_WINDOWS_MIB`]).
+    /// Room for a patch holding at most `window` bytes of `base`
+    /// (`bases::patch_cost_mib`).
     async fn window_permits(
         &self,
         base: &std::fs::File,
         window: usize,
     ) -> Result<tokio::sync::SemaphorePermit<'_>> {
-        let held = window.min(usize::try_from(base.metadata()?.len()).unwrap_or(usize::MAX));
-        let mib = u32::try_from(held.div_ceil(1 << 20)).unwrap_or(u32::MAX);
-        let permits = self
-            .patch_windows
-            .acquire_many(mib.clamp(1, PATCH_WINDOWS_MIB));
+        let held = base.metadata()?.len().min(window as u64);
+        let (memory, budget) = &self.patch_memory;
+        let permits = memory.acquire_many(bases::patch_cost_mib(held, *budget));
         Ok(permits.await?)
     }
 
