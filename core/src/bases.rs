@@ -55,7 +55,20 @@ pub const PATCH_OVERHEAD_MIB: u32 = 40;
 /// makes one patch at a time (two at once put bat's target at twice its size over
 /// 200 MB).
 pub fn patch_budget_mib(to_pack: u64) -> u32 {
-    if to_pack <= 256 << 20 { 192 } else { 100 }
+    if packs_little(to_pack) { 192 } else { 100 }
+}
+
+/// Whether a new patch is decoded and checked by a second thread while it is written,
+/// rather than after: only in a save that packs little. A save that packs much has its
+/// cores taken already, and the checker's buffers (about 18 MB) beside the encoder's
+/// put twice bat's target over 200 MB.
+pub fn check_while_writing(to_pack: u64) -> bool {
+    packs_little(to_pack)
+}
+
+/// A save of the units a commit changed, not of a whole target.
+fn packs_little(to_pack: u64) -> bool {
+    to_pack <= 256 << 20
 }
 
 /// The MiB a patch holding `window` bytes of its base takes out of `budget`.
@@ -291,6 +304,7 @@ mod tests {
         assert!(2 * patch_cost_mib(mib(16), busy) > busy);
         // A window larger than the budget still gets it all, alone.
         assert_eq!(patch_cost_mib(mib(1024), busy), busy);
+        assert!(check_while_writing(mib(95)) && !check_while_writing(mib(600)));
     }
 
     #[test]

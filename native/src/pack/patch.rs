@@ -81,7 +81,7 @@ pub fn encode<R: Read, W: Write>(base: &File, new_tar: R, out: W, window: usize)
     Ok(counted.count)
 }
 
-/// [`encode`], checked: a second thread decodes the patch as it is
+/// [`encode`] and [`verify`] at once: a second thread decodes the patch as it is
 /// written, so the check that it rebuilds `id` costs no time when a core is free.
 pub fn encode_verified<R: Read, W: Write>(
     base: &File,
@@ -192,6 +192,15 @@ impl<W: Write> Write for Tee<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// Checks that `patch` rebuilds the tar `id` out of `base`, before anyone relies on it.
+pub fn verify(base: &File, patch: impl Read, id: &str) -> Result<()> {
+    let got = rebuilt_id(base, patch)?;
+    if got != id {
+        bail!("the patch rebuilds {got}, not {id}");
+    }
+    Ok(())
 }
 
 /// The id (BLAKE3) of the tar that `patch` rebuilds out of `base`.
