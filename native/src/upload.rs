@@ -275,8 +275,9 @@ async fn save_group(
             let files = (&dir, &paths);
             match (&reuse, &first) {
                 (Some(_), _) => None,
-                (None, Some((base, _))) => Some(Made::Patch(
-                    patch_from_files(&store, &shared, files, group.bytes, base).await,
+                (None, Some(first)) => Some(Made::Patch(
+                    patch_from_files(&store, &shared, files, group.bytes, &first.0).await,
+                    first.clone(),
                 )),
                 (None, None) => Some(Made::Whole(pack_group(&shared, files, group.bytes).await)),
             }
@@ -318,8 +319,8 @@ async fn save_group(
     let Some(made) = made else {
         unreachable!("a group not reused is packed");
     };
-    let (info, put) = match (made, first) {
-        (Made::Patch(made), Some(first)) => {
+    let (info, put) = match made {
+        Made::Patch(made, first) => {
             let files = (&dir, &paths);
             let put = put_first_patch(&store, &shared, (files, group.bytes), first, made).await;
             if let Some(b) = &early {
@@ -330,13 +331,12 @@ async fn save_group(
                 store => store,
             })?
         }
-        (Made::Whole(packed), _) => {
+        Made::Whole(packed) => {
             let (tmp, info, stored) = packed.map_err(local)?;
             let unit = (root, group.name.as_str(), group.unit.as_deref());
             let put = put_new(&store, &shared, role, unit, (tmp, &info, stored), early).await?;
             (info, put)
         }
-        (Made::Patch(..), None) => unreachable!("a patch is made first only with a base"),
     };
     // Remember the object only if nothing changed while packing.
     let unchanged = stat
@@ -362,7 +362,8 @@ async fn save_group(
 /// files ([`patch_first`]).
 enum Made {
     Whole(Result<(PathBuf, pack::PackInfo, u64)>),
-    Patch(Result<(TmpPack, pack::PackInfo, u64)>),
+    /// With the base and the estimated whole size it was made for ([`patch_first`]).
+    Patch(Result<(TmpPack, pack::PackInfo, u64)>, (String, u64)),
 }
 
 /// The base, and the estimated whole size, of a group whose patch is made first: a unit

@@ -115,12 +115,7 @@ pub fn encode_from_files<W: Write>(
             pipe.flush().context("writing the tar")?;
             Ok::<_, anyhow::Error>(info)
         });
-        let tar = PipeReader {
-            rx,
-            decoder: None,
-            chunk: Vec::new(),
-            pos: 0,
-        };
+        let tar = PipeReader::of(rx);
         let encoded = encode_checked(base, tar, out, window);
         // A failed tar ends the encoder's input early: its error is the one to tell.
         let info = writer
@@ -145,12 +140,7 @@ fn encode_checked<R: Read, W: Write>(
     std::thread::scope(|threads| {
         let (tx, rx) = sync_channel(4);
         let checker = threads.spawn(move || {
-            let patch = PipeReader {
-                rx,
-                decoder: None,
-                chunk: Vec::new(),
-                pos: 0,
-            };
+            let patch = PipeReader::of(rx);
             rebuilt_id(base, patch)
         });
         // The checker hangs up when it fails: then its error is the one to tell.
@@ -305,6 +295,16 @@ struct PipeReader {
 }
 
 impl PipeReader {
+    /// Reads what another thread of this module sends through `rx`.
+    fn of(rx: Receiver<io::Result<Vec<u8>>>) -> Self {
+        PipeReader {
+            rx,
+            decoder: None,
+            chunk: Vec::new(),
+            pos: 0,
+        }
+    }
+
     /// The decoder hung up: the end of the tar, unless it panicked.
     fn finished(&mut self) -> io::Result<usize> {
         match self.decoder.take().map(|d| d.join()) {
