@@ -195,6 +195,31 @@ fn file_class(file: &str, unit: impl Fn(&str, &str) -> Class, plain: Class) -> C
     }
 }
 
+/// The order a pack's tar holds `paths` (sorted): as given, but a library's `.rmeta`
+/// right before its `.rlib`.
+///
+/// rustc writes the same metadata twice: as the `.rmeta` and as `lib.rmeta`, the first
+/// member of the `.rlib` archive. Sorted by name the `.rmeta` comes after the whole
+/// `.rlib`, too far back for zstd's window in a large crate; placed just before, its
+/// copy starts a few hundred bytes later. Measured on bat's deps with 8 MiB frames:
+/// clap_builder's pack 4.40 -> 3.59 MB, syntect's 3.27 -> 2.70 MB.
+pub fn tar_order(paths: &[String]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    let mut i = 0;
+    while i + 1 < paths.len() {
+        let twins = paths[i]
+            .strip_suffix(".rlib")
+            .zip(paths[i + 1].strip_suffix(".rmeta"))
+            .is_some_and(|(a, b)| a == b);
+        if twins {
+            order.swap(i, i + 1);
+            i += 1;
+        }
+        i += 1;
+    }
+    order
+}
+
 fn is_lib(file: &str) -> bool {
     [".rlib", ".rmeta", ".so", ".dylib", ".a"]
         .iter()
@@ -311,5 +336,30 @@ mod tests {
         assert_eq!(c(".rustc_info.json"), Class::Other);
         assert_eq!(c("doc/index.html"), Class::Other);
         assert_eq!(c(".cargo-stash/state.json"), Class::Internal);
+    }
+
+    #[test]
+    fn tar_order_puts_each_rmeta_before_its_own_rlib() {
+        let paths: Vec<String> = [
+            ".fingerprint/a-0123456789abcdef/lib-a",
+            "deps/liba-0123456789abcdef.rlib",
+            "deps/liba-0123456789abcdef.rmeta",
+            "deps/libb-1123456789abcdef.rlib",
+            "deps/libc-2123456789abcdef.rmeta",
+            "deps/libd-3123456789abcdef.rlib",
+            "deps/libd-3123456789abcdef.rmeta",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(tar_order(&paths), [0, 2, 1, 3, 4, 6, 5]);
+        // An rlib followed by another crate's rmeta stays where it is.
+        let other: Vec<String> = [
+            "deps/liba-0123456789abcdef.rlib",
+            "deps/liba-1123456789abcdef.rmeta",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(tar_order(&other), [0, 1]);
+        assert!(tar_order(&[]).is_empty());
     }
 }

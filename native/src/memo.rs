@@ -48,11 +48,17 @@ impl Memo {
 }
 
 /// Digest of everything but the content of `paths` under `root`; `None` if one is gone.
+///
+/// The paths are taken in the plan's order (components compared one by one) whatever
+/// order they come in: a save lists a group in plan order, a restore in its tar's order,
+/// which puts a library's `.rmeta` first.
 pub fn stat(root_name: &str, root: &Path, paths: &[String]) -> Option<Stat> {
     use std::io::Write;
     let mut h = HashWriter::new(std::io::sink());
     let (mut files, mut bytes) = (0, 0);
     writeln!(h, "{root_name}").ok()?;
+    let mut paths: Vec<&String> = paths.iter().collect();
+    paths.sort_by(|a, b| a.split('/').cmp(b.split('/')));
     for p in paths {
         let full = root.join(p);
         let m = std::fs::symlink_metadata(&full).ok()?;
@@ -102,4 +108,35 @@ fn mode(m: &std::fs::Metadata) -> u32 {
 #[cfg(not(unix))]
 fn mode(_: &std::fs::Metadata) -> u32 {
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_groups_stat_does_not_depend_on_the_order_of_its_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("deps")).unwrap();
+        let paths: Vec<String> = [
+            "deps/liba-0123456789abcdef.rlib",
+            "deps/liba-0123456789abcdef.rmeta",
+        ]
+        .map(String::from)
+        .into();
+        for (i, p) in paths.iter().enumerate() {
+            std::fs::write(dir.path().join(p), vec![b'x'; i + 1]).unwrap();
+        }
+        let plan_order = stat("target", dir.path(), &paths).unwrap();
+        let tar_order: Vec<String> = paths.iter().rev().cloned().collect();
+        let restored = stat("target", dir.path(), &tar_order).unwrap();
+        assert_eq!(plan_order.digest, restored.digest);
+        assert_eq!((restored.files, restored.bytes), (2, 3));
+        // A change of size is still seen.
+        std::fs::write(dir.path().join(&paths[0]), b"yy").unwrap();
+        assert_ne!(
+            stat("target", dir.path(), &paths).unwrap().digest,
+            plan_order.digest
+        );
+    }
 }

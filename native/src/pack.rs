@@ -106,7 +106,8 @@ pub struct PackInfo {
     pub bytes: u64,
 }
 
-/// Writes the deterministic tar of `paths` (relative to `root`, sorted) to `out`.
+/// Writes the deterministic tar of `paths` (relative to `root`, sorted) to `out`, in
+/// [`stash_core::layout::tar_order`].
 ///
 /// Owner, group and names are zeroed and mtimes carried with nanoseconds in pax
 /// records, so the same files always give the same bytes and so the same id.
@@ -126,8 +127,8 @@ fn write_tar_with<W: Write>(
     let mut info = PackInfo::default();
     {
         let mut tar = tar::Builder::new(&mut hashed);
-        for rel in paths {
-            append(&mut tar, root, rel, &mut info, buf)?;
+        for i in stash_core::layout::tar_order(paths) {
+            append(&mut tar, root, &paths[i], &mut info, buf)?;
         }
         tar.finish().context("finishing tar")?;
     }

@@ -20,9 +20,10 @@ use super::{CountWriter, PackInfo};
 /// is closed, whatever happens), at most `limit` bytes of tar (a store claiming more is
 /// not believed: see `stash_core::bases::base_tar_limit`), and checks that it is `id`.
 pub fn read_to_file<R: Read>(src: R, id: &str, limit: u64, dir: &Path) -> Result<File> {
-    let mut dec = zstd::Decoder::new(src)
-        .context("starting zstd")?
-        .take(limit + 1);
+    let mut dec = zstd::Decoder::new(src).context("starting zstd")?;
+    dec.window_log_max(super::frames::WINDOW_LOG)
+        .context("capping zstd's window")?;
+    let mut dec = dec.take(limit + 1);
     let file = tempfile::tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     let mut out = io::BufWriter::with_capacity(

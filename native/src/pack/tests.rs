@@ -488,3 +488,100 @@ fn a_non_ascii_pax_mtime_is_an_error() {
         (1_700_000_000, 500_000_000)
     );
 }
+
+/// Bytes that zstd cannot shrink on their own (a xorshift stream), so any gain comes from
+/// finding the copy.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn a_libraries_metadata_is_packed_beside_its_rlibs_copy() {
+    // rustc's rlib starts with the metadata that the .rmeta holds (its first member):
+    // 3 MiB of metadata then 5 MiB of code, as in a large crate.
+    let dir = tempfile::tempdir().unwrap();
+    let deps = dir.path().join("debug/deps");
+    fs::create_dir_all(&deps).unwrap();
+    let meta = noise(3 << 20, 1);
+    let mut rlib = meta.clone();
+    rlib.extend(noise(5 << 20, 2));
+    fs::write(deps.join("libbig-0123456789abcdef.rlib"), &rlib).unwrap();
+    fs::write(deps.join("libbig-0123456789abcdef.rmeta"), &meta).unwrap();
+    let paths: Vec<String> = ["rlib", "rmeta"]
+        .map(|ext| format!("debug/deps/libbig-0123456789abcdef.{ext}"))
+        .into();
+
+    let mut packed = Vec::new();
+    let info = encode(dir.path(), &paths, 3, &mut packed).unwrap();
+    // The metadata is stored once: 8 MiB of noise, not 11.
+    assert!(packed.len() < (17 << 20) / 2, "{} bytes", packed.len());
+
+    let tar = zstd::decode_all(&packed[..]).unwrap();
+    let names: Vec<String> = tar::Archive::new(&tar[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert_eq!(names, [paths[1].clone(), paths[0].clone()]);
+
+    let dst = tempfile::tempdir().unwrap();
+    restore(
+        &packed[..],
+        dst.path(),
+        &dst.path().join(".s"),
+        &info.id,
+        ANY,
+        NONE,
+    )
+    .unwrap();
+    assert_eq!(fs::read(dst.path().join(&paths[0])).unwrap(), rlib);
+    assert_eq!(fs::read(dst.path().join(&paths[1])).unwrap(), meta);
+}
+
+#[test]
+fn a_frame_with_a_wider_window_than_ours_is_refused() {
+    let src = tree();
+    let mut tar = Vec::new();
+    let info = write_tar(src.path(), &paths(), &mut tar).unwrap();
+    // A frame claiming a 128 MiB window, as a hostile store could send.
+    // Streamed with no size given, so zstd cannot shrink the window to the input.
+    let mut enc = zstd::Encoder::new(Vec::new(), 3).unwrap();
+    enc.window_log(27).unwrap();
+    enc.write_all(&tar).unwrap();
+    let wide = enc.finish().unwrap();
+
+    let dst = tempfile::tempdir().unwrap();
+    let err = restore(
+        &wide[..],
+        dst.path(),
+        &dst.path().join(".s"),
+        &info.id,
+        ANY,
+        NONE,
+    )
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("memory"), "{err:#}");
+    assert!(files_under(dst.path()).is_empty());
+    let err = patch::read_to_file(&wide[..], &info.id, 1 << 20, dst.path()).unwrap_err();
+    assert!(format!("{err:#}").contains("memory"), "{err:#}");
+
+    let mut ours = Vec::new();
+    encode(src.path(), &paths(), 3, &mut ours).unwrap();
+    restore(
+        &ours[..],
+        dst.path(),
+        &dst.path().join(".s"),
+        &info.id,
+        ANY,
+        NONE,
+    )
+    .unwrap();
+}

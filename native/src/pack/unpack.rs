@@ -106,6 +106,21 @@ struct Kit {
     buf: Vec<u8>,
 }
 
+/// A context grown past this (by a frame with a window over about 2 MiB) is dropped
+/// after its pack.
+const KEEP_DCTX: usize = 3 << 20;
+
+/// A decoder that refuses frames with a wider window than cargo-stash writes: a store's
+/// frame header would otherwise choose how much memory each decoder takes (up to 128 MiB).
+fn capped_dctx() -> zstd::zstd_safe::DCtx<'static> {
+    let mut dctx = zstd::zstd_safe::DCtx::create();
+    dctx.set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(
+        super::frames::WINDOW_LOG,
+    ))
+    .expect("window log max is in zstd's range");
+    dctx
+}
+
 thread_local! {
     static KIT: std::cell::RefCell<Option<Kit>> = const { std::cell::RefCell::new(None) };
 }
@@ -114,11 +129,16 @@ impl Kit {
     /// Runs `f` with this thread's kit, made on first use.
     fn with<T>(f: impl FnOnce(&mut Kit) -> T) -> T {
         let mut kit = KIT.with(|k| k.borrow_mut().take()).unwrap_or_else(|| Kit {
-            dctx: zstd::zstd_safe::DCtx::create(),
+            dctx: capped_dctx(),
             buf: vec![0; 256 << 10],
         });
         let res = f(&mut kit);
-        KIT.with(|k| *k.borrow_mut() = Some(kit));
+        // A large pack's frames carry an 8 MiB window, and a context keeps the buffers it
+        // grew: one kept per thread would hold `--jobs` of them. Small packs, the many,
+        // keep theirs.
+        if kit.dctx.sizeof() <= KEEP_DCTX {
+            KIT.with(|k| *k.borrow_mut() = Some(kit));
+        }
         res
     }
 }
