@@ -293,6 +293,15 @@ pub fn may_symlink(root: Root) -> bool {
     matches!(root, Root::Target | Root::Build)
 }
 
+/// Whether a restore may write a file at its destination before its pack's hash is
+/// proven, and so leave it half-written if the restore is killed. In the target and
+/// build dirs yes: fingerprints go in last, and Cargo rebuilds a unit without one. Not in
+/// CARGO_HOME: Cargo trusts the `.crate`, index file or git object it finds there, so a
+/// torn one would break every later build, and the next save would store it.
+pub fn may_write_in_place(root: Root) -> bool {
+    matches!(root, Root::Target | Root::Build)
+}
+
 fn field(field: String, reason: &str) -> ManifestError {
     ManifestError::Field {
         field,
@@ -374,6 +383,12 @@ mod tests {
     fn symlinks_only_in_target_and_build() {
         assert!(may_symlink(Root::Target) && may_symlink(Root::Build));
         assert!(!may_symlink(Root::CargoHome));
+    }
+
+    #[test]
+    fn files_go_in_place_only_where_fingerprints_guard_them() {
+        assert!(may_write_in_place(Root::Target) && may_write_in_place(Root::Build));
+        assert!(!may_write_in_place(Root::CargoHome));
     }
 
     #[test]

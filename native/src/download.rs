@@ -277,6 +277,7 @@ fn unpack_rules(
     let limits = pack::Limits {
         cap: p.expansion_cap(),
         back,
+        in_place: Root::parse(&p.root).is_some_and(manifest::may_write_in_place),
     };
     let staging = staging_of(root).join(&p.id);
     (staging, p.id.clone(), allowed_in(&p.root), limits)

@@ -455,7 +455,11 @@ fn a_pack_lands_its_mtimes_moved_back() {
     let info = encode(src.path(), &paths(), 3, &mut packed).unwrap();
     let dst = tempfile::tempdir().unwrap();
     let back = 3_600 * 1_000_000_000_i128 + 5;
-    let limits = super::Limits { cap: NONE, back };
+    let limits = super::Limits {
+        cap: NONE,
+        back,
+        in_place: true,
+    };
     let staged = restore(
         &packed[..],
         dst.path(),
@@ -584,4 +588,75 @@ fn a_frame_with_a_wider_window_than_ours_is_refused() {
         NONE,
     )
     .unwrap();
+}
+
+/// A reader fed piece by piece from another thread; an `Err` ends it as a cut link does.
+struct Fed(std::sync::mpsc::Receiver<io::Result<Vec<u8>>>, Vec<u8>);
+
+impl Read for Fed {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.1.is_empty() {
+            match self.0.recv() {
+                Ok(piece) => self.1 = piece?,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.1.len());
+        out[..n].copy_from_slice(&self.1[..n]);
+        self.1.drain(..n);
+        Ok(n)
+    }
+}
+
+fn wait_for(path: &Path) -> bool {
+    (0..500).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        path.exists()
+    })
+}
+
+/// Half a pack arrives and the link stalls: where is the file being written?
+fn mid_pack(in_place: bool) -> (bool, bool, bool) {
+    let src = tempfile::tempdir().unwrap();
+    let rel = "registry/cache/x/big-1.0.0.crate";
+    fs::create_dir_all(src.path().join("registry/cache/x")).unwrap();
+    fs::write(src.path().join(rel), noise(4 << 20, 7)).unwrap();
+    let mut packed = Vec::new();
+    let info = encode(src.path(), &[rel.to_string()], 3, &mut packed).unwrap();
+
+    let dst = tempfile::tempdir().unwrap();
+    let (root, staging) = (dst.path().join("home"), dst.path().join("home/.staging"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let limits = Limits {
+        cap: NONE,
+        back: 0,
+        in_place,
+    };
+    let restoring = {
+        let (root, staging) = (root.clone(), staging.clone());
+        std::thread::spawn(move || {
+            restore(Fed(rx, Vec::new()), &root, &staging, &info.id, ANY, limits).map(|_| ())
+        })
+    };
+    tx.send(Ok(packed[..packed.len() / 2].to_vec())).unwrap();
+    let written = if in_place {
+        root.join(rel)
+    } else {
+        staging.join(rel)
+    };
+    assert!(wait_for(&written), "nothing written after half the pack");
+    let seen_mid = root.join(rel).exists();
+    tx.send(Err(io::Error::other("connection reset"))).unwrap();
+    let failed = restoring.join().unwrap().is_err();
+    (seen_mid, failed, root.join(rel).exists())
+}
+
+#[test]
+fn a_cargo_home_file_appears_only_once_its_pack_is_proven() {
+    // CARGO_HOME: the file waits in staging, so a restore killed here leaves no torn
+    // `.crate` for Cargo to trust.
+    assert_eq!(mid_pack(false), (false, true, false));
+    // target/: written in place (a unit without its fingerprint is rebuilt), and
+    // removed when the pack fails.
+    assert_eq!(mid_pack(true), (true, true, false));
 }

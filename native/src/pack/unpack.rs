@@ -7,6 +7,7 @@
 //! symlinks made and fingerprints written last, so an interrupted restore leaves units
 //! without fingerprints, which Cargo rebuilds. A pack that fails removes the files it
 //! wrote in place; the empty directories it made stay, which Cargo does not mind.
+//! CARGO_HOME has no fingerprints to guard its files: there every file is staged.
 
 use std::collections::HashSet;
 use std::fs::{self, File, FileTimes};
@@ -22,16 +23,23 @@ use stash_core::path::{check_relative, check_symlink, restored_mode};
 /// What a pack may do to what it writes: expand at most to `cap`, and every mtime lands
 /// `back` nanoseconds earlier than stored, when the saving machine's clock ran ahead of
 /// this one's (`stash_core::sources::skew_shift`): then even a restore cut short leaves
-/// no artifact newer than the checkout's files.
+/// no artifact newer than the checkout's files. Files go straight to free destinations
+/// only if `in_place` (`stash_core::manifest::may_write_in_place`); otherwise every file
+/// waits in the staging dir until the pack is proven.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub cap: ExpansionCap,
     pub back: i128,
+    pub in_place: bool,
 }
 
 impl From<ExpansionCap> for Limits {
     fn from(cap: ExpansionCap) -> Limits {
-        Limits { cap, back: 0 }
+        Limits {
+            cap,
+            back: 0,
+            in_place: true,
+        }
     }
 }
 
@@ -162,7 +170,11 @@ fn unpack<R: Read>(
     staging: &Path,
     expected_id: &str,
     allow: Allow,
-    Limits { cap, back }: Limits,
+    Limits {
+        cap,
+        back,
+        in_place,
+    }: Limits,
     buf: &mut [u8],
 ) -> Result<Vec<Staged>> {
     let mut u = Unpacker {
@@ -171,6 +183,7 @@ fn unpack<R: Read>(
         allow,
         cap,
         back,
+        in_place,
         content: 0,
         entries: Vec::new(),
         deferred: Vec::new(),
@@ -202,6 +215,8 @@ struct Unpacker<'a, 'b> {
     cap: ExpansionCap,
     /// Nanoseconds every mtime of the pack lands earlier than stored (see [`Limits`]).
     back: i128,
+    /// Whether a file may be written at a free destination before the pack is proven.
+    in_place: bool,
     content: u64,
     entries: Vec<Staged>,
     /// Index into `entries` and what is left to do for it.
@@ -309,7 +324,8 @@ impl Unpacker<'_, '_> {
         }
         let dest = self.root.join(path);
         let parent = Path::new(path).parent().unwrap_or(Path::new(""));
-        let in_place = !is_fingerprint(path)
+        let in_place = self.in_place
+            && !is_fingerprint(path)
             && self.real_dir(parent)?
             && matches!(fs::symlink_metadata(&dest), Err(e) if e.kind() == io::ErrorKind::NotFound);
         let file = if in_place {
