@@ -257,14 +257,14 @@ fn scan_output_file(
         "{} is too large to scan",
         path.display()
     );
-    let cache = object::ReadCache::new(file);
+    let cache = object::ReadCache::new(&file);
     let data = &cache;
     let whole = || {
         data.read_bytes_at(0, len)
             .map_err(|()| anyhow::anyhow!("reading {}", path.display()))
     };
     Ok(match FileKind::parse(data) {
-        Ok(FileKind::Archive) => scan_output(whole()?, name, scan, sources),
+        Ok(FileKind::Archive) => scan_archive(&file, name, scan, sources),
         Ok(kind) => match object::File::parse(data) {
             Ok(file) => scan_object(&file, scan, sources),
             Err(e) => {
@@ -274,6 +274,65 @@ fn scan_output_file(
         },
         Err(_) => scan_output(whole()?, name, scan, sources),
     })
+}
+
+/// An archive (an rlib) one member at a time, each through a cache of its own, so that
+/// memory is what one member's scan reads (an object's non-debug sections), not the
+/// archive: a workspace member's rlib can be hundreds of MB. An archive or member that
+/// cannot be read is taken to hold every anchor.
+fn scan_archive(file: &std::fs::File, name: &str, scan: &Scan, sources: &[String]) -> Vec<Anchor> {
+    let every = || scan.anchors.keys().copied().collect();
+    let headers = object::ReadCache::new(file);
+    let archive = match ArchiveFile::parse(&headers) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::debug!("relocation scan: unreadable archive {name}: {e}");
+            return every();
+        }
+    };
+    let mut found = Vec::new();
+    for member in archive.members() {
+        let member = match member {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!("relocation scan: unreadable archive {name}: {e}");
+                return every();
+            }
+        };
+        let member_name = String::from_utf8_lossy(member.name()).into_owned();
+        let (offset, size) = member.file_range();
+        let cache = object::ReadCache::new(file);
+        match scan_member(cache.range(offset, size), size, &member_name, scan, sources) {
+            Some(here) => found.extend(here),
+            None => {
+                tracing::debug!("relocation scan: unreadable member {member_name} of {name}");
+                return every();
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// One archive member: an object through its sections, anything else (the crate
+/// metadata, a nested archive) read whole. `None` if it cannot be read.
+fn scan_member<'d, R: ReadRef<'d>>(
+    data: R,
+    size: u64,
+    name: &str,
+    scan: &Scan,
+    sources: &[String],
+) -> Option<Vec<Anchor>> {
+    if let Ok(kind) = FileKind::parse(data)
+        && kind != FileKind::Archive
+        && let Ok(file) = object::File::parse(data)
+    {
+        return Some(scan_object(&file, scan, sources));
+    }
+    // A fresh allocation of the cache, so aligned as object's ELF reader wants.
+    let bytes = data.read_bytes_at(0, size).ok()?;
+    Some(scan_output(bytes, name, scan, sources))
 }
 
 fn scan_output(data: &[u8], name: &str, scan: &Scan, sources: &[String]) -> Vec<Anchor> {
