@@ -52,6 +52,8 @@ pub struct Store {
     /// it and again before uploading, and one HEAD per pack is enough (a pack uploaded
     /// meanwhile by another job is only uploaded twice, same content).
     pub absent: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// Upload buffers of all packs in flight, shared (see [`publish::UploadMemory`]).
+    pub uploads: publish::UploadMemory,
 }
 
 /// A manifest as read from the store.
@@ -128,6 +130,7 @@ impl Store {
                         requests,
                         seen: Default::default(),
                         absent: Default::default(),
+                        uploads: Default::default(),
                     })
                 }
             },
@@ -151,6 +154,7 @@ impl Store {
             requests,
             seen: Default::default(),
             absent: Default::default(),
+            uploads: Default::default(),
         })
     }
 

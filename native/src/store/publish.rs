@@ -21,6 +21,30 @@ const UPLOAD_BUFFER: usize = 8 << 20;
 /// them large) pass 200 MB; 3 still send a 19 MB pack (bat's binary) all at once.
 const PARTS_IN_FLIGHT: usize = 3;
 
+/// MiB of upload buffers all uploads of a job may hold at once. Each upload holds up to
+/// its size, at most `PARTS_IN_FLIGHT + 1` buffers, so without a common bound `--jobs`
+/// large packs in flight could hold 32 MiB each. On the same-region link a save of
+/// twice bat's target took as long with 24 or 48 MiB as unbounded, and its peak RSS
+/// did not move either: uploads were not what drove it (see docs/benchmarks.md).
+const UPLOAD_MEMORY_MIB: u32 = 48;
+
+/// The budget of [`UPLOAD_MEMORY_MIB`], shared by the clones of a store.
+#[derive(Clone, Debug)]
+pub struct UploadMemory(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl Default for UploadMemory {
+    fn default() -> UploadMemory {
+        let permits = UPLOAD_MEMORY_MIB as usize;
+        UploadMemory(std::sync::Arc::new(tokio::sync::Semaphore::new(permits)))
+    }
+}
+
+/// MiB of buffers an upload of `size` bytes holds at most.
+fn upload_mib(size: u64) -> u32 {
+    let most = (UPLOAD_BUFFER * (PARTS_IN_FLIGHT + 1)) as u64;
+    size.min(most).div_ceil(1 << 20).max(1) as u32
+}
+
 /// What publishing a snapshot did.
 pub enum Published {
     /// The manifest was written; `Some(why)` when it replaced one found wanting.
@@ -130,6 +154,8 @@ impl Store {
         let mut file = tokio::fs::File::open(tmp)
             .await
             .with_context(|| format!("opening {}", tmp.display()))?;
+        let size = file.metadata().await.map_or(u64::MAX, |m| m.len());
+        let _memory = self.uploads.0.acquire_many(upload_mib(size)).await?;
         let mut writer =
             BufWriter::with_capacity(self.inner.clone(), Store::pack_path(id), UPLOAD_BUFFER)
                 .with_max_concurrency(PARTS_IN_FLIGHT);
@@ -144,5 +170,20 @@ impl Store {
             bail!("uploading pack {id}: {e}");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_counts_its_size_up_to_its_buffers() {
+        assert_eq!(upload_mib(0), 1);
+        assert_eq!(upload_mib(300 << 10), 1);
+        assert_eq!(upload_mib((5 << 20) + 1), 6);
+        assert_eq!(upload_mib(1 << 30), 32);
+        // The largest fits the budget: no upload waits for permits that cannot come.
+        assert!(upload_mib(u64::MAX) <= UPLOAD_MEMORY_MIB);
     }
 }
