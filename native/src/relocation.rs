@@ -161,14 +161,27 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
+/// Read buffers of [`holds_an_anchor`], kept between calls. A pool, not one per thread:
+/// scans run on tokio's blocking threads, of which a save of twice bat's target used
+/// two dozen, and a buffer each held 24 MiB at the save's peak.
+static BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
 /// Whether the file holds any anchor's bytes, read through one reused buffer: most
 /// outputs hold none, and those are settled without allocating their size.
 fn holds_an_anchor(path: &Path, anchors: &Anchors) -> anyhow::Result<bool> {
+    let mut buf = BUFFERS
+        .lock()
+        .unwrap()
+        .pop()
+        .unwrap_or_else(|| vec![0; 1 << 20]);
+    let found = search_file(path, anchors, &mut buf);
+    BUFFERS.lock().unwrap().push(buf);
+    found
+}
+
+fn search_file(path: &Path, anchors: &Anchors, buf: &mut [u8]) -> anyhow::Result<bool> {
     use anyhow::Context;
     use std::io::Read;
-    thread_local! {
-        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 1 << 20]);
-    }
     let Some(shortest) = anchors
         .values()
         .filter(|r| !r.is_empty())
@@ -185,28 +198,26 @@ fn holds_an_anchor(path: &Path, anchors: &Anchors) -> anyhow::Result<bool> {
     let keep = needles.iter().map(|n| n.len()).max().unwrap_or(1) - 1;
     let mut file =
         std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-    BUF.with_borrow_mut(|buf| {
-        let mut filled = 0;
-        loop {
-            let n = file
-                .read(&mut buf[filled..])
-                .with_context(|| format!("reading {}", path.display()))?;
-            let end = filled + n;
-            if needles
-                .iter()
-                .any(|nd| memmem::find(&buf[..end], nd).is_some())
-            {
-                return Ok(true);
-            }
-            if n == 0 {
-                return Ok(false);
-            }
-            // Keep the tail: a match may straddle two reads.
-            let tail = end.saturating_sub(keep);
-            buf.copy_within(tail..end, 0);
-            filled = end - tail;
+    let mut filled = 0;
+    loop {
+        let n = file
+            .read(&mut buf[filled..])
+            .with_context(|| format!("reading {}", path.display()))?;
+        let end = filled + n;
+        if needles
+            .iter()
+            .any(|nd| memmem::find(&buf[..end], nd).is_some())
+        {
+            return Ok(true);
         }
-    })
+        if n == 0 {
+            return Ok(false);
+        }
+        // Keep the tail: a match may straddle two reads.
+        let tail = end.saturating_sub(keep);
+        buf.copy_within(tail..end, 0);
+        filled = end - tail;
+    }
 }
 
 fn sibling(path: &str, name: &str) -> String {
