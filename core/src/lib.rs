@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod bases;
+pub mod downloads;
 pub mod error;
 pub mod key;
 pub mod key_parts;

@@ -16,7 +16,7 @@ use filetime::FileTime;
 use futures::StreamExt;
 use stash_core::layout::STATE_DIR;
 use stash_core::output::RestoreOutput;
-use stash_core::{Manifest, PackRef, Root, bases, manifest};
+use stash_core::{Manifest, PackRef, Root, bases, downloads, manifest};
 
 use crate::commands::Ctx;
 use crate::error::describe;
@@ -84,13 +84,18 @@ async fn download_all(
     let mut packs = manifest.packs.clone();
     let mut seen = std::collections::HashSet::new();
     packs.retain(|p| seen.insert((root_of(&p.root), p.id.clone())));
-    let mut fetches: Vec<Fetch> = bases::fetches(&packs)
+    let fetches: Vec<Fetch> = bases::fetches(&packs)
         .into_iter()
         .map(|f| Fetch::of(f, &packs, root_of))
         .collect();
-    // Most work first, so one big pack does not finish alone at the end: content bytes,
-    // not stored ones, since a small patch can rebuild a large pack.
-    fetches.sort_by_key(|f| std::cmp::Reverse(f.bytes()));
+    // Most work first (content bytes, since a small patch can rebuild a large pack), with
+    // the small ones spread between the big ones over a network.
+    let sizes: Vec<(u64, u64)> = fetches.iter().map(|f| (f.bytes(), f.stored())).collect();
+    let mut slots: Vec<Option<Fetch>> = fetches.into_iter().map(Some).collect();
+    let fetches: Vec<Fetch> = downloads::order(&sizes, store.local.is_none())
+        .into_iter()
+        .filter_map(|i| slots[i].take())
+        .collect();
     let unpacked: Vec<Unpacked> = futures::stream::iter(fetches)
         .map(|f| {
             let (store, downloaded, bar, decoders, keep) = (
