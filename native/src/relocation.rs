@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use memchr::memmem;
-use object::read::archive::ArchiveFile;
+use object::read::archive::{ArchiveFile, ArchiveMember};
 use object::{FileKind, Object, ObjectSection, ReadRef};
 use stash_core::layout::{Class, Entry, EntryKind, Profiles, classify};
 use stash_core::relocation::{
@@ -289,12 +289,31 @@ fn scan_output_file(
 
 /// An archive (an rlib) one member at a time, each through a cache of its own, so that
 /// memory is what one member's scan reads (an object's non-debug sections), not the
-/// archive: a workspace member's rlib can be hundreds of MB. An archive or member that
-/// cannot be read is taken to hold every anchor.
+/// archive: a workspace member's rlib can be hundreds of MB.
 fn scan_archive(file: &std::fs::File, name: &str, scan: &Scan, sources: &[String]) -> Vec<Anchor> {
-    let every = || scan.anchors.keys().copied().collect();
     let headers = object::ReadCache::new(file);
-    let archive = match ArchiveFile::parse(&headers) {
+    scan_members(
+        ArchiveFile::parse(&headers),
+        name,
+        scan,
+        |member, member_name| {
+            let (offset, size) = member.file_range();
+            let cache = object::ReadCache::new(file);
+            scan_member(cache.range(offset, size), size, member_name, scan, sources)
+        },
+    )
+}
+
+/// The anchors of every member of `archive`, each found by `scan_one` (`None`: the member
+/// could not be read). An archive or member that cannot be read holds every anchor.
+fn scan_members<'d, R: ReadRef<'d>>(
+    archive: object::Result<ArchiveFile<'d, R>>,
+    name: &str,
+    scan: &Scan,
+    mut scan_one: impl FnMut(&ArchiveMember<'d>, &str) -> Option<Vec<Anchor>>,
+) -> Vec<Anchor> {
+    let every = || scan.anchors.keys().copied().collect();
+    let archive = match archive {
         Ok(a) => a,
         Err(e) => {
             tracing::debug!("relocation scan: unreadable archive {name}: {e}");
@@ -311,9 +330,7 @@ fn scan_archive(file: &std::fs::File, name: &str, scan: &Scan, sources: &[String
             }
         };
         let member_name = String::from_utf8_lossy(member.name()).into_owned();
-        let (offset, size) = member.file_range();
-        let cache = object::ReadCache::new(file);
-        match scan_member(cache.range(offset, size), size, &member_name, scan, sources) {
+        match scan_one(&member, &member_name) {
             Some(here) => found.extend(here),
             None => {
                 tracing::debug!("relocation scan: unreadable member {member_name} of {name}");
@@ -353,37 +370,13 @@ fn scan_output(data: &[u8], name: &str, scan: &Scan, sources: &[String]) -> Vec<
         return Vec::new();
     }
     match FileKind::parse(data) {
-        Ok(FileKind::Archive) => match ArchiveFile::parse(data) {
-            Ok(archive) => {
-                let mut found = Vec::new();
-                for member in archive.members() {
-                    let member = match member {
-                        Ok(m) => m,
-                        Err(e) => {
-                            tracing::debug!("relocation scan: unreadable archive {name}: {e}");
-                            return scan.anchors.keys().copied().collect();
-                        }
-                    };
-                    let member_name = String::from_utf8_lossy(member.name()).into_owned();
-                    match member.data(data) {
-                        // Members sit at 2-byte offsets; object's ELF reader wants its
-                        // header aligned, which a fresh allocation is.
-                        Ok(bytes) => {
-                            let aligned = bytes.to_vec();
-                            found.extend(scan_output(&aligned, &member_name, scan, sources))
-                        }
-                        Err(e) => {
-                            tracing::debug!("relocation scan: unreadable member of {name}: {e}");
-                            return scan.anchors.keys().copied().collect();
-                        }
-                    }
-                }
-                found.sort();
-                found.dedup();
-                found
-            }
-            Err(_) => anchors_in_bytes(data, &scan.anchors),
-        },
+        // A nested archive (none in rustc's output) is read from memory.
+        Ok(FileKind::Archive) => scan_members(ArchiveFile::parse(data), name, scan, |m, m_name| {
+            // Members sit at 2-byte offsets; object's ELF reader wants its header
+            // aligned, which a fresh allocation is.
+            let aligned = m.data(data).ok()?.to_vec();
+            Some(scan_output(&aligned, m_name, scan, sources))
+        }),
         Ok(kind) => match object::File::parse(data) {
             Ok(file) => scan_object(&file, scan, sources),
             Err(e) => {

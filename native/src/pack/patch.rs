@@ -331,7 +331,7 @@ impl Read for PipeReader {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// `data` in an unnamed temporary file, as [`read_to_file`] leaves a base.
@@ -349,7 +349,8 @@ mod tests {
         out
     }
 
-    fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
+    /// A xorshift stream: bytes zstd cannot shrink (seed 0 gives zeros).
+    pub(in crate::pack) fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
         let mut x = seed;
         (0..n)
             .map(|_| {

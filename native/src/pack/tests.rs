@@ -493,18 +493,14 @@ fn a_non_ascii_pax_mtime_is_an_error() {
     );
 }
 
-/// Bytes that zstd cannot shrink on their own (a xorshift stream), so any gain comes from
-/// finding the copy.
+/// Bytes that zstd cannot shrink on their own, so any gain comes from finding a copy.
 fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    super::patch::tests::pseudo_random(len, seed | 1)
+}
+
+/// Restores `packed` into `dst`, staging in `dst/.s`.
+fn restore_into(packed: &[u8], dst: &Path, id: &str) -> Result<Vec<Staged>> {
+    restore(packed, dst, &dst.join(".s"), id, ANY, NONE)
 }
 
 #[test]
@@ -537,15 +533,7 @@ fn a_libraries_metadata_is_packed_beside_its_rlibs_copy() {
     assert_eq!(names, [paths[1].clone(), paths[0].clone()]);
 
     let dst = tempfile::tempdir().unwrap();
-    restore(
-        &packed[..],
-        dst.path(),
-        &dst.path().join(".s"),
-        &info.id,
-        ANY,
-        NONE,
-    )
-    .unwrap();
+    restore_into(&packed, dst.path(), &info.id).unwrap();
     assert_eq!(fs::read(dst.path().join(&paths[0])).unwrap(), rlib);
     assert_eq!(fs::read(dst.path().join(&paths[1])).unwrap(), meta);
 }
@@ -563,15 +551,7 @@ fn a_frame_with_a_wider_window_than_ours_is_refused() {
     let wide = enc.finish().unwrap();
 
     let dst = tempfile::tempdir().unwrap();
-    let err = restore(
-        &wide[..],
-        dst.path(),
-        &dst.path().join(".s"),
-        &info.id,
-        ANY,
-        NONE,
-    )
-    .unwrap_err();
+    let err = restore_into(&wide, dst.path(), &info.id).unwrap_err();
     assert!(format!("{err:#}").contains("memory"), "{err:#}");
     assert!(files_under(dst.path()).is_empty());
     let err = patch::read_to_file(&wide[..], &info.id, 1 << 20, dst.path()).unwrap_err();
@@ -579,15 +559,7 @@ fn a_frame_with_a_wider_window_than_ours_is_refused() {
 
     let mut ours = Vec::new();
     encode(src.path(), &paths(), 3, &mut ours).unwrap();
-    restore(
-        &ours[..],
-        dst.path(),
-        &dst.path().join(".s"),
-        &info.id,
-        ANY,
-        NONE,
-    )
-    .unwrap();
+    restore_into(&ours, dst.path(), &info.id).unwrap();
 }
 
 /// A reader fed piece by piece from another thread; an `Err` ends it as a cut link does.
