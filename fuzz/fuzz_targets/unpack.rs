@@ -10,6 +10,11 @@ use stash_core::manifest::ExpansionCap;
 #[path = "../../native/src/pack/unpack.rs"]
 mod unpack;
 
+/// The frame window unpack.rs caps its decoders at.
+#[allow(dead_code)]
+#[path = "../../native/src/pack/frames.rs"]
+mod frames;
+
 /// What unpack.rs takes from the binary's `usage` module.
 mod usage {
     pub const SENTINEL_ATIME: filetime::FileTime = filetime::FileTime::from_unix_time(1, 0);
