@@ -120,7 +120,7 @@ impl Store {
             .await
             .with_context(|| format!("reading {}", tmp.display()))?
             .len();
-        self.put_pack(id, tmp).await?;
+        self.put_pack(id, (tmp, size)).await?;
         // Present and young: a later pack of this save patched against it (a sibling)
         // needs no HEAD to say so, and an earlier "absent" no longer holds.
         self.absent.lock().unwrap().remove(id);
@@ -133,9 +133,9 @@ impl Store {
     }
 
     /// [`Store::publish_pack`]'s transfer.
-    async fn put_pack(&self, id: &str, tmp: &Path) -> Result<()> {
+    async fn put_pack(&self, id: &str, (tmp, size): (&Path, u64)) -> Result<()> {
         let Some(dir) = &self.local else {
-            return self.upload_pack(id, tmp).await;
+            return self.upload_pack(id, (tmp, size)).await;
         };
         let dest = dir.join(Store::pack_path(id).as_ref());
         if let Some(parent) = dest.parent() {
@@ -150,11 +150,10 @@ impl Store {
     }
 
     /// Streams a packed file to the store with bounded memory; aborts the upload on error.
-    async fn upload_pack(&self, id: &str, tmp: &Path) -> Result<()> {
+    async fn upload_pack(&self, id: &str, (tmp, size): (&Path, u64)) -> Result<()> {
         let mut file = tokio::fs::File::open(tmp)
             .await
             .with_context(|| format!("opening {}", tmp.display()))?;
-        let size = file.metadata().await.map_or(u64::MAX, |m| m.len());
         let _memory = self.uploads.0.acquire_many(upload_mib(size)).await?;
         let mut writer =
             BufWriter::with_capacity(self.inner.clone(), Store::pack_path(id), UPLOAD_BUFFER)
